@@ -1,0 +1,39 @@
+# ntkharness: make run (the main job), make test (the full suite).
+#
+# The OpenBLAS/LAPACKE backend is used when its headers are installed
+# (apt-get install -y libopenblas-dev liblapacke-dev); force the pure-Go
+# build with `make test TAGS=`.
+
+GO      ?= go
+TAGS    ?= $(shell pkg-config --exists openblas lapacke 2>/dev/null && echo openblas)
+GOFLAGS := -tags=$(TAGS)
+BIN     := bin/ntkharness
+OUT     ?= out
+
+.PHONY: all build run test bench lint fuzz figures clean
+
+all: build
+
+build:
+	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/ntkharness
+
+# The main job on the embedded MNIST default.
+run: build
+	./$(BIN) data info --dataset mnist
+
+test:
+	$(GO) test $(GOFLAGS) ./...
+
+bench:
+	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 3x -count 3 ./...
+
+lint:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet $(GOFLAGS) ./...
+
+# Short fuzzing of every reader (the seed corpora also run in `make test`).
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./internal/npyarray
+
+clean:
+	rm -rf bin $(OUT)

@@ -1,0 +1,23 @@
+package main
+
+import (
+	"fmt"
+	"runtime/debug"
+)
+
+func init() {
+	register("version", "print the build's module version and linear-algebra backend", runVersion)
+}
+
+func runVersion(args []string) error {
+	fs := newFlags("version", "", "Print the module version of this build.")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	v := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+	}
+	fmt.Println("ntkharness", v)
+	return nil
+}

@@ -1,0 +1,282 @@
+// Package npyarray reads and writes float64 arrays in NumPy's .npy format,
+// row-major (C order), with any number of dimensions. Images are stored
+// channels last, [N, H, W, C], as numpy users expect.
+//
+// Reading accepts float64, float32 and integer files of either byte order
+// and either memory order, and converts to float64 in C order. The header is
+// checked against the data size before anything is allocated, so a corrupt
+// or hostile file gives an error, not a huge allocation.
+package npyarray
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"codeberg.org/sbinet/npyio/npy"
+	"gonum.org/v1/gonum/mat"
+)
+
+// Array is a dense float64 array in row-major order.
+type Array struct {
+	Shape []int
+	Data  []float64
+}
+
+// New returns a zero Array of the given shape.
+func New(shape ...int) Array {
+	return Array{Shape: append([]int(nil), shape...), Data: make([]float64, Size(shape))}
+}
+
+// Size is the number of elements of an array of the given shape.
+func Size(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// Rows returns the leading dimension and the product of the others, the
+// shape of the array seen as a matrix with one row per example.
+func (a Array) Rows() (n, d int) {
+	if len(a.Shape) == 0 {
+		return 1, 1
+	}
+	return a.Shape[0], Size(a.Shape[1:])
+}
+
+// maxElems bounds what Read accepts, to refuse absurd headers early.
+const maxElems = 1 << 34
+
+// Read reads one .npy array from r.
+func Read(r io.Reader) (a Array, err error) {
+	// npyio v0.14 panics on some malformed headers (a header length that
+	// runs past the file, for one); report those as format errors.
+	defer func() {
+		if p := recover(); p != nil {
+			a, err = Array{}, fmt.Errorf("not a .npy file: malformed header (%v)", p)
+		}
+	}()
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return Array{}, err
+	}
+	rd, err := npy.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return Array{}, fmt.Errorf("not a .npy file: %v", err)
+	}
+	h := rd.Header
+	shape := h.Descr.Shape
+	n := 1
+	for _, d := range shape {
+		if d < 0 || (d > 0 && n > maxElems/d) {
+			return Array{}, fmt.Errorf("npy: shape %v: invalid or too large", shape)
+		}
+		n *= d
+	}
+	kind, size, err := parseDType(h.Descr.Type)
+	if err != nil {
+		return Array{}, err
+	}
+	need := n * size
+	if need > len(raw)-headerLen(raw) {
+		return Array{}, fmt.Errorf("npy: header says shape %v of %s (%d bytes) but the file holds fewer: truncated", shape, h.Descr.Type, need)
+	}
+	var arr npy.Array
+	if err := rd.Read(&arr); err != nil {
+		return Array{}, fmt.Errorf("npy: reading %s data of shape %v: %v", h.Descr.Type, shape, err)
+	}
+	data, err := toFloat64(arr.Data(), kind)
+	if err != nil {
+		return Array{}, err
+	}
+	if len(data) != n {
+		return Array{}, fmt.Errorf("npy: read %d values, header says %d", len(data), n)
+	}
+	out := Array{Shape: append([]int{}, shape...), Data: data}
+	if h.Descr.Fortran && len(shape) > 1 {
+		out.Data = fortranToC(data, shape)
+	}
+	return out, nil
+}
+
+// headerLen is the offset of the data: magic, version, header length and
+// header (version 1 stores the length in 2 bytes, versions 2 and 3 in 4).
+func headerLen(raw []byte) int {
+	if len(raw) >= 12 && raw[6] >= 2 {
+		return 12 + int(binary.LittleEndian.Uint32(raw[8:12]))
+	}
+	if len(raw) >= 10 {
+		return 10 + int(binary.LittleEndian.Uint16(raw[8:10]))
+	}
+	return len(raw)
+}
+
+// parseDType returns the kind letter and item size of a numpy dtype string
+// such as "<f8", "|u1" or ">i4".
+func parseDType(t string) (kind byte, size int, err error) {
+	t = strings.Trim(t, "'\"")
+	if len(t) < 3 {
+		return 0, 0, fmt.Errorf("npy: unsupported dtype %q", t)
+	}
+	kind = t[1]
+	size, err = strconv.Atoi(t[2:])
+	if err != nil || (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {
+		return 0, 0, fmt.Errorf("npy: unsupported dtype %q (want a float, integer or bool array)", t)
+	}
+	return kind, size, nil
+}
+
+func toFloat64(v any, kind byte) ([]float64, error) {
+	switch d := v.(type) {
+	case []float64:
+		return d, nil
+	case []float32:
+		return convert(d), nil
+	case []int8:
+		return convert(d), nil
+	case []int16:
+		return convert(d), nil
+	case []int32:
+		return convert(d), nil
+	case []int64:
+		return convert(d), nil
+	case []uint8:
+		return convert(d), nil
+	case []uint16:
+		return convert(d), nil
+	case []uint32:
+		return convert(d), nil
+	case []uint64:
+		return convert(d), nil
+	case []bool:
+		out := make([]float64, len(d))
+		for i, b := range d {
+			if b {
+				out[i] = 1
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("npy: unsupported element type %T (kind %q)", v, kind)
+}
+
+type number interface {
+	~float32 | ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+func convert[T number](d []T) []float64 {
+	out := make([]float64, len(d))
+	for i, x := range d {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// fortranToC reorders column-major data of the given shape to row-major.
+func fortranToC(data []float64, shape []int) []float64 {
+	out := make([]float64, len(data))
+	idx := make([]int, len(shape))
+	for c := range out {
+		// c is the row-major index; compute the column-major one.
+		f, stride := 0, 1
+		for k := range shape {
+			f += idx[k] * stride
+			stride *= shape[k]
+		}
+		out[c] = data[f]
+		for k := len(shape) - 1; k >= 0; k-- {
+			idx[k]++
+			if idx[k] < shape[k] {
+				break
+			}
+			idx[k] = 0
+		}
+	}
+	return out
+}
+
+// Write writes a as a little-endian float64 .npy array in C order.
+func Write(w io.Writer, a Array) error {
+	if Size(a.Shape) != len(a.Data) {
+		return fmt.Errorf("npy: shape %v does not match %d values", a.Shape, len(a.Data))
+	}
+	switch len(a.Shape) {
+	case 0:
+		if len(a.Data) != 1 {
+			return errors.New("npy: scalar needs one value")
+		}
+		return npy.Write(w, a.Data[0])
+	case 1:
+		return npy.Write(w, a.Data)
+	case 2:
+		if a.Shape[0] > 0 && a.Shape[1] > 0 {
+			return npy.Write(w, mat.NewDense(a.Shape[0], a.Shape[1], a.Data))
+		}
+	}
+	return npy.Write(w, nest(a.Data, a.Shape).Interface())
+}
+
+// nest builds [][]...[]float64 views of data with the given shape.
+func nest(data []float64, shape []int) reflect.Value {
+	if len(shape) == 1 {
+		return reflect.ValueOf(data)
+	}
+	typ := reflect.TypeOf(data)
+	for range shape[1:] {
+		typ = reflect.SliceOf(typ)
+	}
+	v := reflect.MakeSlice(typ, shape[0], shape[0])
+	step := Size(shape[1:])
+	for i := 0; i < shape[0]; i++ {
+		v.Index(i).Set(nest(data[i*step:(i+1)*step], shape[1:]))
+	}
+	return v
+}
+
+// Load reads the .npy file at path. Errors name the file.
+func Load(path string) (Array, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Array{}, err
+	}
+	defer f.Close()
+	a, err := Read(f)
+	if err != nil {
+		return Array{}, fmt.Errorf("%s: %v", path, err)
+	}
+	return a, nil
+}
+
+// Save writes a to path atomically: to a temporary file in the same folder,
+// then renamed, so a reader never sees a partial file.
+func Save(path string, a Array) error {
+	return WriteFileAtomic(path, func(w io.Writer) error { return Write(w, a) })
+}
+
+// WriteFileAtomic writes path through fill into a temporary file in the same
+// folder and renames it into place once fill and the close succeed.
+func WriteFileAtomic(path string, fill func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := fill(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

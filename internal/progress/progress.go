@@ -1,0 +1,100 @@
+// Package progress reports the advance of long work: a bar with an ETA when
+// the output is a terminal, a log line every few seconds otherwise (logs,
+// CI, cluster jobs).
+package progress
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Bar tracks done out of total units of work. It is safe for concurrent use.
+// A nil *Bar does nothing, so callers can pass nil to stay silent.
+type Bar struct {
+	mu       sync.Mutex
+	w        io.Writer
+	label    string
+	total    int
+	done     int
+	start    time.Time
+	last     time.Time
+	terminal bool
+	every    time.Duration
+}
+
+// New starts a bar on standard error.
+func New(label string, total int) *Bar {
+	return NewTo(os.Stderr, label, total, isTerminal(os.Stderr))
+}
+
+// NewTo starts a bar on w; terminal selects redrawing in place.
+func NewTo(w io.Writer, label string, total int, terminal bool) *Bar {
+	every := 10 * time.Second
+	if terminal {
+		every = 200 * time.Millisecond
+	}
+	now := time.Now()
+	return &Bar{w: w, label: label, total: total, start: now, terminal: terminal, every: every}
+}
+
+// Add records n more units done and redraws when due.
+func (b *Bar) Add(n int) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.done += n
+	if now := time.Now(); now.Sub(b.last) >= b.every || b.done >= b.total {
+		b.last = now
+		b.draw(now)
+	}
+}
+
+// Finish prints the final state and ends the line.
+func (b *Bar) Finish() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.draw(time.Now())
+	if b.terminal {
+		fmt.Fprintln(b.w)
+	}
+}
+
+func (b *Bar) draw(now time.Time) {
+	elapsed := now.Sub(b.start)
+	frac := 0.0
+	if b.total > 0 {
+		frac = float64(b.done) / float64(b.total)
+	}
+	eta := "?"
+	if b.done > 0 && b.done < b.total {
+		eta = (time.Duration(float64(elapsed)/frac) - elapsed).Round(time.Second).String()
+	} else if b.done >= b.total {
+		eta = "0s"
+	}
+	if b.terminal {
+		const width = 30
+		fill := int(frac * width)
+		fill = min(max(fill, 0), width)
+		fmt.Fprintf(b.w, "\r%s [%s%s] %d/%d %3.0f%% elapsed %s ETA %s ", b.label,
+			strings.Repeat("=", fill), strings.Repeat(" ", width-fill), b.done, b.total, 100*frac,
+			elapsed.Round(time.Second), eta)
+		return
+	}
+	fmt.Fprintf(b.w, "%s: %d/%d (%.0f%%) elapsed %s ETA %s\n", b.label, b.done, b.total, 100*frac,
+		elapsed.Round(time.Second), eta)
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -33,7 +33,7 @@ lint:
 
 # Short fuzzing of every reader (the seed corpora also run in `make test`).
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./internal/npyarray
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./datasets/npyarray
 
 clean:
 	rm -rf bin $(OUT)

@@ -55,6 +55,26 @@ func (b *Bar) Add(n int) {
 	}
 }
 
+// Update sets the count of done units (and the total, when positive); its
+// signature matches the progress callbacks of the library packages.
+func (b *Bar) Update(done, total int) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	if total > 0 {
+		b.total = total
+	}
+	b.mu.Unlock()
+	b.Add(done - b.count())
+}
+
+func (b *Bar) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.done
+}
+
 // Finish prints the final state and ends the line.
 func (b *Bar) Finish() {
 	if b == nil {

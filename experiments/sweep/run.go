@@ -1,0 +1,320 @@
+package sweep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+)
+
+// RunOptions configures Run.
+type RunOptions struct {
+	// Results is the results root; cells go to Results/<hash>/cells.
+	Results string
+	// Cells lists the cell indices to run; nil means every cell.
+	Cells []int
+	// Workers is the number of cells computed at once (default 1).
+	Workers int
+	// RetryFailed recomputes cells whose file records a permanent failure
+	// (useful after a fix to the binary); by default they count as done.
+	RetryFailed bool
+	// Progress, when set, is called with the number of selected cells done
+	// (skipped ones included) and their total, after each cell.
+	Progress func(done, total int)
+	// Log, when set, receives one line per notable event (a corrupt file
+	// being recomputed, a cell failing).
+	Log io.Writer
+}
+
+// CellError is the error of one cell.
+type CellError struct {
+	Index int
+	Err   error
+}
+
+func (e CellError) Error() string { return fmt.Sprintf("cell %d: %v", e.Index, e.Err) }
+
+// RunSummary counts what a Run did and the state of its selected cells.
+type RunSummary struct {
+	Selected int // cells asked for
+	Skipped  int // already had a valid result file
+	Computed int // computed and written by this run
+	Corrupt  int // had an invalid file that was recomputed (or is being)
+
+	OK, Diverged, Failed int         // statuses of the selected cells after the run
+	Failures             []CellError // cells whose file records a permanent failure
+	Errors               []CellError // transient errors; those cells have no file
+}
+
+// String is a one-line account of the summary.
+func (r RunSummary) String() string {
+	s := fmt.Sprintf("%d cells: %d computed, %d already done; %d ok, %d diverged, %d failed",
+		r.Selected, r.Computed, r.Skipped, r.OK, r.Diverged, r.Failed)
+	if len(r.Errors) > 0 {
+		s += fmt.Sprintf(", %d errors (to retry)", len(r.Errors))
+	}
+	if r.Corrupt > 0 {
+		s += fmt.Sprintf(", %d corrupt files recomputed", r.Corrupt)
+	}
+	return s
+}
+
+// Run computes the selected cells that do not yet have a valid result file,
+// opt.Workers at a time, writing each atomically as soon as it is done. It
+// can be interrupted at any point (ctx, a signal, a kill -9, a lost node)
+// and run again: finished cells are kept and skipped, unfinished ones have
+// no file and are redone, and a corrupt file is detected and redone.
+// Several processes may run the same or overlapping cells at once: each
+// writes complete files by rename, so the worst case is duplicated work.
+//
+// The error is nil when every selected cell has a result (ok or diverged);
+// it satisfies IsPermanent when some cell failed permanently (and no cell
+// had a transient error); otherwise it is transient. ExitCode maps it to the
+// worker's exit status.
+func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
+	var sum RunSummary
+	if opt.Results == "" {
+		return sum, errors.New("sweep: no results folder given")
+	}
+	for _, k := range s.Kinds {
+		if _, ok := LookupKind(k); !ok {
+			return sum, Permanentf("sweep: kind %q is not available in this build (available: %s)", k, strings.Join(Kinds(), ", "))
+		}
+	}
+	cells := opt.Cells
+	if cells == nil {
+		cells = make([]int, s.n)
+		for i := range cells {
+			cells[i] = i
+		}
+	}
+	for _, i := range cells {
+		if i < 0 || i >= s.n {
+			return sum, Permanentf("sweep: cell %d out of range: the sweep has %d cells (0 to %d)", i, s.n, s.n-1)
+		}
+	}
+	sum.Selected = len(cells)
+	dir := s.Dir(opt.Results)
+	if err := os.MkdirAll(s.cellsDir(opt.Results), 0o755); err != nil {
+		return sum, fmt.Errorf("sweep: results folder: %v", err)
+	}
+	specPath := dir + string(os.PathSeparator) + "sweep.json"
+	if _, err := os.Stat(specPath); err != nil {
+		if err := writeFileAtomic(specPath, s.canonical); err != nil {
+			return sum, fmt.Errorf("sweep: %v", err)
+		}
+	}
+	logf := func(format string, args ...any) {
+		if opt.Log != nil {
+			fmt.Fprintf(opt.Log, format+"\n", args...)
+		}
+	}
+	var mu sync.Mutex
+	done := 0
+	count := func(st Status, i int, reason string) {
+		switch st {
+		case StatusOK:
+			sum.OK++
+		case StatusDiverged:
+			sum.Diverged++
+		case StatusFailed:
+			sum.Failed++
+			sum.Failures = append(sum.Failures, CellError{i, errors.New(reason)})
+		}
+	}
+	var todo []int
+	for _, i := range cells {
+		r, err := s.ReadCell(opt.Results, i)
+		switch {
+		case err == nil && (r.Status != StatusFailed || !opt.RetryFailed):
+			sum.Skipped++
+			count(r.Status, i, r.Reason)
+			done++
+		case err == nil || errors.Is(err, os.ErrNotExist):
+			todo = append(todo, i)
+		default:
+			sum.Corrupt++
+			logf("sweep: cell %d: recomputing: %v", i, err)
+			todo = append(todo, i)
+		}
+	}
+	if opt.Progress != nil {
+		opt.Progress(done, len(cells))
+	}
+	workers := max(opt.Workers, 1)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, max(len(todo), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				rec, err := s.compute(ctx, i)
+				if err == nil {
+					var data []byte
+					data, err = encodeRecord(rec)
+					if err == nil {
+						err = writeFileAtomic(s.CellPath(opt.Results, i), data)
+					}
+				}
+				mu.Lock()
+				if err != nil {
+					sum.Errors = append(sum.Errors, CellError{i, err})
+					if ctx.Err() == nil {
+						logf("sweep: cell %d: %v (transient; rerun to retry)", i, err)
+					}
+				} else {
+					sum.Computed++
+					count(rec.Status, i, rec.Reason)
+					if rec.Status == StatusFailed {
+						logf("sweep: cell %d failed: %s", i, rec.Reason)
+					}
+				}
+				done++
+				if opt.Progress != nil {
+					opt.Progress(done, len(cells))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, i := range todo {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return sum, fmt.Errorf("sweep: interrupted after computing %d cells: %v", sum.Computed, err)
+	}
+	if len(sum.Errors) > 0 {
+		return sum, fmt.Errorf("sweep: %d cells had transient errors (rerun to retry them), first: %v", len(sum.Errors), sum.Errors[0])
+	}
+	if len(sum.Failures) > 0 {
+		return sum, Permanentf("sweep: %d cells failed permanently, first: %v", len(sum.Failures), sum.Failures[0])
+	}
+	return sum, nil
+}
+
+func (s *Sweep) cellsDir(root string) string {
+	return s.Dir(root) + string(os.PathSeparator) + "cells"
+}
+
+// compute runs every kind of cell i and returns its record. A permanent
+// failure is a record with status failed; a transient error is an error.
+func (s *Sweep) compute(ctx context.Context, i int) (*Record, error) {
+	c := s.Cell(i)
+	host, _ := os.Hostname()
+	start := time.Now()
+	rec := &Record{
+		Format:  CellFormat,
+		Sweep:   s.hash,
+		Index:   i,
+		Params:  c.ParamMap(),
+		Spec:    c.Spec,
+		Seed:    c.Seed,
+		Status:  StatusOK,
+		Results: map[string]KindRecord{},
+		Started: start.UTC().Round(time.Millisecond),
+		Host:    host,
+	}
+	fail := func(reason string) (*Record, error) {
+		rec.Status = StatusFailed
+		rec.Reason = reason
+		rec.Seconds = time.Since(start).Seconds()
+		return rec, nil
+	}
+	if c.SpecErr != nil {
+		return fail(fmt.Sprintf("spec: %v", c.SpecErr))
+	}
+	if err := c.Spec.Validate(); err != nil {
+		return fail(err.Error())
+	}
+	if s.maxMem > 0 {
+		for _, name := range s.Kinds {
+			k, _ := LookupKind(name)
+			if k.Cost == nil {
+				continue
+			}
+			if cost, ok := k.Cost(c); ok && cost.MemoryBytes > s.maxMem {
+				return fail(fmt.Sprintf("%s: memory estimate %s exceeds max_memory %s", name, FormatBytes(cost.MemoryBytes), s.MaxMemory))
+			}
+		}
+	}
+	for _, name := range s.Kinds {
+		k, _ := LookupKind(name)
+		t0 := time.Now()
+		res, err := runKind(ctx, k, c)
+		kr := KindRecord{Status: res.Status, Reason: res.Reason, Seconds: time.Since(t0).Seconds()}
+		if err != nil {
+			if !IsPermanent(err) {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			kr.Status, kr.Reason = StatusFailed, err.Error()
+			rec.Results[name] = kr
+			return fail(fmt.Sprintf("%s: %v", name, err))
+		}
+		if kr.Status == "" {
+			kr.Status = StatusOK
+		}
+		if kr.Status != StatusOK && kr.Status != StatusDiverged {
+			return fail(fmt.Sprintf("%s: returned status %q (want ok or diverged)", name, kr.Status))
+		}
+		if len(res.Scalars) > 0 {
+			kr.Scalars = make(map[string]Float, len(res.Scalars))
+			for n, v := range res.Scalars {
+				kr.Scalars[n] = Float(v)
+			}
+		}
+		if len(res.Arrays) > 0 {
+			kr.Arrays = make(map[string]ArrayValue, len(res.Arrays))
+			for n, a := range res.Arrays {
+				kr.Arrays[n] = toArrayValue(a)
+			}
+		}
+		rec.Results[name] = kr
+		if kr.Status == StatusDiverged && rec.Status == StatusOK {
+			rec.Status = StatusDiverged
+			rec.Reason = name + ": " + kr.Reason
+		}
+	}
+	rec.Seconds = time.Since(start).Seconds()
+	return rec, nil
+}
+
+// runKind calls the kind, turning a panic into a permanent failure: the
+// cell is deterministic, so it would panic again.
+func runKind(ctx context.Context, k Kind, c Cell) (res Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if os.Getenv("NTKHARNESS_DEBUG") != "" {
+				os.Stderr.Write(debug.Stack())
+			}
+			err = Permanentf("internal error: %v", p)
+		}
+	}()
+	return k.Run(ctx, c)
+}
+
+// FormatBytes writes n bytes with a binary unit, e.g. "1.5 GiB".
+func FormatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

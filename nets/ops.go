@@ -1,0 +1,522 @@
+package nets
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// matOp is a Gorgonia operation on float64 matrices (2-D tensors) written in
+// plain Go. Gorgonia v0.9.18 lacks erf, and its pooling and convolution
+// layouts are wrong or slow for this package (see DESIGN.md §4), so the
+// network uses a few such operations:
+//
+//   - erf, elementwise, with derivative (2/sqrt(pi)) exp(-x^2);
+//   - im2col, which turns a channels-last image batch stored as a
+//     [B*H*W, C] matrix into the [B*Ho*Wo, f*f*C] matrix of its filter
+//     patches, so that a convolution is one matrix product; its adjoint
+//     col2im sums the patch gradients back onto the pixels;
+//   - global average pooling of [B*P, C] rows to [B, C], whose adjoint
+//     spreads each row back over the P positions divided by P.
+//
+// Every input and the output are 2-D. The name identifies the operation and
+// its parameters: Gorgonia merges nodes with equal hashes.
+type matOp struct {
+	name  string
+	arity int
+	shape func(in []tensor.Shape) (tensor.Shape, error)
+	// do writes the result into out, which has the inferred shape and may
+	// hold stale values.
+	do func(out []float64, in [][]float64, shapes []tensor.Shape)
+	// grad returns the gradient nodes of the inputs given the output
+	// gradient; nil makes the operation non-differentiable.
+	grad func(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
+}
+
+var (
+	_ G.SDOp             = (*matOp)(nil)
+	_ G.UsePreallocDoer  = (*matOp)(nil)
+	_ fmt.Stringer       = (*matOp)(nil)
+	errNotDifferentiable = fmt.Errorf("nets: operation has no gradient")
+)
+
+func (op *matOp) Arity() int { return op.arity }
+
+// Type returns a fresh function type on every call: type inference
+// substitutes into it in place, so a shared value would become cyclic.
+func (op *matOp) Type() hm.Type {
+	t := G.TensorType{Dims: 2, Of: hm.TypeVariable('a')}
+	if op.arity == 2 {
+		return hm.NewFnType(t, t, t)
+	}
+	return hm.NewFnType(t, t)
+}
+
+func (op *matOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	shapes := make([]tensor.Shape, len(ds))
+	for i, d := range ds {
+		s, ok := d.(tensor.Shape)
+		if !ok {
+			return nil, fmt.Errorf("nets: %s: input %d has no shape", op.name, i)
+		}
+		if len(s) != 2 {
+			return nil, fmt.Errorf("nets: %s: input %d has shape %v, want a matrix", op.name, i, s)
+		}
+		shapes[i] = s
+	}
+	return op.shape(shapes)
+}
+
+func (op *matOp) Do(vals ...G.Value) (G.Value, error) {
+	shapes, in, err := op.inputs(vals)
+	if err != nil {
+		return nil, err
+	}
+	s, err := op.shape(shapes)
+	if err != nil {
+		return nil, err
+	}
+	out := tensor.New(tensor.WithShape(s...), tensor.Of(tensor.Float64))
+	op.do(out.Data().([]float64), in, shapes)
+	return out, nil
+}
+
+func (op *matOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, error) {
+	shapes, in, err := op.inputs(vals)
+	if err != nil {
+		return nil, err
+	}
+	s, err := op.shape(shapes)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := prealloc.(tensor.Tensor)
+	if !ok || !t.Shape().Eq(s) {
+		return op.Do(vals...)
+	}
+	out, ok := t.Data().([]float64)
+	if !ok {
+		return nil, fmt.Errorf("nets: %s: output is %T, want float64", op.name, t.Data())
+	}
+	op.do(out, in, shapes)
+	return prealloc, nil
+}
+
+func (op *matOp) inputs(vals []G.Value) ([]tensor.Shape, [][]float64, error) {
+	if len(vals) != op.arity {
+		return nil, nil, fmt.Errorf("nets: %s: got %d inputs, want %d", op.name, len(vals), op.arity)
+	}
+	shapes := make([]tensor.Shape, len(vals))
+	in := make([][]float64, len(vals))
+	for i, v := range vals {
+		t, ok := v.(tensor.Tensor)
+		if !ok {
+			return nil, nil, fmt.Errorf("nets: %s: input %d is %T, want a tensor", op.name, i, v)
+		}
+		d, ok := t.Data().([]float64)
+		if !ok {
+			return nil, nil, fmt.Errorf("nets: %s: input %d is %T, want float64", op.name, i, t.Data())
+		}
+		shapes[i], in[i] = t.Shape(), d
+	}
+	return shapes, in, nil
+}
+
+func (op *matOp) ReturnsPtr() bool     { return false }
+func (op *matOp) CallsExtern() bool    { return false }
+func (op *matOp) OverwritesInput() int { return -1 }
+func (op *matOp) WriteHash(h hash.Hash) {
+	h.Write([]byte(op.name))
+}
+func (op *matOp) Hashcode() uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}
+func (op *matOp) String() string { return op.name }
+
+func (op *matOp) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	if op.grad != nil {
+		for i := range d {
+			d[i] = true
+		}
+	}
+	return d
+}
+
+func (op *matOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if op.grad == nil {
+		return nil, errNotDifferentiable
+	}
+	return op.grad(inputs, output, grad)
+}
+
+func sameShape(in []tensor.Shape) (tensor.Shape, error) {
+	for _, s := range in[1:] {
+		if !s.Eq(in[0]) {
+			return nil, fmt.Errorf("nets: shapes %v and %v differ", in[0], s)
+		}
+	}
+	return in[0].Clone(), nil
+}
+
+// twoOverSqrtPi is erf'(0) = 2/sqrt(pi).
+const twoOverSqrtPi = 1.1283791670955126
+
+// erfOp is the elementwise error function erf(x) = (2/sqrt(pi)) int_0^x exp(-t^2) dt.
+var erfOp = &matOp{
+	name:  "erf",
+	arity: 1,
+	shape: sameShape,
+	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
+		for i, x := range in[0] {
+			out[i] = math.Erf(x)
+		}
+	},
+	grad: func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		d, err := G.ApplyOp(erfGradOp, inputs[0], grad)
+		return G.Nodes{d}, err
+	},
+}
+
+// erfGradOp maps (x, g) to g * erf'(x) = g * (2/sqrt(pi)) exp(-x^2), the
+// chain rule through erf. It has no gradient itself (no second order).
+var erfGradOp = &matOp{
+	name:  "erf'",
+	arity: 2,
+	shape: sameShape,
+	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
+		x, g := in[0], in[1]
+		for i := range out {
+			out[i] = g[i] * twoOverSqrtPi * math.Exp(-x[i]*x[i])
+		}
+	},
+}
+
+// convGeom is the geometry of a stride-1 convolution with an f x f filter on
+// a batch of B images of H x W pixels and C channels, channels last.
+type convGeom struct {
+	B, H, W, C int
+	F          int
+	Pad        int // zero padding on each side: (F-1)/2 for SAME, 0 for VALID
+}
+
+// out returns the output height and width: H + 2 pad - F + 1.
+func (g convGeom) out() (int, int) { return g.H + 2*g.Pad - g.F + 1, g.W + 2*g.Pad - g.F + 1 }
+
+func (g convGeom) String() string {
+	return fmt.Sprintf("B%dH%dW%dC%dF%dP%d", g.B, g.H, g.W, g.C, g.F, g.Pad)
+}
+
+// im2col copies image patches into rows: row (b, y, x) of the result holds,
+// at column (dy*F + dx)*C + c, the pixel (y+dy-pad, x+dx-pad) of channel c of
+// image b, or 0 outside the image. Multiplying by the filter stored as
+// [F, F, C, C_out] (HWIO, row-major) gives the convolution output in
+// channels-last order.
+func (g convGeom) im2col(col, im []float64) {
+	ho, wo := g.out()
+	k := g.F * g.F * g.C
+	for b := 0; b < g.B; b++ {
+		for y := 0; y < ho; y++ {
+			for x := 0; x < wo; x++ {
+				row := col[((b*ho+y)*wo+x)*k:][:k]
+				for dy := 0; dy < g.F; dy++ {
+					iy := y + dy - g.Pad
+					seg := row[dy*g.F*g.C:][:g.F*g.C]
+					if iy < 0 || iy >= g.H {
+						clear(seg)
+						continue
+					}
+					for dx := 0; dx < g.F; dx++ {
+						ix := x + dx - g.Pad
+						dst := seg[dx*g.C:][:g.C]
+						if ix < 0 || ix >= g.W {
+							clear(dst)
+							continue
+						}
+						copy(dst, im[((b*g.H+iy)*g.W+ix)*g.C:][:g.C])
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im is the adjoint of im2col: every patch entry is added back onto the
+// pixel it was copied from.
+func (g convGeom) col2im(im, col []float64) {
+	clear(im)
+	ho, wo := g.out()
+	k := g.F * g.F * g.C
+	for b := 0; b < g.B; b++ {
+		for y := 0; y < ho; y++ {
+			for x := 0; x < wo; x++ {
+				row := col[((b*ho+y)*wo+x)*k:][:k]
+				for dy := 0; dy < g.F; dy++ {
+					iy := y + dy - g.Pad
+					if iy < 0 || iy >= g.H {
+						continue
+					}
+					for dx := 0; dx < g.F; dx++ {
+						ix := x + dx - g.Pad
+						if ix < 0 || ix >= g.W {
+							continue
+						}
+						src := row[(dy*g.F+dx)*g.C:][:g.C]
+						dst := im[((b*g.H+iy)*g.W+ix)*g.C:][:g.C]
+						for c, v := range src {
+							dst[c] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func (g convGeom) im2colOp() *matOp {
+	ho, wo := g.out()
+	return &matOp{
+		name:  "im2col" + g.String(),
+		arity: 1,
+		shape: func(in []tensor.Shape) (tensor.Shape, error) {
+			if in[0][0] != g.B*g.H*g.W || in[0][1] != g.C {
+				return nil, fmt.Errorf("nets: im2col: input shape %v, want (%d, %d)", in[0], g.B*g.H*g.W, g.C)
+			}
+			return tensor.Shape{g.B * ho * wo, g.F * g.F * g.C}, nil
+		},
+		do: func(out []float64, in [][]float64, _ []tensor.Shape) { g.im2col(out, in[0]) },
+		grad: func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+			d, err := G.ApplyOp(g.col2imOp(), grad)
+			return G.Nodes{d}, err
+		},
+	}
+}
+
+func (g convGeom) col2imOp() *matOp {
+	ho, wo := g.out()
+	return &matOp{
+		name:  "col2im" + g.String(),
+		arity: 1,
+		shape: func(in []tensor.Shape) (tensor.Shape, error) {
+			if in[0][0] != g.B*ho*wo || in[0][1] != g.F*g.F*g.C {
+				return nil, fmt.Errorf("nets: col2im: input shape %v, want (%d, %d)", in[0], g.B*ho*wo, g.F*g.F*g.C)
+			}
+			return tensor.Shape{g.B * g.H * g.W, g.C}, nil
+		},
+		do: func(out []float64, in [][]float64, _ []tensor.Shape) { g.col2im(out, in[0]) },
+		grad: func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+			d, err := G.ApplyOp(g.im2colOp(), grad)
+			return G.Nodes{d}, err
+		},
+	}
+}
+
+// gapOp averages each group of p consecutive rows: [B*p, C] -> [B, C]. With
+// rows ordered (image, pixel) this is global average pooling.
+func gapOp(p int) *matOp {
+	return &matOp{
+		name:  fmt.Sprintf("gap%d", p),
+		arity: 1,
+		shape: func(in []tensor.Shape) (tensor.Shape, error) {
+			if in[0][0]%p != 0 {
+				return nil, fmt.Errorf("nets: gap: %d rows is not a multiple of %d positions", in[0][0], p)
+			}
+			return tensor.Shape{in[0][0] / p, in[0][1]}, nil
+		},
+		do: func(out []float64, in [][]float64, s []tensor.Shape) { gapForward(out, in[0], p, s[0][1]) },
+		grad: func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+			d, err := G.ApplyOp(gapGradOp(p), grad)
+			return G.Nodes{d}, err
+		},
+	}
+}
+
+// gapGradOp is the adjoint of gapOp: [B, C] -> [B*p, C], every row copied p
+// times and divided by p.
+func gapGradOp(p int) *matOp {
+	return &matOp{
+		name:  fmt.Sprintf("gap'%d", p),
+		arity: 1,
+		shape: func(in []tensor.Shape) (tensor.Shape, error) {
+			return tensor.Shape{in[0][0] * p, in[0][1]}, nil
+		},
+		do: func(out []float64, in [][]float64, s []tensor.Shape) { gapBackward(out, in[0], p, s[0][1]) },
+		// The adjoint of "copy p times and divide by p" is the mean over
+		// the p copies, gapOp itself.
+		grad: func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+			d, err := G.ApplyOp(gapOp(p), grad)
+			return G.Nodes{d}, err
+		},
+	}
+}
+
+// gapForward sets out[b, c] = (1/p) sum_{i<p} in[b*p+i, c] for c < nc.
+func gapForward(out, in []float64, p, nc int) {
+	clear(out)
+	inv := 1 / float64(p)
+	for r := 0; r < len(in)/nc; r++ {
+		dst := out[(r/p)*nc:][:nc]
+		for c, v := range in[r*nc:][:nc] {
+			dst[c] += v * inv
+		}
+	}
+}
+
+// gapBackward sets out[b*p+i, c] = in[b, c]/p, the adjoint of gapForward.
+func gapBackward(out, in []float64, p, nc int) {
+	inv := 1 / float64(p)
+	for r := 0; r < len(out)/nc; r++ {
+		src := in[(r/p)*nc:][:nc]
+		for c, v := range src {
+			out[r*nc+c] = v * inv
+		}
+	}
+}
+
+// affineOp maps (m, b) with m of shape [R, n] and b of shape [1, n] to
+// scale*m + bscale*b (b added to every row): the NTK-parameterized layer
+// z = (sigma_w/sqrt(n_in)) h W + sigma_b b once m = h W.
+func affineOp(scale, bscale float64) *matOp {
+	return &matOp{
+		name:  fmt.Sprintf("affine(%v,%v)", scale, bscale),
+		arity: 2,
+		shape: func(in []tensor.Shape) (tensor.Shape, error) {
+			if in[1][0] != 1 || in[1][1] != in[0][1] {
+				return nil, fmt.Errorf("nets: affine: bias shape %v does not match %v", in[1], in[0])
+			}
+			return in[0].Clone(), nil
+		},
+		do: func(out []float64, in [][]float64, s []tensor.Shape) {
+			m, b := in[0], in[1]
+			n := s[0][1]
+			for r := 0; r < s[0][0]; r++ {
+				o, mr := out[r*n:][:n], m[r*n:][:n]
+				for j, v := range mr {
+					o[j] = scale*v + bscale*b[j]
+				}
+			}
+		},
+		grad: func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+			dm, err := G.ApplyOp(scaleOp(scale), grad)
+			if err != nil {
+				return nil, err
+			}
+			db, err := G.ApplyOp(colSumOp(bscale), grad)
+			return G.Nodes{dm, db}, err
+		},
+	}
+}
+
+// scaleOp multiplies a matrix by a constant.
+func scaleOp(scale float64) *matOp {
+	op := &matOp{
+		name:  fmt.Sprintf("scale(%v)", scale),
+		arity: 1,
+		shape: sameShape,
+		do: func(out []float64, in [][]float64, _ []tensor.Shape) {
+			for i, v := range in[0] {
+				out[i] = scale * v
+			}
+		},
+	}
+	op.grad = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		d, err := G.ApplyOp(op, grad)
+		return G.Nodes{d}, err
+	}
+	return op
+}
+
+// colSumOp maps [R, n] to the [1, n] row of its column sums times scale.
+// It is the adjoint of adding scale*b to every row; it has no gradient.
+func colSumOp(scale float64) *matOp {
+	return &matOp{
+		name:  fmt.Sprintf("colsum(%v)", scale),
+		arity: 1,
+		shape: func(in []tensor.Shape) (tensor.Shape, error) {
+			return tensor.Shape{1, in[0][1]}, nil
+		},
+		do: func(out []float64, in [][]float64, s []tensor.Shape) {
+			clear(out)
+			n := s[0][1]
+			for r := 0; r < s[0][0]; r++ {
+				for j, v := range in[0][r*n:][:n] {
+					out[j] += v
+				}
+			}
+			for j := range out {
+				out[j] *= scale
+			}
+		},
+	}
+}
+
+// tanhOp is the elementwise hyperbolic tangent. Gorgonia's own Tanh
+// computes its derivative in place over its output during backpropagation,
+// which destroys the layer inputs that Backward reports, hence this op.
+var tanhOp = &matOp{
+	name:  "tanh",
+	arity: 1,
+	shape: sameShape,
+	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
+		for i, x := range in[0] {
+			out[i] = math.Tanh(x)
+		}
+	},
+	grad: func(_ G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+		d, err := G.ApplyOp(tanhGradOp, output, grad)
+		return G.Nodes{d}, err
+	},
+}
+
+// tanhGradOp maps (y, g) with y = tanh(x) to g * (1 - y^2) = g * tanh'(x).
+var tanhGradOp = &matOp{
+	name:  "tanh'",
+	arity: 2,
+	shape: sameShape,
+	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
+		y, g := in[0], in[1]
+		for i := range out {
+			out[i] = g[i] * (1 - y[i]*y[i])
+		}
+	},
+}
+
+// reluOp is max(x, 0) elementwise.
+var reluOp = &matOp{
+	name:  "relu",
+	arity: 1,
+	shape: sameShape,
+	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
+		for i, x := range in[0] {
+			out[i] = max(x, 0)
+		}
+	},
+	grad: func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		d, err := G.ApplyOp(reluGradOp, inputs[0], grad)
+		return G.Nodes{d}, err
+	},
+}
+
+// reluGradOp maps (x, g) to g * step(x), taking the derivative at 0 as 0.
+var reluGradOp = &matOp{
+	name:  "relu'",
+	arity: 2,
+	shape: sameShape,
+	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
+		x, g := in[0], in[1]
+		for i := range out {
+			if x[i] > 0 {
+				out[i] = g[i]
+			} else {
+				out[i] = 0
+			}
+		}
+	},
+}

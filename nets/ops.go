@@ -39,10 +39,10 @@ type matOp struct {
 }
 
 var (
-	_ G.SDOp             = (*matOp)(nil)
-	_ G.UsePreallocDoer  = (*matOp)(nil)
-	_ fmt.Stringer       = (*matOp)(nil)
-	errNotDifferentiable = fmt.Errorf("nets: operation has no gradient")
+	_                    G.SDOp            = (*matOp)(nil)
+	_                    G.UsePreallocDoer = (*matOp)(nil)
+	_                    fmt.Stringer      = (*matOp)(nil)
+	errNotDifferentiable                   = fmt.Errorf("nets: operation has no gradient")
 )
 
 func (op *matOp) Arity() int { return op.arity }

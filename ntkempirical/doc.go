@@ -1,0 +1,25 @@
+// Package ntkempirical computes the empirical neural tangent kernel of a
+// finite network from package nets,
+//
+//	Theta_ab(x, x') = sum_theta  d f_a(x)/d theta  d f_b(x')/d theta,
+//
+// its spectrum, and its distance to the infinite-width kernel of package
+// theory.
+//
+// Two methods give the same kernel (to rounding): the exact Jacobian path
+// contracts whole per-example, per-logit parameter gradients from
+// Gorgonia's reverse mode (the reference); the structured path contracts
+// per-layer factors. For an affine layer z = s_w H W + s_b b with layer
+// inputs H (one row per example, or per example and output position for a
+// convolution) and deltas Delta = d f_a / d z,
+//
+//	Theta^l_{(i,a),(j,b)} = sum_{p,q} (s_w^2 <H_i[p], H_j[q]> + s_b^2) <Delta^a_i[p], Delta^b_j[q]>,
+//
+// with s_w^2 = sw2/n_in and s_b^2 = sb2; for dense layers (one position)
+// this is [(sw2/n_in) H H^T + sb2] .* (Delta Delta^T). Theta is the sum over
+// layers.
+//
+// The logit-traced kernel (1/k) sum_a Theta_aa is Neural Tangents' default
+// and the one compared with theory's per-logit kernel; the full Nk x Nk
+// kernel is indexed (i*k + a, j*k + b).
+package ntkempirical

@@ -60,11 +60,7 @@ func Gemm(tA, tB bool, alpha float64, a, b *mat.Dense, beta float64, c *mat.Dens
 	if overlaps(craw, a.RawMatrix()) || overlaps(craw, b.RawMatrix()) {
 		panic("linalg: Gemm destination C shares memory with A or B")
 	}
-	if cr == 0 || cc == 0 {
-		return
-	}
-	if ac == 0 {
-		scaleGeneral(beta, craw)
+	if cr == 0 || cc == 0 || ac == 0 { // empty (zero-value) matrices
 		return
 	}
 	blas64.Gemm(trans(tA), trans(tB), alpha, a.RawMatrix(), b.RawMatrix(), beta, craw)
@@ -84,10 +80,6 @@ func Syrk(alpha float64, a *mat.Dense, beta float64, c *mat.SymDense) {
 	craw := c.RawSymmetric()
 	if overlaps(blas64.General{Rows: n, Cols: n, Stride: craw.Stride, Data: craw.Data}, a.RawMatrix()) {
 		panic("linalg: Syrk destination C shares memory with A")
-	}
-	if k == 0 {
-		scaleGeneral(beta, blas64.General{Rows: n, Cols: n, Stride: craw.Stride, Data: craw.Data})
-		return
 	}
 	blas64.Syrk(blas.NoTrans, alpha, a.RawMatrix(), beta, craw)
 }
@@ -232,20 +224,6 @@ func trans(t bool) blas.Transpose {
 		return blas.Trans
 	}
 	return blas.NoTrans
-}
-
-// scaleGeneral sets g = beta g, writing zeros (not beta*NaN) when beta is 0.
-func scaleGeneral(beta float64, g blas64.General) {
-	for i := 0; i < g.Rows; i++ {
-		row := g.Data[i*g.Stride : i*g.Stride+g.Cols]
-		for j := range row {
-			if beta == 0 {
-				row[j] = 0
-			} else {
-				row[j] *= beta
-			}
-		}
-	}
 }
 
 // overlaps reports whether the backing storage of two non-empty matrices

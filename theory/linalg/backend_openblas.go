@@ -1,0 +1,21 @@
+//go:build openblas
+
+package linalg
+
+import (
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/netlib/blas/netlib"
+)
+
+const backend = "openblas"
+
+// init routes every BLAS call made through gonum's blas64 (and so all of
+// gonum/mat, including its native LAPACK) to OpenBLAS's CBLAS.
+func init() {
+	blas64.Use(netlib.Implementation{})
+}
+
+func eigenSym(a mat.Symmetric, vectors bool) ([]float64, *mat.Dense, error) {
+	return eigenSymLAPACKE(a, vectors)
+}

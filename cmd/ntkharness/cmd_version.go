@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"runtime/debug"
+
+	"github.com/ntkharness/ntkharness/theory/linalg"
 )
 
 func init() {
@@ -10,7 +12,7 @@ func init() {
 }
 
 func runVersion(args []string) error {
-	fs := newFlags("version", "", "Print the module version of this build.")
+	fs := newFlags("version", "", "Print the module version of this build and its linear-algebra backend (gonum or openblas).")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -18,6 +20,6 @@ func runVersion(args []string) error {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		v = bi.Main.Version
 	}
-	fmt.Println("ntkharness", v)
+	fmt.Println("ntkharness", v, "linalg", linalg.Backend())
 	return nil
 }

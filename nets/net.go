@@ -321,3 +321,7 @@ func shapeString(s []int) string {
 	}
 	return str
 }
+
+// BLASBackend names the BLAS behind the networks' matrix products: "gonum"
+// (pure Go) or "openblas" (the openblas build tag).
+func BLASBackend() string { return blasBackend }

@@ -1,0 +1,5 @@
+//go:build !openblas
+
+package nets
+
+const blasBackend = "gonum"

@@ -99,7 +99,7 @@ func runSynthetic(ctx context.Context, c Cell) (Result, error) {
 	}
 	if slices.Contains(ss.Diverge, c.Index) {
 		r.Status = StatusDiverged
-		r.Reason = "synthetic: cell listed in synthetic.diverge"
+		r.Reason = "cell listed in synthetic.diverge"
 		r.Scalars["loss"] = math.Inf(1)
 	}
 	return r, nil

@@ -1,0 +1,264 @@
+// Package datasets loads MNIST and CIFAR-10 into float64 image sets and
+// prepares them the way the paper's experiments use them: class-balanced
+// seeded subsets, spatial downsampling, grayscale, standardization and
+// one-hot targets.
+//
+// # Representation
+//
+// A Set holds N images channels last, X[((i*H+y)*W+x)*C+c], row-major, as
+// float64 in [0, 1]: each stored byte b becomes b/255. MNIST has H = W = 28,
+// C = 1; CIFAR-10 has H = W = 32, C = 3 (red, green, blue). Labels are ints
+// in [0, Classes). Every transformation returns a new Set and leaves its
+// receiver unchanged.
+//
+// # Sources
+//
+// MNIST: by default the copy embedded in the binary (package
+// datasets/mnistdata); Options.MNISTDir or the environment variable
+// MNIST_DIR names a directory with the four idx files instead, gzipped or
+// not (any dataset in the MNIST idx layout works, Fashion-MNIST included).
+//
+// CIFAR-10: the official binary release, given by Options.CIFAR10 or the
+// environment variable CIFAR10_DIR: the extracted cifar-10-batches-bin
+// folder, its parent, or the cifar-10-binary.tar.gz archive itself, which is
+// streamed through gzip and tar without extracting it. The training split is
+// every data_batch_1..5.bin present (at least one); test_batch.bin is the test
+// split.
+//
+// Every fault in the files (missing file, wrong idx magic number, truncated
+// gzip stream, a size that is not a whole number of records, a label out of
+// range, image and label counts that disagree) is reported as an error that
+// names the file and the fault.
+package datasets
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/ntkharness/ntkharness/datasets/npyarray"
+)
+
+// Dataset names accepted by Load.
+const (
+	MNIST   = "mnist"
+	CIFAR10 = "cifar10"
+)
+
+// Names lists the datasets Load knows.
+var Names = []string{MNIST, CIFAR10}
+
+// Environment variables consulted when the matching Options field is empty.
+const (
+	EnvMNISTDir   = "MNIST_DIR"
+	EnvCIFAR10Dir = "CIFAR10_DIR"
+)
+
+// Options locate the dataset files.
+type Options struct {
+	// MNISTDir is a directory holding train-images-idx3-ubyte,
+	// train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+	// t10k-labels-idx1-ubyte, each optionally with a .gz suffix. Empty means
+	// $MNIST_DIR, and if that is empty too, the embedded copy.
+	MNISTDir string
+	// CIFAR10 is the cifar-10-batches-bin folder, its parent directory, or
+	// the cifar-10-binary.tar.gz archive. Empty means $CIFAR10_DIR.
+	CIFAR10 string
+}
+
+// Set is a labelled set of images, stored channels last as float64.
+type Set struct {
+	Name       string    // dataset name, e.g. "mnist"
+	Split      string    // "train" or "test" (or empty)
+	N          int       // number of images
+	H, W, C    int       // height, width, channels
+	X          []float64 // N*H*W*C values, X[((i*H+y)*W+x)*C+c]
+	Labels     []int     // N labels in [0, Classes)
+	Classes    int       // number of classes k
+	ClassNames []string  // Classes names, label i is ClassNames[i]
+}
+
+// Load reads the training and test splits of the named dataset ("mnist" or
+// "cifar10") from the locations in opts.
+func Load(name string, opts Options) (train, test *Set, err error) {
+	switch strings.ToLower(name) {
+	case MNIST:
+		dir := opts.MNISTDir
+		if dir == "" {
+			dir = os.Getenv(EnvMNISTDir)
+		}
+		if dir == "" {
+			return LoadMNISTEmbedded()
+		}
+		return LoadMNIST(dir)
+	case CIFAR10, "cifar-10":
+		path := opts.CIFAR10
+		if path == "" {
+			path = os.Getenv(EnvCIFAR10Dir)
+		}
+		if path == "" {
+			return nil, nil, fmt.Errorf("cifar10: no location given: name the cifar-10-batches-bin folder or cifar-10-binary.tar.gz (option CIFAR10, environment %s)", EnvCIFAR10Dir)
+		}
+		return LoadCIFAR10(path)
+	}
+	return nil, nil, fmt.Errorf("unknown dataset %q (known: %s)", name, strings.Join(Names, ", "))
+}
+
+// FromArray wraps an array of images as a Set. x has shape [N, H, W, C]
+// (channels last) or [N, d], which is taken as N images of 1x1 pixels with
+// d channels. The Set shares x.Data. Labels must lie in [0, classes).
+func FromArray(x npyarray.Array, labels []int, classes int) (*Set, error) {
+	s := &Set{X: x.Data, Labels: labels, Classes: classes}
+	switch len(x.Shape) {
+	case 4:
+		s.N, s.H, s.W, s.C = x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	case 2:
+		s.N, s.H, s.W, s.C = x.Shape[0], 1, 1, x.Shape[1]
+	default:
+		return nil, fmt.Errorf("images of shape %v: want [N, H, W, C] or [N, d]", x.Shape)
+	}
+	for i := 0; i < classes; i++ {
+		s.ClassNames = append(s.ClassNames, fmt.Sprint(i))
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// validate checks that the fields agree with each other.
+func (s *Set) validate() error {
+	if s.N < 0 || s.H < 1 || s.W < 1 || s.C < 1 {
+		return fmt.Errorf("invalid image set shape [%d, %d, %d, %d]", s.N, s.H, s.W, s.C)
+	}
+	if len(s.X) != s.N*s.Dim() {
+		return fmt.Errorf("image set of shape [%d, %d, %d, %d] holds %d values, want %d", s.N, s.H, s.W, s.C, len(s.X), s.N*s.Dim())
+	}
+	if len(s.Labels) != s.N {
+		return fmt.Errorf("%d images but %d labels", s.N, len(s.Labels))
+	}
+	if s.Classes < 1 {
+		return fmt.Errorf("class count %d: want at least 1", s.Classes)
+	}
+	for i, l := range s.Labels {
+		if l < 0 || l >= s.Classes {
+			return fmt.Errorf("example %d has label %d, want 0-%d", i, l, s.Classes-1)
+		}
+	}
+	return nil
+}
+
+// Dim is the number of values per image, H*W*C.
+func (s *Set) Dim() int { return s.H * s.W * s.C }
+
+// Image returns the values of image i (a slice of X, not a copy).
+func (s *Set) Image(i int) []float64 { d := s.Dim(); return s.X[i*d : (i+1)*d] }
+
+// Array returns the images as an array of shape [N, H, W, C] sharing X.
+func (s *Set) Array() npyarray.Array {
+	return npyarray.Array{Shape: []int{s.N, s.H, s.W, s.C}, Data: s.X}
+}
+
+// Flat returns the images as an array of shape [N, H*W*C] sharing X: row i
+// is image i flattened in (y, x, c) order.
+func (s *Set) Flat() npyarray.Array {
+	return npyarray.Array{Shape: []int{s.N, s.Dim()}, Data: s.X}
+}
+
+// LabelArray returns the labels as a float64 array of shape [N].
+func (s *Set) LabelArray() npyarray.Array {
+	a := npyarray.New(s.N)
+	for i, l := range s.Labels {
+		a.Data[i] = float64(l)
+	}
+	return a
+}
+
+// OneHot returns the targets as an array of shape [N, k]:
+//
+//	Y[i, j] = [label_i == j] - (1/k if center)
+//
+// Centring (y - 1/k) gives every row mean zero, as in the paper's
+// mean-squared-error experiments.
+func (s *Set) OneHot(center bool) npyarray.Array {
+	k := s.Classes
+	y := npyarray.New(s.N, k)
+	off := 0.0
+	if center {
+		off = 1 / float64(k)
+	}
+	for i, l := range s.Labels {
+		row := y.Data[i*k : (i+1)*k]
+		for j := range row {
+			row[j] = -off
+		}
+		row[l] += 1
+	}
+	return y
+}
+
+// ClassCounts returns the number of examples of each class.
+func (s *Set) ClassCounts() []int {
+	c := make([]int, s.Classes)
+	for _, l := range s.Labels {
+		c[l]++
+	}
+	return c
+}
+
+// Stats summarizes a set of values.
+type Stats struct {
+	Min, Max float64
+	Mean     float64 // (1/n) sum x
+	Std      float64 // population standard deviation sqrt((1/n) sum (x - mean)^2)
+}
+
+// stats computes Stats of the values x[off], x[off+stride], ... in two
+// passes (mean first, then squared deviations) for accuracy.
+func stats(x []float64, off, stride int) Stats {
+	if off >= len(x) {
+		return Stats{Min: math.NaN(), Max: math.NaN(), Mean: math.NaN(), Std: math.NaN()}
+	}
+	st := Stats{Min: math.Inf(1), Max: math.Inf(-1)}
+	var sum float64
+	n := 0
+	for i := off; i < len(x); i += stride {
+		v := x[i]
+		sum += v
+		st.Min = math.Min(st.Min, v)
+		st.Max = math.Max(st.Max, v)
+		n++
+	}
+	st.Mean = sum / float64(n)
+	var ss float64
+	for i := off; i < len(x); i += stride {
+		d := x[i] - st.Mean
+		ss += d * d
+	}
+	st.Std = math.Sqrt(ss / float64(n))
+	return st
+}
+
+// Stats returns the minimum, maximum, mean and population standard
+// deviation of all values of all images. An empty set gives NaNs.
+func (s *Set) Stats() Stats { return stats(s.X, 0, 1) }
+
+// ChannelStats returns Stats of each channel over all images and pixels.
+func (s *Set) ChannelStats() []Stats {
+	out := make([]Stats, s.C)
+	for c := range out {
+		out[c] = stats(s.X, c, s.C)
+	}
+	return out
+}
+
+// clone returns a copy of s with new X (of the given shape) and copied labels.
+func (s *Set) withShape(n, h, w, c int) *Set {
+	t := *s
+	t.N, t.H, t.W, t.C = n, h, w, c
+	t.X = make([]float64, n*h*w*c)
+	t.Labels = append([]int(nil), s.Labels...)
+	t.ClassNames = append([]string(nil), s.ClassNames...)
+	return &t
+}

@@ -1,0 +1,230 @@
+package ntkempirical
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/theory/linalg"
+)
+
+// Method selects how the kernel is computed.
+type Method string
+
+// Methods.
+const (
+	// Structured contracts per-layer factors (layer inputs and deltas).
+	Structured Method = "structured"
+	// Jacobian contracts whole per-example, per-logit parameter
+	// gradients from Gorgonia's reverse mode: the slow reference.
+	Jacobian Method = "jacobian"
+)
+
+// DefaultMaxMemory is the working-set budget used when Options.MaxMemory
+// is zero: 2 GiB.
+const DefaultMaxMemory int64 = 2 << 30
+
+// Options controls Compute.
+type Options struct {
+	Method Method // Structured (default) or Jacobian
+	// Full also returns the full Nk x Nk kernel.
+	Full bool
+	// MaxMemory bounds, in bytes, the arrays held at once (Jacobian
+	// chunks, layer factors, graphs); zero means DefaultMaxMemory. A plan
+	// that cannot fit returns an error.
+	MaxMemory int64
+	// Progress, if not nil, is called with the number of backward passes
+	// done and the total.
+	Progress func(done, total int)
+}
+
+// Kernel is an empirical NTK between inputs x1 (rows) and x2 (columns).
+type Kernel struct {
+	// NTK is the logit-traced kernel (1/k) sum_a Theta_aa(x1_i, x2_j),
+	// N1 x N2.
+	NTK *mat.Dense
+	// Full is Theta_ab(x1_i, x2_j) at (i*k + a, j*k + b), N1 k x N2 k;
+	// nil unless Options.Full.
+	Full *mat.Dense
+}
+
+// Compute returns the empirical NTK of net between x1 and x2; x2.Data ==
+// nil means x2 = x1. Inputs have shape [N, ...] as accepted by net.
+func Compute(net *nets.Net, x1, x2 npyarray.Array, opt Options) (Kernel, error) {
+	if net == nil {
+		return Kernel{}, errors.New("ntkempirical: nil network")
+	}
+	same := x2.Data == nil
+	if err := checkInputs(net, x1, "x1"); err != nil {
+		return Kernel{}, err
+	}
+	if !same {
+		if err := checkInputs(net, x2, "x2"); err != nil {
+			return Kernel{}, err
+		}
+	}
+	if opt.MaxMemory == 0 {
+		opt.MaxMemory = DefaultMaxMemory
+	}
+	if opt.MaxMemory < 0 {
+		return Kernel{}, fmt.Errorf("ntkempirical: memory budget %d bytes: must be positive", opt.MaxMemory)
+	}
+	switch opt.Method {
+	case Structured, "":
+		return structured(net, x1, x2, same, opt)
+	case Jacobian:
+		return jacobian(net, x1, x2, same, opt)
+	}
+	return Kernel{}, fmt.Errorf("ntkempirical: unknown method %q (want structured or jacobian)", opt.Method)
+}
+
+// checkInputs validates x against the network's example shape.
+func checkInputs(net *nets.Net, x npyarray.Array, name string) error {
+	in := net.InputShape()
+	if len(x.Shape) < 2 || x.Shape[0] < 1 {
+		return fmt.Errorf("ntkempirical: %s has shape %v: want [N, %v] with N >= 1", name, x.Shape, in)
+	}
+	if len(x.Data) != npyarray.Size(x.Shape) {
+		return fmt.Errorf("ntkempirical: %s has %d values for shape %v", name, len(x.Data), x.Shape)
+	}
+	size := 1
+	for _, d := range in {
+		size *= d
+	}
+	if _, d := x.Rows(); d != size {
+		return fmt.Errorf("ntkempirical: %s has examples of shape %v, the network takes %v", name, x.Shape[1:], in)
+	}
+	for i, v := range x.Data {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("ntkempirical: %s value %d is %v", name, i, v)
+		}
+	}
+	return nil
+}
+
+// slice returns examples lo..hi-1 of x as an array of the network's
+// example shape.
+func slice(x npyarray.Array, lo, hi int, inShape []int) npyarray.Array {
+	_, d := x.Rows()
+	return npyarray.Array{Shape: append([]int{hi - lo}, inShape...), Data: x.Data[lo*d : hi*d]}
+}
+
+// oneHot returns the [B, k] cotangent with ones in column a.
+func oneHot(b, k, a int) *mat.Dense {
+	c := mat.NewDense(b, k, nil)
+	for i := 0; i < b; i++ {
+		c.Set(i, a, 1)
+	}
+	return c
+}
+
+// gramAdd sets dst = alpha a b^T + beta dst through linalg.Gemm.
+func gramAdd(dst *mat.Dense, alpha float64, a, b *mat.Dense, beta float64) {
+	linalg.Gemm(false, true, alpha, a, b, beta, dst)
+}
+
+// gram returns a a^T (through linalg.Syrk, symmetrized) when b is nil, else
+// a b^T (through linalg.Gemm).
+func gram(a, b *mat.Dense) *mat.Dense {
+	ra, _ := a.Dims()
+	if b == nil {
+		s := mat.NewSymDense(ra, nil)
+		linalg.Syrk(1, a, 0, s)
+		d := mat.NewDense(ra, ra, nil)
+		raw := s.RawSymmetric()
+		for i := 0; i < ra; i++ {
+			row := raw.Data[i*raw.Stride : i*raw.Stride+ra]
+			for j := i; j < ra; j++ {
+				d.Set(i, j, row[j])
+				d.Set(j, i, row[j])
+			}
+		}
+		return d
+	}
+	rb, _ := b.Dims()
+	d := mat.NewDense(ra, rb, nil)
+	gramAdd(d, 1, a, b, 0)
+	return d
+}
+
+// RelativeFrobenius returns ||a - b||_F / ||b||_F, the distance of a from
+// the reference b (for ||Theta_T - Theta_0|| / ||Theta_0||, pass
+// (Theta_T, Theta_0)). It returns an error when the shapes differ or b is
+// zero.
+func RelativeFrobenius(a, b mat.Matrix) (float64, error) {
+	ra, ca := a.Dims()
+	rb, cb := b.Dims()
+	if ra != rb || ca != cb {
+		return 0, fmt.Errorf("ntkempirical: comparing %dx%d with %dx%d kernels", ra, ca, rb, cb)
+	}
+	var num, den float64
+	for i := 0; i < ra; i++ {
+		for j := 0; j < ca; j++ {
+			d := a.At(i, j) - b.At(i, j)
+			num += d * d
+			den += b.At(i, j) * b.At(i, j)
+		}
+	}
+	if den == 0 {
+		return 0, errors.New("ntkempirical: relative error against an all-zero kernel")
+	}
+	return math.Sqrt(num / den), nil
+}
+
+// SeedSource returns the random source used for initialization sample m
+// with base seed seed: PCG(seed + m, 0). Mean draws network m from it, so a
+// network made by nets.New(s, shape, SeedSource(seed, m)) has the same
+// parameters as Mean's m-th sample.
+func SeedSource(seed uint64, m int) *rand.Rand {
+	return rand.New(rand.NewPCG(seed+uint64(m), 0))
+}
+
+// Mean returns the average of the empirical NTKs of `samples` independent
+// initializations of the architecture s (networks m = 0..samples-1 drawn
+// from SeedSource(seed, m)) for examples of shape inShape. As the width
+// grows the mean converges to the analytic NTK of theory for the same s; at
+// finite width it also removes most of the initialization noise, whose
+// entrywise variance is O(1/width) per sample.
+func Mean(s spec.Spec, inShape []int, x1, x2 npyarray.Array, seed uint64, samples int, opt Options) (Kernel, error) {
+	if samples < 1 {
+		return Kernel{}, fmt.Errorf("ntkempirical: samples %d: need at least one initialization", samples)
+	}
+	var acc Kernel
+	prog := opt.Progress
+	for m := 0; m < samples; m++ {
+		net, err := nets.New(s, inShape, SeedSource(seed, m))
+		if err != nil {
+			return Kernel{}, err
+		}
+		o := opt
+		if prog != nil {
+			o.Progress = func(done, total int) { prog(m*total+done, samples*total) }
+		}
+		k, err := Compute(net, x1, x2, o)
+		net.Close()
+		if err != nil {
+			return Kernel{}, err
+		}
+		if m == 0 {
+			acc = k
+			continue
+		}
+		acc.NTK.Add(acc.NTK, k.NTK)
+		if acc.Full != nil {
+			acc.Full.Add(acc.Full, k.Full)
+		}
+	}
+	if samples > 1 {
+		acc.NTK.Scale(1/float64(samples), acc.NTK)
+		if acc.Full != nil {
+			acc.Full.Scale(1/float64(samples), acc.Full)
+		}
+	}
+	return acc, nil
+}

@@ -118,7 +118,7 @@ func TestStructuredMatchesJacobian(t *testing.T) {
 // TestFiniteDifferences checks the kernel against an independent
 // computation that uses only the forward pass: the Jacobian by central
 // differences J[(i,a), p] = (f_a(x_i; theta + h e_p) - f_a(x_i; theta - h e_p)) / 2h.
-// With h = 1e-5 the truncation error is O(h^2 f”') ~ 1e-10 and the
+// With h = 1e-5 the truncation error is O(h^2) times the third derivative, ~1e-10, and the
 // rounding error O(eps/h) ~ 1e-11 per entry, so 1e-7 relative on the
 // kernel leaves a wide margin.
 func TestFiniteDifferences(t *testing.T) {

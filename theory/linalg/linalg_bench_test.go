@@ -1,0 +1,85 @@
+package linalg
+
+import (
+	"flag"
+	"fmt"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+var long = flag.Bool("long", false, "run the largest linalg benchmarks even in the pure-Go build (minutes each)")
+
+// BenchmarkGemm times C = A B on n x n matrices and reports GFLOP/s
+// (2 n^3 operations per product).
+func BenchmarkGemm(b *testing.B) {
+	for _, n := range []int{512, 1024} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			rng := newRand(21)
+			x, y := randomDense(rng, n, n), randomDense(rng, n, n)
+			c := mat.NewDense(n, n, nil)
+			b.ResetTimer()
+			for b.Loop() {
+				Gemm(false, false, 1, x, y, 0, c)
+			}
+			b.ReportMetric(2*float64(n)*float64(n)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkSyrk times C = A A^T with A n x n (n^3 operations) and reports GFLOP/s.
+func BenchmarkSyrk(b *testing.B) {
+	for _, n := range []int{512, 1024} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			rng := newRand(22)
+			x := randomDense(rng, n, n)
+			c := mat.NewSymDense(n, nil)
+			for b.Loop() {
+				Syrk(1, x, 0, c)
+			}
+			b.ReportMetric(float64(n)*float64(n)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkEigenSym times the full eigendecomposition (values and vectors)
+// of a random symmetric n x n matrix, and values only at n = 1024. n = 2048
+// runs in the openblas build, or with -long (about a minute per call in
+// pure Go).
+func BenchmarkEigenSym(b *testing.B) {
+	cases := []struct {
+		n       int
+		vectors bool
+	}{{256, true}, {1024, false}, {1024, true}, {2048, true}}
+	for _, tc := range cases {
+		b.Run(fmt.Sprintf("n=%d/vectors=%v", tc.n, tc.vectors), func(b *testing.B) {
+			if tc.n > 1024 && Backend() != "openblas" && !*long {
+				b.Skip("pure-Go build: n > 1024 takes about a minute per call; pass -long")
+			}
+			a := randSym(newRand(23), tc.n)
+			for b.Loop() {
+				if _, _, err := EigenSym(a, tc.vectors); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCholesky times the factorization of an SPD n x n matrix and
+// reports GFLOP/s (n^3/3 operations).
+func BenchmarkCholesky(b *testing.B) {
+	for _, n := range []int{512, 1024, 2048} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			g := randomDense(newRand(24), n, n+16)
+			a := mat.NewSymDense(n, nil)
+			Syrk(1, g, 0, a)
+			for b.Loop() {
+				if _, err := Cholesky(a); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(n)*float64(n)/3*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

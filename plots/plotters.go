@@ -1,0 +1,328 @@
+package plots
+
+import (
+	"image/color"
+	"math"
+	"sort"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// cellEdges returns the n+1 edges of n cells centred on c (increasing):
+// midpoints between neighbours, and the end cells as wide as their
+// neighbour (a single cell is one unit wide). On a log axis the midpoints
+// are geometric, so cells have equal widths on the page for a geometric
+// grid.
+func cellEdges(c []float64, log bool) []float64 {
+	n := len(c)
+	e := make([]float64, n+1)
+	if n == 1 {
+		if log {
+			e[0], e[1] = c[0]/math.Sqrt(10), c[0]*math.Sqrt(10)
+		} else {
+			e[0], e[1] = c[0]-0.5, c[0]+0.5
+		}
+		return e
+	}
+	mid := func(a, b float64) float64 {
+		if log {
+			return math.Sqrt(a * b)
+		}
+		return (a + b) / 2
+	}
+	for i := 1; i < n; i++ {
+		e[i] = mid(c[i-1], c[i])
+	}
+	if log {
+		e[0] = c[0] * c[0] / e[1]
+		e[n] = c[n-1] * c[n-1] / e[n-1]
+	} else {
+		e[0] = 2*c[0] - e[1]
+		e[n] = 2*c[n-1] - e[n-1]
+	}
+	return e
+}
+
+// edgeScale is a plot.Normalizer that gives every cell between consecutive
+// edges the same length on the page: within cell k the axis is linear
+// from edges[k] to edges[k+1], and beyond the ends it continues the end
+// cells linearly.
+type edgeScale struct{ edges []float64 }
+
+// pos is the fractional cell coordinate of x (cell k spans [k, k+1]).
+func (s edgeScale) pos(x float64) float64 {
+	e := s.edges
+	n := len(e) - 1
+	k := sort.SearchFloat64s(e, x) - 1
+	if k < 0 {
+		k = 0
+	}
+	if k > n-1 {
+		k = n - 1
+	}
+	return float64(k) + (x-e[k])/(e[k+1]-e[k])
+}
+
+// Normalize implements plot.Normalizer.
+func (s edgeScale) Normalize(min, max, x float64) float64 {
+	a, b := s.pos(min), s.pos(max)
+	return (s.pos(x) - a) / (b - a)
+}
+
+// centreTicks marks every cell centre, labelling at most maxLabels of them
+// evenly (the others are minor ticks).
+type centreTicks struct{ centres []float64 }
+
+const maxTickLabels = 11
+
+// Ticks implements plot.Ticker.
+func (t centreTicks) Ticks(min, max float64) []plot.Tick {
+	var in []float64
+	for _, c := range t.centres {
+		if c >= min && c <= max {
+			in = append(in, c)
+		}
+	}
+	step := (len(in) + maxTickLabels - 1) / maxTickLabels
+	if step < 1 {
+		step = 1
+	}
+	ticks := make([]plot.Tick, len(in))
+	for i, c := range in {
+		ticks[i].Value = c
+		if i%step == 0 {
+			ticks[i].Label = strconv.FormatFloat(c, 'g', 4, 64)
+		}
+	}
+	return ticks
+}
+
+// logTicks labels powers of ten, falling back to ordinary ticks when the
+// range spans less than a decade (gonum's LogTicks would label nothing).
+type logTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (logTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.LogTicks{Prec: -1}.Ticks(min, max)
+	labelled := 0
+	for _, t := range ts {
+		if t.Label != "" && t.Value >= min && t.Value <= max {
+			labelled++
+		}
+	}
+	if labelled >= 2 {
+		return ts
+	}
+	return plot.DefaultTicks{}.Ticks(min, max)
+}
+
+// heatPlotter draws a HeatMap cell by cell between cell edges.
+type heatPlotter struct {
+	h      *HeatMap
+	xe, ye []float64
+	scale  *colorScale
+}
+
+// overlap widens every filled cell so that anti-aliasing leaves no light
+// seams between neighbours; it is far below a cell's size.
+const overlap = vg.Length(0.3)
+
+// Plot implements plot.Plotter.
+func (hp *heatPlotter) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, trY := plt.Transforms(&c)
+	h := hp.h
+	hatch := draw.LineStyle{Color: hatchColor, Width: vg.Points(0.6)}
+	for iy := range h.Y {
+		y0, y1 := trY(hp.ye[iy]), trY(hp.ye[iy+1])
+		for ix := range h.X {
+			x0, x1 := trX(hp.xe[ix]), trX(hp.xe[ix+1])
+			v := h.Z[iy][ix]
+			pts := []vg.Point{
+				{X: x0 - overlap, Y: y0 - overlap}, {X: x1 + overlap, Y: y0 - overlap},
+				{X: x1 + overlap, Y: y1 + overlap}, {X: x0 - overlap, Y: y1 + overlap},
+			}
+			c.FillPolygon(hp.scale.color(v), c.ClipPolygonXY(pts))
+			if math.IsNaN(v) {
+				c.StrokeLines(hatch, c.ClipLinesXY([]vg.Point{{X: x0, Y: y0}, {X: x1, Y: y1}})...)
+			}
+		}
+	}
+	if h.Flag == nil {
+		return
+	}
+	for iy := range h.Y {
+		for ix := range h.X {
+			if !h.Flag[iy][ix] {
+				continue
+			}
+			x0, x1 := trX(hp.xe[ix]), trX(hp.xe[ix+1])
+			y0, y1 := trY(hp.ye[iy]), trY(hp.ye[iy+1])
+			r := min(x1-x0, y1-y0) * 0.35
+			r = max(min(r, vg.Points(4)), vg.Points(1))
+			pt := vg.Point{X: (x0 + x1) / 2, Y: (y0 + y1) / 2}
+			if c.Contains(pt) {
+				drawFlag(&c, pt, r)
+			}
+		}
+	}
+}
+
+// drawFlag draws the flagged-cell mark: a white cross with a black
+// outline, visible on both ends of the colour map.
+func drawFlag(c *draw.Canvas, pt vg.Point, r vg.Length) {
+	c.DrawGlyph(draw.GlyphStyle{Color: color.Black, Radius: r, Shape: thickCross{w: vg.Points(2.4)}}, pt)
+	c.DrawGlyph(draw.GlyphStyle{Color: color.White, Radius: r * 0.85, Shape: thickCross{w: vg.Points(1.0)}}, pt)
+}
+
+// thickCross is draw.CrossGlyph with a chosen line width.
+type thickCross struct{ w vg.Length }
+
+// DrawGlyph implements draw.GlyphDrawer.
+func (g thickCross) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: g.w})
+	r := sty.Radius
+	var p vg.Path
+	p.Move(vg.Point{X: pt.X - r, Y: pt.Y - r})
+	p.Line(vg.Point{X: pt.X + r, Y: pt.Y + r})
+	p.Move(vg.Point{X: pt.X - r, Y: pt.Y + r})
+	p.Line(vg.Point{X: pt.X + r, Y: pt.Y - r})
+	c.Stroke(p)
+}
+
+// DataRange implements plot.DataRanger: the outer cell edges.
+func (hp *heatPlotter) DataRange() (xmin, xmax, ymin, ymax float64) {
+	return hp.xe[0], hp.xe[len(hp.xe)-1], hp.ye[0], hp.ye[len(hp.ye)-1]
+}
+
+// errBars draws symmetric vertical error bars with caps. On a log y axis
+// a lower end at or below zero is cut at the bottom of the panel.
+type errBars struct {
+	x, y, e []float64
+	sty     draw.LineStyle
+	logY    bool
+}
+
+const capWidth = vg.Length(4)
+
+// Plot implements plot.Plotter.
+func (b *errBars) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, trY := plt.Transforms(&c)
+	for i := range b.x {
+		x, y, e := b.x[i], b.y[i], b.e[i]
+		if isInf(x) || isInf(y) || isInf(e) {
+			continue
+		}
+		px := trX(x)
+		hi := trY(y + e)
+		lo := c.Min.Y
+		if !b.logY || y-e > 0 {
+			lo = trY(y - e)
+		}
+		lines := [][]vg.Point{
+			{{X: px, Y: lo}, {X: px, Y: hi}},
+			{{X: px - capWidth/2, Y: hi}, {X: px + capWidth/2, Y: hi}},
+		}
+		if !b.logY || y-e > 0 {
+			lines = append(lines, []vg.Point{{X: px - capWidth/2, Y: lo}, {X: px + capWidth/2, Y: lo}})
+		}
+		c.StrokeLines(b.sty, c.ClipLinesXY(lines...)...)
+	}
+}
+
+// DataRange implements plot.DataRanger.
+func (b *errBars) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmin, ymin = math.Inf(1), math.Inf(1)
+	xmax, ymax = math.Inf(-1), math.Inf(-1)
+	for i := range b.x {
+		x, y, e := b.x[i], b.y[i], b.e[i]
+		if isInf(x) || isInf(y) || isInf(e) {
+			continue
+		}
+		xmin, xmax = math.Min(xmin, x), math.Max(xmax, x)
+		ymax = math.Max(ymax, y+e)
+		lo := y - e
+		if b.logY && lo <= 0 {
+			lo = y
+		}
+		ymin = math.Min(ymin, lo)
+	}
+	return xmin, xmax, ymin, ymax
+}
+
+// refPlotter draws a RefLine across the whole data area.
+type refPlotter struct {
+	r   RefLine
+	sty draw.LineStyle
+}
+
+// Plot implements plot.Plotter.
+func (rp *refPlotter) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, trY := plt.Transforms(&c)
+	var line []vg.Point
+	if rp.r.Vertical {
+		x := trX(rp.r.At)
+		line = []vg.Point{{X: x, Y: c.Min.Y}, {X: x, Y: c.Max.Y}}
+	} else {
+		y := trY(rp.r.At)
+		line = []vg.Point{{X: c.Min.X, Y: y}, {X: c.Max.X, Y: y}}
+	}
+	c.StrokeLines(rp.sty, c.ClipLinesXY(line)...)
+}
+
+// DataRange implements plot.DataRanger: only the line's own coordinate
+// widens the axes (the infinities leave the other axis alone).
+func (rp *refPlotter) DataRange() (xmin, xmax, ymin, ymax float64) {
+	inf := math.Inf(1)
+	if rp.r.Vertical {
+		return rp.r.At, rp.r.At, inf, -inf
+	}
+	return inf, -inf, rp.r.At, rp.r.At
+}
+
+// notePlotter writes text annotations on a translucent white box so that
+// they stay readable over a heat map.
+type notePlotter struct {
+	notes []Note
+	sty   text.Style
+}
+
+// Plot implements plot.Plotter.
+func (np *notePlotter) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, trY := plt.Transforms(&c)
+	pad := vg.Points(2)
+	for _, n := range np.notes {
+		pt := vg.Point{X: trX(n.X), Y: trY(n.Y)}
+		r := np.sty.Rectangle(n.Text)
+		box := []vg.Point{
+			{X: pt.X + r.Min.X - pad, Y: pt.Y + r.Min.Y - pad}, {X: pt.X + r.Max.X + pad, Y: pt.Y + r.Min.Y - pad},
+			{X: pt.X + r.Max.X + pad, Y: pt.Y + r.Max.Y + pad}, {X: pt.X + r.Min.X - pad, Y: pt.Y + r.Max.Y + pad},
+		}
+		c.FillPolygon(color.NRGBA{0xFF, 0xFF, 0xFF, 0xC8}, c.ClipPolygonXY(box))
+		c.FillText(np.sty, pt, n.Text)
+	}
+}
+
+// missingThumb is the legend swatch of a not-run cell.
+type missingThumb struct{}
+
+// Thumbnail implements plot.Thumbnailer.
+func (missingThumb) Thumbnail(c *draw.Canvas) {
+	r := c.Rectangle
+	c.FillPolygon(MissingColor, []vg.Point{r.Min, {X: r.Max.X, Y: r.Min.Y}, r.Max, {X: r.Min.X, Y: r.Max.Y}})
+	c.StrokeLine2(draw.LineStyle{Color: hatchColor, Width: vg.Points(0.6)}, r.Min.X, r.Min.Y, r.Max.X, r.Max.Y)
+}
+
+// flagThumb is the legend swatch of a flagged cell: the flag mark on a
+// mid-scale cell colour.
+type flagThumb struct{}
+
+// Thumbnail implements plot.Thumbnailer.
+func (flagThumb) Thumbnail(c *draw.Canvas) {
+	r := c.Rectangle
+	c.FillPolygon(viridis(0.5), []vg.Point{r.Min, {X: r.Max.X, Y: r.Min.Y}, r.Max, {X: r.Min.X, Y: r.Max.Y}})
+	drawFlag(c, c.Center(), min(r.Size().X, r.Size().Y)*0.35)
+}

@@ -212,38 +212,22 @@ func (n *Net) build(kind graphKind, batch int) (*graph, error) {
 		gr.auxv = make([]float64, batch*k)
 		gr.aux = G.NewMatrix(g, G.Float64, G.WithName("y"),
 			G.WithValue(tensor.New(tensor.WithShape(batch, k), tensor.WithBacking(gr.auxv))))
-		diff, err := G.Sub(gr.out, gr.aux)
-		if err != nil {
+		if gr.loss, err = G.ApplyOp(mseOp(1/(2*float64(batch*k))), gr.out, gr.aux); err != nil {
 			return nil, err
 		}
-		sq, err := G.Square(diff)
-		if err != nil {
-			return nil, err
-		}
-		sum, err := G.Sum(sq)
-		if err != nil {
-			return nil, err
-		}
-		if gr.loss, err = G.Mul(sum, G.NewConstant(1/(2*float64(batch*k)))); err != nil {
-			return nil, err
-		}
-		if gr.grads, err = G.Grad(gr.loss, params...); err != nil {
+		if gr.grads, err = G.Backpropagate(G.Nodes{gr.loss}, G.Nodes{one(g)}, params); err != nil {
 			return nil, err
 		}
 	case kindVJP:
 		gr.auxv = make([]float64, batch*k)
 		gr.aux = G.NewMatrix(g, G.Float64, G.WithName("cot"),
 			G.WithValue(tensor.New(tensor.WithShape(batch, k), tensor.WithBacking(gr.auxv))))
-		prod, err := G.HadamardProd(gr.aux, gr.out)
-		if err != nil {
-			return nil, err
-		}
-		sum, err := G.Sum(prod)
+		sum, err := G.ApplyOp(dotOp, gr.aux, gr.out)
 		if err != nil {
 			return nil, err
 		}
 		wrt := append(append(G.Nodes{}, params...), gr.zs...)
-		if gr.grads, err = G.Backpropagate(G.Nodes{sum}, G.Nodes{g.AddNode(G.NewConstant(1.0))}, wrt); err != nil {
+		if gr.grads, err = G.Backpropagate(G.Nodes{sum}, G.Nodes{one(g)}, wrt); err != nil {
 			return nil, err
 		}
 	}
@@ -305,4 +289,10 @@ func denseData(m *mat.Dense) []float64 {
 		d = append(d, raw.Data[i*raw.Stride:i*raw.Stride+c]...)
 	}
 	return d
+}
+
+// one returns a [1, 1] constant 1 in g, the seed of backpropagation from a
+// [1, 1] output.
+func one(g *G.ExprGraph) *G.Node {
+	return g.AddNode(G.NewConstant(tensor.New(tensor.WithShape(1, 1), tensor.WithBacking([]float64{1}))))
 }

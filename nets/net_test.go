@@ -225,11 +225,20 @@ func TestLossGradFiniteDifferences(t *testing.T) {
 			for i := 0; i < 3; i++ {
 				y.Set(i, i%n.Outputs(), 1)
 			}
-			loss, _, grads, err := n.LossGrad(x, y)
+			loss, out, grads, err := n.LossGrad(x, y)
 			if err != nil {
 				t.Fatal(err)
 			}
 			params := paramData(n)
+			// The outputs survive the backward pass (no in-place reuse).
+			ref := refForward(tc.s, tc.inShape, params, x)
+			for i := range ref {
+				for j := range ref[i] {
+					if d := math.Abs(out.At(i, j) - ref[i][j]); d > 1e-13 {
+						t.Errorf("LossGrad f[%d][%d] = %v, reference %v", i, j, out.At(i, j), ref[i][j])
+					}
+				}
+			}
 			if want := refLoss(tc, params, x, y); math.Abs(loss-want) > 1e-13 {
 				t.Errorf("loss %v, reference %v", loss, want)
 			}
@@ -297,6 +306,14 @@ func TestJacobianRows(t *testing.T) {
 			tr, err := n.Backward(x, cot)
 			if err != nil {
 				t.Fatal(err)
+			}
+			ref := refForward(tc.s, tc.inShape, params, x)
+			for i := range ref {
+				for j := range ref[i] {
+					if d := math.Abs(tr.Out.At(i, j) - ref[i][j]); d > 1e-13 {
+						t.Errorf("Backward f[%d][%d] = %v, reference %v", i, j, tr.Out.At(i, j), ref[i][j])
+					}
+				}
 			}
 			col = 0
 			for pi, g := range tr.Grads {
@@ -624,4 +641,46 @@ func ExampleNet_Forward() {
 	r, c := f.Dims()
 	fmt.Println(r, c, n.ParamCount())
 	// Output: 5 3 403
+}
+
+// TestCotangentLinearity: the graph is differentiated once and reused with
+// new cotangents (a second Gorgonia Grad on one graph would silently reuse
+// the first derivatives). Backward must be linear in the cotangent:
+// grads(a c1 + c2) = a grads(c1) + grads(c2), to rounding (1e-12).
+func TestCotangentLinearity(t *testing.T) {
+	tc := tinyCases()[3] // cnn-gap erf
+	rng := rand.New(rand.NewPCG(2, 3))
+	n, err := New(tc.s, tc.inShape, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randInput(rng, 3, tc.inShape)
+	c1 := mat.NewDense(3, 2, []float64{1, 0, 0, 2, -1, 0.5})
+	c2 := mat.NewDense(3, 2, []float64{0, 1, 3, 0, 0.2, -2})
+	sum := mat.NewDense(3, 2, nil)
+	sum.Scale(1.5, c1)
+	sum.Add(sum, c2)
+	var grads [3][][]float64
+	var deltas [3]*mat.Dense
+	for i, c := range []*mat.Dense{c1, c2, sum} {
+		tr, err := n.Backward(x, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads[i], deltas[i] = tr.Grads, tr.Deltas[0]
+	}
+	for p := range grads[0] {
+		for j := range grads[0][p] {
+			want := 1.5*grads[0][p][j] + grads[1][p][j]
+			if math.Abs(grads[2][p][j]-want) > 1e-12*math.Max(1, math.Abs(want)) {
+				t.Fatalf("param %d[%d]: %v, want %v", p, j, grads[2][p][j], want)
+			}
+		}
+	}
+	var want mat.Dense
+	want.Scale(1.5, deltas[0])
+	want.Add(&want, deltas[1])
+	if !mat.EqualApprox(&want, deltas[2], 1e-12) {
+		t.Error("layer-1 deltas are not linear in the cotangent")
+	}
 }

@@ -36,6 +36,9 @@ type matOp struct {
 	// grad returns the gradient nodes of the inputs given the output
 	// gradient; nil makes the operation non-differentiable.
 	grad func(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
+	// wrt, if set, says which inputs grad differentiates (nil entries in
+	// its result for the others); by default all of them.
+	wrt []bool
 }
 
 var (
@@ -50,11 +53,11 @@ func (op *matOp) Arity() int { return op.arity }
 // Type returns a fresh function type on every call: type inference
 // substitutes into it in place, so a shared value would become cyclic.
 func (op *matOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: hm.TypeVariable('a')}
-	if op.arity == 2 {
-		return hm.NewFnType(t, t, t)
+	ts := make([]hm.Type, op.arity+1)
+	for i := range ts {
+		ts[i] = G.TensorType{Dims: 2, Of: hm.TypeVariable('a')}
 	}
-	return hm.NewFnType(t, t)
+	return hm.NewFnType(ts...)
 }
 
 func (op *matOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
@@ -142,6 +145,10 @@ func (op *matOp) String() string { return op.name }
 
 func (op *matOp) DiffWRT(n int) []bool {
 	d := make([]bool, n)
+	if op.wrt != nil {
+		copy(d, op.wrt)
+		return d
+	}
 	if op.grad != nil {
 		for i := range d {
 			d[i] = true
@@ -517,6 +524,88 @@ var reluGradOp = &matOp{
 			} else {
 				out[i] = 0
 			}
+		}
+	},
+}
+
+// mseOp maps (f, y) to the [1, 1] matrix scale * sum (f - y)^2; with
+// scale = 1/(2 B k) it is the training loss. Gorgonia's Sub would
+// overwrite f in place and lose the outputs, hence this op.
+func mseOp(scale float64) *matOp {
+	return &matOp{
+		name:  fmt.Sprintf("mse(%v)", scale),
+		arity: 2,
+		shape: func(in []tensor.Shape) (tensor.Shape, error) {
+			if !in[0].Eq(in[1]) {
+				return nil, fmt.Errorf("nets: mse: shapes %v and %v differ", in[0], in[1])
+			}
+			return tensor.Shape{1, 1}, nil
+		},
+		do: func(out []float64, in [][]float64, _ []tensor.Shape) {
+			s := 0.0
+			for i, f := range in[0] {
+				d := f - in[1][i]
+				s += d * d
+			}
+			out[0] = scale * s
+		},
+		wrt: []bool{true, false},
+		grad: func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+			d, err := G.ApplyOp(mseGradOp(scale), inputs[0], inputs[1], grad)
+			return G.Nodes{d, nil}, err
+		},
+	}
+}
+
+// mseGradOp maps (f, y, g) to 2 scale g (f - y), the gradient of mseOp
+// w.r.t. f times the [1, 1] output gradient g.
+func mseGradOp(scale float64) *matOp {
+	return &matOp{
+		name:  fmt.Sprintf("mse'(%v)", scale),
+		arity: 3,
+		shape: func(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil },
+		do: func(out []float64, in [][]float64, _ []tensor.Shape) {
+			c := 2 * scale * in[2][0]
+			for i, f := range in[0] {
+				out[i] = c * (f - in[1][i])
+			}
+		},
+	}
+}
+
+// dotOp maps (c, f) to the [1, 1] matrix sum_ij c_ij f_ij. Its gradient
+// w.r.t. f is c times the output gradient; c is not differentiated.
+var dotOp = &matOp{
+	name:  "dot",
+	arity: 2,
+	shape: func(in []tensor.Shape) (tensor.Shape, error) {
+		if !in[0].Eq(in[1]) {
+			return nil, fmt.Errorf("nets: dot: shapes %v and %v differ", in[0], in[1])
+		}
+		return tensor.Shape{1, 1}, nil
+	},
+	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
+		s := 0.0
+		for i, c := range in[0] {
+			s += c * in[1][i]
+		}
+		out[0] = s
+	},
+	wrt: []bool{false, true},
+	grad: func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		d, err := G.ApplyOp(timesScalarOp, inputs[0], grad)
+		return G.Nodes{nil, d}, err
+	},
+}
+
+// timesScalarOp maps (c, g) with g of shape [1, 1] to c * g.
+var timesScalarOp = &matOp{
+	name:  "times",
+	arity: 2,
+	shape: func(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil },
+	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
+		for i, c := range in[0] {
+			out[i] = c * in[1][0]
 		}
 	},
 }

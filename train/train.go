@@ -237,7 +237,7 @@ func Run(ctx context.Context, net *nets.Net, data Data, opt Options, h *History)
 		if t == 0 && len(h.Points) > 0 {
 			h.InitLoss = float64(h.Points[0].TrainLoss)
 		}
-		if (math.IsNaN(loss) || math.IsInf(loss, 0) || loss > opt.BlowUp*h.InitLoss) {
+		if math.IsNaN(loss) || math.IsInf(loss, 0) || loss > opt.BlowUp*h.InitLoss {
 			h.Status, h.DivergedAt = Diverged, t
 			if !rec {
 				if err := r.recordDiverged(t, loss); err != nil {

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/ntkharness/ntkharness/cmd/ntkharness/internal/progress"
+	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/ntkempirical"
+)
+
+func init() {
+	register("ntk", "empirical NTK of a finite network (at initialization, averaged, or trained) and its spectrum", runNTK)
+}
+
+// ntkOutput is the JSON the ntk command prints.
+type ntkOutput struct {
+	NTK            [][]float64 `json:"ntk"`
+	Full           [][]float64 `json:"full,omitempty"`
+	Eigenvalues    []float64   `json:"eigenvalues,omitempty"`
+	LambdaMin      *float64    `json:"lambda_min,omitempty"`
+	LambdaMax      *float64    `json:"lambda_max,omitempty"`
+	Kappa          *jsonFloat  `json:"kappa,omitempty"`
+	RelativeChange *float64    `json:"relative_change,omitempty"`
+}
+
+// jsonFloat writes +Inf (a singular kernel's condition number) as null.
+type jsonFloat float64
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	if math.IsInf(float64(f), 0) || math.IsNaN(float64(f)) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+func runNTK(args []string) error {
+	fs := newFlags("ntk", "--x1 a.npy [--x2 b.npy] (--arch A --act F --depth L --width W --sw2 S --sb2 B | --params DIR) [flags]", `
+Compute the empirical neural tangent kernel of a finite network between the
+examples of x1 (rows) and x2 (columns; default x2 = x1). The network is
+either drawn at initialization from the architecture flags and --seed
+(--samples M averages M initializations with seeds S, S+1, ...), or read
+with --params from a folder written by training (spec.json, input.json and
+one .npy per parameter); --params0 names the initial network's folder and
+adds the relative change ||Theta_T - Theta_0||_F / ||Theta_0||_F.
+
+The kernel is logit-traced, (1/k) sum_a Theta_aa (Neural Tangents' default,
+comparable with the per-logit analytic kernel); --full adds the Nk x Nk
+kernel indexed (i*k + a, j*k + b). --method structured contracts per-layer
+factors (fast), --method jacobian whole Jacobians (the slow reference).
+Inputs are [N, d] for fcn and [N, H, W, C] (channels last) for cnn-f and
+cnn-gap.
+
+Output: JSON on standard output ({"ntk": [[...]]}, plus "eigenvalues",
+"lambda_min", "lambda_max" and "kappa" with --spectrum; kappa is null for a
+singular kernel), or with --out DIR the files ntk.npy (and ntk_full.npy,
+eigenvalues.npy, and summary.json with the scalars).`)
+	arch := fs.String("arch", "", "architecture `A`: fcn, cnn-f or cnn-gap")
+	act := fs.String("act", "", "activation `F`: erf, relu or tanh")
+	depth := fs.Int("depth", 0, "number of nonlinearities `L` (>= 1)")
+	width := fs.Int("width", 0, "hidden units (fcn) or channels (cnn) `W`")
+	sw2 := fs.Float64("sw2", 0, "weight variance sigma_w^2 `S` (> 0)")
+	sb2 := fs.Float64("sb2", 0, "bias variance sigma_b^2 `B` (>= 0)")
+	filter := fs.Int("filter", 0, "convolution filter size `f` (odd; default 3, cnn only)")
+	padding := fs.String("padding", "", "convolution padding `P`: SAME (default) or VALID, cnn only")
+	outputs := fs.Int("outputs", spec.DefaultOutputs, "number of logits `k`")
+	seed := fs.Uint64("seed", 0, "initialization seed `S` (sample m uses S+m)")
+	samples := fs.Int("samples", 1, "average the kernels of `M` independent initializations")
+	params := fs.String("params", "", "read the network from `DIR` (written by training) instead of initializing it")
+	params0 := fs.String("params0", "", "initial network's folder `DIR0`, to report the kernel's relative change (needs --params)")
+	x1Path := fs.String("x1", "", "row inputs, an .npy `file` [N, ...]")
+	x2Path := fs.String("x2", "", "column inputs, an .npy `file` (default: x1)")
+	method := fs.String("method", string(ntkempirical.Structured), "`method`: structured or jacobian")
+	jsonOut := fs.Bool("json", false, "print JSON on standard output (the default without --out)")
+	spectrum := fs.Bool("spectrum", false, "add the eigenvalues, lambda_min, lambda_max and kappa of the kernel (x2 = x1 only)")
+	full := fs.Bool("full", false, "also compute the full Nk x Nk kernel")
+	outDir := fs.String("out", "", "write ntk.npy (and the other arrays) to `DIR` instead of printing JSON")
+	maxMem := fs.Int64("max-memory", ntkempirical.DefaultMaxMemory>>20, "working-memory budget in `MiB`")
+	quiet := fs.Bool("quiet", false, "do not show progress")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *x1Path == "" {
+		return usagef("ntk: --x1 is required (see ntkharness ntk --help)")
+	}
+	m := ntkempirical.Method(*method)
+	if m != ntkempirical.Structured && m != ntkempirical.Jacobian {
+		return usagef("ntk: --method %q: want structured or jacobian", *method)
+	}
+	if *samples < 1 {
+		return usagef("ntk: --samples %d: must be at least 1", *samples)
+	}
+	if *maxMem < 1 {
+		return usagef("ntk: --max-memory %d: must be a positive number of MiB", *maxMem)
+	}
+	if *params0 != "" && *params == "" {
+		return usagef("ntk: --params0 needs --params (the trained network)")
+	}
+	if *spectrum && *x2Path != "" {
+		return usagef("ntk: --spectrum needs a square kernel: drop --x2")
+	}
+	archFlags := []string{"arch", "act", "depth", "width", "sw2", "sb2", "filter", "padding", "outputs", "seed", "samples"}
+	var s spec.Spec
+	if *params != "" {
+		for _, name := range archFlags {
+			if set[name] {
+				return usagef("ntk: --%s cannot be combined with --params, which reads the network from %s", name, filepath.Join(*params, nets.SpecFile))
+			}
+		}
+	} else {
+		for _, name := range []string{"arch", "act", "depth", "width", "sw2"} {
+			if !set[name] {
+				return usagef("ntk: --%s is required without --params (see ntkharness ntk --help)", name)
+			}
+		}
+		s = spec.Spec{Arch: *arch, Act: *act, Depth: *depth, Width: *width, SW2: *sw2, SB2: *sb2,
+			Filter: *filter, Padding: *padding, Outputs: *outputs}
+		if err := s.ValidateFinite(); err != nil {
+			return usagef("ntk: %v", err)
+		}
+		s = s.WithDefaults()
+	}
+
+	x1, err := npyarray.Load(*x1Path)
+	if err != nil {
+		return fmt.Errorf("--x1: %v", err)
+	}
+	var x2 npyarray.Array
+	if *x2Path != "" {
+		if x2, err = npyarray.Load(*x2Path); err != nil {
+			return fmt.Errorf("--x2: %v", err)
+		}
+	}
+	if len(x1.Shape) < 2 {
+		return fmt.Errorf("--x1 %s: shape %v: want [N, ...] with one example per row", *x1Path, x1.Shape)
+	}
+	if x2.Data != nil && len(x2.Shape) < 2 {
+		return fmt.Errorf("--x2 %s: shape %v: want [N, ...] with one example per row", *x2Path, x2.Shape)
+	}
+
+	n1 := x1.Shape[0]
+	n2 := n1
+	if x2.Data != nil {
+		n2 = x2.Shape[0]
+	}
+	var bar *progress.Bar
+	opt := ntkempirical.Options{Method: m, Full: *full, MaxMemory: *maxMem << 20}
+	if !*quiet {
+		bar = progress.New(fmt.Sprintf("ntk %dx%d", n1, n2), 0)
+		opt.Progress = bar.Update
+	}
+
+	var res ntkempirical.Kernel
+	var change *float64
+	if *params != "" {
+		net, err := nets.Load(*params)
+		if err != nil {
+			return err
+		}
+		if *params0 != "" {
+			net0, err := nets.Load(*params0)
+			if err != nil {
+				return err
+			}
+			c, err := ntkempirical.KernelChange(net0, net, x1, x2, opt)
+			if err != nil {
+				return err
+			}
+			res, change = c.Trained, &c.Relative
+		} else if res, err = ntkempirical.Compute(net, x1, x2, opt); err != nil {
+			return err
+		}
+	} else {
+		shape := x1.Shape[1:]
+		if s.Arch == spec.FCN {
+			_, d := x1.Rows()
+			shape = []int{d}
+		} else if len(shape) != 3 {
+			return fmt.Errorf("--x1 %s: shape %v: %s needs images [N, H, W, C]", *x1Path, x1.Shape, s.Arch)
+		}
+		if res, err = ntkempirical.Mean(s, shape, x1, x2, *seed, *samples, opt); err != nil {
+			return err
+		}
+	}
+	bar.Finish()
+
+	out := ntkOutput{NTK: ntkRows(res.NTK), RelativeChange: change}
+	if res.Full != nil {
+		out.Full = ntkRows(res.Full)
+	}
+	if *spectrum {
+		k, err := ntkempirical.Symmetric(res.NTK, 1e-8)
+		if err != nil {
+			return err
+		}
+		sp, err := ntkempirical.Eigenvalues(k)
+		if err != nil {
+			return err
+		}
+		out.Eigenvalues = sp.Values
+		out.LambdaMin, out.LambdaMax = &sp.LambdaMin, &sp.LambdaMax
+		kap := jsonFloat(sp.Kappa)
+		out.Kappa = &kap
+	}
+
+	if *outDir != "" {
+		if err := writeNTKDir(*outDir, res, out); err != nil {
+			return err
+		}
+		if !*jsonOut {
+			fmt.Printf("wrote %s\n", filepath.Join(*outDir, "ntk.npy"))
+			return nil
+		}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Println(string(b))
+	return err
+}
+
+// writeNTKDir writes the arrays and a summary of the scalars to dir.
+func writeNTKDir(dir string, res ntkempirical.Kernel, out ntkOutput) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	save := func(name string, m *mat.Dense) error {
+		r, c := m.Dims()
+		return npyarray.Save(filepath.Join(dir, name), npyarray.Array{Shape: []int{r, c}, Data: mat.DenseCopyOf(m).RawMatrix().Data})
+	}
+	if err := save("ntk.npy", res.NTK); err != nil {
+		return err
+	}
+	if res.Full != nil {
+		if err := save("ntk_full.npy", res.Full); err != nil {
+			return err
+		}
+	}
+	if out.Eigenvalues != nil {
+		if err := npyarray.Save(filepath.Join(dir, "eigenvalues.npy"), npyarray.Array{Shape: []int{len(out.Eigenvalues)}, Data: out.Eigenvalues}); err != nil {
+			return err
+		}
+	}
+	if out.Kappa == nil && out.RelativeChange == nil {
+		return nil
+	}
+	summary := out
+	summary.NTK, summary.Full, summary.Eigenvalues = nil, nil, nil
+	b, err := json.MarshalIndent(struct {
+		LambdaMin      *float64   `json:"lambda_min,omitempty"`
+		LambdaMax      *float64   `json:"lambda_max,omitempty"`
+		Kappa          *jsonFloat `json:"kappa,omitempty"`
+		RelativeChange *float64   `json:"relative_change,omitempty"`
+	}{summary.LambdaMin, summary.LambdaMax, summary.Kappa, summary.RelativeChange}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return ntkWriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'))
+}
+
+func ntkWriteFile(path string, b []byte) error {
+	return npyarray.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// ntkRows returns m as a slice of rows.
+func ntkRows(m *mat.Dense) [][]float64 {
+	r, _ := m.Dims()
+	out := make([][]float64, r)
+	for i := range out {
+		out[i] = mat.Row(nil, i, m)
+	}
+	return out
+}

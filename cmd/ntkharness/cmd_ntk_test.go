@@ -1,0 +1,219 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/nets/spec"
+)
+
+// writeNpy writes n seeded Gaussian examples of the given shape.
+func writeNpy(t *testing.T, path string, seed uint64, shape ...int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	a := npyarray.Array{Shape: shape, Data: make([]float64, npyarray.Size(shape))}
+	for i := range a.Data {
+		a.Data[i] = rng.NormFloat64()
+	}
+	if err := npyarray.Save(path, a); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func decodeNTK(t *testing.T, stdout string) ntkOutput {
+	t.Helper()
+	var out ntkOutput
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("output is not JSON: %v: %q", err, stdout)
+	}
+	return out
+}
+
+func maxAbsDiff(a, b [][]float64) float64 {
+	d := 0.0
+	for i := range b {
+		for j := range b[i] {
+			d = math.Max(d, math.Abs(a[i][j]-b[i][j]))
+		}
+	}
+	return d
+}
+
+// TestNTKCommand runs the command on small networks of every architecture
+// and checks that the structured and jacobian methods print the same
+// kernel (rounding, 1e-10 relative), that --spectrum's eigenvalues are
+// those of the printed kernel (computed here by gonum's EigenSym, 1e-10
+// relative), and that --out writes the printed kernel to ntk.npy.
+func TestNTKCommand(t *testing.T) {
+	dir := t.TempDir()
+	fcnX := filepath.Join(dir, "fcn.npy")
+	imgX := filepath.Join(dir, "img.npy")
+	imgX2 := filepath.Join(dir, "img2.npy")
+	writeNpy(t, fcnX, 1, 4, 5)
+	writeNpy(t, imgX, 2, 3, 3, 3, 2)
+	writeNpy(t, imgX2, 3, 2, 3, 3, 2)
+	tests := []struct {
+		name string
+		args []string
+		n2   int
+	}{
+		{"fcn", []string{"--arch", "fcn", "--act", "erf", "--depth", "2", "--width", "6", "--sw2", "1.5", "--sb2", "0.1", "--outputs", "3", "--x1", fcnX, "--samples", "2"}, 4},
+		{"cnn-f", []string{"--arch", "cnn-f", "--act", "relu", "--depth", "2", "--width", "3", "--sw2", "2", "--sb2", "0.05", "--outputs", "2", "--x1", imgX}, 3},
+		{"cnn-gap x2", []string{"--arch", "cnn-gap", "--act", "tanh", "--depth", "1", "--width", "3", "--sw2", "1.7", "--sb2", "0.1", "--outputs", "2", "--x1", imgX, "--x2", imgX2, "--seed", "5"}, 2},
+	}
+	for _, tc := range tests {
+		base := append([]string{"ntk", "--quiet", "--json"}, tc.args...)
+		stdout, stderr, status := runCLI(t, append(base, "--method", "structured")...)
+		if status != 0 {
+			t.Fatalf("%s: status %d: %s", tc.name, status, stderr)
+		}
+		st := decodeNTK(t, stdout)
+		stdout, stderr, status = runCLI(t, append(base, "--method", "jacobian")...)
+		if status != 0 {
+			t.Fatalf("%s jacobian: status %d: %s", tc.name, status, stderr)
+		}
+		jc := decodeNTK(t, stdout)
+		if len(st.NTK) == 0 || len(st.NTK[0]) != tc.n2 {
+			t.Fatalf("%s: kernel has %d rows of %d, want %d columns", tc.name, len(st.NTK), len(st.NTK[0]), tc.n2)
+		}
+		scale := 0.0
+		for _, r := range st.NTK {
+			for _, v := range r {
+				scale = math.Max(scale, math.Abs(v))
+			}
+		}
+		if d := maxAbsDiff(st.NTK, jc.NTK); d > 1e-10*scale {
+			t.Errorf("%s: methods differ by %g", tc.name, d)
+		}
+		if tc.n2 != len(st.NTK) {
+			continue
+		}
+		outDir := filepath.Join(dir, tc.name)
+		stdout, stderr, status = runCLI(t, append(base, "--spectrum", "--out", outDir)...)
+		if status != 0 {
+			t.Fatalf("%s spectrum: status %d: %s", tc.name, status, stderr)
+		}
+		sp := decodeNTK(t, stdout)
+		n := len(sp.NTK)
+		k := mat.NewSymDense(n, nil)
+		for i := 0; i < n; i++ {
+			for j := i; j < n; j++ {
+				k.SetSym(i, j, sp.NTK[i][j])
+			}
+		}
+		var es mat.EigenSym
+		if !es.Factorize(k, false) {
+			t.Fatal("EigenSym failed")
+		}
+		want := es.Values(nil)
+		for i := range want {
+			if math.Abs(sp.Eigenvalues[i]-want[i]) > 1e-10*want[n-1] {
+				t.Errorf("%s: eigenvalue %d = %g, want %g", tc.name, i, sp.Eigenvalues[i], want[i])
+			}
+		}
+		if sp.Kappa == nil || math.Abs(float64(*sp.Kappa)-want[n-1]/want[0]) > 1e-6*want[n-1]/want[0] {
+			t.Errorf("%s: kappa %v, want %g", tc.name, sp.Kappa, want[n-1]/want[0])
+		}
+		a, err := npyarray.Load(filepath.Join(outDir, "ntk.npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				if a.Data[i*n+j] != sp.NTK[i][j] {
+					t.Fatalf("%s: ntk.npy (%d,%d) = %g, printed %g", tc.name, i, j, a.Data[i*n+j], sp.NTK[i][j])
+				}
+			}
+		}
+	}
+}
+
+// TestNTKCommandParams reads a saved network with --params and --params0:
+// the kernel of a network compared with itself changes by exactly 0, and
+// doubling the readout weights multiplies the hidden layers' part of the
+// kernel by 4 (see ntkempirical's TestKernelChange), which changes it.
+func TestNTKCommandParams(t *testing.T) {
+	dir := t.TempDir()
+	x := filepath.Join(dir, "x.npy")
+	writeNpy(t, x, 4, 3, 4)
+	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 2, Width: 5, SW2: 1.5, SB2: 0.1, Outputs: 2}
+	net, err := nets.New(s, []int{4}, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := filepath.Join(dir, "init")
+	if err := net.Save(init); err != nil {
+		t.Fatal(err)
+	}
+	ps := net.Params()
+	for i := range ps[len(ps)-2].Data {
+		ps[len(ps)-2].Data[i] *= 2
+	}
+	trained := filepath.Join(dir, "trained")
+	if err := net.Save(trained); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, status := runCLI(t, "ntk", "--quiet", "--params", init, "--params0", init, "--x1", x)
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	if out := decodeNTK(t, stdout); out.RelativeChange == nil || *out.RelativeChange != 0 {
+		t.Errorf("relative change of a network with itself: %v, want 0", out.RelativeChange)
+	}
+	stdout, stderr, status = runCLI(t, "ntk", "--quiet", "--params", trained, "--params0", init, "--x1", x)
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	if out := decodeNTK(t, stdout); out.RelativeChange == nil || *out.RelativeChange < 0.1 {
+		t.Errorf("relative change after scaling the readout: %v, want a clear change", out.RelativeChange)
+	}
+}
+
+func TestNTKCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	x := filepath.Join(dir, "x.npy")
+	writeNpy(t, x, 1, 3, 4)
+	bad := filepath.Join(dir, "bad.npy")
+	if err := os.WriteFile(bad, []byte("not an array"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	arch := []string{"--arch", "fcn", "--act", "erf", "--depth", "1", "--width", "3", "--sw2", "1", "--quiet"}
+	with := func(extra ...string) []string { return append(append([]string{"ntk"}, arch...), extra...) }
+	tests := []struct {
+		args   []string
+		status int
+		stderr string
+	}{
+		{with(), 2, "--x1 is required"},
+		{with("--x1", x, "--method", "forward"), 2, `--method "forward"`},
+		{with("--x1", x, "--samples", "0"), 2, "--samples 0"},
+		{with("--x1", x, "--x2", x, "--spectrum"), 2, "--spectrum needs a square kernel"},
+		{with("--x1", x, "--params", dir), 2, "cannot be combined with --params"},
+		{[]string{"ntk", "--x1", x, "--arch", "fcn", "--act", "erf", "--depth", "1", "--width", "3"}, 2, "--sw2 is required"},
+		{with("--x1", x, "--depth", "0"), 2, "depth 0"},
+		{with("--x1", x, "--act", "sigmoid"), 2, `unknown activation "sigmoid"`},
+		{with("--x1", filepath.Join(dir, "missing.npy")), 1, "missing.npy"},
+		{with("--x1", bad), 1, "bad.npy"},
+		{with("--x1", x, "--max-memory", "0"), 2, "--max-memory 0"},
+		{[]string{"ntk", "--quiet", "--params", filepath.Join(dir, "nonet"), "--x1", x}, 1, "nonet"},
+		{[]string{"ntk", "--quiet", "--arch", "cnn-f", "--act", "erf", "--depth", "1", "--width", "2", "--sw2", "1", "--x1", x}, 1, "needs images"},
+	}
+	for _, tc := range tests {
+		_, stderr, status := runCLI(t, tc.args...)
+		if status != tc.status || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("%v: status %d stderr %q, want %d and %q", tc.args[1:], status, stderr, tc.status, tc.stderr)
+		}
+		if strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("%v: error is not one line: %q", tc.args[1:], stderr)
+		}
+	}
+}

@@ -114,6 +114,7 @@ func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
 			fmt.Fprintf(opt.Log, format+"\n", args...)
 		}
 	}
+	removeStaleTemps(s.cellsDir(opt.Results), staleAfter)
 	var mu sync.Mutex
 	done := 0
 	count := func(st Status, i int, reason string) {
@@ -203,6 +204,27 @@ feed:
 		return sum, Permanentf("sweep: %d cells failed permanently, first: %v", len(sum.Failures), sum.Failures[0])
 	}
 	return sum, nil
+}
+
+// staleAfter is the age past which a temporary file in the cells folder is
+// the leftover of a killed writer: a live writer holds one for milliseconds.
+const staleAfter = 10 * time.Minute
+
+// removeStaleTemps deletes the temporary files of writers killed while
+// writing (the results themselves are never affected).
+func removeStaleTemps(dir string, age time.Duration) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), ".tmp-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > age {
+			os.Remove(dir + string(os.PathSeparator) + e.Name())
+		}
+	}
 }
 
 func (s *Sweep) cellsDir(root string) string {

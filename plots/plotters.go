@@ -101,21 +101,45 @@ func (t centreTicks) Ticks(min, max float64) []plot.Tick {
 	return ticks
 }
 
-// logTicks labels powers of ten, falling back to ordinary ticks when the
-// range spans less than a decade (gonum's LogTicks would label nothing).
+// logTicks labels powers of ten when the range spans at least two of
+// them; on a narrower range it labels 1, 2 and 5 times powers of ten, or
+// every integer multiple, so that a log axis always carries at least two
+// labels (gonum's LogTicks alone may label nothing). Unlabelled ticks mark
+// the integer multiples of each power of ten.
 type logTicks struct{}
 
 // Ticks implements plot.Ticker.
 func (logTicks) Ticks(min, max float64) []plot.Tick {
-	ts := plot.LogTicks{Prec: -1}.Ticks(min, max)
-	labelled := 0
-	for _, t := range ts {
-		if t.Label != "" && t.Value >= min && t.Value <= max {
-			labelled++
-		}
+	if !(min > 0 && max > min) {
+		return plot.DefaultTicks{}.Ticks(min, max)
 	}
-	if labelled >= 2 {
-		return ts
+	lo, hi := int(math.Floor(math.Log10(min))), int(math.Ceil(math.Log10(max)))
+	if hi-lo > 60 { // an enormous range: powers of ten only
+		return plot.LogTicks{Prec: -1}.Ticks(min, max)
+	}
+	for _, labelled := range [][]int{{1}, {1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}} {
+		var ticks []plot.Tick
+		n := 0
+		for e := lo; e <= hi; e++ {
+			p := math.Pow(10, float64(e))
+			for m := 1; m <= 9; m++ {
+				v := float64(m) * p
+				if v < min*(1-1e-12) || v > max*(1+1e-12) {
+					continue
+				}
+				t := plot.Tick{Value: v}
+				for _, l := range labelled {
+					if m == l {
+						t.Label = strconv.FormatFloat(v, 'g', -1, 64)
+						n++
+					}
+				}
+				ticks = append(ticks, t)
+			}
+		}
+		if n >= 2 {
+			return ticks
+		}
 	}
 	return plot.DefaultTicks{}.Ticks(min, max)
 }
@@ -325,4 +349,15 @@ func (flagThumb) Thumbnail(c *draw.Canvas) {
 	r := c.Rectangle
 	c.FillPolygon(viridis(0.5), []vg.Point{r.Min, {X: r.Max.X, Y: r.Min.Y}, r.Max, {X: r.Min.X, Y: r.Max.Y}})
 	drawFlag(c, c.Center(), min(r.Size().X, r.Size().Y)*0.35)
+}
+
+// heatSwatch is the background of an overlay's key entry: a dark cell
+// colour, so that light overlay lines stay visible in the key as on the
+// map.
+type heatSwatch struct{}
+
+// Thumbnail implements plot.Thumbnailer.
+func (heatSwatch) Thumbnail(c *draw.Canvas) {
+	r := c.Rectangle
+	c.FillPolygon(viridis(0.15), []vg.Point{r.Min, {X: r.Max.X, Y: r.Min.Y}, r.Max, {X: r.Min.X, Y: r.Max.Y}})
 }

@@ -168,10 +168,10 @@ func figureKey(f *Figure) []keyEntry {
 		}
 		colors := assignColors(p.Series)
 		for j := range p.Series {
-			add(p.Series[j].Label, seriesThumbs(&p.Series[j], colors[j])...)
+			add(p.Series[j].Label, append([]plot.Thumbnailer{heatSwatch{}}, seriesThumbs(&p.Series[j], colors[j])...)...)
 		}
 		for _, r := range p.Refs {
-			add(r.Label, refThumb())
+			add(r.Label, heatSwatch{}, refThumb())
 		}
 	}
 	return key
@@ -421,8 +421,10 @@ func finitePieces(x, y []float64) []plotter.XYs {
 	return out
 }
 
-// drawFigure draws f on a canvas of the layout's size.
-func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) {
+// drawFigure draws f on a canvas of the layout's size and returns the data
+// area of every panel (zero for empty slots), in points from the lower
+// left corner of the page.
+func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
 	dc := draw.New(c)
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())
@@ -462,6 +464,7 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) {
 	}
 	canvases := plot.Align(grid, tiles, area)
 
+	areas := make([]vg.Rectangle, len(f.Panels))
 	var barTop, barBottom vg.Length = -1, -1
 	var sharedScale *colorScale
 	for i, b := range built {
@@ -474,6 +477,7 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) {
 		}
 		b.p.Draw(pc)
 		data := b.p.DataCanvas(pc)
+		areas[i] = data.Rectangle
 		drawLegend(b, data)
 		if b.scale == nil {
 			continue
@@ -503,6 +507,7 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) {
 	if l.keyRows > 0 {
 		drawKey(l, draw.Crop(dc, 0, 0, 0, -(dc.Max.Y-dc.Min.Y-keyH)))
 	}
+	return areas
 }
 
 // drawColorBar draws a vertical colour bar whose coloured strip fills
@@ -540,6 +545,7 @@ func drawLegend(b *builtPanel, data draw.Canvas) {
 	lg := plot.NewLegend()
 	lg.TextStyle.Font.Size = fontLegend
 	lg.ThumbnailWidth = vg.Points(18)
+	lg.Padding = vg.Points(2.5)
 	for _, e := range b.legend {
 		lg.Add(e.label, e.thumbs...)
 	}

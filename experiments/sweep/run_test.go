@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func init() {
@@ -360,4 +361,31 @@ func ExampleSweep_Cell() {
 	// 3 depth=10 sw2=1
 	// 4 depth=10 sw2=1.5
 	// 5 depth=10 sw2=2
+}
+
+// TestStaleTemps: a run removes the temporary files of writers killed long
+// ago and leaves those of writers that may still be live.
+func TestStaleTemps(t *testing.T) {
+	s := mustParse(t, grid3)
+	root := t.TempDir()
+	dir := s.cellsDir(root)
+	os.MkdirAll(dir, 0o755)
+	old := filepath.Join(dir, ".000001.json.tmp-123")
+	fresh := filepath.Join(dir, ".000002.json.tmp-456")
+	for _, p := range []string{old, fresh} {
+		if err := os.WriteFile(p, []byte("{\"sha256\""), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-2 * staleAfter)
+	os.Chtimes(old, past, past)
+	if _, err := runAll(t, s, root, RunOptions{Cells: []int{0}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh temporary file removed: %v", err)
+	}
 }

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ntkharness/ntkharness/experiments/sweep"
+	batchv1 "k8s.io/api/batch/v1"
+	"sigs.k8s.io/yaml"
+)
+
+const cliSweep = `{
+  "name": "cli",
+  "spec": {"arch": "fcn", "act": "erf", "depth": 1, "sw2": 1, "sb2": 0.05},
+  "grid": {"sw2": [0.5, 1.0, 1.5], "depth": [1, 3]},
+  "kinds": ["synthetic"],
+  "settings": {"synthetic": {"diverge": [4]}}
+}`
+
+// writeSweep writes src as a sweep file and returns its path.
+func writeSweep(t *testing.T, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sweep.json")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// clearIndexEnv hides the cluster task variables of the environment the
+// tests themselves may run in.
+func clearIndexEnv(t *testing.T) {
+	for _, name := range sweep.IndexEnv {
+		t.Setenv(name, "")
+	}
+}
+
+func TestSweepUsageErrors(t *testing.T) {
+	clearIndexEnv(t)
+	spec := writeSweep(t, cliSweep)
+	bad := writeSweep(t, `{"spec": {"arch": "fcn"}, "kinds": []}`)
+	res := t.TempDir()
+	tests := []struct {
+		args   []string
+		status int
+		stderr string
+	}{
+		{[]string{"sweep", "plan"}, 2, "want exactly one sweep file, got 0"},
+		{[]string{"sweep", "plan", spec, spec}, 2, "got 2 arguments"},
+		{[]string{"sweep", "plan", spec, "--limit", "-1"}, 2, "--limit -1"},
+		{[]string{"sweep", "plan", bad}, 2, "no kinds"},
+		{[]string{"sweep", "plan", "/no/such/sweep.json"}, 2, "/no/such/sweep.json"},
+		{[]string{"sweep", "run", spec, "--results", res, "--cell", "6"}, 2, "--cell 6: the sweep has 6 cells"},
+		{[]string{"sweep", "run", spec, "--results", res, "--cell", "-4"}, 2, "--cell -4"},
+		{[]string{"sweep", "run", spec, "--results", res, "--cell", "1", "--shard", "0/2"}, 2, "not both"},
+		{[]string{"sweep", "run", spec, "--results", res, "--shard", "2/2"}, 2, `shard "2/2"`},
+		{[]string{"sweep", "run", spec, "--results", res, "--workers", "0"}, 2, "--workers 0"},
+		{[]string{"sweep", "run", spec, "--results", res, "--per-task", "0"}, 2, "--per-task 0"},
+		{[]string{"sweep", "run", spec, "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"sweep", "emit"}, 2, "name a target"},
+		{[]string{"sweep", "emit", "nomad", spec}, 2, `unknown target "nomad"`},
+		{[]string{"sweep", "emit", "k8s", spec, "--memory", "lots"}, 2, `memory "lots"`},
+		{[]string{"sweep", "emit", "k8s", spec, "--cpu", "0"}, 2, "cpu 0"},
+		{[]string{"sweep", "emit", "slurm", spec, "--time", "forever"}, 2, `time "forever"`},
+		{[]string{"sweep", "gather", spec, "--results", filepath.Join(res, "absent")}, 1, "results folder"},
+		{[]string{"sweep", "run", "--help"}, 0, ""},
+		{[]string{"sweep", "emit", "--help"}, 0, ""},
+	}
+	for _, tt := range tests {
+		_, stderr, status := runCLI(t, tt.args...)
+		if status != tt.status || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%v: status %d stderr %q, want %d and %q", tt.args, status, stderr, tt.status, tt.stderr)
+		}
+		if strings.Count(strings.TrimSpace(stderr), "\n") > 0 && status != 0 {
+			t.Errorf("%v: error is not one line: %q", tt.args, stderr)
+		}
+	}
+	t.Setenv("JOB_COMPLETION_INDEX", "six")
+	if _, stderr, status := runCLI(t, "sweep", "run", spec, "--results", res); status != 2 || !strings.Contains(stderr, `JOB_COMPLETION_INDEX="six"`) {
+		t.Errorf("bad index variable: status %d %q", status, stderr)
+	}
+}
+
+func TestSweepPlan(t *testing.T) {
+	spec := writeSweep(t, cliSweep)
+	s, err := sweep.Load(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, status := runCLI(t, "sweep", "plan", spec, "--limit", "2", "--results", t.TempDir())
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	for _, want := range []string{
+		"sweep cli (hash " + s.Hash() + "): 6 cells = depth 2 x sw2 3",
+		"kinds: synthetic",
+		"(not started)",
+		"       0  depth=1 sw2=0.5\n       1  depth=1 sw2=1\n",
+		"(4 more; --limit 0 lists all)",
+		"peak memory 1.0 MiB per cell",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, stdout)
+		}
+	}
+	unknown := writeSweep(t, strings.Replace(cliSweep, `"kinds": ["synthetic"]`, `"kinds": ["train"]`, 1))
+	stdout, _, _ = runCLI(t, "sweep", "plan", unknown)
+	if !strings.Contains(stdout, "cost: unknown: kinds not in this build: train") {
+		t.Errorf("plan with an unknown kind:\n%s", stdout)
+	}
+}
+
+// TestSweepRunGather runs a sweep in two shards, gathers it, and checks the
+// CSV against the closed form of the synthetic kind.
+func TestSweepRunGather(t *testing.T) {
+	clearIndexEnv(t)
+	spec := writeSweep(t, cliSweep)
+	res := t.TempDir()
+	for _, shard := range []string{"0/2", "1/2"} {
+		if _, stderr, status := runCLI(t, "sweep", "run", spec, "--results", res, "--shard", shard, "--quiet"); status != 0 {
+			t.Fatalf("shard %s: status %d: %s", shard, status, stderr)
+		}
+	}
+	stdout, _, status := runCLI(t, "sweep", "run", spec, "--results", res, "--quiet")
+	if status != 0 || !strings.Contains(stdout, "6 cells: 0 computed, 6 already done; 5 ok, 1 diverged, 0 failed") {
+		t.Errorf("rerun: status %d %q", status, stdout)
+	}
+	out := t.TempDir()
+	csvPath, jsonPath := filepath.Join(out, "t.csv"), filepath.Join(out, "t.json")
+	_, stderr, status := runCLI(t, "sweep", "gather", spec, "--results", res, "--csv", csvPath, "--json", jsonPath)
+	if status != 0 || !strings.Contains(stderr, "6 cells: 5 ok, 1 diverged, 0 failed, 0 missing") {
+		t.Fatalf("gather: status %d %q", status, stderr)
+	}
+	f, err := os.Open(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHead := []string{"index", "depth", "sw2", "status", "reason", "seconds", "synthetic.loss", "synthetic.noise", "synthetic.value"}
+	if !reflect.DeepEqual(recs[0], wantHead) || len(recs) != 7 {
+		t.Fatalf("CSV header %v and %d rows, want %v and 6 rows", recs[0], len(recs)-1, wantHead)
+	}
+	for _, r := range recs[1:] {
+		depth, _ := strconv.ParseFloat(r[1], 64)
+		sw2, _ := strconv.ParseFloat(r[2], 64)
+		value, _ := strconv.ParseFloat(r[8], 64)
+		if value != sw2*depth+0.05 {
+			t.Errorf("row %v: value %v, want sw2*depth+sb2 = %v", r, value, sw2*depth+0.05)
+		}
+		if wantDiverged := r[0] == "4"; wantDiverged != (r[3] == "diverged") || wantDiverged != (r[6] == "+Inf") {
+			t.Errorf("row %v: status %s loss %q", r, r[3], r[6])
+		}
+	}
+	jf, err := os.Open(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jf.Close()
+	if tab, err := sweep.ReadTable(jf); err != nil || len(tab.Rows) != 6 || tab.Rows[0].Arrays["synthetic.powers"].Data[0] != 1 {
+		t.Errorf("JSON table: %v", err)
+	}
+}
+
+// TestSweepRunPermanent checks in-process that a failed cell ends the
+// process with status 3 (the exit itself is checked in TestSweepWorkers).
+func TestSweepRunPermanent(t *testing.T) {
+	clearIndexEnv(t)
+	spec := writeSweep(t, strings.Replace(cliSweep, `"diverge": [4]`, `"fail": [2]`, 1))
+	var code int
+	exitProcess = func(c int) { code = c }
+	defer func() { exitProcess = os.Exit }()
+	_, stderr, _ := runCLI(t, "sweep", "run", spec, "--results", t.TempDir(), "--quiet")
+	if code != sweep.ExitPermanent || !strings.Contains(stderr, "1 cells failed permanently") {
+		t.Errorf("exit %d, stderr %q; want 3 and the failure", code, stderr)
+	}
+}
+
+func TestSweepEmit(t *testing.T) {
+	spec := writeSweep(t, cliSweep)
+	out := filepath.Join(t.TempDir(), "job.yaml")
+	if _, stderr, status := runCLI(t, "sweep", "emit", "k8s", spec, "--image", "img:1", "--cpu", "3", "--parallelism", "2", "--results-pvc", "nfs-results", "-o", out); status != 0 {
+		t.Fatalf("emit k8s: %d %s", status, stderr)
+	}
+	b, _ := os.ReadFile(out)
+	docs := strings.Split(string(b), "\n---\n")
+	var job batchv1.Job
+	if len(docs) != 2 || yaml.UnmarshalStrict([]byte(docs[1]), &job) != nil {
+		t.Fatalf("emitted YAML does not hold a Job:\n%s", b)
+	}
+	if *job.Spec.Completions != 6 || *job.Spec.Parallelism != 2 || job.Spec.Template.Spec.Containers[0].Image != "img:1" ||
+		job.Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != "nfs-results" {
+		t.Errorf("job spec %+v", job.Spec)
+	}
+	mem := job.Spec.Template.Spec.Containers[0].Resources.Limits.Memory()
+	if mem.String() != "4Gi" {
+		t.Errorf("default memory %s, want 4Gi", mem)
+	}
+	// A big grid warns about Slurm's array size limit and suggests --per-task.
+	big := writeSweep(t, strings.Replace(cliSweep, `"depth": [1, 3]`, `"depth": {"from": 1, "to": 1000, "steps": 1000}`, 1))
+	stdout, stderr, status := runCLI(t, "sweep", "emit", "slurm", big, "--results", "/shared/r")
+	if status != 0 || !strings.Contains(stderr, "3000 array elements exceed") || !strings.Contains(stderr, "--per-task 3") {
+		t.Errorf("emit slurm big: %d %q", status, stderr)
+	}
+	if !strings.Contains(stdout, "#SBATCH --array=0-2999\n") || !strings.Contains(stdout, "--results /shared/r") {
+		t.Errorf("emit slurm:\n%s", stdout)
+	}
+}
+
+// TestSweepCLIProcess is the CLI in a child process (os/exec helper-process
+// pattern): it runs only when NTKHARNESS_SWEEP_CLI=1.
+func TestSweepCLIProcess(t *testing.T) {
+	if os.Getenv("NTKHARNESS_SWEEP_CLI") != "1" {
+		return
+	}
+	args := os.Args
+	for len(args) > 0 && args[0] != "--" {
+		args = args[1:]
+	}
+	os.Exit(run(args[1:]))
+}
+
+func cliProcess(t *testing.T, env []string, args ...string) (status int, stderr string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestSweepCLIProcess$", "--"}, args...)...)
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if name != "JOB_COMPLETION_INDEX" && name != "SLURM_ARRAY_TASK_ID" && name != "AWS_BATCH_JOB_ARRAY_INDEX" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "NTKHARNESS_SWEEP_CLI=1")
+	cmd.Env = append(cmd.Env, env...)
+	var eb bytes.Buffer
+	cmd.Stderr = &eb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), eb.String()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return 0, eb.String()
+}
+
+// TestSweepWorkers starts `ntkharness sweep run` once per index with
+// JOB_COMPLETION_INDEX set, as a Kubernetes Indexed Job does, and compares
+// the gathered table with a local run's; it also checks the exit statuses
+// the job's podFailurePolicy acts on.
+func TestSweepWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker processes")
+	}
+	spec := writeSweep(t, cliSweep)
+	s, _ := sweep.Load(spec)
+	local, cluster := t.TempDir(), t.TempDir()
+	if st, stderr := cliProcess(t, nil, "sweep", "run", spec, "--results", local, "--workers", "2"); st != 0 {
+		t.Fatalf("local run: %d %s", st, stderr)
+	}
+	for i := range s.Len() {
+		st, stderr := cliProcess(t, []string{"JOB_COMPLETION_INDEX=" + strconv.Itoa(i)}, "sweep", "run", spec, "--results", cluster)
+		if st != 0 || !strings.Contains(stderr, "task "+strconv.Itoa(i)+" from JOB_COMPLETION_INDEX (1 cells)") {
+			t.Errorf("index %d: status %d %s", i, st, stderr)
+		}
+	}
+	a, err := sweep.Gather(s, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sweep.Gather(s, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ja, jb bytes.Buffer
+	for i := range a.Rows {
+		a.Rows[i].Seconds, b.Rows[i].Seconds = 0, 0
+	}
+	a.WriteJSON(&ja)
+	b.WriteJSON(&jb)
+	if ja.String() != jb.String() || a.Counts()[sweep.StatusMissing] != 0 {
+		t.Errorf("indexed workers and the local run differ:\n%s\n%s", jb.String(), ja.String())
+	}
+	failing := writeSweep(t, strings.Replace(cliSweep, `"diverge": [4]`, `"fail": [4]`, 1))
+	tests := []struct {
+		index  string
+		status int
+	}{
+		{"3", sweep.ExitOK},
+		{"4", sweep.ExitPermanent},
+		{"6", sweep.ExitUsage}, // past the last cell
+	}
+	for _, tt := range tests {
+		st, stderr := cliProcess(t, []string{"JOB_COMPLETION_INDEX=" + tt.index}, "sweep", "run", failing, "--results", t.TempDir())
+		if st != tt.status {
+			t.Errorf("index %s: status %d, want %d (%s)", tt.index, st, tt.status, stderr)
+		}
+	}
+}

@@ -7,5 +7,5 @@ import "gonum.org/v1/gonum/mat"
 const backend = "gonum"
 
 func eigenSym(a mat.Symmetric, vectors bool) ([]float64, *mat.Dense, error) {
-	return eigenSymGonum(a, vectors)
+	return eigenSymQL(a, vectors)
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"unsafe"
 
-	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -53,24 +52,6 @@ func eigenSymLAPACKE(a mat.Symmetric, vectors bool) ([]float64, *mat.Dense, erro
 	v := make([]float64, n*n)
 	transpose(v, buf, n)
 	return w, mat.NewDense(n, n, v), nil
-}
-
-// copyUpper writes the upper triangle of a, row-major, into dst (n*n).
-func copyUpper(dst []float64, a mat.Symmetric) {
-	n := a.SymmetricDim()
-	if rs, ok := a.(mat.RawSymmetricer); ok {
-		if raw := rs.RawSymmetric(); raw.Uplo == blas.Upper {
-			for i := 0; i < n; i++ {
-				copy(dst[i*n+i:i*n+n], raw.Data[i*raw.Stride+i:i*raw.Stride+n])
-			}
-			return
-		}
-	}
-	for i := 0; i < n; i++ {
-		for j := i; j < n; j++ {
-			dst[i*n+j] = a.At(i, j)
-		}
-	}
 }
 
 // transpose writes src^T into dst, both n x n row-major, in cache blocks.

@@ -47,15 +47,24 @@ func cellEdges(c []float64, log bool) []float64 {
 	return e
 }
 
-// edgeScale is a plot.Normalizer that gives every cell between consecutive
-// edges the same length on the page: within cell k the axis is linear
-// from edges[k] to edges[k+1], and beyond the ends it continues the end
-// cells linearly.
-type edgeScale struct{ edges []float64 }
+// edgeScale is a plot.Normalizer that gives every cell the same length on
+// the page and puts each cell centre in the middle of its cell: the axis is
+// piecewise linear through the knots edge[0], centre[0], edge[1], ...,
+// centre[n-1], edge[n], which map to 0, 1/2, 1, ..., n - 1/2, n (in cells).
+// Beyond the ends it continues the end pieces linearly.
+type edgeScale struct{ knots []float64 }
 
-// pos is the fractional cell coordinate of x (cell k spans [k, k+1]).
+func newEdgeScale(centres, edges []float64) edgeScale {
+	k := make([]float64, 0, 2*len(centres)+1)
+	for i, c := range centres {
+		k = append(k, edges[i], c)
+	}
+	return edgeScale{append(k, edges[len(centres)])}
+}
+
+// pos is the position of x in cells.
 func (s edgeScale) pos(x float64) float64 {
-	e := s.edges
+	e := s.knots
 	n := len(e) - 1
 	k := sort.SearchFloat64s(e, x) - 1
 	if k < 0 {
@@ -64,7 +73,7 @@ func (s edgeScale) pos(x float64) float64 {
 	if k > n-1 {
 		k = n - 1
 	}
-	return float64(k) + (x-e[k])/(e[k+1]-e[k])
+	return (float64(k) + (x-e[k])/(e[k+1]-e[k])) / 2
 }
 
 // Normalize implements plot.Normalizer.

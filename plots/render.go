@@ -308,10 +308,10 @@ func buildPanel(pn *Panel, shared *ColorBar) *builtPanel {
 		p.Add(&heatPlotter{h: h, xe: xe, ye: ye, scale: bp.scale})
 		p.X.Padding, p.Y.Padding = 0, 0
 		if h.EqualCols {
-			p.X.Scale, p.X.Tick.Marker = edgeScale{xe}, centreTicks{h.X}
+			p.X.Scale, p.X.Tick.Marker = newEdgeScale(h.X, xe), centreTicks{h.X}
 		}
 		if h.EqualRows {
-			p.Y.Scale, p.Y.Tick.Marker = edgeScale{ye}, centreTicks{h.Y}
+			p.Y.Scale, p.Y.Tick.Marker = newEdgeScale(h.Y, ye), centreTicks{h.Y}
 		}
 		hx = [2]float64{xe[0], xe[len(xe)-1]}
 		hy = [2]float64{ye[0], ye[len(ye)-1]}

@@ -48,9 +48,9 @@ func samplePhase() Figure {
 		}
 		panels = append(panels, Panel{
 			Title: "erf: " + q, XLabel: "σ²_w", YLabel: "σ²_b",
-			Heat: &HeatMap{Label: q, X: sw, Y: sb, Z: z},
+			Heat:   &HeatMap{Label: q, X: sw, Y: sb, Z: z},
 			Series: []Series{{Label: "critical line χ₁ = 1", X: crit, Y: sb, Dashed: true, Color: ColorWhite}},
-			Notes: []Note{{X: 0.3, Y: 0.2, Text: "ordered"}, {X: 2.3, Y: 0.2, Text: "chaotic"}},
+			Notes:  []Note{{X: 0.3, Y: 0.2, Text: "ordered"}, {X: 2.3, Y: 0.2, Text: "chaotic"}},
 		})
 	}
 	return Figure{Title: "Phase diagram (synthetic)", Rows: 1, Cols: 3, Panels: panels}

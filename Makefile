@@ -34,6 +34,8 @@ lint:
 # Short fuzzing of every reader (the seed corpora also run in `make test`).
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./datasets/npyarray
+	$(GO) test -run '^$$' -fuzz FuzzReadIDX -fuzztime 30s ./datasets
+	$(GO) test -run '^$$' -fuzz FuzzCIFAR10 -fuzztime 30s ./datasets
 
 clean:
 	rm -rf bin $(OUT)

@@ -108,7 +108,7 @@ func cifarBatch(labels ...byte) []byte {
 }
 
 // tarOf writes the named files into a tar archive, in the given order.
-func tarOf(t *testing.T, names []string, data [][]byte) []byte {
+func tarOf(t testing.TB, names []string, data [][]byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)

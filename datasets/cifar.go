@@ -17,7 +17,6 @@ const (
 	cifarSide   = 32
 	cifarPlane  = cifarSide * cifarSide
 	cifarRecord = 1 + 3*cifarPlane
-	cifarBatch  = 10000 // records per batch in the official release
 )
 
 // cifarClassNames are the CIFAR-10 classes in label order, used when the

@@ -40,7 +40,7 @@ func ActivationByName(name string) (Activation, error) {
 	case "relu":
 		return ReLU{}, nil
 	case "tanh":
-		return newTanh(DefaultQuadratureNodes), nil
+		return newTanh(tanhNodes), nil
 	}
 	return nil, fmt.Errorf("theory: unknown activation %q (want one of %s)", name, strings.Join([]string{"erf", "relu", "tanh"}, ", "))
 }
@@ -125,8 +125,11 @@ func (ReLU) T(k11, k12, k22 float64) float64 {
 	if p == 0 {
 		return 0
 	}
-	theta := math.Acos(clamp1(k12 / math.Sqrt(p)))
-	return (math.Sqrt(math.Max(0, p-k12*k12)) + (math.Pi-theta)*k12) / (2 * math.Pi)
+	// theta from atan2 keeps sin theta and theta consistent near c = +-1,
+	// where acos is ill-conditioned.
+	sn := math.Sqrt(math.Max(0, p-k12*k12))
+	theta := math.Atan2(sn, k12)
+	return (sn + (math.Pi-theta)*k12) / (2 * math.Pi)
 }
 
 // Tdot returns E[relu'(u) relu'(v)] = P(u > 0, v > 0).
@@ -140,7 +143,7 @@ func (ReLU) Tdot(k11, k12, k22 float64) float64 {
 	case p == 0:
 		c = 0
 	default:
-		c = clamp1(k12 / math.Sqrt(p))
+		return (math.Pi - math.Atan2(math.Sqrt(math.Max(0, p-k12*k12)), k12)) / (2 * math.Pi)
 	}
 	return (math.Pi - math.Acos(c)) / (2 * math.Pi)
 }
@@ -171,6 +174,7 @@ func clamp1(r float64) float64 {
 type Quadrature struct {
 	name      string
 	phi, dphi func(float64) float64
+	both      func(float64) (float64, float64) // optional: phi and phi' from one evaluation
 	z, w      []float64
 }
 
@@ -260,9 +264,56 @@ func (q *Quadrature) mean1(f func(float64) float64, s float64) float64 {
 }
 
 // newTanh returns tanh with its expectations by Gauss-Hermite quadrature.
+// tanh' = 1 - tanh^2 lets one evaluation serve both T and Tdot.
 func newTanh(nodes int) *Quadrature {
-	return newQuadrature("tanh", math.Tanh, func(x float64) float64 {
+	q := newQuadrature("tanh", math.Tanh, func(x float64) float64 {
 		t := math.Tanh(x)
 		return 1 - t*t
 	}, nodes)
+	q.both = func(x float64) (float64, float64) {
+		t := math.Tanh(x)
+		return t, 1 - t*t
+	}
+	return q
 }
+
+// expectBoth returns T and Tdot from one pass over the nodes, with the same
+// special cases as expect. It requires q.both.
+func (q *Quadrature) expectBoth(k11, k12, k22 float64) (t, td float64) {
+	if math.IsNaN(k11) || math.IsNaN(k12) || math.IsNaN(k22) {
+		return math.NaN(), math.NaN()
+	}
+	k11, k12, k22 = clampCov(k11, k12, k22)
+	if k11 == 0 || k22 == 0 {
+		return q.T(k11, k12, k22), q.Tdot(k11, k12, k22)
+	}
+	a := math.Sqrt(k11)
+	b := k12 / a
+	c2 := (k11*k22 - k12*k12) / k11
+	if c2 <= 0 {
+		for i, zi := range q.z {
+			fu, du := q.both(a * zi)
+			fv, dv := q.both(b * zi)
+			t += q.w[i] * fu * fv
+			td += q.w[i] * du * dv
+		}
+		return t, td
+	}
+	c := math.Sqrt(c2)
+	for i, zi := range q.z {
+		bz := b * zi
+		var it, id float64
+		for j, zj := range q.z {
+			fv, dv := q.both(bz + c*zj)
+			it += q.w[j] * fv
+			id += q.w[j] * dv
+		}
+		fu, du := q.both(a * zi)
+		t += q.w[i] * fu * it
+		td += q.w[i] * du * id
+	}
+	return t, td
+}
+
+// tanhNodes is the node count ActivationByName uses for tanh.
+var tanhNodes = DefaultQuadratureNodes

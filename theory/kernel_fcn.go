@@ -1,0 +1,256 @@
+package theory
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/theory/linalg"
+)
+
+// computeFCN runs the fully connected recursion layer by layer over the whole
+// N1 x N2 matrices (only the upper triangle when x2 = x1), rows spread over
+// the workers. Per-example constants of each layer (1/sqrt(1+2 K11) for erf,
+// sqrt(K11) for relu, a correlation table for quadrature activations when all
+// variances agree) are computed once per layer, not once per entry.
+func computeFCN(s spec.Spec, act Activation, in inputs, opt Options) Kernels {
+	n1, n2, d := in.n1, in.n2, in.c
+	x1 := mat.NewDense(n1, d, in.x1)
+	x2 := mat.NewDense(n2, d, in.x2)
+	k := mat.NewDense(n1, n2, nil)
+	linalg.Gemm(false, true, 1/float64(d), x1, x2, 0, k)
+	q1 := rowNorms(in.x1, n1, d)
+	q2 := q1
+	if !in.sym {
+		q2 = rowNorms(in.x2, n2, d)
+	}
+	kr := k.RawMatrix()
+	for i := range kr.Data {
+		kr.Data[i] = s.SW2*kr.Data[i] + s.SB2
+	}
+	for i := range q1 {
+		q1[i] = s.SW2*q1[i] + s.SB2
+		if in.sym {
+			kr.Data[i*kr.Stride+i] = q1[i]
+		}
+	}
+	if !in.sym {
+		for j := range q2 {
+			q2[j] = s.SW2*q2[j] + s.SB2
+		}
+	}
+	th := mat.DenseCopyOf(k)
+	tr := th.RawMatrix()
+	for l := 1; l <= s.Depth; l++ {
+		lay := newFCNLayer(act, q1, q2, s.SW2, s.SB2)
+		parallelRows(n1, opt.Workers, func(i int) {
+			j0 := 0
+			if in.sym {
+				j0 = i
+			}
+			lay.update(i, j0, kr.Data[i*kr.Stride+j0:i*kr.Stride+n2], tr.Data[i*tr.Stride+j0:i*tr.Stride+n2])
+		})
+		if in.sym {
+			nq := make([]float64, n1)
+			for i := range nq {
+				nq[i] = kr.Data[i*kr.Stride+i]
+			}
+			q1, q2 = nq, nq
+		} else {
+			q1, q2 = nextDiag(lay, q1, s), nextDiag(lay, q2, s)
+		}
+		if opt.EachDepth != nil && l < s.Depth {
+			if in.sym {
+				mirror(k)
+				mirror(th)
+			}
+			opt.EachDepth(l, Kernels{NNGP: k, NTK: th})
+		}
+		if opt.Progress != nil {
+			opt.Progress(l, s.Depth)
+		}
+	}
+	if in.sym {
+		mirror(k)
+		mirror(th)
+	}
+	if opt.EachDepth != nil {
+		opt.EachDepth(s.Depth, Kernels{NNGP: k, NTK: th})
+	}
+	return Kernels{NNGP: k, NTK: th}
+}
+
+// rowNorms returns |x_i|^2 / d for the n rows of x.
+func rowNorms(x []float64, n, d int) []float64 {
+	q := make([]float64, n)
+	for i := range q {
+		var s float64
+		for _, v := range x[i*d : (i+1)*d] {
+			s += v * v
+		}
+		q[i] = s / float64(d)
+	}
+	return q
+}
+
+func nextDiag(lay fcnLayer, q []float64, s spec.Spec) []float64 {
+	nq := make([]float64, len(q))
+	for i, v := range q {
+		t, _ := lay.pair(v, v, v)
+		nq[i] = s.SW2*t + s.SB2
+	}
+	return nq
+}
+
+// fcnLayer maps one layer of the fully connected recursion.
+type fcnLayer interface {
+	// update replaces k[j] = K^l(x_i, x_{j0+j}) and th[j] = Theta^l by
+	// K^{l+1} and Theta^{l+1}.
+	update(i, j0 int, k, th []float64)
+	// pair returns T and Tdot at one covariance.
+	pair(k11, k12, k22 float64) (t, td float64)
+}
+
+// commonTol is the relative spread of the variances below which a layer
+// uses one correlation table for all pairs: the table's error from treating
+// them as equal is of the same relative size.
+const commonTol = 1e-12
+
+func newFCNLayer(act Activation, q1, q2 []float64, sw2, sb2 float64) fcnLayer {
+	switch a := act.(type) {
+	case Erf:
+		l := &erfLayer{q1: q1, q2: q2, sw2: sw2, sb2: sb2, s1: make([]float64, len(q1)), s2: make([]float64, len(q2))}
+		for i, q := range q1 {
+			l.s1[i] = 1 / math.Sqrt(1+2*math.Max(q, 0))
+		}
+		for j, q := range q2 {
+			l.s2[j] = 1 / math.Sqrt(1+2*math.Max(q, 0))
+		}
+		return l
+	case ReLU:
+		return &reluLayer{q1: q1, q2: q2, sw2: sw2, sb2: sb2}
+	case *Quadrature:
+		if q, ok := commonVariance(q1, q2); ok && q > 0 {
+			if tb, ok := newCorrTable(a, q); ok {
+				return &tableLayer{tb: tb, sw2: sw2, sb2: sb2}
+			}
+		}
+	}
+	return &genericLayer{act: act, q1: q1, q2: q2, sw2: sw2, sb2: sb2}
+}
+
+// commonVariance returns the mean of q1 and q2 and whether all of them agree
+// with it to commonTol.
+func commonVariance(q1, q2 []float64) (float64, bool) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, qs := range [][]float64{q1, q2} {
+		for _, q := range qs {
+			lo, hi = math.Min(lo, q), math.Max(hi, q)
+		}
+	}
+	m := (lo + hi) / 2
+	return m, hi-lo <= commonTol*m
+}
+
+// erfLayer uses s_i = 1/sqrt(1 + 2 K_ii): T = (2/pi) asin(2 K12 s_i s_j) and
+// Tdot = (4/pi) / sqrt(1 + 2(K11+K22) + 4(K11 K22 - K12^2)).
+type erfLayer struct {
+	q1, q2, s1, s2 []float64
+	sw2, sb2       float64
+}
+
+func (l *erfLayer) update(i, j0 int, k, th []float64) {
+	si, qi := l.s1[i], l.q1[i]
+	s2, q2 := l.s2[j0:j0+len(k)], l.q2[j0:j0+len(k)]
+	base := 1 + 2*qi
+	for j, kij := range k {
+		r := 2 * kij * si * s2[j]
+		if r > 1 {
+			r = 1
+		} else if r < -1 {
+			r = -1
+		}
+		qj := q2[j]
+		det := base + 2*qj + 4*math.Max(0, qi*qj-kij*kij)
+		kn := l.sw2*(2/math.Pi)*math.Asin(r) + l.sb2
+		k[j] = kn
+		th[j] = kn + l.sw2*(4/math.Pi)/math.Sqrt(det)*th[j]
+	}
+}
+
+func (l *erfLayer) pair(k11, k12, k22 float64) (float64, float64) {
+	return Erf{}.T(k11, k12, k22), Erf{}.Tdot(k11, k12, k22)
+}
+
+// reluLayer uses theta = atan2(sqrt(K11 K22 - K12^2), K12):
+// T = (sqrt(K11 K22 - K12^2) + (pi - theta) K12)/(2 pi), Tdot = (pi - theta)/(2 pi).
+type reluLayer struct {
+	q1, q2   []float64
+	sw2, sb2 float64
+}
+
+func (l *reluLayer) update(i, j0 int, k, th []float64) {
+	qi := l.q1[i]
+	q2 := l.q2[j0 : j0+len(k)]
+	for j, kij := range k {
+		// p = sqrt(qi qj) is exactly qi on the diagonal, where Tdot has an
+		// infinite slope in the correlation.
+		pp := qi * q2[j]
+		var t, td float64
+		if pp == 0 {
+			t, td = 0, ReLU{}.Tdot(qi, kij, q2[j])
+		} else {
+			sn := math.Sqrt(math.Max(0, pp-kij*kij))
+			theta := math.Atan2(sn, kij)
+			t = (sn + (math.Pi-theta)*kij) / (2 * math.Pi)
+			td = (math.Pi - theta) / (2 * math.Pi)
+		}
+		kn := l.sw2*t + l.sb2
+		k[j] = kn
+		th[j] = kn + l.sw2*td*th[j]
+	}
+}
+
+func (l *reluLayer) pair(k11, k12, k22 float64) (float64, float64) {
+	return ReLU{}.T(k11, k12, k22), ReLU{}.Tdot(k11, k12, k22)
+}
+
+// tableLayer interpolates T and Tdot in a correlation table (all variances
+// equal).
+type tableLayer struct {
+	tb       *corrTable
+	sw2, sb2 float64
+}
+
+func (l *tableLayer) update(i, j0 int, k, th []float64) {
+	for j, kij := range k {
+		t, td := l.tb.eval(kij)
+		kn := l.sw2*t + l.sb2
+		k[j] = kn
+		th[j] = kn + l.sw2*td*th[j]
+	}
+}
+
+func (l *tableLayer) pair(_, k12, _ float64) (float64, float64) { return l.tb.eval(k12) }
+
+// genericLayer evaluates the activation at every entry.
+type genericLayer struct {
+	act      Activation
+	q1, q2   []float64
+	sw2, sb2 float64
+}
+
+func (l *genericLayer) update(i, j0 int, k, th []float64) {
+	qi := l.q1[i]
+	for j, kij := range k {
+		t, td := expectBoth(l.act, qi, kij, l.q2[j0+j])
+		kn := l.sw2*t + l.sb2
+		k[j] = kn
+		th[j] = kn + l.sw2*td*th[j]
+	}
+}
+
+func (l *genericLayer) pair(k11, k12, k22 float64) (float64, float64) {
+	return expectBoth(l.act, k11, k12, k22)
+}

@@ -9,11 +9,25 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets/spec"
 )
 
 // newNet checks s and inShape and lays out the layers and zero parameters.
 func newNet(s spec.Spec, inShape []int) (*Net, error) {
+	n, err := layout(s, inShape)
+	if err != nil {
+		return nil, err
+	}
+	for i := range n.params {
+		n.params[i].Data = make([]float64, npyarray.Size(n.params[i].Shape))
+	}
+	return n, nil
+}
+
+// layout checks s and inShape and lays out the layers and the parameter
+// shapes, without allocating the parameters.
+func layout(s spec.Spec, inShape []int) (*Net, error) {
 	if err := s.ValidateFinite(); err != nil {
 		return nil, err
 	}
@@ -31,8 +45,8 @@ func newNet(s spec.Spec, inShape []int) (*Net, error) {
 			wName, bName = "w_out", "b_out"
 		}
 		n.params = append(n.params,
-			Param{Name: wName, Shape: wShape, Data: make([]float64, fanIn*fanOut)},
-			Param{Name: bName, Shape: []int{fanOut}, Data: make([]float64, fanOut)})
+			Param{Name: wName, Shape: wShape},
+			Param{Name: bName, Shape: []int{fanOut}})
 		n.layers = append(n.layers, ly)
 	}
 	width := s.Width

@@ -252,13 +252,25 @@ func (n *Net) JacobianRows(x npyarray.Array, logit int) (*mat.Dense, error) {
 	return jac, nil
 }
 
-// MemoryEstimate returns an upper estimate in bytes of what one graph for a
-// batch of the given size holds (values, gradients and temporaries), for
-// refusing plans that cannot fit.
+// MemoryEstimate returns an estimate in bytes of the memory a network of
+// spec s on examples of shape inShape needs to train on batches of the
+// given size: parameters, gradients, and the values and gradients of every
+// layer's inputs (patches for convolutions) and outputs. It allocates
+// nothing, so a plan can be refused before it is tried; it fails on the
+// same faults as New.
+func MemoryEstimate(s spec.Spec, inShape []int, batch int) (int64, error) {
+	n, err := layout(s, inShape)
+	if err != nil {
+		return 0, err
+	}
+	return n.MemoryEstimate(batch), nil
+}
+
+// MemoryEstimate is the package function MemoryEstimate for this network.
 func (n *Net) MemoryEstimate(batch int) int64 {
 	var e int64
 	for _, p := range n.params {
-		e += 4 * int64(len(p.Data)) // value, gradient, scaled temporaries
+		e += 3 * int64(npyarray.Size(p.Shape)) // value, gradient, update temporaries
 	}
 	for _, ly := range n.layers {
 		rows := int64(batch) * int64(ly.Positions)

@@ -122,9 +122,13 @@ func (h *History) Summary() string {
 	case Diverged:
 		return fmt.Sprintf("diverged at step %d (lr %.4g, initial loss %.4g)", h.DivergedAt, h.LR, h.InitLoss)
 	case Interrupted:
-		return fmt.Sprintf("interrupted at step %d of %d: train loss %.4g acc %.4f, test loss %.4g acc %.4f (resume with the same output folder)", h.Step, h.Steps, p.TrainLoss, p.TrainAcc, p.TestLoss, p.TestAcc)
+		return fmt.Sprintf("interrupted at step %d of %d: train loss %.4g acc %.4f at step %d (resume with the same output folder)", h.Step, h.Steps, p.TrainLoss, p.TrainAcc, p.Step)
 	}
-	return fmt.Sprintf("%s: step %d, train loss %.4g acc %.4f, test loss %.4g acc %.4f (lr %.4g)", h.Status, p.Step, p.TrainLoss, p.TrainAcc, p.TestLoss, p.TestAcc, h.LR)
+	test := ""
+	if h.NTest > 0 {
+		test = fmt.Sprintf(", test loss %.4g acc %.4f", p.TestLoss, p.TestAcc)
+	}
+	return fmt.Sprintf("%s: step %d, train loss %.4g acc %.4f%s (lr %.4g)", h.Status, p.Step, p.TrainLoss, p.TrainAcc, test, h.LR)
 }
 
 // IsLogStep reports whether step t is recorded: 0, powers of two, and last.

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/ntkharness/ntkharness/cmd/ntkharness/internal/progress"
+	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/train"
+)
+
+func init() {
+	register("train", "train a finite network by gradient descent and record its learning curves", runTrain)
+}
+
+// analyticLambdaMax, when set, gives lambda_max of the analytic
+// (infinite-width) NTK for --lambda analytic; see cmd_train_theory.go.
+var analyticLambdaMax train.LambdaMaxFunc
+
+const trainDescription = `
+Train the network described by --arch/--act/--depth/--width/--sw2/--sb2 by
+full-batch gradient descent (or minibatch SGD with --batch) on the mean
+squared error (1/(2Nk)) sum (f - y)^2, in the NTK parameterization.
+
+The data are a class-balanced seeded subset of MNIST (embedded) or CIFAR-10
+(--data or $CIFAR10_DIR), standardized by the training subset's global mean
+and standard deviation, with one-hot targets; or your own .npy arrays
+(--x-train/--y-train/--x-test/--y-test; targets [N, k] or labels [N]).
+Images are [N, H, W, C] channels last; the fcn flattens them.
+
+The step is --lr, or --lr-factor times eta_crit = 2Nk/lambda_max with
+lambda_max of the NTK on the training inputs (--lambda). Loss and accuracy
+are recorded at steps 0, 1, 2, 4, ... and the last. A run whose loss becomes
+NaN or 1e6 times its initial value stops and is reported as diverged (exit
+status 0). Ctrl-C saves a checkpoint; --resume continues it.
+
+Writes to --out: spec.json, history.json, history.csv and params/ (one .npy
+per tensor, spec.json, input.json and the resumable state.json).`
+
+func runTrain(args []string) error {
+	fs := newFlags("train", "--arch A --act F --depth L --width W --sw2 V --sb2 V (--dataset D | --x-train F ...) --steps S (--lr-factor F | --lr E) --out DIR", trainDescription)
+	var s spec.Spec
+	fs.StringVar(&s.Arch, "arch", "fcn", "architecture: fcn, cnn-f or cnn-gap")
+	fs.StringVar(&s.Act, "act", "erf", "activation: erf, tanh or relu")
+	fs.IntVar(&s.Depth, "depth", 2, "number of nonlinearities L")
+	fs.IntVar(&s.Width, "width", 512, "hidden units (fcn) or channels (cnn) per layer")
+	fs.Float64Var(&s.SW2, "sw2", 1.5, "weight variance sigma_w^2")
+	fs.Float64Var(&s.SB2, "sb2", 0.05, "bias variance sigma_b^2")
+	fs.IntVar(&s.Filter, "filter", 3, "convolution filter size f (f x f), cnn only")
+	fs.StringVar(&s.Padding, "padding", "SAME", "convolution padding, SAME or VALID, cnn only")
+	dataset := fs.String("dataset", "", "dataset: mnist or cifar10 (or give --x-train/--y-train)")
+	dataPath := fs.String("data", "", "dataset location: MNIST idx folder, or the cifar-10-batches-bin folder or archive (default: embedded MNIST, $CIFAR10_DIR)")
+	nTrain := fs.Int("n-train", 256, "training examples (class-balanced subset of --dataset)")
+	nTest := fs.Int("n-test", 256, "test examples (class-balanced subset of --dataset; 0 for none)")
+	center := fs.Bool("center", false, "centre the one-hot targets (y - 1/k)")
+	xTrain := fs.String("x-train", "", "training inputs .npy, [N, d] or [N, H, W, C]")
+	yTrain := fs.String("y-train", "", "training targets .npy, [N, k], or labels [N]")
+	xTest := fs.String("x-test", "", "test inputs .npy (optional)")
+	yTest := fs.String("y-test", "", "test targets or labels .npy (with --x-test)")
+	steps := fs.Int("steps", 1000, "gradient steps")
+	lr := fs.Float64("lr", 0, "absolute learning rate eta (overrides --lr-factor)")
+	lrFactor := fs.Float64("lr-factor", 0.5, "learning rate as a fraction of eta_crit = 2Nk/lambda_max")
+	lambda := fs.String("lambda", "auto", "lambda_max for --lr-factor: analytic (infinite-width NTK), empirical (this network's NTK) or auto (analytic when available)")
+	batch := fs.Int("batch", 0, "minibatch size for SGD; 0 is full-batch gradient descent")
+	seed := fs.Uint64("seed", 1, "seed of the initialization, the data subset and the batch order")
+	resume := fs.Bool("resume", false, "continue the run checkpointed in --out")
+	out := fs.String("out", "", "output folder (required)")
+	memLimit := fs.Float64("mem-limit", 16, "refuse plans whose estimated memory exceeds this many GiB")
+	every := fs.Duration("checkpoint-every", time.Minute, "interval between checkpoints during the run (0: only at the end)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	if *out == "" {
+		return usagef("train: --out is required (see ntkharness train --help)")
+	}
+	if *steps < 0 {
+		return usagef("train: --steps %d: must be >= 0", *steps)
+	}
+	if *batch < 0 {
+		return usagef("train: --batch %d: must be >= 0", *batch)
+	}
+	if !(*memLimit > 0) {
+		return usagef("train: --mem-limit %v: must be positive (GiB)", *memLimit)
+	}
+	if set["lr"] && !(*lr > 0 && !math.IsInf(*lr, 0)) {
+		return usagef("train: --lr %v: must be positive and finite", *lr)
+	}
+	if !set["lr"] && !(*lrFactor > 0 && !math.IsInf(*lrFactor, 0)) {
+		return usagef("train: --lr-factor %v: must be positive and finite", *lrFactor)
+	}
+	switch *lambda {
+	case "auto", "analytic", "empirical":
+	default:
+		return usagef("train: --lambda %q: want analytic, empirical or auto", *lambda)
+	}
+	if !s.IsConv() {
+		if !set["filter"] {
+			s.Filter = 0
+		}
+		if !set["padding"] {
+			s.Padding = ""
+		}
+	}
+
+	data, outputs, err := loadTrainData(*dataset, *dataPath, *nTrain, *nTest, *center, *seed, *xTrain, *yTrain, *xTest, *yTest)
+	if err != nil {
+		return err
+	}
+	s.Outputs = outputs
+	if err := s.ValidateFinite(); err != nil {
+		return usagef("train: %v", err)
+	}
+	s = s.WithDefaults()
+
+	inShape := data.XTrain.Shape[1:]
+	if !s.IsConv() {
+		_, d := data.XTrain.Rows()
+		inShape = []int{d}
+	} else if len(inShape) != 3 {
+		return fmt.Errorf("train: %s needs images [N, H, W, C]; the training inputs have shape %v", s.Arch, data.XTrain.Shape)
+	}
+	if err := checkMemory(s, inShape, data, *batch, *memLimit); err != nil {
+		return err
+	}
+
+	paramsDir := filepath.Join(*out, "params")
+	var net *nets.Net
+	var hist *train.History
+	if *resume {
+		net, hist, err = train.LoadCheckpoint(paramsDir)
+		if err != nil {
+			return err
+		}
+		if ck := net.Spec(); ck != s {
+			for _, name := range []string{"arch", "act", "depth", "width", "sw2", "sb2", "filter", "padding"} {
+				if set[name] {
+					return usagef("train: --resume: the checkpoint in %s is %+v, the flags ask for %+v", paramsDir, ck, s)
+				}
+			}
+			s = ck
+		}
+		if hist.Status == train.Done && hist.Steps >= *steps {
+			fmt.Println(hist.Summary())
+			return nil
+		}
+	} else {
+		if _, err := os.Stat(filepath.Join(paramsDir, train.StateFile)); err == nil {
+			return usagef("train: %s already holds a run: use --resume to continue it or another --out", *out)
+		}
+		if net, err = nets.New(s, inShape, rand.New(rand.NewPCG(*seed, 0x6e657473))); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	if err := s.Save(filepath.Join(*out, "spec.json")); err != nil {
+		return err
+	}
+
+	opt := train.Options{Steps: *steps, Batch: *batch, Seed: *seed, CheckpointEvery: *every}
+	if set["lr"] {
+		opt.LR = *lr
+	} else {
+		opt.LRFactor = *lrFactor
+		switch {
+		case *lambda == "analytic" && analyticLambdaMax == nil:
+			return errors.New("train: --lambda analytic: the analytic NTK is not available in this build; use --lambda empirical or --lr")
+		case *lambda != "empirical" && analyticLambdaMax != nil:
+			opt.LambdaMax = analyticLambdaMax
+		}
+	}
+	var bar *progress.Bar
+	if !*quiet {
+		done := 0
+		if hist != nil {
+			done = hist.Step
+		}
+		bar = progress.New("train", *steps)
+		bar.Update(done, *steps)
+		opt.Progress = bar.Update
+	}
+	writeAll := func(h *train.History) error {
+		if err := train.SaveCheckpoint(paramsDir, net, h); err != nil {
+			return err
+		}
+		return train.WriteHistory(filepath.Join(*out, "history.json"), filepath.Join(*out, "history.csv"), h)
+	}
+	opt.Checkpoint = writeAll
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hist, err = train.Run(ctx, net, data, opt, hist)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	fmt.Println(hist.Summary())
+	return nil
+}
+
+// loadTrainData reads the training and test sets from a named dataset or
+// from .npy files and returns them with the number of outputs k.
+func loadTrainData(name, path string, nTrain, nTest int, center bool, seed uint64, xTrain, yTrain, xTest, yTest string) (train.Data, int, error) {
+	var d train.Data
+	files := xTrain != "" || yTrain != "" || xTest != "" || yTest != ""
+	switch {
+	case name != "" && files:
+		return d, 0, usagef("train: give --dataset or --x-train/--y-train, not both")
+	case name == "" && !files:
+		return d, 0, usagef("train: no data: give --dataset mnist|cifar10 or --x-train/--y-train")
+	case name != "":
+		if nTrain < 1 || nTest < 0 {
+			return d, 0, usagef("train: --n-train %d, --n-test %d: want n-train >= 1, n-test >= 0", nTrain, nTest)
+		}
+		opts := datasets.Options{}
+		if strings.EqualFold(name, datasets.CIFAR10) {
+			opts.CIFAR10 = path
+		} else {
+			opts.MNISTDir = path
+		}
+		tr, te, err := datasets.Load(name, opts)
+		if err != nil {
+			return d, 0, err
+		}
+		if tr, err = tr.Subset(nTrain, false, seed); err != nil {
+			return d, 0, err
+		}
+		st := tr.Stats()
+		if tr, err = tr.StandardizeWith(st.Mean, st.Std); err != nil {
+			return d, 0, err
+		}
+		d.XTrain, d.YTrain = tr.Array(), arrayDense(tr.OneHot(center))
+		if nTest > 0 {
+			if te, err = te.Subset(nTest, false, seed+1); err != nil {
+				return d, 0, err
+			}
+			if te, err = te.StandardizeWith(st.Mean, st.Std); err != nil {
+				return d, 0, err
+			}
+			d.XTest, d.YTest = te.Array(), arrayDense(te.OneHot(center))
+		}
+		return d, tr.Classes, nil
+	}
+	if xTrain == "" || yTrain == "" {
+		return d, 0, usagef("train: --x-train and --y-train go together")
+	}
+	if (xTest == "") != (yTest == "") {
+		return d, 0, usagef("train: --x-test and --y-test go together")
+	}
+	var err error
+	var k int
+	if d.XTrain, d.YTrain, k, err = loadXY(xTrain, yTrain, 0, center); err != nil {
+		return d, 0, err
+	}
+	if xTest != "" {
+		if d.XTest, d.YTest, _, err = loadXY(xTest, yTest, k, center); err != nil {
+			return d, 0, err
+		}
+	}
+	return d, k, nil
+}
+
+// loadXY reads inputs and targets; labels [N] become one-hot rows of k
+// (k = 0: max label + 1) classes.
+func loadXY(xPath, yPath string, k int, center bool) (npyarray.Array, *mat.Dense, int, error) {
+	x, err := npyarray.Load(xPath)
+	if err != nil {
+		return x, nil, 0, err
+	}
+	if len(x.Shape) < 2 || x.Shape[0] < 1 {
+		return x, nil, 0, fmt.Errorf("%s: shape %v: want [N, d] or [N, H, W, C] with N >= 1", xPath, x.Shape)
+	}
+	y, err := npyarray.Load(yPath)
+	if err != nil {
+		return x, nil, 0, err
+	}
+	if len(y.Shape) == 0 || y.Shape[0] != x.Shape[0] {
+		return x, nil, 0, fmt.Errorf("%s: shape %v: want %d rows like %s", yPath, y.Shape, x.Shape[0], xPath)
+	}
+	switch len(y.Shape) {
+	case 2:
+		if k != 0 && y.Shape[1] != k {
+			return x, nil, 0, fmt.Errorf("%s: %d targets per example, the training set has %d", yPath, y.Shape[1], k)
+		}
+		return x, mat.NewDense(y.Shape[0], y.Shape[1], y.Data), y.Shape[1], nil
+	case 1:
+		labels := make([]int, len(y.Data))
+		maxL := 0
+		for i, v := range y.Data {
+			if v != math.Trunc(v) || v < 0 || v > 1e6 {
+				return x, nil, 0, fmt.Errorf("%s: label %d is %v: want a non-negative integer", yPath, i, v)
+			}
+			labels[i] = int(v)
+			maxL = max(maxL, labels[i])
+		}
+		if k == 0 {
+			k = maxL + 1
+		} else if maxL >= k {
+			return x, nil, 0, fmt.Errorf("%s: label %d but the training set has %d classes", yPath, maxL, k)
+		}
+		if k < 2 {
+			return x, nil, 0, fmt.Errorf("%s: only one class", yPath)
+		}
+		yd := mat.NewDense(len(labels), k, nil)
+		off := 0.0
+		if center {
+			off = 1 / float64(k)
+		}
+		for i, l := range labels {
+			for j := 0; j < k; j++ {
+				yd.Set(i, j, -off)
+			}
+			yd.Set(i, l, 1-off)
+		}
+		return x, yd, k, nil
+	}
+	return x, nil, 0, fmt.Errorf("%s: shape %v: want targets [N, k] or labels [N]", yPath, y.Shape)
+}
+
+func arrayDense(a npyarray.Array) *mat.Dense {
+	return mat.NewDense(a.Shape[0], a.Shape[1], a.Data)
+}
+
+// checkMemory refuses a plan whose estimate exceeds the limit in GiB: the
+// training graph on one batch (full batches are run in chunks of 256), a
+// forward graph for evaluation, and the data.
+func checkMemory(s spec.Spec, inShape []int, d train.Data, batch int, limitGiB float64) error {
+	n := d.XTrain.Shape[0]
+	b := min(n, 256)
+	if batch > 0 {
+		b = min(batch, n)
+	}
+	est, err := nets.MemoryEstimate(s, inShape, b)
+	if err != nil {
+		return err
+	}
+	fwd, _ := nets.MemoryEstimate(s, inShape, min(256, max(n, 1)))
+	est += fwd/2 + 8*int64(len(d.XTrain.Data)+len(d.XTest.Data))
+	if limit := limitGiB * (1 << 30); float64(est) > limit {
+		return fmt.Errorf("train: the plan needs about %.1f GiB (width %d, depth %d, batch %d), over --mem-limit %g GiB: reduce --width or --batch", float64(est)/(1<<30), s.Width, s.Depth, b, limitGiB)
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ntkharness/ntkharness/datasets/npyarray"
+)
+
+// writeToyNpy writes n examples of dimension d (or images h x w x 1 when
+// image) and labels of 2 classes to dir and returns the paths.
+func writeToyNpy(t *testing.T, dir string, n, d int, image bool) (x, y string) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	shape := []int{n, d}
+	if image {
+		shape = []int{n, 2, d / 2, 1}
+	}
+	xa := npyarray.New(shape...)
+	ya := npyarray.New(n)
+	for i := 0; i < n; i++ {
+		s := 0.0
+		for j := 0; j < d; j++ {
+			v := rng.NormFloat64()
+			xa.Data[i*d+j] = v
+			s += v
+		}
+		if s > 0 {
+			ya.Data[i] = 1
+		}
+	}
+	x, y = filepath.Join(dir, "x.npy"), filepath.Join(dir, "y.npy")
+	if err := npyarray.Save(x, xa); err != nil {
+		t.Fatal(err)
+	}
+	if err := npyarray.Save(y, ya); err != nil {
+		t.Fatal(err)
+	}
+	return x, y
+}
+
+func TestTrainCommand(t *testing.T) {
+	dir := t.TempDir()
+	x, y := writeToyNpy(t, dir, 8, 6, false)
+	out := filepath.Join(dir, "run")
+	base := []string{"train", "--x-train", x, "--y-train", y, "--x-test", x, "--y-test", y,
+		"--width", "64", "--depth", "2", "--quiet", "--out", out}
+
+	stdout, stderr, status := runCLI(t, append(base, "--steps", "4", "--lr-factor", "0.5")...)
+	if status != 0 || !strings.HasPrefix(stdout, "done: step 4") {
+		t.Fatalf("first run: status %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+	for _, f := range []string{"spec.json", "history.json", "history.csv", "params/w1.npy", "params/w_out.npy", "params/state.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing output: %v", err)
+		}
+	}
+	// The same folder again without --resume is refused.
+	if _, stderr, status := runCLI(t, append(base, "--steps", "4")...); status != 2 || !strings.Contains(stderr, "--resume") {
+		t.Errorf("rerun without --resume: status %d, stderr %q", status, stderr)
+	}
+	// Resume to 8 steps: the history continues with 8 as its last point.
+	stdout, stderr, status = runCLI(t, append(base, "--steps", "8", "--resume")...)
+	if status != 0 || !strings.HasPrefix(stdout, "done: step 8") {
+		t.Fatalf("resume: status %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+	var h struct {
+		Step   int
+		Points []struct{ Step int }
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "history.json"))
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Step != 8 || h.Points[len(h.Points)-1].Step != 8 || h.Points[3].Step != 4 {
+		t.Errorf("history after resume: %+v", h)
+	}
+	// A resumed run cannot change the architecture.
+	if _, stderr, status := runCLI(t, append(base, "--steps", "9", "--resume", "--width", "32")...); status != 2 || !strings.Contains(stderr, "checkpoint") {
+		t.Errorf("resume with another width: status %d, stderr %q", status, stderr)
+	}
+
+	// Above the critical step the run diverges: status 0 and a summary.
+	stdout, stderr, status = runCLI(t, "train", "--x-train", x, "--y-train", y, "--width", "256", "--quiet",
+		"--steps", "200", "--lr-factor", "3", "--out", filepath.Join(dir, "div"))
+	if status != 0 || !strings.HasPrefix(stdout, "diverged at step") {
+		t.Errorf("lr-factor 3: status %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+}
+
+func TestTrainCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	x, y := writeToyNpy(t, dir, 4, 6, false)
+	xi, yi := writeToyNpy(t, t.TempDir(), 4, 6, true)
+	frac := filepath.Join(dir, "frac.npy")
+	if err := npyarray.Save(frac, npyarray.Array{Shape: []int{4}, Data: []float64{0, 1, 0.5, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "o")
+	data := []string{"--x-train", x, "--y-train", y, "--out", out, "--quiet"}
+	tests := []struct {
+		args   []string
+		status int
+		stderr string
+	}{
+		{[]string{"train", "--x-train", x, "--y-train", y}, 2, "--out is required"},
+		{append([]string{"train", "--arch", "mlp"}, data...), 2, `unknown arch "mlp"`},
+		{append([]string{"train", "--sw2", "-1"}, data...), 2, "sw2 -1"},
+		{append([]string{"train", "--lr", "0"}, data...), 2, "--lr 0"},
+		{append([]string{"train", "--lr-factor", "NaN"}, data...), 2, "--lr-factor NaN"},
+		{append([]string{"train", "--steps", "-3"}, data...), 2, "--steps -3"},
+		{append([]string{"train", "--lambda", "exact"}, data...), 2, `--lambda "exact"`},
+		{[]string{"train", "--out", out}, 2, "no data"},
+		{[]string{"train", "--dataset", "mnist", "--x-train", x, "--out", out}, 2, "not both"},
+		{[]string{"train", "--dataset", "svhn", "--out", out}, 1, `unknown dataset "svhn"`},
+		{[]string{"train", "--x-train", x, "--out", out}, 2, "go together"},
+		{[]string{"train", "--x-train", filepath.Join(dir, "none.npy"), "--y-train", y, "--out", out}, 1, "none.npy"},
+		{[]string{"train", "--x-train", x, "--y-train", frac, "--out", out}, 1, "label 2 is 0.5"},
+		// Flat inputs for a CNN.
+		{append([]string{"train", "--arch", "cnn-f"}, data...), 1, "cnn-f needs images [N, H, W, C]"},
+		// Too much memory.
+		{append([]string{"train", "--width", "100000", "--depth", "10"}, data...), 1, "over --mem-limit 16 GiB"},
+		{append([]string{"train", "--mem-limit", "0"}, data...), 2, "--mem-limit 0"},
+		{[]string{"train", "--resume", "--x-train", x, "--y-train", y, "--out", filepath.Join(dir, "nothing")}, 1, "no checkpoint"},
+		// Images for a CNN work; a VALID stack deeper than the image does not.
+		{[]string{"train", "--arch", "cnn-f", "--padding", "VALID", "--depth", "3", "--x-train", xi, "--y-train", yi, "--out", out}, 1, "too small"},
+	}
+	for _, tt := range tests {
+		_, stderr, status := runCLI(t, tt.args...)
+		if status != tt.status || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%v: status %d stderr %q, want %d and %q", tt.args[1:], status, stderr, tt.status, tt.stderr)
+		}
+		if strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("%v: error is not one line: %q", tt.args[1:], stderr)
+		}
+	}
+}

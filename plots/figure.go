@@ -163,14 +163,15 @@ type Figure struct {
 	Rows, Cols int
 	Panels     []Panel
 	ColorBar   *ColorBar `json:",omitempty"`
-	// PanelWidth and PanelHeight are the size of one panel in centimetres;
-	// zero means 11 x 8.5.
+	// PanelWidth and PanelHeight are the size of one panel in centimetres,
+	// each 0 (default: 11 x 8.5) or in [3, 100].
 	PanelWidth, PanelHeight float64 `json:",omitempty"`
 }
 
 const (
 	defaultPanelWidth  = 11  // cm
 	defaultPanelHeight = 8.5 // cm
+	minPanelSide       = 3   // cm, room for axes and labels
 	maxPanelSide       = 100 // cm, bounds the PNG size
 	maxPanels          = 400
 )
@@ -293,8 +294,8 @@ func (f *Figure) Validate() error {
 		return fmt.Errorf("plots: figure %q has no panels", f.Title)
 	}
 	for _, v := range []float64{f.PanelWidth, f.PanelHeight} {
-		if !(v >= 0 && v <= maxPanelSide) {
-			return fmt.Errorf("plots: figure %q: panel size %g x %g cm: each side must be in [0, %d] (0 = default)", f.Title, f.PanelWidth, f.PanelHeight, maxPanelSide)
+		if !(v == 0 || v >= minPanelSide && v <= maxPanelSide) {
+			return fmt.Errorf("plots: figure %q: panel size %g x %g cm: each side must be in [%d, %d] (0 = default)", f.Title, f.PanelWidth, f.PanelHeight, minPanelSide, maxPanelSide)
 		}
 	}
 	if f.ColorBar != nil && !(f.ColorBar.Min < f.ColorBar.Max) || f.ColorBar != nil && (isInf(f.ColorBar.Min) || isInf(f.ColorBar.Max)) {

@@ -699,3 +699,57 @@ func ExampleSave() {
 	// mean-predictor.png
 	// mean-predictor.svg
 }
+
+// TestEdgeCasesDraw draws degenerate but valid figures in every format:
+// none may panic, and each must produce decodable files.
+func TestEdgeCasesDraw(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	line := func(x, y []float64) Series { return Series{Label: "s", X: x, Y: y} }
+	many := make([]Series, 11)
+	for i := range many {
+		many[i] = Series{Label: fmt.Sprintf("s%d", i), X: []float64{1, 2}, Y: []float64{float64(i), float64(i + 1)}, Style: LineMarkers}
+	}
+	cases := []struct {
+		name string
+		p    Panel
+	}{
+		{"single point log-log", Panel{LogX: true, LogY: true, Series: []Series{{X: []float64{3}, Y: []float64{7}, Style: LineMarkers}}}},
+		{"constant on log y", Panel{LogY: true, Series: []Series{line([]float64{1, 2, 3}, []float64{5, 5, 5})}}},
+		{"constant linear", Panel{Series: []Series{line([]float64{1, 1}, []float64{2, 2})}}},
+		{"all NaN series", Panel{Series: []Series{line([]float64{1, 2}, []float64{nan, nan})}}},
+		{"infinities cut the line", Panel{Series: []Series{line([]float64{1, 2, 3, 4}, []float64{1, inf, -inf, 2})}}},
+		{"one NaN cell", Panel{Heat: &HeatMap{X: []float64{1}, Y: []float64{1}, Z: [][]float64{{nan}}}}},
+		{"constant heat", Panel{Heat: &HeatMap{X: []float64{1, 2}, Y: []float64{1, 2}, Z: [][]float64{{3, 3}, {3, 3}}}}},
+		{"all flagged, equal rows and cols", Panel{Heat: &HeatMap{X: []float64{1, 2, 10}, Y: []float64{1, 50},
+			Z: [][]float64{{0, 1, inf}, {-inf, 0.5, nan}}, Flag: [][]bool{{true, true, true}, {true, true, true}}, EqualRows: true, EqualCols: true}}},
+		{"log heat", Panel{LogX: true, LogY: true, Heat: &HeatMap{X: []float64{1, 10, 100}, Y: []float64{0.1, 1}, Z: [][]float64{{1, 2, 3}, {4, 5, 6}}}}},
+		{"error bars through zero on log y", Panel{LogY: true, Series: []Series{{X: []float64{1, 2}, Y: []float64{1, 2}, YErr: []float64{5, nan}, Style: Markers}}}},
+		{"reference lines only", Panel{XLim: [2]float64{0, 1}, YLim: [2]float64{1, 10}, LogY: true, Refs: []RefLine{{Vertical: true, At: 0.5}, {At: 3, Label: "h"}}}},
+		{"notes only, one outside the limits", Panel{XLim: [2]float64{0, 1}, YLim: [2]float64{0, 1}, Notes: []Note{{X: 0.5, Y: 0.5, Text: "in"}, {X: 5, Y: 5, Text: "out"}}}},
+		{"eleven series", Panel{Series: many, Legend: LegendBottomLeft}},
+		{"overlay outside the heat map", Panel{Heat: &HeatMap{X: []float64{0, 1}, Y: []float64{0, 1}, Z: [][]float64{{0, 1}, {1, 0}}},
+			Series: []Series{line([]float64{-5, 5}, []float64{-5, 5})}, Refs: []RefLine{{Vertical: true, At: 9}}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.p.Title, c.p.XLabel, c.p.YLabel = c.name, "x", "y"
+			f := Figure{Rows: 2, Cols: 2, Panels: []Panel{c.p, {}, {}, c.p}, PanelWidth: 5, PanelHeight: 4}
+			dir := t.TempDir()
+			if err := Save(f, dir, "f"); err != nil {
+				t.Fatal(err)
+			}
+			fp, err := os.Open(filepath.Join(dir, "f.png"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fp.Close()
+			if _, err := png.Decode(fp); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Load(filepath.Join(dir, "f.json"))
+			if err != nil || !sameFigure(got, f) {
+				t.Errorf("JSON round trip: %v", err)
+			}
+		})
+	}
+}

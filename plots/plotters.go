@@ -329,6 +329,9 @@ func (np *notePlotter) Plot(c draw.Canvas, plt *plot.Plot) {
 	pad := vg.Points(2)
 	for _, n := range np.notes {
 		pt := vg.Point{X: trX(n.X), Y: trY(n.Y)}
+		if !c.Contains(pt) {
+			continue // outside the axis ranges: never draw over a neighbour
+		}
 		r := np.sty.Rectangle(n.Text)
 		box := []vg.Point{
 			{X: pt.X + r.Min.X - pad, Y: pt.Y + r.Min.Y - pad}, {X: pt.X + r.Max.X + pad, Y: pt.Y + r.Min.Y - pad},
@@ -337,6 +340,17 @@ func (np *notePlotter) Plot(c draw.Canvas, plt *plot.Plot) {
 		c.FillPolygon(color.NRGBA{0xFF, 0xFF, 0xFF, 0xC8}, c.ClipPolygonXY(box))
 		c.FillText(np.sty, pt, n.Text)
 	}
+}
+
+// DataRange implements plot.DataRanger: the notes' anchor points.
+func (np *notePlotter) DataRange() (xmin, xmax, ymin, ymax float64) {
+	xmin, ymin = math.Inf(1), math.Inf(1)
+	xmax, ymax = math.Inf(-1), math.Inf(-1)
+	for _, n := range np.notes {
+		xmin, xmax = math.Min(xmin, n.X), math.Max(xmax, n.X)
+		ymin, ymax = math.Min(ymin, n.Y), math.Max(ymax, n.Y)
+	}
+	return xmin, xmax, ymin, ymax
 }
 
 // missingThumb is the legend swatch of a not-run cell.

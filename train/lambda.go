@@ -19,7 +19,7 @@ import (
 // cotangent v; J u, a forward-mode product Gorgonia lacks, is the central
 // difference (f(theta + e u) - f(theta - e u)) / (2 e) with e = 1e-4 |theta|
 // / sqrt(P), whose relative error O(e^2) is far below the iteration's. It
-// stops when the Rayleigh quotient changes by less than 1e-6 relatively or
+// stops when the Rayleigh quotient changes by less than 1e-5 relatively or
 // after iters iterations, starting from a direction drawn from PCG(seed).
 // The parameters are restored exactly afterwards.
 //
@@ -85,7 +85,7 @@ func EmpiricalLambdaMax(net *nets.Net, x npyarray.Array, iters int, seed uint64)
 			return 0, fmt.Errorf("train: power iteration for lambda_max broke down (|J^T J u| = %v)", norm)
 		}
 		floats.ScaleTo(u, 1/norm, v)
-		if it > 0 && math.Abs(l-lambda) <= 1e-6*l {
+		if it > 0 && math.Abs(l-lambda) <= 1e-5*l {
 			return l, nil
 		}
 		lambda = l

@@ -275,7 +275,7 @@ func TestBadOptions(t *testing.T) {
 
 // TestEmpiricalLambdaMax compares the power iteration with the top
 // eigenvalue of J J^T formed from the explicit Jacobian rows of every
-// logit. The iteration stops at a 1e-6 relative change; 1e-4 covers the
+// logit. The iteration stops at a 1e-5 relative change; 1e-3 covers the
 // remaining distance to the limit for this well separated top eigenvalue.
 func TestEmpiricalLambdaMax(t *testing.T) {
 	data := toyData(6, 6, 1, 4, 2)
@@ -307,7 +307,7 @@ func TestEmpiricalLambdaMax(t *testing.T) {
 	}
 	vals := es.Values(nil)
 	want := vals[len(vals)-1]
-	if math.Abs(got-want) > 1e-4*want {
+	if math.Abs(got-want) > 1e-3*want {
 		t.Errorf("lambda_max %v, eigen decomposition %v", got, want)
 	}
 }

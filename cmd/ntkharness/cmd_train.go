@@ -21,6 +21,8 @@ import (
 	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/theory"
+	"github.com/ntkharness/ntkharness/theory/linalg"
 	"github.com/ntkharness/ntkharness/train"
 )
 
@@ -28,9 +30,20 @@ func init() {
 	register("train", "train a finite network by gradient descent and record its learning curves", runTrain)
 }
 
-// analyticLambdaMax, when set, gives lambda_max of the analytic
-// (infinite-width) NTK for --lambda analytic; see cmd_train_theory.go.
-var analyticLambdaMax train.LambdaMaxFunc
+// analyticLambdaMax gives lambda_max of the analytic (infinite-width)
+// per-logit NTK of the network's spec on the training inputs.
+var analyticLambdaMax train.LambdaMaxFunc = func(net *nets.Net, x npyarray.Array) (float64, error) {
+	k, err := theory.Compute(net.Spec(), x, npyarray.Array{}, theory.Options{})
+	if err != nil {
+		return 0, fmt.Errorf("analytic NTK: %v", err)
+	}
+	n, _ := k.NTK.Dims()
+	vals, _, err := linalg.EigenSym(mat.NewSymDense(n, k.NTK.RawMatrix().Data), false)
+	if err != nil {
+		return 0, fmt.Errorf("analytic NTK: %v", err)
+	}
+	return vals[len(vals)-1], nil
+}
 
 const trainDescription = `
 Train the network described by --arch/--act/--depth/--width/--sw2/--sb2 by

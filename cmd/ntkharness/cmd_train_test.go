@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -137,5 +138,39 @@ func TestTrainCommandErrors(t *testing.T) {
 		if strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
 			t.Errorf("%v: error is not one line: %q", tt.args[1:], stderr)
 		}
+	}
+}
+
+// TestTrainLambdaSources: lambda_max of the analytic NTK and of a width-512
+// network's empirical NTK agree to the finite-width fluctuation, well
+// within 10% for this depth-2 erf network on 8 points.
+func TestTrainLambdaSources(t *testing.T) {
+	dir := t.TempDir()
+	x, y := writeToyNpy(t, dir, 8, 6, false)
+	lm := map[string]float64{}
+	for _, src := range []string{"analytic", "empirical"} {
+		out := filepath.Join(dir, src)
+		_, stderr, status := runCLI(t, "train", "--x-train", x, "--y-train", y, "--width", "512", "--steps", "0",
+			"--lambda", src, "--quiet", "--out", out)
+		if status != 0 {
+			t.Fatalf("%s: status %d: %s", src, status, stderr)
+		}
+		var h struct {
+			LambdaMax float64 `json:"lambda_max"`
+			EtaCrit   float64 `json:"eta_crit"`
+			LR        float64 `json:"lr"`
+		}
+		b, _ := os.ReadFile(filepath.Join(out, "history.json"))
+		if err := json.Unmarshal(b, &h); err != nil {
+			t.Fatal(err)
+		}
+		// eta_crit = 2 N k / lambda_max with N = 8, k = 2; lr = 0.5 eta_crit.
+		if math.Abs(h.EtaCrit-32/h.LambdaMax) > 1e-12*h.EtaCrit || math.Abs(h.LR-0.5*h.EtaCrit) > 1e-12*h.LR {
+			t.Errorf("%s: lambda_max %v, eta_crit %v, lr %v are inconsistent", src, h.LambdaMax, h.EtaCrit, h.LR)
+		}
+		lm[src] = h.LambdaMax
+	}
+	if r := lm["empirical"] / lm["analytic"]; math.Abs(r-1) > 0.1 {
+		t.Errorf("lambda_max: empirical %v, analytic %v", lm["empirical"], lm["analytic"])
 	}
 }

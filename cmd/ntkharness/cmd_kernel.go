@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/ntkharness/ntkharness/cmd/ntkharness/internal/progress"
+	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/theory"
+)
+
+func init() {
+	register("kernel", "compute the analytic (infinite-width) NNGP and NTK between input arrays", runKernel)
+}
+
+const kernelDescription = `
+Compute the infinite-width NNGP and NTK kernels (per logit, NTK
+parameterization, Dense readout) of the network given by the flags or by
+--spec, between the rows of --x1 and of --x2 (x2 = x1 when absent).
+Inputs are .npy arrays: [N, d] for fcn, [N, H, W, C] for cnn-f and cnn-gap.
+
+With --json, print one JSON object {"nngp": [[...]], "ntk": [[...]]} (rows
+x1, columns x2) on standard output. With --out DIR, write DIR/nngp.npy and
+DIR/ntk.npy. At least one of the two is required.`
+
+// kernelJSON is the --json output contract: rows x1, columns x2.
+type kernelJSON struct {
+	NNGP [][]float64 `json:"nngp"`
+	NTK  [][]float64 `json:"ntk"`
+}
+
+func runKernel(args []string) error {
+	fs := newFlags("kernel", "(--spec FILE | --arch A --act F --depth L --sw2 V --sb2 V) --x1 a.npy [--x2 b.npy] (--json | --out DIR)", kernelDescription)
+	arch := fs.String("arch", spec.FCN, "architecture: fcn, cnn-f or cnn-gap")
+	act := fs.String("act", spec.Erf, "activation: erf, relu or tanh")
+	depth := fs.Int("depth", 0, "depth L, the number of nonlinearities (required without --spec)")
+	sw2 := fs.Float64("sw2", 0, "weight variance sigma_w^2 (required without --spec)")
+	sb2 := fs.Float64("sb2", 0, "bias variance sigma_b^2")
+	filter := fs.Int("filter", spec.DefaultFilter, "convolution filter size f (f x f), cnn only")
+	padding := fs.String("padding", spec.Same, "convolution padding, SAME or VALID, cnn only")
+	specPath := fs.String("spec", "", "read the architecture from this spec JSON file instead of the flags above")
+	x1Path := fs.String("x1", "", "inputs of the rows, a .npy array (required)")
+	x2Path := fs.String("x2", "", "inputs of the columns, a .npy array (default: the rows' inputs)")
+	asJSON := fs.Bool("json", false, `print {"nngp": [[...]], "ntk": [[...]]} on standard output`)
+	outDir := fs.String("out", "", "write nngp.npy and ntk.npy into this directory")
+	memLimit := fs.Float64("mem-limit", float64(theory.DefaultMemLimit)/(1<<30), "refuse plans whose estimated memory exceeds this many GiB")
+	workers := fs.Int("workers", 0, "goroutines to use (0: all cores)")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	if *x1Path == "" {
+		return usagef("kernel: --x1 is required (see ntkharness kernel --help)")
+	}
+	if !*asJSON && *outDir == "" {
+		return usagef("kernel: give --json or --out DIR (see ntkharness kernel --help)")
+	}
+	if !(*memLimit > 0) || math.IsInf(*memLimit, 0) {
+		return usagef("kernel: --mem-limit %v: must be a positive number of GiB", *memLimit)
+	}
+	if *workers < 0 {
+		return usagef("kernel: --workers %d: must be >= 0", *workers)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var s spec.Spec
+	if *specPath != "" {
+		for _, name := range []string{"arch", "act", "depth", "sw2", "sb2", "filter", "padding"} {
+			if set[name] {
+				return usagef("kernel: --%s given with --spec: take the architecture from one or the other", name)
+			}
+		}
+		var err error
+		if s, err = spec.Load(*specPath); err != nil {
+			return fmt.Errorf("--spec %v", err)
+		}
+	} else {
+		if !set["depth"] || !set["sw2"] {
+			return usagef("kernel: --depth and --sw2 are required without --spec (see ntkharness kernel --help)")
+		}
+		s = spec.Spec{Arch: *arch, Act: *act, Depth: *depth, SW2: *sw2, SB2: *sb2}
+		if s.IsConv() {
+			s.Filter, s.Padding = *filter, *padding
+		} else if set["filter"] || set["padding"] {
+			return usagef("kernel: --filter and --padding apply to cnn-f and cnn-gap, not %s", s.Arch)
+		}
+		if err := s.Validate(); err != nil {
+			return usagef("kernel: %v", err)
+		}
+	}
+	x1, err := npyarray.Load(*x1Path)
+	if err != nil {
+		return fmt.Errorf("--x1 %s: %v", *x1Path, err)
+	}
+	var x2 npyarray.Array
+	if *x2Path != "" {
+		if x2, err = npyarray.Load(*x2Path); err != nil {
+			return fmt.Errorf("--x2 %s: %v", *x2Path, err)
+		}
+	}
+	opt := theory.Options{Workers: *workers, MemLimit: int64(*memLimit * (1 << 30))}
+	var bar *progress.Bar
+	if *outDir != "" && !*asJSON {
+		bar = progress.New("kernel", 0)
+		opt.Progress = bar.Update
+	}
+	k, err := theory.Compute(s, x1, x2, opt)
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	if *outDir != "" {
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			return err
+		}
+		for name, m := range map[string]*mat.Dense{"nngp.npy": k.NNGP, "ntk.npy": k.NTK} {
+			if err := npyarray.Save(filepath.Join(*outDir, name), kernelArray(m)); err != nil {
+				return err
+			}
+		}
+	}
+	if *asJSON {
+		b, err := json.Marshal(kernelJSON{NNGP: kernelRows(k.NNGP), NTK: kernelRows(k.NTK)})
+		if err != nil {
+			return fmt.Errorf("encoding the kernels as JSON: %v", err)
+		}
+		fmt.Println(string(b))
+	}
+	return nil
+}
+
+func kernelRows(m *mat.Dense) [][]float64 {
+	r, c := m.Dims()
+	rows := make([][]float64, r)
+	for i := range rows {
+		rows[i] = make([]float64, c)
+		mat.Row(rows[i], i, m)
+	}
+	return rows
+}
+
+func kernelArray(m *mat.Dense) npyarray.Array {
+	r, c := m.Dims()
+	a := npyarray.New(r, c)
+	for i := range r {
+		mat.Row(a.Data[i*c:(i+1)*c], i, m)
+	}
+	return a
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -195,11 +194,20 @@ func runTrain(args []string) error {
 		opt.LR = *lr
 	} else {
 		opt.LRFactor = *lrFactor
-		switch {
-		case *lambda == "analytic" && analyticLambdaMax == nil:
-			return errors.New("train: --lambda analytic: the analytic NTK is not available in this build; use --lambda empirical or --lr")
-		case *lambda != "empirical" && analyticLambdaMax != nil:
+		switch *lambda {
+		case "analytic":
 			opt.LambdaMax = analyticLambdaMax
+		case "auto":
+			// The analytic kernel, or the network's own when the analytic
+			// plan is refused (e.g. a CNN-GAP kernel too big for memory).
+			opt.LambdaMax = func(n *nets.Net, x npyarray.Array) (float64, error) {
+				lm, err := analyticLambdaMax(n, x)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "ntkharness: train: %v; using the empirical NTK\n", err)
+					return train.EmpiricalLambdaMax(n, x, 100, *seed)
+				}
+				return lm, nil
+			}
 		}
 	}
 	var bar *progress.Bar

@@ -226,8 +226,12 @@ func stats(x []float64, off, stride int) Stats {
 	for i := off; i < len(x); i += stride {
 		v := x[i]
 		sum += v
-		st.Min = math.Min(st.Min, v)
-		st.Max = math.Max(st.Max, v)
+		if v < st.Min {
+			st.Min = v
+		}
+		if v > st.Max {
+			st.Max = v
+		}
 		n++
 	}
 	st.Mean = sum / float64(n)
@@ -241,7 +245,8 @@ func stats(x []float64, off, stride int) Stats {
 }
 
 // Stats returns the minimum, maximum, mean and population standard
-// deviation of all values of all images. An empty set gives NaNs.
+// deviation of all values of all images. An empty set gives NaNs; NaN
+// values make Mean and Std NaN (Min and Max skip them).
 func (s *Set) Stats() Stats { return stats(s.X, 0, 1) }
 
 // ChannelStats returns Stats of each channel over all images and pixels.

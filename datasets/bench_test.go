@@ -1,0 +1,88 @@
+package datasets
+
+import (
+	"bytes"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// BenchmarkReferenceGemm is a same-run reference for the numbers below:
+// a 256x256x256 float64 matrix product with gonum's pure-Go BLAS, reported
+// in GFLOP/s (2 n^3 flops per product).
+func BenchmarkReferenceGemm(b *testing.B) {
+	const n = 256
+	mk := func() blas64.General {
+		m := blas64.General{Rows: n, Cols: n, Stride: n, Data: make([]float64, n*n)}
+		for i := range m.Data {
+			m.Data[i] = float64(i%7) - 3
+		}
+		return m
+	}
+	x, y, z := mk(), mk(), mk()
+	b.ResetTimer()
+	for b.Loop() {
+		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, x, y, 0, z)
+	}
+	b.ReportMetric(2*n*n*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkLoadMNISTEmbedded decompresses and converts the embedded MNIST
+// (70,000 images).
+func BenchmarkLoadMNISTEmbedded(b *testing.B) {
+	for b.Loop() {
+		if _, _, err := LoadMNISTEmbedded(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(70000*float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// BenchmarkCIFAR10Archive reads a gzipped tar of one 10,000-record batch
+// and a 10,000-record test batch, the layout of the real release.
+func BenchmarkCIFAR10Archive(b *testing.B) {
+	labels := make([]byte, 10000)
+	for i := range labels {
+		labels[i] = byte(i % 10)
+	}
+	batch := cifarBatch(labels...)
+	tgz := gz(tarOf(b, []string{"c/data_batch_1.bin", "c/test_batch.bin"}, [][]byte{batch, batch}))
+	b.SetBytes(int64(2 * len(batch)))
+	b.ResetTimer()
+	for b.Loop() {
+		files, err := ReadCIFAR10Archive(bytes.NewReader(tgz), "bench.tar.gz")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := assembleCIFAR(files, "bench.tar.gz"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPreprocess times each step on the 60,000 MNIST training images.
+func BenchmarkPreprocess(b *testing.B) {
+	train, _, err := LoadMNISTEmbedded()
+	if err != nil {
+		b.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		f    func() error
+	}{
+		{"Subset10000", func() error { _, err := train.Subset(10000, false, 1); return err }},
+		{"Downsample2", func() error { _, err := train.Downsample(2); return err }},
+		{"Standardize", func() error { _, err := train.Standardize(); return err }},
+		{"NormalizeNorm", func() error { _, err := train.NormalizeNorm(); return err }},
+	}
+	for _, st := range steps {
+		b.Run(st.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := st.f(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -194,18 +194,22 @@ func collect(net *nets.Net, x npyarray.Array, a, batch int, withInputs bool, ste
 			inputs[l] = mat.NewDense(n*ly.Positions, ly.FanIn, nil)
 		}
 	}
+	dv := make([]*mat.Dense, len(layers))
+	var iv []*mat.Dense
+	if withInputs {
+		iv = make([]*mat.Dense, len(layers))
+	}
 	for lo := 0; lo < n; lo += batch {
 		hi := min(n, lo+batch)
-		tr, err := net.Backward(slice(x, lo, hi, in), oneHot(hi-lo, k, a))
-		if err != nil {
-			return nil, nil, err
-		}
 		for l, ly := range layers {
 			r0, r1 := lo*ly.Positions, hi*ly.Positions
-			deltas[l].Slice(r0, r1, 0, ly.FanOut).(*mat.Dense).Copy(tr.Deltas[l])
+			dv[l] = deltas[l].Slice(r0, r1, 0, ly.FanOut).(*mat.Dense)
 			if withInputs {
-				inputs[l].Slice(r0, r1, 0, ly.FanIn).(*mat.Dense).Copy(tr.Inputs[l])
+				iv[l] = inputs[l].Slice(r0, r1, 0, ly.FanIn).(*mat.Dense)
 			}
+		}
+		if err := net.LayerFactors(slice(x, lo, hi, in), oneHot(hi-lo, k, a), iv, dv); err != nil {
+			return nil, nil, err
 		}
 		step()
 	}

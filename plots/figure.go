@@ -129,6 +129,7 @@ const (
 	LegendTopLeft     = "top-left"     //
 	LegendBottomRight = "bottom-right" //
 	LegendBottomLeft  = "bottom-left"  //
+	LegendRight       = "right"        // outside, right of the data area (the panel's plot narrows)
 	LegendNone        = "none"         // no legend
 )
 
@@ -325,10 +326,10 @@ func (p *Panel) validate() error {
 		return fmt.Errorf("every axis needs a label (x %q, y %q)", p.XLabel, p.YLabel)
 	}
 	switch p.Legend {
-	case LegendAuto, LegendTopRight, LegendTopLeft, LegendBottomRight, LegendBottomLeft, LegendNone:
+	case LegendAuto, LegendTopRight, LegendTopLeft, LegendBottomRight, LegendBottomLeft, LegendRight, LegendNone:
 	default:
-		return fmt.Errorf("legend placement %q: want %q, %q, %q, %q, %q or empty (auto)", p.Legend,
-			LegendTopRight, LegendTopLeft, LegendBottomRight, LegendBottomLeft, LegendNone)
+		return fmt.Errorf("legend placement %q: want %q, %q, %q, %q, %q, %q or empty (auto)", p.Legend,
+			LegendTopRight, LegendTopLeft, LegendBottomRight, LegendBottomLeft, LegendRight, LegendNone)
 	}
 	for _, lim := range []struct {
 		name string

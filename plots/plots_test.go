@@ -727,6 +727,7 @@ func TestEdgeCasesDraw(t *testing.T) {
 		{"reference lines only", Panel{XLim: [2]float64{0, 1}, YLim: [2]float64{1, 10}, LogY: true, Refs: []RefLine{{Vertical: true, At: 0.5}, {At: 3, Label: "h"}}}},
 		{"notes only, one outside the limits", Panel{XLim: [2]float64{0, 1}, YLim: [2]float64{0, 1}, Notes: []Note{{X: 0.5, Y: 0.5, Text: "in"}, {X: 5, Y: 5, Text: "out"}}}},
 		{"eleven series", Panel{Series: many, Legend: LegendBottomLeft}},
+		{"legend outside", Panel{Series: many, Legend: LegendRight, Refs: []RefLine{{At: 3, Label: "three"}}}},
 		{"overlay outside the heat map", Panel{Heat: &HeatMap{X: []float64{0, 1}, Y: []float64{0, 1}, Z: [][]float64{{0, 1}, {1, 0}}},
 			Series: []Series{line([]float64{-5, 5}, []float64{-5, 5})}, Refs: []RefLine{{Vertical: true, At: 9}}}},
 	}

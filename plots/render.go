@@ -247,10 +247,12 @@ type builtPanel struct {
 	p      *plot.Plot
 	legend []keyEntry // drawn inside the data area (non-heat panels)
 	place  string
-	points [][2]float64 // data points, for automatic legend placement
-	scale  *colorScale  // heat map colour scale, nil without a heat map
-	label  string       // heat map quantity
-	ownBar bool         // draws its own colour bar
+	points [][2]float64  // data points, for automatic legend placement
+	pieces []plotter.XYs // drawn lines, likewise
+	refs   []RefLine     // likewise
+	scale  *colorScale   // heat map colour scale, nil without a heat map
+	label  string        // heat map quantity
+	ownBar bool          // draws its own colour bar
 }
 
 // heatRange is the colour range of a heat map: the shared bar, the heat
@@ -322,6 +324,7 @@ func buildPanel(pn *Panel, shared *ColorBar) *builtPanel {
 		p.Add(g)
 	}
 
+	bp.refs = pn.Refs
 	for _, r := range pn.Refs {
 		p.Add(&refPlotter{r: r, sty: refStyle()})
 		if r.Label != "" && pn.Heat == nil {
@@ -337,6 +340,7 @@ func buildPanel(pn *Panel, shared *ColorBar) *builtPanel {
 			for _, piece := range finitePieces(s.X, s.Y) {
 				l := &plotter.Line{XYs: piece, LineStyle: seriesLineStyle(s, ci)}
 				p.Add(l)
+				bp.pieces = append(bp.pieces, piece)
 			}
 		}
 		if s.Style == Markers || s.Style == LineMarkers {
@@ -475,10 +479,25 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
 		if own {
 			pc.Max.X -= ownBarW
 		}
+		var outside vg.Length
+		if b.place == LegendRight && len(b.legend) > 0 {
+			lg := newLegend(b)
+			outside = lg.Rectangle(pc).Size().X + 2*legendBoxPad + tilePad
+			pc.Max.X -= outside
+		}
 		b.p.Draw(pc)
 		data := b.p.DataCanvas(pc)
 		areas[i] = data.Rectangle
-		drawLegend(b, data)
+		if outside > 0 {
+			lc := data
+			lc.Min.X = data.Max.X + tilePad + legendBoxPad
+			lc.Max.X = pc.Max.X + outside
+			lg := newLegend(b)
+			lg.Top, lg.Left = true, true
+			lg.Draw(lc)
+		} else {
+			drawLegend(b, data)
+		}
 		if b.scale == nil {
 			continue
 		}
@@ -542,23 +561,43 @@ func drawLegend(b *builtPanel, data draw.Canvas) {
 	if len(b.legend) == 0 || b.place == LegendNone {
 		return
 	}
-	lg := plot.NewLegend()
-	lg.TextStyle.Font.Size = fontLegend
-	lg.ThumbnailWidth = vg.Points(18)
-	lg.Padding = vg.Points(2.5)
-	for _, e := range b.legend {
-		lg.Add(e.label, e.thumbs...)
-	}
+	lg := newLegend(b)
 	place := b.place
 	if place == LegendAuto {
+		// Page positions of the points and of samples along the lines
+		// (a line crossing the legend counts like the points it hides).
 		trX, trY := b.p.Transforms(&data)
+		var page []vg.Point
+		for _, pt := range b.points {
+			page = append(page, vg.Point{X: trX(pt[0]), Y: trY(pt[1])})
+		}
+		const samplesPerSegment = 8
+		for _, piece := range b.pieces {
+			for j := 1; j < len(piece); j++ {
+				a := vg.Point{X: trX(piece[j-1].X), Y: trY(piece[j-1].Y)}
+				z := vg.Point{X: trX(piece[j].X), Y: trY(piece[j].Y)}
+				for k := 1; k < samplesPerSegment; k++ {
+					f := vg.Length(k) / samplesPerSegment
+					page = append(page, vg.Point{X: a.X + f*(z.X-a.X), Y: a.Y + f*(z.Y-a.Y)})
+				}
+			}
+		}
+		for _, r := range b.refs {
+			for k := 0; k <= 4*samplesPerSegment; k++ {
+				f := vg.Length(k) / (4 * samplesPerSegment)
+				if r.Vertical {
+					page = append(page, vg.Point{X: trX(r.At), Y: data.Min.Y + f*(data.Max.Y-data.Min.Y)})
+				} else {
+					page = append(page, vg.Point{X: data.Min.X + f*(data.Max.X-data.Min.X), Y: trY(r.At)})
+				}
+			}
+		}
 		best := -1
 		for _, corner := range legendCorners {
 			setCorner(&lg, corner)
 			r := legendRect(&lg, data)
 			n := 0
-			for _, pt := range b.points {
-				q := vg.Point{X: trX(pt[0]), Y: trY(pt[1])}
+			for _, q := range page {
 				if q.X >= r.Min.X-legendBoxPad && q.X <= r.Max.X+legendBoxPad && q.Y >= r.Min.Y-legendBoxPad && q.Y <= r.Max.Y+legendBoxPad {
 					n++
 				}
@@ -576,6 +615,17 @@ func drawLegend(b *builtPanel, data draw.Canvas) {
 	}
 	data.FillPolygon(color.NRGBA{0xFF, 0xFF, 0xFF, 0xD8}, box)
 	lg.Draw(data)
+}
+
+func newLegend(b *builtPanel) plot.Legend {
+	lg := plot.NewLegend()
+	lg.TextStyle.Font.Size = fontLegend
+	lg.ThumbnailWidth = vg.Points(18)
+	lg.Padding = vg.Points(2.5)
+	for _, e := range b.legend {
+		lg.Add(e.label, e.thumbs...)
+	}
+	return lg
 }
 
 func setCorner(lg *plot.Legend, corner string) {

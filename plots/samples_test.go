@@ -207,13 +207,49 @@ func sampleDynamics() Figure {
 	}}}
 }
 
+func sampleMeanPredictor() Figure {
+	var ls, th, ref []float64
+	for l := 1.0; l <= 120; l += 7 {
+		ls = append(ls, l)
+		ref = append(ref, l*math.Pow(0.94, l))
+		th = append(th, l*math.Pow(0.94, l)*(1+0.2/l))
+	}
+	return Figure{Rows: 1, Cols: 1, Panels: []Panel{{
+		Title: "mean predictor, chaotic phase", XLabel: "depth l", YLabel: "|P(Θ^l) Y|", LogY: true,
+		Series: []Series{
+			{Label: "theory", X: ls, Y: th, Style: Markers},
+			{Label: "l (χ_c*/χ₁)^l", X: ls, Y: ref, Dashed: true, Color: ColorGrey},
+		},
+	}}}
+}
+
+func samplePooling() Figure {
+	ls := []float64{1, 2, 4, 8, 16, 32, 64}
+	var ss []Series
+	for k, arch := range []string{"fcn", "cnn-f", "cnn-gap"} {
+		th, tr := make([]float64, len(ls)), make([]float64, len(ls))
+		for i, l := range ls {
+			th[i] = 0.1 + 0.35*math.Exp(-l/(8*float64(k+1)))
+			tr[i] = th[i] * (1 - 0.03*float64(i%2))
+		}
+		ss = append(ss, Series{Label: arch + " theory", X: ls, Y: th, Color: k + 1},
+			Series{Label: arch + " trained", X: ls, Y: tr, Style: Markers, Color: k + 1})
+	}
+	return Figure{Rows: 1, Cols: 1, Panels: []Panel{{
+		Title: "pooling", XLabel: "depth l", YLabel: "test accuracy", LogX: true, Series: ss, Legend: LegendRight,
+		Refs: []RefLine{{At: 0.1, Label: "chance"}},
+	}}}
+}
+
 func samples() map[string]Figure {
 	return map[string]Figure{
-		"phase":        samplePhase(),
-		"depthscales":  sampleDepthScales(),
-		"ntk-depth":    sampleNTKDepth(),
-		"trainability": sampleTrainability(),
-		"width":        sampleWidth(),
-		"dynamics":     sampleDynamics(),
+		"mean-predictor": sampleMeanPredictor(),
+		"pooling":        samplePooling(),
+		"phase":          samplePhase(),
+		"depthscales":    sampleDepthScales(),
+		"ntk-depth":      sampleNTKDepth(),
+		"trainability":   sampleTrainability(),
+		"width":          sampleWidth(),
+		"dynamics":       sampleDynamics(),
 	}
 }

@@ -85,7 +85,7 @@ func decodeCIFAR(data []byte, name string, x []float64, labels []int) error {
 func LoadCIFAR10(path string) (train, test *Set, err error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("CIFAR-10 location %s: %v", path, errors.Unwrap(err))
+		return nil, nil, fmt.Errorf("CIFAR-10 location %s: %v", path, cause(err))
 	}
 	var files map[string]cifarFile
 	if st.IsDir() {
@@ -94,7 +94,7 @@ func LoadCIFAR10(path string) (train, test *Set, err error) {
 		var f *os.File
 		f, err = os.Open(path)
 		if err != nil {
-			return nil, nil, fmt.Errorf("CIFAR-10 archive %s: %v", path, errors.Unwrap(err))
+			return nil, nil, fmt.Errorf("CIFAR-10 archive %s: %v", path, cause(err))
 		}
 		defer f.Close()
 		files, err = ReadCIFAR10Archive(f, path)
@@ -133,12 +133,16 @@ func readCIFARDir(dir string) (map[string]cifarFile, error) {
 	files := map[string]cifarFile{}
 	for _, f := range append(cifarFiles, "batches.meta.txt") {
 		p := filepath.Join(dir, f)
+		// Check the size before reading, so that a wrong file fails fast.
+		if st, err := os.Stat(p); err == nil && f != "batches.meta.txt" && st.Size()%cifarRecord != 0 {
+			return nil, errRecords(p, st.Size())
+		}
 		b, err := os.ReadFile(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", p, errors.Unwrap(err))
+			return nil, fmt.Errorf("%s: %v", p, cause(err))
 		}
 		files[f] = cifarFile{p, b}
 	}

@@ -32,7 +32,9 @@
 package datasets
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"strings"
@@ -266,4 +268,14 @@ func (s *Set) withShape(n, h, w, c int) *Set {
 	t.Labels = append([]int(nil), s.Labels...)
 	t.ClassNames = append([]string(nil), s.ClassNames...)
 	return &t
+}
+
+// cause strips the path an *os.PathError repeats, so that messages name
+// the file once.
+func cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

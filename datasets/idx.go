@@ -156,7 +156,7 @@ func LoadMNISTEmbedded() (train, test *Set, err error) {
 func LoadMNIST(dir string) (train, test *Set, err error) {
 	st, err := os.Stat(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("MNIST directory %s: %v", dir, errors.Unwrap(err))
+		return nil, nil, fmt.Errorf("MNIST directory %s: %v", dir, cause(err))
 	}
 	if !st.IsDir() {
 		return nil, nil, fmt.Errorf("MNIST directory %s: not a directory", dir)
@@ -178,6 +178,9 @@ func loadMNIST(fsys fs.FS, where string, join func(...string) string) (train, te
 			if err == nil {
 				name = join(where, cand)
 				break
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return nil, nil, fmt.Errorf("%s: %v", join(where, cand), cause(err))
 			}
 		}
 		if f == nil {

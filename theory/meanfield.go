@@ -272,7 +272,9 @@ func chi1Of(act Activation, sw2, sb2 float64) (float64, error) {
 // by doubling from sw2 = 1/16 and refined by Brent's method. Where the
 // variance map has no finite fixed point (relu with sw2 >= 2), the signal
 // explodes and the point counts as chaotic; so for relu, whose
-// chi_1 = sw2/2 does not depend on sb2, the answer is 2.
+// chi_1 = sw2/2 does not depend on sb2, the answer is 2. At sb2 = 0 the
+// line ends where q* leaves 0 (pi/4 for erf); there chi_1 - 1 is only
+// quadratic on the chaotic side, so the root is accurate to about 1e-8.
 func CriticalSW2(act Activation, sb2 float64) (float64, error) {
 	if err := checkSB2(sb2); err != nil {
 		return 0, err

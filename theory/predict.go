@@ -217,6 +217,9 @@ func checkTime(dyn Dynamics, eta, t float64) error {
 // without a test-train NTK) after time t of the given dynamics with learning
 // rate eta. t = +Inf gives the converged predictor; for Steps it requires
 // eta < eta_crit (otherwise the iteration diverges and At returns an error).
+// At finite t, Steps with eta > eta_crit returns the diverging iterates
+// themselves, whose top mode grows like |1 - eta lambda_max/(N k)|^t (and
+// may overflow to infinities): that divergence is the result.
 func (p *Predictor) At(dyn Dynamics, eta, t float64) (train, test *mat.Dense, err error) {
 	if err := checkTime(dyn, eta, t); err != nil {
 		return nil, nil, err

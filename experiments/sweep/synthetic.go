@@ -79,10 +79,10 @@ func runSynthetic(ctx context.Context, c Cell) (Result, error) {
 		}
 	}
 	if slices.Contains(ss.Fail, c.Index) {
-		return Result{}, Permanentf("synthetic: cell %d is listed in synthetic.fail", c.Index)
+		return Result{}, Permanentf("cell %d is listed in synthetic.fail", c.Index)
 	}
 	if slices.Contains(ss.Transient, c.Index) {
-		return Result{}, fmt.Errorf("synthetic: cell %d is listed in synthetic.transient", c.Index)
+		return Result{}, fmt.Errorf("cell %d is listed in synthetic.transient", c.Index)
 	}
 	h := fnv.New64a()
 	h.Write([]byte(c.String()))

@@ -26,6 +26,38 @@
 // is a prefix of the SHA-256 of the sweep's canonical JSON (see Sweep.Hash),
 // so a changed sweep never mixes its results with an older one, and a rerun
 // skips every cell that already has a valid result file.
+//
+// # Cell kinds
+//
+// What a cell computes is a kind, registered once by name. The built-in kind
+// "synthetic" needs no other package (see Synthetic). A kind that wraps a
+// package of the harness is one file with one RegisterKind call, e.g.
+//
+//	func init() {
+//		sweep.RegisterKind("theory", func(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
+//			var st struct{ Dataset string `json:"dataset"` } // the cell's settings
+//			if err := c.DecodeSettings(&st); err != nil {
+//				return sweep.Result{}, sweep.Permanent(err)
+//			}
+//			... compute from c.Spec, c.Seed and st; impossible inputs
+//			    return sweep.Permanent(err), a NaN loss returns
+//			    Result{Status: sweep.StatusDiverged, ...} ...
+//			return sweep.Result{Scalars: map[string]float64{"kappa": kappa}}, nil
+//		}, sweep.WithCost(func(c sweep.Cell) (sweep.Cost, bool) { ... }))
+//	}
+//
+// The cost model is optional; with it, plans show the total CPU time and the
+// peak memory, and cells whose memory estimate exceeds the sweep's
+// max_memory fail before they run instead of being killed for memory.
+//
+// # Failures and exit statuses
+//
+// A cell that diverges is a result (status diverged). A cell that cannot run
+// (invalid spec, memory estimate over max_memory, an error the kind marks
+// Permanent, a panic) is written with status failed and the reason, and the
+// worker exits with ExitPermanent (3), which the emitted Kubernetes Job maps
+// to FailIndex; a transient error writes nothing and exits 1, so the task is
+// retried. Failed cells count as done on reruns unless RetryFailed is set.
 package sweep
 
 import (

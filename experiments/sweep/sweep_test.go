@@ -306,3 +306,30 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestExampleFiles(t *testing.T) {
+	tests := []struct {
+		path  string
+		cells int
+		axes  string
+	}{
+		// 29 depths (1-9, then 10-105 by 5) x 40 sw2.
+		{"testdata/phase-diagram.json", 29 * 40, "depth,sw2"},
+		{"testdata/smoke.yaml", 4 * 2 * 6, "depth,seed,sw2"},
+	}
+	for _, tt := range tests {
+		s, err := Load(tt.path)
+		if err != nil {
+			t.Errorf("%s: %v", tt.path, err)
+			continue
+		}
+		if s.Len() != tt.cells || strings.Join(s.Axes(), ",") != tt.axes {
+			t.Errorf("%s: %d cells, axes %v; want %d, %s", tt.path, s.Len(), s.Axes(), tt.cells, tt.axes)
+		}
+		for _, i := range []int{0, s.Len() - 1} {
+			if c := s.Cell(i); c.SpecErr != nil || c.Spec.Validate() != nil {
+				t.Errorf("%s: cell %d: %v %v", tt.path, i, c.SpecErr, c.Spec.Validate())
+			}
+		}
+	}
+}

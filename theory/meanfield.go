@@ -112,10 +112,10 @@ var maxQ = math.Ldexp(1, 200)
 // QStar returns the fixed point q* of the variance map
 // V(q) = sw2 T(q, q, q) + sb2 reached from any q > 0, found by Brent's method
 // on V(q) - q after bracketing it by doubling. It returns an error when the
-// map has no finite fixed point (relu with sw2 >= 2 and sb2 > 0, or
-// sw2 >= 2 and sb2 = 0). With sb2 = 0 and phi(0) = 0, q = 0 is always a fixed
-// point; QStar returns the positive fixed point when one exists (V'(0) > 1)
-// and 0 otherwise.
+// map has no finite fixed point (relu with sw2 >= 2: V(q) - q =
+// sb2 + (sw2/2 - 1) q never changes sign). With sb2 = 0 and phi(0) = 0,
+// q = 0 is always a fixed point; QStar returns the positive fixed point
+// when one exists (V'(0) > 1) and 0 otherwise.
 func QStar(act Activation, sw2, sb2 float64) (float64, error) {
 	if err := checkVariances(sw2, sb2); err != nil {
 		return 0, err

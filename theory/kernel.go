@@ -33,6 +33,10 @@ type Options struct {
 	// during the call; Clone them to keep them.
 	EachDepth func(depth int, k Kernels)
 	Progress  func(done, total int) // optional progress callback
+	// Activation, when set, replaces the activation named by the spec, e.g.
+	// TanhStrip() for accurate tanh kernels at large variances or any
+	// NewQuadrature activation.
+	Activation Activation
 }
 
 // Compute returns the analytic NNGP and NTK of the network s between the
@@ -61,9 +65,12 @@ func Compute(s spec.Spec, x1, x2 npyarray.Array, opt Options) (Kernels, error) {
 		return Kernels{}, err
 	}
 	s = s.WithDefaults()
-	act, err := ActivationByName(s.Act)
-	if err != nil {
-		return Kernels{}, err
+	act := opt.Activation
+	if act == nil {
+		var err error
+		if act, err = ActivationByName(s.Act); err != nil {
+			return Kernels{}, err
+		}
 	}
 	in, err := prepareInputs(s, x1, x2)
 	if err != nil {

@@ -115,7 +115,7 @@ type graph struct {
 	auxv   []float64
 	out    *G.Node   // f, [B, k]
 	loss   *G.Node   // train only
-	ins    []*G.Node // layer inputs H_{l-1}
+	ins    []*G.Node // layer inputs H_{l-1} (for convolutions the images, not the patches)
 	zs     []*G.Node // pre-activations of the hidden layers
 	grads  G.Nodes   // train: params; vjp: params then zs
 }
@@ -190,9 +190,7 @@ func (n *Net) build(kind graphKind, batch int) (*graph, error) {
 		in := h
 		switch {
 		case ly.Conv:
-			geom := n.geoms[l]
-			geom.B = batch
-			in, err = G.ApplyOp(geom.im2colOp(), h)
+			// in stays h: the conv op builds the patches block by block.
 		case l == len(n.layers)-1 && s.Arch == spec.CNNF:
 			in, err = G.Reshape(h, tensor.Shape{batch, ly.FanIn})
 		case l == len(n.layers)-1 && s.Arch == spec.CNNGAP:
@@ -203,7 +201,14 @@ func (n *Net) build(kind graphKind, batch int) (*graph, error) {
 			return nil, err
 		}
 		gr.ins = append(gr.ins, in)
-		m, err := G.Mul(in, params[ly.W])
+		var m *G.Node
+		if ly.Conv {
+			geom := n.geoms[l]
+			geom.B = batch
+			m, err = G.ApplyOp(geom.convOp(), in, params[ly.W])
+		} else {
+			m, err = G.ApplyOp(matmulOp, in, params[ly.W])
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -196,7 +196,9 @@ func (n *Net) Backward(x npyarray.Array, cot *mat.Dense) (*Trace, error) {
 	t := &Trace{Out: copyDense(gr.out)}
 	np := len(n.params)
 	for l := range n.layers {
-		t.Inputs = append(t.Inputs, copyDense(gr.ins[l]))
+		in := mat.NewDense(nx*n.layers[l].Positions, n.layers[l].FanIn, nil)
+		n.copyLayerInput(in, gr, l, nx)
+		t.Inputs = append(t.Inputs, in)
 		if l < len(n.layers)-1 {
 			t.Deltas = append(t.Deltas, copyDense(gr.grads[np+l]))
 		} else {
@@ -337,3 +339,25 @@ func shapeString(s []int) string {
 // BLASBackend names the BLAS behind the networks' matrix products: "gonum"
 // (pure Go) or "openblas" (the openblas build tag).
 func BLASBackend() string { return blasBackend }
+
+// copyLayerInput writes H_{l-1} of the last run of gr on nx examples into
+// dst ([nx*Positions, FanIn], possibly a view): the layer's input rows, or
+// for a convolution the patches, built from the images row by row.
+func (n *Net) copyLayerInput(dst *mat.Dense, gr *graph, l, nx int) {
+	ly := n.layers[l]
+	rows := nx * ly.Positions
+	if !ly.Conv {
+		copyInto(dst, valueData(gr.ins[l]), rows, ly.FanIn)
+		return
+	}
+	if r, c := dst.Dims(); r != rows || c != ly.FanIn {
+		panic(fmt.Sprintf("nets: layer %s input destination is %dx%d, want %dx%d", ly.Name, r, c, rows, ly.FanIn))
+	}
+	geom := n.geoms[l]
+	geom.B = nx
+	im := valueData(gr.ins[l])
+	raw := dst.RawMatrix()
+	for r := 0; r < rows; r++ {
+		geom.im2colRows(raw.Data[r*raw.Stride:r*raw.Stride+ly.FanIn], im, r, r+1)
+	}
+}

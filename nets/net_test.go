@@ -684,3 +684,53 @@ func TestCotangentLinearity(t *testing.T) {
 		t.Error("layer-1 deltas are not linear in the cotangent")
 	}
 }
+
+// TestConvBlocks reruns the reference and finite-difference checks of the
+// convolutional cases with patch blocks of 7 rows, so that every
+// convolution and its gradients span many blocks with ragged ends.
+func TestConvBlocks(t *testing.T) {
+	old := convBlockRows
+	convBlockRows = 7
+	defer func() { convBlockRows = old }()
+	for _, tc := range tinyCases() {
+		if !tc.s.IsConv() {
+			continue
+		}
+		rng := rand.New(rand.NewPCG(13, 14))
+		n, err := New(tc.s, tc.inShape, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := randInput(rng, 2, tc.inShape)
+		y := mat.NewDense(2, n.Outputs(), nil)
+		y.Set(0, 0, 1)
+		y.Set(1, 1, 1)
+		_, out, grads, err := n.LossGrad(x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		params := paramData(n)
+		ref := refForward(tc.s, tc.inShape, params, x)
+		for i := range ref {
+			for j := range ref[i] {
+				if d := math.Abs(out.At(i, j) - ref[i][j]); d > 1e-13 {
+					t.Errorf("%s: f[%d][%d] = %v, reference %v", tc.name, i, j, out.At(i, j), ref[i][j])
+				}
+			}
+		}
+		// First-layer filter: its gradient sums over every block.
+		w := params[0]
+		for i := range w {
+			old := w[i]
+			w[i] = old + fdStep
+			lp := refLoss(tc, params, x, y)
+			w[i] = old - fdStep
+			lm := refLoss(tc, params, x, y)
+			w[i] = old
+			fd := (lp - lm) / (2 * fdStep)
+			if d := math.Abs(grads[0][i] - fd); d > fdTol*math.Max(1, math.Abs(fd)) {
+				t.Errorf("%s: w1[%d]: gradient %.10g, finite difference %.10g", tc.name, i, grads[0][i], fd)
+			}
+		}
+	}
+}

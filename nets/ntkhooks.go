@@ -38,7 +38,7 @@ func (n *Net) LayerFactors(x npyarray.Array, cot *mat.Dense, inputs, deltas []*m
 	for l, ly := range n.layers {
 		rows := nx * ly.Positions
 		if inputs != nil && inputs[l] != nil {
-			copyInto(inputs[l], valueData(gr.ins[l]), rows, ly.FanIn)
+			n.copyLayerInput(inputs[l], gr, l, nx)
 		}
 		if deltas != nil && deltas[l] != nil {
 			if l < len(n.layers)-1 {

@@ -228,31 +228,7 @@ func (g convGeom) String() string {
 // channels-last order.
 func (g convGeom) im2col(col, im []float64) {
 	ho, wo := g.out()
-	k := g.F * g.F * g.C
-	for b := 0; b < g.B; b++ {
-		for y := 0; y < ho; y++ {
-			for x := 0; x < wo; x++ {
-				row := col[((b*ho+y)*wo+x)*k:][:k]
-				for dy := 0; dy < g.F; dy++ {
-					iy := y + dy - g.Pad
-					seg := row[dy*g.F*g.C:][:g.F*g.C]
-					if iy < 0 || iy >= g.H {
-						clear(seg)
-						continue
-					}
-					for dx := 0; dx < g.F; dx++ {
-						ix := x + dx - g.Pad
-						dst := seg[dx*g.C:][:g.C]
-						if ix < 0 || ix >= g.W {
-							clear(dst)
-							continue
-						}
-						copy(dst, im[((b*g.H+iy)*g.W+ix)*g.C:][:g.C])
-					}
-				}
-			}
-		}
-	}
+	g.im2colRows(col, im, 0, g.B*ho*wo)
 }
 
 // col2im is the adjoint of im2col: every patch entry is added back onto the
@@ -260,69 +236,7 @@ func (g convGeom) im2col(col, im []float64) {
 func (g convGeom) col2im(im, col []float64) {
 	clear(im)
 	ho, wo := g.out()
-	k := g.F * g.F * g.C
-	for b := 0; b < g.B; b++ {
-		for y := 0; y < ho; y++ {
-			for x := 0; x < wo; x++ {
-				row := col[((b*ho+y)*wo+x)*k:][:k]
-				for dy := 0; dy < g.F; dy++ {
-					iy := y + dy - g.Pad
-					if iy < 0 || iy >= g.H {
-						continue
-					}
-					for dx := 0; dx < g.F; dx++ {
-						ix := x + dx - g.Pad
-						if ix < 0 || ix >= g.W {
-							continue
-						}
-						src := row[(dy*g.F+dx)*g.C:][:g.C]
-						dst := im[((b*g.H+iy)*g.W+ix)*g.C:][:g.C]
-						for c, v := range src {
-							dst[c] += v
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-func (g convGeom) im2colOp() *matOp {
-	ho, wo := g.out()
-	return &matOp{
-		name:  "im2col" + g.String(),
-		arity: 1,
-		shape: func(in []tensor.Shape) (tensor.Shape, error) {
-			if in[0][0] != g.B*g.H*g.W || in[0][1] != g.C {
-				return nil, fmt.Errorf("nets: im2col: input shape %v, want (%d, %d)", in[0], g.B*g.H*g.W, g.C)
-			}
-			return tensor.Shape{g.B * ho * wo, g.F * g.F * g.C}, nil
-		},
-		do: func(out []float64, in [][]float64, _ []tensor.Shape) { g.im2col(out, in[0]) },
-		grad: func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-			d, err := G.ApplyOp(g.col2imOp(), grad)
-			return G.Nodes{d}, err
-		},
-	}
-}
-
-func (g convGeom) col2imOp() *matOp {
-	ho, wo := g.out()
-	return &matOp{
-		name:  "col2im" + g.String(),
-		arity: 1,
-		shape: func(in []tensor.Shape) (tensor.Shape, error) {
-			if in[0][0] != g.B*ho*wo || in[0][1] != g.F*g.F*g.C {
-				return nil, fmt.Errorf("nets: col2im: input shape %v, want (%d, %d)", in[0], g.B*ho*wo, g.F*g.F*g.C)
-			}
-			return tensor.Shape{g.B * g.H * g.W, g.C}, nil
-		},
-		do: func(out []float64, in [][]float64, _ []tensor.Shape) { g.col2im(out, in[0]) },
-		grad: func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-			d, err := G.ApplyOp(g.im2colOp(), grad)
-			return G.Nodes{d}, err
-		},
-	}
+	g.col2imRows(im, col, 0, g.B*ho*wo)
 }
 
 // gapOp averages each group of p consecutive rows: [B*p, C] -> [B, C]. With

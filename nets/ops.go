@@ -17,10 +17,10 @@ import (
 // network uses a few such operations:
 //
 //   - erf, elementwise, with derivative (2/sqrt(pi)) exp(-x^2);
-//   - im2col, which turns a channels-last image batch stored as a
-//     [B*H*W, C] matrix into the [B*Ho*Wo, f*f*C] matrix of its filter
-//     patches, so that a convolution is one matrix product; its adjoint
-//     col2im sums the patch gradients back onto the pixels;
+//   - the layers' matrix products (gemm.go), a convolution being the product
+//     of the [B*Ho*Wo, f*f*C] matrix of filter patches (im2col) of the
+//     channels-last images, stored as a [B*H*W, C] matrix, with the filter;
+//     the adjoint col2im sums patch gradients back onto the pixels;
 //   - global average pooling of [B*P, C] rows to [B, C], whose adjoint
 //     spreads each row back over the P positions divided by P.
 //

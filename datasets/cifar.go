@@ -69,7 +69,7 @@ func decodeCIFAR(data []byte, name string, x []float64, labels []int) error {
 		for c := 0; c < 3; c++ {
 			plane := rec[1+c*cifarPlane : 1+(c+1)*cifarPlane]
 			for p, b := range plane {
-				out[3*p+c] = float64(b) / 255
+				out[3*p+c] = byteScale[b]
 			}
 		}
 	}

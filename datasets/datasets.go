@@ -270,6 +270,14 @@ func (s *Set) withShape(n, h, w, c int) *Set {
 	return &t
 }
 
+// byteScale[b] = b/255, the pixel value of byte b.
+var byteScale = func() (t [256]float64) {
+	for b := range t {
+		t[b] = float64(b) / 255
+	}
+	return t
+}()
+
 // cause strips the path an *os.PathError repeats, so that messages name
 // the file once.
 func cause(err error) error {

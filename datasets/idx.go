@@ -205,8 +205,9 @@ func loadMNIST(fsys fs.FS, where string, join func(...string) string) (train, te
 		n, h, w := im.Dims[0], im.Dims[1], im.Dims[2]
 		s := &Set{Name: MNIST, Split: split, N: n, H: h, W: w, C: 1, X: make([]float64, len(im.Data)),
 			Labels: make([]int, n), Classes: 10, ClassNames: names}
+		x := s.X[:len(im.Data)]
 		for j, b := range im.Data {
-			s.X[j] = float64(b) / 255
+			x[j] = byteScale[b]
 		}
 		for j, b := range lb.Data {
 			s.Labels[j] = int(b)

@@ -71,6 +71,7 @@ func writeCIFARDir(t *testing.T) string {
 }
 
 func TestDataInfo(t *testing.T) {
+	t.Setenv("MNIST_DIR", "") // the first case reads the embedded copy
 	cifar := writeCIFARDir(t)
 	tests := []struct {
 		args []string

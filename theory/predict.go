@@ -57,7 +57,8 @@ type PredictorOptions struct {
 // Cholesky factorization of Theta.
 //
 // Theta is eigendecomposed once, in NewPredictor; each evaluation then costs
-// O((N + M) N k). A Predictor is not safe for concurrent use.
+// O((N + M) N k). A Predictor keeps references to the matrices it was given
+// (do not modify them while using it) and is not safe for concurrent use.
 type Predictor struct {
 	n, m, k int
 	theta   mat.Symmetric

@@ -1,0 +1,226 @@
+package theory
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// tanhGH61 and tanhStrip are the two tanh rules under test.
+var (
+	tanhGH61  = newTanh(61)
+	tanhStrip = newTanh(0)
+)
+
+func relClose(a, b, tol float64) bool {
+	return math.Abs(a-b) <= tol*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+}
+
+// TestClosedForms checks T and Tdot at covariances where the expectations
+// are elementary: correlation 0 (product of one-dimensional means),
+// correlation +-1 (one-dimensional second moments) and zero variance.
+// Tolerance 1e-14: closed forms on both sides, a few roundings apart.
+func TestClosedForms(t *testing.T) {
+	erfSelf := func(k float64) float64 { return 2 / math.Pi * math.Asin(2*k/(1+2*k)) } // E[erf(u)^2], u ~ N(0, k)
+	tests := []struct {
+		name          string
+		act           Activation
+		k11, k12, k22 float64
+		T, Tdot       float64
+	}{
+		{"relu c=1", ReLU{}, 2, 2, 2, 1, 0.5},
+		{"relu c=1 unequal", ReLU{}, 1, 2, 4, 1, 0.5}, // T = sqrt(k11 k22)/2
+		{"relu c=0", ReLU{}, 1, 0, 4, 2 / (2 * math.Pi), 0.25},
+		{"relu c=-1", ReLU{}, 1, -2, 4, 0, 0},
+		{"relu c slightly > 1", ReLU{}, 3, 3 * (1 + 1e-15), 3, 1.5, 0.5},
+		{"relu c slightly < -1", ReLU{}, 3, -3 * (1 + 1e-15), 3, 0, 0},
+		{"relu zero variance", ReLU{}, 0, 0, 2, 0, 0.25},
+		{"relu both zero", ReLU{}, 0, 0, 0, 0, 0.5},
+		{"erf c=1", Erf{}, 0.7, 0.7, 0.7, erfSelf(0.7), 4 / math.Pi / math.Sqrt(1+4*0.7)},
+		{"erf c=-1", Erf{}, 0.7, -0.7, 0.7, -erfSelf(0.7), 4 / math.Pi / math.Sqrt(1+4*0.7)},
+		{"erf c=1 unequal", Erf{}, 0.5, 1, 2, 2 / math.Pi * math.Asin(2/math.Sqrt(2*5)), 4 / math.Pi / math.Sqrt(1+2*2.5)},
+		{"erf c=0", Erf{}, 0.5, 0, 2, 0, 4 / math.Pi / math.Sqrt(2*5)},
+		{"erf c slightly > 1", Erf{}, 0.7, 0.7 * (1 + 1e-15), 0.7, erfSelf(0.7), 4 / math.Pi / math.Sqrt(1+4*0.7)},
+		{"erf zero variance", Erf{}, 0, 0, 3, 0, 4 / math.Pi / math.Sqrt(7)},
+		{"erf large variance", Erf{}, 1e6, 1e6, 1e6, erfSelf(1e6), 4 / math.Pi / math.Sqrt(1+4e6)},
+		// tanh: odd, so E[tanh u] = 0 and T vanishes at c = 0 and at zero
+		// variance; tanh'(0) = 1.
+		{"tanh c=0", tanhGH61, 0.5, 0, 0.3, 0, tanhGH61.Tdot(0.5, 0, 0) * tanhGH61.Tdot(0, 0, 0.3)},
+		{"tanh zero variance", tanhGH61, 0, 0, 0.3, 0, tanhGH61.Tdot(0.3, 0.3, 0.3) * 0},
+		{"tanh both zero", tanhGH61, 0, 0, 0, 0, 1},
+	}
+	// tanh zero variance: Tdot = tanh'(0) E[tanh'(v)] = E[tanh'(v)]; fill it
+	// from the one-dimensional mean, which the c=0 row checks against.
+	tests[16].Tdot = mean1(tanhGH61.z, tanhGH61.w, tanhGH61.dphi, math.Sqrt(0.3))
+	for _, tt := range tests {
+		got, gotD := tt.act.T(tt.k11, tt.k12, tt.k22), tt.act.Tdot(tt.k11, tt.k12, tt.k22)
+		if !relClose(got, tt.T, 1e-14) || !relClose(gotD, tt.Tdot, 1e-14) {
+			t.Errorf("%s: T, Tdot = %.17g, %.17g; want %.17g, %.17g", tt.name, got, gotD, tt.T, tt.Tdot)
+		}
+	}
+}
+
+// TestMonteCarlo compares T and Tdot of every activation with sample means
+// over seeded Gaussian pairs. Tolerance: 5 standard errors of the sample
+// mean, estimated from the same samples (a false alarm has probability
+// below 1e-6 per check).
+func TestMonteCarlo(t *testing.T) {
+	const n = 200000
+	covs := [][3]float64{{1, 0.5, 1}, {0.3, -0.2, 2}, {2.5, 2.4, 2.5}, {4, 0, 0.5}}
+	acts := []Activation{Erf{}, ReLU{}, tanhStrip}
+	rng := rand.New(rand.NewPCG(2020, 1))
+	for _, act := range acts {
+		for _, c := range covs {
+			k11, k12, k22 := c[0], c[1], c[2]
+			a := math.Sqrt(k11)
+			b := k12 / a
+			cc := math.Sqrt(k22 - b*b)
+			var sT, sT2, sD, sD2 float64
+			for range n {
+				z1, z2 := rng.NormFloat64(), rng.NormFloat64()
+				u, v := a*z1, b*z1+cc*z2
+				x := act.Phi(u) * act.Phi(v)
+				y := act.DPhi(u) * act.DPhi(v)
+				sT += x
+				sT2 += x * x
+				sD += y
+				sD2 += y * y
+			}
+			mT, mD := sT/n, sD/n
+			seT := math.Sqrt((sT2/n - mT*mT) / n)
+			seD := math.Sqrt((sD2/n - mD*mD) / n)
+			gotT, gotD := act.T(k11, k12, k22), act.Tdot(k11, k12, k22)
+			if math.Abs(gotT-mT) > 5*seT {
+				t.Errorf("%s %v: T = %.6g, Monte Carlo %.6g +- %.2g", act.Name(), c, gotT, mT, seT)
+			}
+			if math.Abs(gotD-mD) > 5*seD {
+				t.Errorf("%s %v: Tdot = %.6g, Monte Carlo %.6g +- %.2g", act.Name(), c, gotD, mD, seD)
+			}
+		}
+	}
+}
+
+// TestQuadratureRules checks both quadrature rules against closed forms
+// (erf, integrated as a generic phi) and against each other (tanh).
+// Tolerances: the strip rule reaches rounding level (1e-12) for erf; so
+// does Gauss-Hermite with 61 nodes at variances up to 0.5 (beyond, erf's
+// growth off the real axis costs it: 2e-11 at variance 1, 2e-8 at 3, so
+// those covariances are skipped for it); the strip rule is stated accurate to ~1e-13 for tanh at any variance, and
+// Gauss-Hermite with 61 nodes agrees with it to 1e-12 only at small
+// variance (k <= 0.25).
+func TestQuadratureRules(t *testing.T) {
+	erfGH := NewQuadrature("erf-gh", Erf{}.Phi, Erf{}.DPhi, 61)
+	erfStrip := NewStripQuadrature("erf-strip", Erf{}.Phi, Erf{}.DPhi, 1)
+	denser := newTanh(0)
+	denser.strip = math.Pi / 4 // twice the nodes per axis
+	denser.both = nil          // and the unfused evaluation
+	covs := [][3]float64{{0.5, 0.2, 0.4}, {1, -1, 1}, {1, 1, 1}, {2, 1.9, 3}, {0.1, 0, 0}, {0, 0, 0.2}, {3, -0.5, 0.01}}
+	for _, c := range covs {
+		for _, q := range []Activation{erfGH, erfStrip} {
+			if q == erfGH && math.Max(c[0], c[2]) > 0.5 {
+				continue // see the doc comment
+			}
+			if g, w := q.T(c[0], c[1], c[2]), (Erf{}).T(c[0], c[1], c[2]); !relClose(g, w, 1e-12) {
+				t.Errorf("%s T%v = %.16g, closed form %.16g", q.Name(), c, g, w)
+			}
+			if g, w := q.Tdot(c[0], c[1], c[2]), (Erf{}).Tdot(c[0], c[1], c[2]); !relClose(g, w, 1e-12) {
+				t.Errorf("%s Tdot%v = %.16g, closed form %.16g", q.Name(), c, g, w)
+			}
+		}
+	}
+	for _, k := range []float64{0.25, 1, 4, 16} {
+		for _, r := range []float64{-1, -0.6, 0, 0.3, 0.999, 1} {
+			k22 := k / 3
+			k12 := r * math.Sqrt(k*k22)
+			gt, gd := tanhStrip.expectBoth(k, k12, k22)
+			wt, wd := denser.T(k, k12, k22), denser.Tdot(k, k12, k22)
+			if !relClose(gt, wt, 1e-12) || !relClose(gd, wd, 1e-12) {
+				t.Errorf("tanh strip at (%g, %g, %g): %.16g, %.16g; denser rule %.16g, %.16g", k, k12, k22, gt, gd, wt, wd)
+			}
+			if k <= 0.25 {
+				ht, hd := tanhGH61.expectBoth(k, k12, k22)
+				if !relClose(ht, wt, 1e-12) || !relClose(hd, wd, 1e-12) {
+					t.Errorf("tanh GH61 at (%g, %g, %g): %.16g, %.16g; strip %.16g, %.16g", k, k12, k22, ht, hd, wt, wd)
+				}
+			}
+		}
+	}
+}
+
+// TestSpecialCovariances checks that no activation breaks down at
+// degenerate covariances: correlation exactly +-1 equals the limit from
+// inside, correlation beyond +-1 by rounding is clamped, and NaN propagates.
+func TestSpecialCovariances(t *testing.T) {
+	for _, act := range []Activation{Erf{}, ReLU{}, tanhGH61, tanhStrip} {
+		for _, s := range []float64{1, -1} {
+			k11, k22 := 0.8, 1.7
+			m := math.Sqrt(k11 * k22)
+			exact := act.T(k11, s*m, k22)
+			beyond := act.T(k11, s*m*(1+4e-16), k22)
+			inside := act.T(k11, s*m*(1-1e-9), k22)
+			if exact != beyond {
+				t.Errorf("%s: T at correlation %g: %v, just beyond: %v", act.Name(), s, exact, beyond)
+			}
+			// T is Lipschitz in k12 with constant Tdot <= max phi'^2, so
+			// moving k12 by 1e-9 m moves T by at most ~1e-9.
+			if math.Abs(exact-inside) > 2e-9 || math.IsNaN(exact) {
+				t.Errorf("%s: T at correlation %g: %v, limit from inside %v", act.Name(), s, exact, inside)
+			}
+			d := act.Tdot(k11, s*m, k22)
+			if math.IsNaN(d) || math.IsInf(d, 0) {
+				t.Errorf("%s: Tdot at correlation %g = %v", act.Name(), s, d)
+			}
+		}
+		if v := act.T(math.NaN(), 0, 1); !math.IsNaN(v) {
+			t.Errorf("%s: T(NaN, 0, 1) = %v, want NaN", act.Name(), v)
+		}
+	}
+}
+
+func TestActivationByName(t *testing.T) {
+	for _, name := range []string{"erf", "relu", "tanh"} {
+		a, err := ActivationByName(name)
+		if err != nil || a.Name() != name {
+			t.Errorf("ActivationByName(%q) = %v, %v", name, a, err)
+		}
+	}
+	if _, err := ActivationByName("gelu"); err == nil {
+		t.Error(`ActivationByName("gelu"): no error`)
+	}
+}
+
+// TestCorrTableAccuracy checks the interpolated correlation tables against
+// direct quadrature at random correlations, for both tanh rules. Tolerance
+// 1e-9 (the table's construction targets ~1e-12).
+func TestCorrTableAccuracy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, act := range []*Quadrature{tanhGH61, tanhStrip} {
+		for _, q := range []float64{0.01, 0.3, 1, 2.5, 6} {
+			if act == tanhGH61 && q > 2.5 {
+				// Gauss-Hermite with 61 nodes is itself off by 1e-2 at
+				// q = 6 and not smooth in c at the 1e-9 level there.
+				continue
+			}
+			tb, ok := newCorrTable(act, q)
+			if !ok {
+				t.Fatalf("tanh q=%g: no table", q)
+			}
+			var worst float64
+			for i := range 60 {
+				c := 2*rng.Float64() - 1
+				switch i {
+				case 0:
+					c = 1
+				case 1:
+					c = -1
+				}
+				gt, gd := tb.eval(c * q)
+				wt, wd := act.expectBoth(q, c*q, q)
+				worst = math.Max(worst, math.Max(math.Abs(gt-wt), math.Abs(gd-wd)))
+			}
+			if worst > 1e-9 {
+				t.Errorf("tanh (%d fixed nodes) q=%g: table error %.3g > 1e-9", len(act.z), q, worst)
+			}
+		}
+	}
+}

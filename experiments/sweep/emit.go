@@ -96,6 +96,13 @@ func (s *Sweep) KubernetesJob(o ClusterOptions) (*corev1.ConfigMap, *batchv1.Job
 	if o.ResultsPVC == "" || !dnsLabel.MatchString(o.ResultsPVC) {
 		return nil, nil, fmt.Errorf("results-pvc %q: give the name of a ReadWriteMany PersistentVolumeClaim for the results", o.ResultsPVC)
 	}
+	if s.Tasks(o.PerTask) > MaxIndexedCompletions {
+		return nil, nil, fmt.Errorf("%d tasks exceed the %d completions an Indexed Job may have: use a per-task of at least %d",
+			s.Tasks(o.PerTask), MaxIndexedCompletions, (s.n+MaxIndexedCompletions-1)/MaxIndexedCompletions)
+	}
+	if len(s.canonical) > MaxConfigMapBytes {
+		return nil, nil, fmt.Errorf("the sweep file is %d bytes in canonical form, more than a ConfigMap holds (%d)", len(s.canonical), MaxConfigMapBytes)
+	}
 	tasks := int32(s.Tasks(o.PerTask))
 	labels := map[string]string{
 		"app.kubernetes.io/name":      "ntkharness",
@@ -248,6 +255,12 @@ func (s *Sweep) SlurmScript(o ClusterOptions) (string, error) {
 	fmt.Fprintf(&b, "exit %d\n", ExitTransient)
 	return b.String(), nil
 }
+
+// Kubernetes limits: completions of an Indexed Job, bytes of a ConfigMap.
+const (
+	MaxIndexedCompletions = 100_000
+	MaxConfigMapBytes     = 1 << 20
+)
 
 // SlurmMaxArray is Slurm's default MaxArraySize: array indices must stay
 // below it unless the cluster raised the limit.

@@ -137,6 +137,18 @@ func TestClusterOptionErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
 		}
 	}
+	// 200000 cells: too many completions unless tasks hold 2 cells or more.
+	huge := mustParse(t, `{"spec": {"arch": "fcn", "act": "erf", "depth": 1, "sw2": 1, "sb2": 0}, "kinds": ["synthetic"],
+		"grid": {"sw2": {"from": 1, "to": 2, "steps": 1000}, "sb2": {"from": 0, "to": 1, "steps": 200}}}`)
+	o := clusterOpts()
+	o.PerTask = 1
+	if _, _, err := huge.KubernetesJob(o); err == nil || !strings.Contains(err.Error(), "use a per-task of at least 2") {
+		t.Errorf("200000 completions: %v", err)
+	}
+	o.PerTask = 2
+	if _, job, err := huge.KubernetesJob(o); err != nil || *job.Spec.Completions != 100000 {
+		t.Errorf("200000 cells in tasks of 2: %v", err)
+	}
 	slurm := []struct {
 		name   string
 		change func(*ClusterOptions)

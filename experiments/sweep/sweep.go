@@ -116,6 +116,7 @@ type File struct {
 // inclusive ({"log": true} spaces them evenly in log scale; a, b > 0).
 type Axis struct {
 	Values []any
+	rng    *axisRange // the range it was given as, if any
 }
 
 type axisRange struct {
@@ -151,6 +152,7 @@ func (a *Axis) UnmarshalJSON(b []byte) error {
 		if r.Log && (from <= 0 || to <= 0) {
 			return fmt.Errorf("log range from %v to %v: both ends must be positive", from, to)
 		}
+		a.rng = &r
 		a.Values = make([]any, r.Steps)
 		for i := range r.Steps {
 			var v float64
@@ -184,8 +186,13 @@ func (a *Axis) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// MarshalJSON writes the axis as its explicit list of values.
-func (a Axis) MarshalJSON() ([]byte, error) { return json.Marshal(a.Values) }
+// MarshalJSON writes the axis as it was given: a range or a list.
+func (a Axis) MarshalJSON() ([]byte, error) {
+	if a.rng != nil {
+		return json.Marshal(a.rng)
+	}
+	return json.Marshal(a.Values)
+}
 
 // Sweep is a parsed and checked sweep file.
 type Sweep struct {
@@ -331,8 +338,8 @@ func New(f File) (*Sweep, error) {
 		}
 		s.maxMem = q.Value()
 	}
-	// Canonical form: keys sorted (encoding/json sorts map keys), axes
-	// expanded to explicit lists, kinds sorted, order explicit.
+	// Canonical form: keys sorted (encoding/json sorts map keys), kinds
+	// sorted, order explicit, numbers in Go's shortest round-trip form.
 	canon, err := json.MarshalIndent(s.File, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("sweep: %v", err)

@@ -140,13 +140,15 @@ func TestHash(t *testing.T) {
 	if len(base.Hash()) != HashLen {
 		t.Fatalf("hash %q has %d digits, want %d", base.Hash(), len(base.Hash()), HashLen)
 	}
-	// The canonical form parses to the same sweep.
-	if again := mustParse(t, string(base.Canonical())); again.Hash() != base.Hash() || again.Len() != base.Len() {
-		t.Errorf("canonical form: hash %s len %d, want %s %d", again.Hash(), again.Len(), base.Hash(), base.Len())
+	// The canonical form parses to the same sweep, ranges included.
+	ranged := mustParse(t, strings.Replace(grid3, `"sw2": [0.5, 1.5]`, `"sw2": {"from": 0.5, "to": 1.5, "steps": 2}`, 1))
+	for _, s := range []*Sweep{base, ranged} {
+		if again := mustParse(t, string(s.Canonical())); again.Hash() != s.Hash() || again.Len() != s.Len() {
+			t.Errorf("canonical form: hash %s len %d, want %s %d", again.Hash(), again.Len(), s.Hash(), s.Len())
+		}
 	}
 	same := []string{
 		strings.Replace(grid3, `"name": "grid3"`, `"name": "renamed", "description": "words"`, 1),
-		strings.Replace(grid3, `"sw2": [0.5, 1.5]`, `"sw2": {"from": 0.5, "to": 1.5, "steps": 2}`, 1),
 		strings.Replace(grid3, `"settings": {"dataset": "none"}`, `"settings": {"dataset":"none"}`, 1),
 	}
 	for _, src := range same {

@@ -77,9 +77,9 @@ func decodeCIFAR(data []byte, name string, x []float64, labels []int) error {
 }
 
 // LoadCIFAR10 reads CIFAR-10 in the official binary layout from path: the
-// cifar-10-batches-bin folder, a directory that contains it, or the
-// cifar-10-binary.tar.gz archive (also a plain .tar), streamed without
-// extraction. The training split concatenates data_batch_1..5.bin in order,
+// cifar-10-batches-bin folder, a directory that contains it (or contains
+// cifar-10-binary.tar.gz), or the archive itself (gzipped or plain tar),
+// streamed without extraction. The training split concatenates data_batch_1..5.bin in order,
 // those that exist (at least one); the test split is test_batch.bin. Class
 // names come from batches.meta.txt when present.
 func LoadCIFAR10(path string) (train, test *Set, err error) {
@@ -88,6 +88,14 @@ func LoadCIFAR10(path string) (train, test *Set, err error) {
 		return nil, nil, fmt.Errorf("CIFAR-10 location %s: %v", path, cause(err))
 	}
 	var files map[string]cifarFile
+	if st.IsDir() {
+		if path, err = findCIFARDir(path); err != nil {
+			return nil, nil, err
+		}
+		if st, err = os.Stat(path); err != nil {
+			return nil, nil, fmt.Errorf("CIFAR-10 location %s: %v", path, cause(err))
+		}
+	}
 	if st.IsDir() {
 		files, err = readCIFARDir(path)
 	} else {
@@ -112,9 +120,12 @@ type cifarFile struct {
 	data []byte
 }
 
-// readCIFARDir reads the batch files of dir, or of dir/cifar-10-batches-bin
-// when dir itself holds none. Keys of the result are the base names.
-func readCIFARDir(dir string) (map[string]cifarFile, error) {
+// cifarArchive is the file name of the official release.
+const cifarArchive = "cifar-10-binary.tar.gz"
+
+// findCIFARDir returns the folder that holds the batch files: dir itself,
+// dir/cifar-10-batches-bin, or else the archive dir/cifar-10-binary.tar.gz.
+func findCIFARDir(dir string) (string, error) {
 	has := func(d string) bool {
 		for _, f := range cifarFiles {
 			if _, err := os.Stat(filepath.Join(d, f)); err == nil {
@@ -123,13 +134,26 @@ func readCIFARDir(dir string) (map[string]cifarFile, error) {
 		}
 		return false
 	}
-	if !has(dir) {
-		sub := filepath.Join(dir, cifarDir)
-		if !has(sub) {
-			return nil, fmt.Errorf("CIFAR-10 directory %s: no data_batch_N.bin or test_batch.bin in it or in its %s/ folder", dir, cifarDir)
-		}
-		dir = sub
+	if has(dir) {
+		return dir, nil
 	}
+	if sub := filepath.Join(dir, cifarDir); has(sub) {
+		return sub, nil
+	}
+	if a := filepath.Join(dir, cifarArchive); fileExists(a) {
+		return a, nil
+	}
+	return "", fmt.Errorf("CIFAR-10 directory %s: no data_batch_N.bin or test_batch.bin in it or in its %s/ folder, and no %s", dir, cifarDir, cifarArchive)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// readCIFARDir reads the batch files of dir. Keys of the result are the
+// base names.
+func readCIFARDir(dir string) (map[string]cifarFile, error) {
 	files := map[string]cifarFile{}
 	for _, f := range append(cifarFiles, "batches.meta.txt") {
 		p := filepath.Join(dir, f)

@@ -55,12 +55,15 @@ func TestLoadCIFAR10Layouts(t *testing.T) {
 	plainTar := filepath.Join(t.TempDir(), "cifar-10-binary.tar")
 	os.WriteFile(plainTar, archive, 0o644)
 
+	archiveDir := t.TempDir()
+	os.WriteFile(filepath.Join(archiveDir, "cifar-10-binary.tar.gz"), gz(archive), 0o644)
 	for name, path := range map[string]string{
-		"folder":  filepath.Join(parent, "cifar-10-batches-bin"),
-		"parent":  parent,
-		"tar.gz":  tgz,
-		"tar":     plainTar,
-		"env var": "",
+		"dir with archive": archiveDir,
+		"folder":           filepath.Join(parent, "cifar-10-batches-bin"),
+		"parent":           parent,
+		"tar.gz":           tgz,
+		"tar":              plainTar,
+		"env var":          "",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if path == "" {
@@ -112,7 +115,8 @@ func TestLoadCIFAR10Errors(t *testing.T) {
 		want       []string // substrings of the error
 	}{
 		{"missing path", filepath.Join(t.TempDir(), "nope"), []string{"nope", "no such file"}},
-		{"empty folder", dir(nil), []string{"no data_batch_N.bin or test_batch.bin"}},
+		{"empty folder", dir(nil), []string{"no data_batch_N.bin or test_batch.bin", "no cifar-10-binary.tar.gz"}},
+		{"missing test batch names the folder", dir(map[string][]byte{"cifar-10-batches-bin/data_batch_1.bin": good}), []string{"cifar-10-batches-bin: missing file test_batch.bin"}},
 		{"no test batch", dir(map[string][]byte{"data_batch_1.bin": good}), []string{"missing file test_batch.bin"}},
 		{"no train batch", dir(map[string][]byte{"test_batch.bin": good}), []string{"no training batch"}},
 		{"partial record", dir(map[string][]byte{"data_batch_2.bin": good[:cifarRecord+5], "test_batch.bin": good}),

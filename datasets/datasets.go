@@ -20,8 +20,9 @@
 //
 // CIFAR-10: the official binary release, given by Options.CIFAR10 or the
 // environment variable CIFAR10_DIR: the extracted cifar-10-batches-bin
-// folder, its parent, or the cifar-10-binary.tar.gz archive itself, which is
-// streamed through gzip and tar without extracting it. The training split is
+// folder, its parent, or the cifar-10-binary.tar.gz archive itself (or a
+// directory holding it), which is streamed through gzip and tar without
+// extracting it. The training split is
 // every data_batch_1..5.bin present (at least one); test_batch.bin is the test
 // split.
 //

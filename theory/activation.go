@@ -171,7 +171,9 @@ func clamp1(r float64) float64 {
 //
 //	E[f(u) g(v)] = sum_i w_i f(a z_i) sum_j w_j g(b z_i + c z_j)
 //
-// for a rule (z_i, w_i) integrating against the standard normal density. At
+// for a rule (z_i, w_i) integrating against the standard normal density,
+// with the roles of u and v chosen so that k11 >= k22 (which makes the sums
+// for (k11, k12, k22) and (k22, k12, k11) identical). At
 // correlation +-1 (c = 0) the double sum is replaced by the 1-D sum
 // sum_i w_i f(a z_i) g(b z_i); at zero variance by a 1-D sum times f(0) or
 // g(0), so degenerate covariances need no special care from callers.
@@ -306,6 +308,12 @@ func (q *Quadrature) expect(f, g func(float64) float64, k11, k12, k22 float64) f
 		return math.NaN()
 	}
 	k11, k12, k22 = clampCov(k11, k12, k22)
+	if k22 > k11 {
+		// Factor the larger variance first, so T(k11, k12, k22) and
+		// T(k22, k12, k11) are the same sum (f = g for T and Tdot).
+		k11, k22 = k22, k11
+		f, g = g, f
+	}
 	z, w := q.nodes(k11, k22)
 	switch {
 	case k11 == 0 && k22 == 0:
@@ -382,6 +390,9 @@ func (q *Quadrature) expectBoth(k11, k12, k22 float64) (t, td float64) {
 	k11, k12, k22 = clampCov(k11, k12, k22)
 	if k11 == 0 || k22 == 0 {
 		return q.T(k11, k12, k22), q.Tdot(k11, k12, k22)
+	}
+	if k22 > k11 {
+		k11, k22 = k22, k11 // as in expect
 	}
 	z, w := q.nodes(k11, k22)
 	a := math.Sqrt(k11)

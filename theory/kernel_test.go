@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -119,4 +120,241 @@ func setTanhNodes(n int) func() {
 	old := tanhNodes
 	tanhNodes = n
 	return func() { tanhNodes = old }
+}
+
+// erfT and erfTdot are the erf closed forms, written out again here so that
+// the hand recursions below do not depend on the code under test.
+func erfT(k11, k12, k22 float64) float64 {
+	return 2 / math.Pi * math.Asin(2*k12/math.Sqrt((1+2*k11)*(1+2*k22)))
+}
+
+func erfTdot(k11, k12, k22 float64) float64 {
+	return 4 / math.Pi / math.Sqrt((1+2*k11)*(1+2*k22)-4*k12*k12)
+}
+
+func randomArray(seed uint64, shape ...int) npyarray.Array {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	a := npyarray.New(shape...)
+	for i := range a.Data {
+		a.Data[i] = rng.NormFloat64()
+	}
+	return a
+}
+
+// TestFCNDepthOne checks a depth-1 erf network against the recursion
+// written out by hand: K1 = sw2 x.x'/d + sb2, NNGP = sw2 T(K1) + sb2,
+// NTK = NNGP + sw2 Tdot(K1) K1. Tolerance 1e-14: a few roundings.
+func TestFCNDepthOne(t *testing.T) {
+	const sw2, sb2 = 1.7, 0.3
+	x1, x2 := randomArray(1, 3, 5), randomArray(2, 4, 5)
+	k, err := Compute(spec.Spec{Arch: "fcn", Act: "erf", Depth: 1, SW2: sw2, SB2: sb2}, x1, x2, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dot := func(a, b []float64) float64 {
+		var s float64
+		for i := range a {
+			s += a[i] * b[i]
+		}
+		return s / float64(len(a))
+	}
+	for i := range 3 {
+		xi := x1.Data[i*5 : i*5+5]
+		for j := range 4 {
+			xj := x2.Data[j*5 : j*5+5]
+			k11, k12, k22 := sw2*dot(xi, xi)+sb2, sw2*dot(xi, xj)+sb2, sw2*dot(xj, xj)+sb2
+			nngp := sw2*erfT(k11, k12, k22) + sb2
+			ntk := nngp + sw2*erfTdot(k11, k12, k22)*k12
+			if !relClose(k.NNGP.At(i, j), nngp, 1e-14) || !relClose(k.NTK.At(i, j), ntk, 1e-14) {
+				t.Errorf("(%d,%d): %v, %v; want %v, %v", i, j, k.NNGP.At(i, j), k.NTK.At(i, j), nngp, ntk)
+			}
+		}
+	}
+}
+
+// TestZeroInput: an all-zero input has K^0 = 0. With relu and sb2 = 0 every
+// kernel entry involving it stays exactly 0 at every depth (T and the NTK
+// recursion are both proportional to K); with erf and sb2 > 0 its diagonal
+// follows the scalar recursion from K^1 = sb2.
+func TestZeroInput(t *testing.T) {
+	x := randomArray(3, 3, 4)
+	clear(x.Data[4:8]) // example 1 is zero
+	k, err := Compute(spec.Spec{Arch: "fcn", Act: "relu", Depth: 6, SW2: 2}, x, npyarray.Array{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range 3 {
+		for _, v := range []float64{k.NNGP.At(1, j), k.NNGP.At(j, 1), k.NTK.At(1, j), k.NTK.At(j, 1)} {
+			if v != 0 {
+				t.Errorf("relu, sb2 = 0: entry of the zero input %v, want 0", v)
+			}
+		}
+	}
+	const sw2, sb2, depth = 1.4, 0.2, 5
+	k, err = Compute(spec.Spec{Arch: "fcn", Act: "erf", Depth: depth, SW2: sw2, SB2: sb2}, x, npyarray.Array{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, th := sb2, sb2
+	for range depth {
+		qn := sw2*erfT(q, q, q) + sb2
+		th = qn + sw2*erfTdot(q, q, q)*th
+		q = qn
+	}
+	if !relClose(k.NNGP.At(1, 1), q, 1e-14) || !relClose(k.NTK.At(1, 1), th, 1e-14) {
+		t.Errorf("erf zero input: %v, %v; want %v, %v", k.NNGP.At(1, 1), k.NTK.At(1, 1), q, th)
+	}
+}
+
+// TestDeepPhases runs depth 1000 in the ordered (erf sw2 = 1.25, sb2 = 0.05)
+// and chaotic (sw2 = 2.5) phases. Both must stay finite. Ordered: every
+// NNGP entry tends to q* and every NTK entry to p* = q*/(1 - chi_1) (c* = 1,
+// Theta^l -> p* 1 1^T, DESIGN.md §1), with q* and chi_1 from a scalar
+// fixed-point iteration written here; the kernel is numerically singular,
+// which Cond must report. Chaotic: the NNGP diagonal tends to q* and the
+// NTK condition number stays moderate. Tolerances: after 1000 layers the
+// transients (chi_1^1000 ~ 1e-17) are gone, so the limits hold to rounding
+// amplified by the recursion (1e-9).
+func TestDeepPhases(t *testing.T) {
+	x := randomArray(4, 6, 8)
+	for _, tt := range []struct {
+		name     string
+		sw2      float64
+		ordered  bool
+		minCond  float64
+		maxCond  float64
+		nntkTol  float64
+		fixedTol float64
+	}{
+		{"ordered", 1.25, true, 1e9, math.Inf(1), 1e-9, 1e-9},
+		{"chaotic", 2.5, false, 1, 100, 0, 1e-9},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			const sb2 = 0.05
+			k, err := Compute(spec.Spec{Arch: "fcn", Act: "erf", Depth: 1000, SW2: tt.sw2, SB2: sb2}, x, npyarray.Array{}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range []*mat.Dense{k.NNGP, k.NTK} {
+				for _, v := range m.RawMatrix().Data {
+					if math.IsNaN(v) || math.IsInf(v, 0) {
+						t.Fatalf("non-finite kernel entry %v", v)
+					}
+				}
+			}
+			q := 1.0
+			for range 100000 {
+				q = tt.sw2*erfT(q, q, q) + sb2
+			}
+			chi1 := tt.sw2 * erfTdot(q, q, q)
+			for i := range 6 {
+				if !relClose(k.NNGP.At(i, i), q, tt.fixedTol) {
+					t.Errorf("NNGP[%d][%d] = %v, want q* = %v", i, i, k.NNGP.At(i, i), q)
+				}
+				if tt.ordered {
+					p := q / (1 - chi1)
+					for j := range 6 {
+						if !relClose(k.NTK.At(i, j), p, tt.nntkTol) {
+							t.Errorf("NTK[%d][%d] = %v, want p* = %v", i, j, k.NTK.At(i, j), p)
+						}
+					}
+				}
+			}
+			_, c, err := k.Cond()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !(c >= tt.minCond && c <= tt.maxCond) {
+				t.Errorf("NTK condition number %v, want in [%g, %g]", c, tt.minCond, tt.maxCond)
+			}
+		})
+	}
+}
+
+// TestEachDepth checks that the per-depth callback gives the kernels of the
+// truncated networks, computed separately, for every architecture, and
+// that the symmetric computation equals the cross computation with x2 = x1
+// and does not depend on the number of workers. Tolerance 1e-13: the same
+// arithmetic except for the order of a few sums.
+func TestEachDepth(t *testing.T) {
+	tests := []struct {
+		s  spec.Spec
+		x1 npyarray.Array
+	}{
+		{spec.Spec{Arch: "fcn", Act: "erf", Depth: 4, SW2: 1.6, SB2: 0.1}, randomArray(5, 5, 7)},
+		{spec.Spec{Arch: "fcn", Act: "tanh", Depth: 3, SW2: 1.8, SB2: 0.1}, randomArray(6, 4, 7)},
+		{spec.Spec{Arch: "cnn-f", Act: "relu", Depth: 3, SW2: 2, SB2: 0.1}, randomArray(7, 3, 4, 4, 2)},
+		{spec.Spec{Arch: "cnn-gap", Act: "erf", Depth: 3, SW2: 1.5, SB2: 0.2, Padding: "VALID"}, randomArray(8, 3, 8, 7, 1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.s.Arch+"-"+tt.s.Act, func(t *testing.T) {
+			var got []Kernels
+			opt := Options{Workers: 2, EachDepth: func(depth int, k Kernels) {
+				if depth != len(got)+1 {
+					t.Errorf("EachDepth called with depth %d after %d calls", depth, len(got))
+				}
+				got = append(got, Kernels{NNGP: mat.DenseCopyOf(k.NNGP), NTK: mat.DenseCopyOf(k.NTK)})
+			}}
+			full, err := Compute(tt.s, tt.x1, npyarray.Array{}, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tt.s.Depth {
+				t.Fatalf("EachDepth called %d times, want %d", len(got), tt.s.Depth)
+			}
+			for l := 1; l <= tt.s.Depth; l++ {
+				s := tt.s
+				s.Depth = l
+				want, err := Compute(s, tt.x1, npyarray.Array{}, Options{Workers: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !mat.EqualApprox(got[l-1].NNGP, want.NNGP, 1e-13) || !mat.EqualApprox(got[l-1].NTK, want.NTK, 1e-13) {
+					t.Errorf("depth %d: EachDepth kernels differ from a depth-%d Compute", l, l)
+				}
+			}
+			cross, err := Compute(tt.s, tt.x1, tt.x1, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !mat.EqualApprox(cross.NNGP, full.NNGP, 1e-13) || !mat.EqualApprox(cross.NTK, full.NTK, 1e-13) {
+				t.Errorf("x2 = x1 given explicitly differs from the symmetric computation:\n%v\n%v", mat.Formatted(cross.NTK), mat.Formatted(full.NTK))
+			}
+			if !mat.Equal(full.NTK, full.NTK.T()) {
+				t.Error("symmetric NTK is not symmetric")
+			}
+		})
+	}
+}
+
+// TestTanhTable compares the tabulated fast path (inputs of equal norm) with
+// direct quadrature at every entry (the same activation hidden behind a
+// wrapper, which disables the table). Tolerance 1e-9 per layer map, times
+// the depth's amplification (sw2 Tdot <= 2 per layer over 4 layers): 1e-8.
+func TestTanhTable(t *testing.T) {
+	x := randomArray(9, 6, 5)
+	for i := range 6 {
+		row := x.Data[i*5 : i*5+5]
+		var n float64
+		for _, v := range row {
+			n += v * v
+		}
+		for j := range row {
+			row[j] *= math.Sqrt(5 / n) // |x|^2 / d = 1
+		}
+	}
+	s := spec.Spec{Arch: "fcn", Act: "tanh", Depth: 4, SW2: 2.2, SB2: 0.1}
+	for _, act := range []Activation{tanhGH61, tanhStrip} {
+		fast, err := Compute(s, x, npyarray.Array{}, Options{Activation: act})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, err := Compute(s, x, npyarray.Array{}, Options{Activation: struct{ Activation }{act}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mat.EqualApprox(fast.NNGP, slow.NNGP, 1e-8) || !mat.EqualApprox(fast.NTK, slow.NTK, 1e-8) {
+			t.Errorf("table and direct quadrature differ:\n%v\n%v", mat.Formatted(fast.NTK), mat.Formatted(slow.NTK))
+		}
+	}
 }

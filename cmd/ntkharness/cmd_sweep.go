@@ -272,6 +272,11 @@ JSON table also holds the array results. "-" writes to standard output.`)
 	if err != nil {
 		return err
 	}
+	if *csvPath == "" || *jsonPath == "" {
+		if err := os.MkdirAll(s.Dir(*results), 0o755); err != nil {
+			return err
+		}
+	}
 	if *csvPath == "" {
 		*csvPath = filepath.Join(s.Dir(*results), "table.csv")
 	}

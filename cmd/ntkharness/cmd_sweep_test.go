@@ -89,6 +89,24 @@ func TestSweepUsageErrors(t *testing.T) {
 	}
 }
 
+// TestSweepGatherEmpty gathers a sweep that has not started: every cell is
+// listed as missing.
+func TestSweepGatherEmpty(t *testing.T) {
+	spec := writeSweep(t, cliSweep)
+	res := t.TempDir()
+	stdout, stderr, status := runCLI(t, "sweep", "gather", spec, "--results", res, "--csv", "-")
+	if status != 0 || !strings.Contains(stderr, "6 cells: 0 ok, 0 diverged, 0 failed, 6 missing") {
+		t.Fatalf("status %d %q", status, stderr)
+	}
+	if n := strings.Count(stdout, ",missing,no result file,"); n != 6 {
+		t.Errorf("%d missing rows in the CSV, want 6:\n%s", n, stdout)
+	}
+	s, _ := sweep.Load(spec)
+	if _, err := os.Stat(filepath.Join(s.Dir(res), "table.json")); err != nil {
+		t.Errorf("default JSON table: %v", err)
+	}
+}
+
 func TestSweepPlan(t *testing.T) {
 	spec := writeSweep(t, cliSweep)
 	s, err := sweep.Load(spec)

@@ -274,9 +274,15 @@ func (n *Net) MemoryEstimate(batch int) int64 {
 	for _, p := range n.params {
 		e += 3 * int64(npyarray.Size(p.Shape)) // value, gradient, update temporaries
 	}
-	for _, ly := range n.layers {
+	for l, ly := range n.layers {
 		rows := int64(batch) * int64(ly.Positions)
-		e += 2 * rows * int64(ly.FanIn)  // H (patches) and its gradient
+		if ly.Conv {
+			g := n.geoms[l]
+			e += 2 * int64(batch) * int64(g.H*g.W*g.C)                        // images and their gradient
+			e += 2 * int64(min(rows, int64(convBlockRows))) * int64(ly.FanIn) // patch blocks
+		} else {
+			e += 2 * rows * int64(ly.FanIn) // H and its gradient
+		}
 		e += 6 * rows * int64(ly.FanOut) // h W, z, phi(z) and their gradients
 	}
 	return 8 * e

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -355,6 +356,215 @@ func TestTanhTable(t *testing.T) {
 		}
 		if !mat.EqualApprox(fast.NNGP, slow.NNGP, 1e-8) || !mat.EqualApprox(fast.NTK, slow.NTK, 1e-8) {
 			t.Errorf("table and direct quadrature differ:\n%v\n%v", mat.Formatted(fast.NTK), mat.Formatted(slow.NTK))
+		}
+	}
+}
+
+// naiveConv is an independent, deliberately plain implementation of the
+// convolutional recursions for erf on full pixel-pair tensors
+// [y][x][y'][x'] of one pair of images (and of each image with itself),
+// with the filter sum written as all f^2 taps. It returns the cnn-f
+// (diagonal mean) and cnn-gap (full mean) readouts.
+func naiveConv(sw2, sb2 float64, depth, f int, valid bool, h, w, c int, xa, xb []float64) (flatK, flatT, gapK, gapT float64) {
+	type tensor struct {
+		h, w int
+		v    []float64
+	}
+	at := func(t tensor, y, x, y2, x2 int) float64 { return t.v[((y*t.w+x)*t.h+y2)*t.w+x2] }
+	input := func(p, q []float64) tensor {
+		t := tensor{h, w, make([]float64, h*w*h*w)}
+		for y := range h {
+			for x := range w {
+				for y2 := range h {
+					for x2 := range w {
+						var s float64
+						for ch := range c {
+							s += p[(y*w+x)*c+ch] * q[(y2*w+x2)*c+ch]
+						}
+						t.v[((y*w+x)*h+y2)*w+x2] = s / float64(c)
+					}
+				}
+			}
+		}
+		return t
+	}
+	conv := func(t tensor) tensor {
+		lo, ho, wo := -(f-1)/2, t.h, t.w
+		if valid {
+			lo, ho, wo = 0, t.h-f+1, t.w-f+1
+		}
+		o := tensor{ho, wo, make([]float64, ho*wo*ho*wo)}
+		for y := range ho {
+			for x := range wo {
+				for y2 := range ho {
+					for x2 := range wo {
+						var s float64
+						for by := range f {
+							for bx := range f {
+								p, q, p2, q2 := y+lo+by, x+lo+bx, y2+lo+by, x2+lo+bx
+								if p >= 0 && p < t.h && q >= 0 && q < t.w && p2 >= 0 && p2 < t.h && q2 >= 0 && q2 < t.w {
+									s += at(t, p, q, p2, q2)
+								}
+							}
+						}
+						o.v[((y*wo+x)*ho+y2)*wo+x2] = s / float64(f*f)
+					}
+				}
+			}
+		}
+		return o
+	}
+	affine := func(t tensor) tensor {
+		for i := range t.v {
+			t.v[i] = sw2*t.v[i] + sb2
+		}
+		return t
+	}
+	// apply returns T (or Tdot) of the pair tensor k, with the variances of
+	// the pixels taken from the diagonals of the self tensors va and vb.
+	apply := func(fn func(a, b, c float64) float64, va, k, vb tensor) tensor {
+		o := tensor{k.h, k.w, make([]float64, len(k.v))}
+		for y := range k.h {
+			for x := range k.w {
+				for y2 := range k.h {
+					for x2 := range k.w {
+						o.v[((y*k.w+x)*k.h+y2)*k.w+x2] = fn(at(va, y, x, y, x), at(k, y, x, y2, x2), at(vb, y2, x2, y2, x2))
+					}
+				}
+			}
+		}
+		return o
+	}
+	va := affine(conv(input(xa, xa)))
+	vb := affine(conv(input(xb, xb)))
+	k := affine(conv(input(xa, xb)))
+	th := tensor{k.h, k.w, append([]float64(nil), k.v...)}
+	for l := 1; l <= depth; l++ {
+		t := apply(erfT, va, k, vb)
+		td := apply(erfTdot, va, k, vb)
+		for i := range td.v {
+			td.v[i] *= th.v[i]
+		}
+		if l == depth {
+			n := k.h * k.w
+			var dT, dD, aT, aD float64
+			for a := range n {
+				dT += t.v[a*n+a]
+				dD += td.v[a*n+a]
+			}
+			for i := range t.v {
+				aT += t.v[i]
+				aD += td.v[i]
+			}
+			flatK = sw2*dT/float64(n) + sb2
+			gapK = sw2*aT/float64(n*n) + sb2
+			return flatK, flatK + sw2*dD/float64(n), gapK, gapK + sw2*aD/float64(n*n)
+		}
+		nva := affine(conv(apply(erfT, va, va, va)))
+		nvb := affine(conv(apply(erfT, vb, vb, vb)))
+		k = affine(conv(t))
+		a := conv(td)
+		th = tensor{k.h, k.w, make([]float64, len(k.v))}
+		for i := range k.v {
+			th.v[i] = k.v[i] + sw2*a.v[i]
+		}
+		va, vb = nva, nvb
+	}
+	panic("unreachable")
+}
+
+// TestConvNaive compares cnn-f and cnn-gap, SAME and VALID, with the plain
+// implementation above (which also checks that cnn-f needs only the pixel
+// diagonal). Tolerance 1e-13: the same sums in different orders.
+func TestConvNaive(t *testing.T) {
+	const sw2, sb2 = 1.6, 0.15
+	for _, tt := range []struct {
+		padding    string
+		h, w, c, L int
+	}{{"SAME", 4, 3, 2, 3}, {"VALID", 7, 6, 1, 2}, {"SAME", 2, 5, 3, 1}} {
+		x1, x2 := randomArray(11, 2, tt.h, tt.w, tt.c), randomArray(12, 3, tt.h, tt.w, tt.c)
+		for _, arch := range []string{"cnn-f", "cnn-gap"} {
+			s := spec.Spec{Arch: arch, Act: "erf", Depth: tt.L, SW2: sw2, SB2: sb2, Padding: tt.padding}
+			k, err := Compute(s, x1, x2, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := tt.h * tt.w * tt.c
+			for i := range 2 {
+				for j := range 3 {
+					fk, ft, gk, gt := naiveConv(sw2, sb2, tt.L, 3, tt.padding == "VALID", tt.h, tt.w, tt.c, x1.Data[i*d:(i+1)*d], x2.Data[j*d:(j+1)*d])
+					wk, wt := fk, ft
+					if arch == "cnn-gap" {
+						wk, wt = gk, gt
+					}
+					if !relClose(k.NNGP.At(i, j), wk, 1e-13) || !relClose(k.NTK.At(i, j), wt, 1e-13) {
+						t.Errorf("%s %s %dx%dx%d L=%d (%d,%d): %v, %v; naive %v, %v", arch, tt.padding, tt.h, tt.w, tt.c, tt.L, i, j, k.NNGP.At(i, j), k.NTK.At(i, j), wk, wt)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestConvFilterOne: a 1x1 convolution on 1x1 images is a dense layer, so
+// cnn-f and cnn-gap equal the fcn kernel of the channel vectors. Tolerance
+// 1e-14.
+func TestConvFilterOne(t *testing.T) {
+	x := randomArray(13, 4, 1, 1, 6)
+	flat := npyarray.Array{Shape: []int{4, 6}, Data: x.Data}
+	want, err := Compute(spec.Spec{Arch: "fcn", Act: "relu", Depth: 3, SW2: 1.9, SB2: 0.1}, flat, npyarray.Array{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, arch := range []string{"cnn-f", "cnn-gap"} {
+		k, err := Compute(spec.Spec{Arch: arch, Act: "relu", Depth: 3, SW2: 1.9, SB2: 0.1, Filter: 1}, x, npyarray.Array{}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mat.EqualApprox(k.NNGP, want.NNGP, 1e-14) || !mat.EqualApprox(k.NTK, want.NTK, 1e-14) {
+			t.Errorf("%s with 1x1 filter and images differs from fcn", arch)
+		}
+	}
+}
+
+// TestComputeErrors checks that every fault a user can cause gives one
+// error naming the input.
+func TestComputeErrors(t *testing.T) {
+	flat := randomArray(1, 3, 4)
+	img := randomArray(2, 3, 5, 5, 1)
+	nan := randomArray(3, 3, 4)
+	nan.Data[6] = math.NaN()
+	inf := randomArray(3, 2, 4)
+	inf.Data[1] = math.Inf(-1)
+	big := randomArray(4, 64, 16, 16, 1)
+	good := spec.Spec{Arch: "fcn", Act: "erf", Depth: 2, SW2: 1.5, SB2: 0.1}
+	with := func(f func(*spec.Spec)) spec.Spec { s := good; f(&s); return s }
+	tests := []struct {
+		name   string
+		s      spec.Spec
+		x1, x2 npyarray.Array
+		opt    Options
+		want   string
+	}{
+		{"unknown arch", with(func(s *spec.Spec) { s.Arch = "rnn" }), flat, npyarray.Array{}, Options{}, `unknown arch "rnn"`},
+		{"unknown act", with(func(s *spec.Spec) { s.Act = "gelu" }), flat, npyarray.Array{}, Options{}, `unknown activation "gelu"`},
+		{"depth 0", with(func(s *spec.Spec) { s.Depth = 0 }), flat, npyarray.Array{}, Options{}, "depth 0"},
+		{"negative sw2", with(func(s *spec.Spec) { s.SW2 = -1 }), flat, npyarray.Array{}, Options{}, "sw2 -1"},
+		{"inf sb2", with(func(s *spec.Spec) { s.SB2 = math.Inf(1) }), flat, npyarray.Array{}, Options{}, "sb2 +Inf"},
+		{"shapes disagree", good, flat, randomArray(5, 2, 5), Options{}, "x1 shape [3 4] and x2 shape [2 5] disagree"},
+		{"cnn on flat", with(func(s *spec.Spec) { s.Arch = "cnn-f" }), flat, npyarray.Array{}, Options{}, "needs images [N, H, W, C], got x1 shape [3 4]"},
+		{"nan x1", good, nan, npyarray.Array{}, Options{}, "x1 has NaN at example 1, value 2"},
+		{"inf x2", good, flat, inf, Options{}, "x2 has -Inf at example 0, value 1"},
+		{"short data", good, npyarray.Array{Shape: []int{3, 4}, Data: make([]float64, 11)}, npyarray.Array{}, Options{}, "x1 has 11 values for shape [3 4]"},
+		{"rank 1", good, npyarray.Array{Shape: []int{4}, Data: make([]float64, 4)}, npyarray.Array{}, Options{}, "x1 shape [4]"},
+		{"no examples", good, npyarray.Array{Shape: []int{0, 4}}, npyarray.Array{}, Options{}, "every axis must be positive"},
+		{"valid too small", with(func(s *spec.Spec) { s.Arch, s.Padding, s.Depth = "cnn-gap", "VALID", 3 }), img, npyarray.Array{}, Options{}, "5x5 images are too small for 3 VALID convolutions"},
+		{"over memory", with(func(s *spec.Spec) { s.Arch = "cnn-gap" }), big, npyarray.Array{}, Options{MemLimit: 1 << 20}, "needs an estimated"},
+	}
+	for _, tt := range tests {
+		_, err := Compute(tt.s, tt.x1, tt.x2, tt.opt)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
 		}
 	}
 }

@@ -326,3 +326,107 @@ func TestSweepWorkers(t *testing.T) {
 		}
 	}
 }
+
+// gatherJSON gathers the sweep under root as JSON without compute times.
+func gatherJSON(t *testing.T, s *sweep.Sweep, root string) string {
+	t.Helper()
+	tab, err := sweep.Gather(s, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tab.Rows {
+		tab.Rows[i].Seconds = 0
+	}
+	var b bytes.Buffer
+	tab.WriteJSON(&b)
+	return b.String()
+}
+
+// TestEmittedJobsRun executes what the emitted jobs would: the Kubernetes
+// container command (with the mounts mapped to local folders) once per
+// completion index, and the Slurm script once per array index, each with
+// this test binary standing in for the ntkharness binary. Both must
+// reproduce the local run's table.
+func TestEmittedJobsRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker processes")
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	clearIndexEnv(t)
+	spec := writeSweep(t, cliSweep) // 6 cells
+	s, _ := sweep.Load(spec)
+	local := t.TempDir()
+	if st, stderr := cliProcess(t, nil, "sweep", "run", spec, "--results", local); st != 0 {
+		t.Fatalf("local run: %d %s", st, stderr)
+	}
+	want := gatherJSON(t, s, local)
+
+	dir := t.TempDir()
+	// The stand-in binary: this test binary in CLI mode.
+	bin := filepath.Join(dir, "ntkharness")
+	os.WriteFile(bin, []byte("#!/bin/sh\nNTKHARNESS_SWEEP_CLI=1 exec "+os.Args[0]+" -test.run='^TestSweepCLIProcess$' -- \"$@\"\n"), 0o755)
+
+	// Kubernetes: 3 completions of 2 cells.
+	yml := filepath.Join(dir, "job.yaml")
+	if _, stderr, st := runCLI(t, "sweep", "emit", "k8s", spec, "--per-task", "2", "-o", yml); st != 0 {
+		t.Fatalf("emit k8s: %s", stderr)
+	}
+	b, _ := os.ReadFile(yml)
+	docs := strings.Split(string(b), "\n---\n")
+	var job batchv1.Job
+	if err := yaml.UnmarshalStrict([]byte(docs[1]), &job); err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := yaml.Unmarshal([]byte(docs[0]), &cm); err != nil {
+		t.Fatal(err)
+	}
+	mounts := map[string]string{"/etc/ntkharness": filepath.Join(dir, "etc"), "/results": filepath.Join(dir, "pvc")}
+	os.MkdirAll(mounts["/etc/ntkharness"], 0o755)
+	os.MkdirAll(mounts["/results"], 0o755)
+	os.WriteFile(filepath.Join(mounts["/etc/ntkharness"], "sweep.json"), []byte(cm.Data["sweep.json"]), 0o644)
+	c := job.Spec.Template.Spec.Containers[0]
+	for i := range int(*job.Spec.Completions) {
+		var args []string
+		for _, a := range c.Command[1:] {
+			for from, to := range mounts {
+				if a == from || strings.HasPrefix(a, from+"/") {
+					a = to + strings.TrimPrefix(a, from)
+				}
+			}
+			args = append(args, a)
+		}
+		env := []string{"JOB_COMPLETION_INDEX=" + strconv.Itoa(i)}
+		for _, e := range c.Env {
+			env = append(env, e.Name+"="+e.Value)
+		}
+		if st, stderr := cliProcess(t, env, args...); st != 0 {
+			t.Errorf("pod %d (%q): status %d %s", i, args, st, stderr)
+		}
+	}
+	if got := gatherJSON(t, s, mounts["/results"]); got != want {
+		t.Errorf("the Kubernetes job's results differ from the local run:\n%s\n%s", got, want)
+	}
+
+	// Slurm: 6 array elements of 1 cell.
+	res := filepath.Join(dir, "shared")
+	script := filepath.Join(dir, "job.sh")
+	if _, stderr, st := runCLI(t, "sweep", "emit", "slurm", spec, "--results", res, "--binary", bin, "-o", script); st != 0 {
+		t.Fatalf("emit slurm: %s", stderr)
+	}
+	for i := range s.Len() {
+		cmd := exec.Command(bash, script)
+		cmd.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID="+strconv.Itoa(i), "TMPDIR="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("array element %d: %v\n%s", i, err, out)
+		}
+	}
+	if got := gatherJSON(t, s, res); got != want {
+		t.Errorf("the Slurm job's results differ from the local run:\n%s\n%s", got, want)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -59,7 +60,8 @@ The step is --lr, or --lr-factor times eta_crit = 2Nk/lambda_max with
 lambda_max of the NTK on the training inputs (--lambda). Loss and accuracy
 are recorded at steps 0, 1, 2, 4, ... and the last. A run whose loss becomes
 NaN or 1e6 times its initial value stops and is reported as diverged (exit
-status 0). Ctrl-C saves a checkpoint; --resume continues it.
+status 0). Ctrl-C (or SIGTERM) stops after the current step, saves a
+checkpoint and exits with status 1; --resume continues the run.
 
 Writes to --out: spec.json, history.json, history.csv and params/ (one .npy
 per tensor, spec.json, input.json and the resumable state.json).`
@@ -170,6 +172,12 @@ func runTrain(args []string) error {
 			}
 			s = ck
 		}
+		if set["lr"] && *lr != hist.LR {
+			return usagef("train: --resume: the checkpoint trains with lr %v, not --lr %v", hist.LR, *lr)
+		}
+		if set["lr-factor"] && *lrFactor != hist.LRFactor {
+			return usagef("train: --resume: the checkpoint trains with lr-factor %v, not --lr-factor %v", hist.LRFactor, *lrFactor)
+		}
 		if hist.Status == train.Done && hist.Steps >= *steps {
 			fmt.Println(hist.Summary())
 			return nil
@@ -234,6 +242,9 @@ func runTrain(args []string) error {
 	bar.Finish()
 	if err != nil {
 		return err
+	}
+	if hist.Status == train.Interrupted {
+		return errors.New(hist.Summary())
 	}
 	fmt.Println(hist.Summary())
 	return nil

@@ -2,12 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ntkharness/ntkharness/datasets/npyarray"
 )
@@ -172,5 +177,54 @@ func TestTrainLambdaSources(t *testing.T) {
 	}
 	if r := lm["empirical"] / lm["analytic"]; math.Abs(r-1) > 0.1 {
 		t.Errorf("lambda_max: empirical %v, analytic %v", lm["empirical"], lm["analytic"])
+	}
+}
+
+// TestTrainInterrupt runs the command in a child process, interrupts it
+// with SIGINT and checks that it saved a resumable checkpoint and said so
+// on one line with exit status 1, then resumes it.
+func TestTrainInterrupt(t *testing.T) {
+	if os.Getenv("NTKHARNESS_TRAIN_CHILD") != "" {
+		os.Exit(run(strings.Fields(os.Getenv("NTKHARNESS_TRAIN_CHILD"))))
+	}
+	dir := t.TempDir()
+	x, y := writeToyNpy(t, dir, 8, 6, false)
+	out := filepath.Join(dir, "run")
+	args := "train --x-train " + x + " --y-train " + y + " --width 32 --depth 1 --lr 0.1 --quiet --out " + out
+	cmd := exec.Command(os.Args[0], "-test.run=^TestTrainInterrupt$")
+	cmd.Env = append(os.Environ(), "NTKHARNESS_TRAIN_CHILD="+args+" --steps 100000000")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("interrupted run: %v, stderr %q", err, stderr.String())
+	}
+	if msg := strings.TrimSpace(stderr.String()); !strings.Contains(msg, "interrupted at step") || strings.Contains(msg, "\n") {
+		t.Errorf("interrupted run said %q, want one line with the step", msg)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "params", "state.json"))
+	if err != nil {
+		t.Fatalf("no checkpoint after SIGINT: %v", err)
+	}
+	var h struct {
+		Status string
+		Step   int
+	}
+	if err := json.Unmarshal(b, &h); err != nil || h.Status != "interrupted" || h.Step < 1 {
+		t.Fatalf("checkpoint state %+v (%v)", h, err)
+	}
+	// Resume to a few more steps than were done.
+	steps := strconv.Itoa(h.Step + 3)
+	stdout, errOut, status := runCLI(t, append(strings.Fields(args), "--resume", "--steps", steps)...)
+	if status != 0 || !strings.HasPrefix(stdout, "done: step "+steps) {
+		t.Errorf("resume: status %d, stdout %q, stderr %q", status, stdout, errOut)
 	}
 }

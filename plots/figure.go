@@ -164,6 +164,11 @@ type Figure struct {
 	Rows, Cols int
 	Panels     []Panel
 	ColorBar   *ColorBar `json:",omitempty"`
+	// Groups, when set, splits the columns into len(Groups) equal blocks
+	// drawn apart, each under its own heading (for example "theory" and
+	// "trained networks" side by side). Cols must be a multiple of
+	// len(Groups).
+	Groups []string `json:",omitempty"`
 	// PanelWidth and PanelHeight are the size of one panel in centimetres,
 	// each 0 (default: 11 x 8.5) or in [3, 100].
 	PanelWidth, PanelHeight float64 `json:",omitempty"`
@@ -293,6 +298,9 @@ func (f *Figure) Validate() error {
 	}
 	if len(f.Panels) == 0 {
 		return fmt.Errorf("plots: figure %q has no panels", f.Title)
+	}
+	if g := len(f.Groups); g > 0 && f.Cols%g != 0 {
+		return fmt.Errorf("plots: figure %q: %d column groups do not divide %d columns", f.Title, g, f.Cols)
 	}
 	for _, v := range []float64{f.PanelWidth, f.PanelHeight} {
 		if !(v == 0 || v >= minPanelSide && v <= maxPanelSide) {

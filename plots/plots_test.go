@@ -103,6 +103,20 @@ func TestSaveWritesEveryFormat(t *testing.T) {
 			if f.Title != "" && !strings.Contains(texts, f.Title) {
 				t.Errorf("SVG text lacks the figure title %q", f.Title)
 			}
+			// Every labelled series (theory lines included) is in a legend
+			// or in the figure key, and every group has its heading.
+			for _, p := range f.Panels {
+				for _, s := range p.Series {
+					if s.Label != "" && p.Legend != LegendNone && !strings.Contains(texts, s.Label) {
+						t.Errorf("SVG text lacks the legend entry %q", s.Label)
+					}
+				}
+			}
+			for _, g := range f.Groups {
+				if !strings.Contains(texts, g) {
+					t.Errorf("SVG text lacks the group heading %q", g)
+				}
+			}
 
 			pdf, err := os.ReadFile(base + ".pdf")
 			if err != nil {
@@ -328,6 +342,7 @@ func TestValidateErrors(t *testing.T) {
 		{"huge grid", Figure{Rows: 100, Cols: 100, Panels: []Panel{ok()}}, "more than"},
 		{"panel size", Figure{Rows: 1, Cols: 1, Panels: []Panel{ok()}, PanelWidth: -3}, "panel size"},
 		{"colour bar", Figure{Rows: 1, Cols: 1, Panels: []Panel{ok()}, ColorBar: &ColorBar{Min: 1, Max: 1}}, "colour bar range"},
+		{"groups", Figure{Rows: 1, Cols: 3, Groups: []string{"a", "b"}, Panels: []Panel{ok()}}, "2 column groups do not divide 3 columns"},
 		{"no x label", mod(func(p *Panel) { p.XLabel = "" }), "label"},
 		{"legend", mod(func(p *Panel) { p.Legend = "middle" }), "legend placement"},
 		{"lengths", mod(func(p *Panel) { p.Series[0].Y = []float64{1} }), `series 0 ("s"): 2 x values but 1 y values`},

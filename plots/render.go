@@ -14,24 +14,26 @@ import (
 
 // Page geometry, in points.
 const (
-	titleHeight   = vg.Length(26)
-	sharedBarW    = vg.Length(72) // strip at the right of the figure
-	ownBarW       = vg.Length(64) // strip taken from a panel's tile
-	barThickness  = vg.Length(12)
-	keyRowHeight  = vg.Length(18)
-	tilePad       = vg.Length(6)
-	legendInset   = vg.Length(4)
-	legendBoxPad  = vg.Length(3)
-	dpi           = 150
-	maxFigurePix  = 60e6 // PNG pixels, bounds memory (4 bytes each)
-	lineWidth     = vg.Length(1.6)
-	markerRadius  = vg.Length(2.6)
-	fontTitle     = vg.Length(11)
-	fontLabel     = vg.Length(10)
-	fontTick      = vg.Length(8.5)
-	fontLegend    = vg.Length(8.5)
-	fontFigTitle  = vg.Length(13)
-	fontNoteLabel = vg.Length(9)
+	titleHeight      = vg.Length(26)
+	groupTitleHeight = vg.Length(20)
+	groupGap         = vg.Length(24)
+	sharedBarW       = vg.Length(72) // strip at the right of the figure
+	ownBarW          = vg.Length(64) // strip taken from a panel's tile
+	barThickness     = vg.Length(12)
+	keyRowHeight     = vg.Length(18)
+	tilePad          = vg.Length(6)
+	legendInset      = vg.Length(4)
+	legendBoxPad     = vg.Length(3)
+	dpi              = 150
+	maxFigurePix     = 60e6 // PNG pixels, bounds memory (4 bytes each)
+	lineWidth        = vg.Length(1.6)
+	markerRadius     = vg.Length(2.6)
+	fontTitle        = vg.Length(11)
+	fontLabel        = vg.Length(10)
+	fontTick         = vg.Length(8.5)
+	fontLegend       = vg.Length(8.5)
+	fontFigTitle     = vg.Length(13)
+	fontNoteLabel    = vg.Length(9)
 )
 
 var dashes = []vg.Length{vg.Points(5), vg.Points(3)}
@@ -43,6 +45,8 @@ type layout struct {
 	panelH       vg.Length
 	title        vg.Length // height of the title strip
 	bar          vg.Length // width of the shared colour bar strip
+	groups       vg.Length // height of the column-group headings
+	gap          vg.Length // space between column groups
 	key          []keyEntry
 	keyRows      int
 	keyRowBreaks []int // index of the first entry of each key row
@@ -80,7 +84,11 @@ func figureLayout(f *Figure) (*layout, error) {
 	if f.ColorBar != nil && figureHasHeat(f) {
 		l.bar = sharedBarW
 	}
-	l.w = vg.Length(f.Cols)*l.panelW + l.bar
+	if len(f.Groups) > 0 {
+		l.groups = groupTitleHeight
+		l.gap = groupGap
+	}
+	l.w = vg.Length(f.Cols)*l.panelW + l.bar + vg.Length(max(len(f.Groups)-1, 0))*l.gap
 	l.key = figureKey(f)
 	if len(l.key) > 0 {
 		sty := textStyle(fontLegend)
@@ -96,7 +104,7 @@ func figureLayout(f *Figure) (*layout, error) {
 		}
 		l.keyRows = len(l.keyRowBreaks)
 	}
-	l.h = vg.Length(f.Rows)*l.panelH + l.title + vg.Length(l.keyRows)*keyRowHeight
+	l.h = vg.Length(f.Rows)*l.panelH + l.title + l.groups + vg.Length(l.keyRows)*keyRowHeight
 	if l.keyRows > 0 {
 		l.h += tilePad
 	}
@@ -442,7 +450,7 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
 	if l.keyRows > 0 {
 		keyH = vg.Length(l.keyRows)*keyRowHeight + tilePad
 	}
-	area := draw.Crop(dc, 0, -l.bar, keyH, -l.title)
+	area := draw.Crop(dc, 0, -l.bar, keyH, -l.title-l.groups)
 
 	built := make([]*builtPanel, len(f.Panels))
 	grid := make([][]*plot.Plot, f.Rows)
@@ -466,7 +474,7 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
 			own = true
 		}
 	}
-	canvases := plot.Align(grid, tiles, area)
+	canvases := alignGroups(f, l, grid, tiles, area)
 
 	areas := make([]vg.Rectangle, len(f.Panels))
 	var barTop, barBottom vg.Length = -1, -1
@@ -527,6 +535,43 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
 		drawKey(l, draw.Crop(dc, 0, 0, 0, -(dc.Max.Y-dc.Min.Y-keyH)))
 	}
 	return areas
+}
+
+// alignGroups lays the panels out on area: one aligned grid, or one per
+// column group with a gap between groups and each group's heading above
+// it.
+func alignGroups(f *Figure, l *layout, grid [][]*plot.Plot, tiles draw.Tiles, area draw.Canvas) [][]draw.Canvas {
+	g := len(f.Groups)
+	if g == 0 {
+		return plot.Align(grid, tiles, area)
+	}
+	per := f.Cols / g
+	tiles.Cols = per
+	out := make([][]draw.Canvas, f.Rows)
+	for r := range out {
+		out[r] = make([]draw.Canvas, f.Cols)
+	}
+	w := vg.Length(per) * l.panelW
+	sty := textStyle(fontFigTitle - 1)
+	sty.XAlign, sty.YAlign = draw.XCenter, draw.YBottom
+	for k := 0; k < g; k++ {
+		sub := area
+		sub.Min.X = area.Min.X + vg.Length(k)*(w+l.gap)
+		sub.Max.X = sub.Min.X + w
+		part := make([][]*plot.Plot, f.Rows)
+		for r := range part {
+			part[r] = grid[r][k*per : (k+1)*per]
+		}
+		cs := plot.Align(part, tiles, sub)
+		for r := range cs {
+			copy(out[r][k*per:], cs[r])
+		}
+		sub.FillText(sty, vg.Point{X: (sub.Min.X + sub.Max.X) / 2, Y: sub.Max.Y + 4}, f.Groups[k])
+		// A rule under the heading shows the extent of the group.
+		sub.StrokeLine2(draw.LineStyle{Color: color.Gray{0x90}, Width: vg.Points(0.6)},
+			sub.Min.X+tilePad, sub.Max.Y+2, sub.Max.X-tilePad, sub.Max.Y+2)
+	}
+	return out
 }
 
 // drawColorBar draws a vertical colour bar whose coloured strip fills

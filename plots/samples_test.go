@@ -135,6 +135,7 @@ func sampleTrainability() Figure {
 			if col >= 5 {
 				src = "trained"
 			}
+			_ = src
 			z := make([][]float64, len(depths))
 			var flag [][]bool
 			if src == "trained" {
@@ -159,7 +160,7 @@ func sampleTrainability() Figure {
 				}
 			}
 			panels = append(panels, Panel{
-				Title: fmt.Sprintf("%s %s, t = %d", src, what, t), XLabel: "σ²_w", YLabel: "depth",
+				Title: fmt.Sprintf("%s, t = %d", what, t), XLabel: "σ²_w", YLabel: "depth",
 				Heat: &HeatMap{Label: what + " accuracy", X: sw, Y: depths, Z: z, Flag: flag, FlagLabel: "diverged", EqualRows: true},
 				Series: []Series{
 					{Label: "8 ξ₁", X: sw, Y: xi1, Dashed: true, Color: ColorWhite},
@@ -169,7 +170,8 @@ func sampleTrainability() Figure {
 		}
 	}
 	return Figure{Title: "Trainability and generalization (synthetic)", Rows: 2, Cols: 10, Panels: panels,
-		ColorBar: &ColorBar{Label: "accuracy", Min: 0, Max: 1}, PanelWidth: 6.5, PanelHeight: 6}
+		ColorBar: &ColorBar{Label: "accuracy", Min: 0, Max: 1}, PanelWidth: 6.5, PanelHeight: 6,
+		Groups: []string{"infinite-width theory", "trained networks, width 512"}}
 }
 
 func sampleWidth() Figure {

@@ -1,0 +1,213 @@
+package ntkempirical
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/theory/linalg"
+)
+
+// Run the benchmarks one iteration at a time, e.g.
+//
+//	go test -tags openblas -run '^$' -bench . -benchtime 1x ./ntkempirical
+//
+// Each reports the machine's GEMM rate measured in the same run
+// (linalg.GemmFlopRate on 1024 x 1024 matrices, median of 5) next to its
+// own numbers.
+
+func gemmRate(b *testing.B) float64 {
+	r := linalg.GemmFlopRate(1024, 5)
+	b.ReportMetric(r/1e9, "gemm-GFLOP/s")
+	return r
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func benchNet(b *testing.B, s spec.Spec, d, n int) (*nets.Net, npyarray.Array) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	net, err := nets.New(s, []int{d}, rng)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return net, randomInputs(rng, n, []int{d})
+}
+
+// structuredFlops counts the floating-point operations of the structured
+// method on a dense network with n examples (x2 = x1) and k logits: per
+// logit one forward pass (2 n_in n_out per example and layer), the deltas
+// (the same for every layer but the first) and the weight gradients the
+// backward graph also forms (the same again); then the Syrk contractions,
+// n^2 n_in per layer for the factors and n^2 n_out per layer and logit for
+// the deltas. useful excludes the weight gradients, which the method does
+// not need.
+func structuredFlops(net *nets.Net, n, k int) (total, useful float64) {
+	var fwd, bwd, contract float64
+	for l, ly := range net.Layers() {
+		mn := 2 * float64(ly.FanIn) * float64(ly.FanOut) * float64(n)
+		fwd += mn
+		if l > 0 {
+			bwd += mn
+		}
+		contract += float64(n) * float64(n) * (float64(ly.FanIn) + float64(k)*float64(ly.FanOut))
+	}
+	useful = float64(k)*(fwd+bwd) + contract
+	return useful + float64(k)*fwd, useful
+}
+
+// peakRSS returns the process's peak resident set size in bytes (Linux
+// VmHWM), or 0 when unknown.
+func peakRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				return v * 1024
+			}
+		}
+	}
+	return 0
+}
+
+// BenchmarkSpeedupFCN1024 compares the two methods on an erf FCN of width
+// 1024 and depth 5 on 64 MNIST-sized (784-d) inputs with 10 logits: the
+// structured time is the median of 3 runs, the Jacobian one run (it
+// contracts 640 Jacobian rows of 5.0M parameters, in chunks of a 4 GiB
+// budget).
+func BenchmarkSpeedupFCN1024(b *testing.B) {
+	gemmRate(b)
+	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 5, Width: 1024, SW2: 1.5, SB2: 0.05, Outputs: 10}
+	net, x := benchNet(b, s, 784, 64)
+	defer net.Close()
+	for i := 0; i < b.N; i++ {
+		var ts []float64
+		var st Kernel
+		for r := 0; r < 3; r++ {
+			start := time.Now()
+			k, err := Compute(net, x, npyarray.Array{}, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ts = append(ts, time.Since(start).Seconds())
+			st = k
+		}
+		start := time.Now()
+		jc, err := Compute(net, x, npyarray.Array{}, Options{Method: Jacobian, MaxMemory: 4 << 30})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tj := time.Since(start).Seconds()
+		rel, _ := RelativeFrobenius(st.NTK, jc.NTK)
+		b.ReportMetric(median(ts), "structured-s")
+		b.ReportMetric(tj, "jacobian-s")
+		b.ReportMetric(tj/median(ts), "speedup")
+		b.ReportMetric(rel, "rel-diff")
+	}
+}
+
+// BenchmarkStructuredFCN2048 times the structured NTK of an erf FCN of
+// width 2048 and depth 10 on 512 MNIST-sized inputs with 10 logits and
+// reports its FLOP rate (see structuredFlops) as a fraction of the GEMM
+// rate, and the process's peak resident memory.
+func BenchmarkStructuredFCN2048(b *testing.B) {
+	rate := gemmRate(b)
+	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 10, Width: 2048, SW2: 1.5, SB2: 0.05, Outputs: 10}
+	n := 512
+	net, x := benchNet(b, s, 784, n)
+	defer net.Close()
+	total, useful := structuredFlops(net, n, s.Outputs)
+	b.ResetTimer()
+	var ts []float64
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := Compute(net, x, npyarray.Array{}, Options{}); err != nil {
+			b.Fatal(err)
+		}
+		ts = append(ts, time.Since(start).Seconds())
+	}
+	t := median(ts)
+	b.ReportMetric(t, "s")
+	b.ReportMetric(total/1e9, "GFLOP")
+	b.ReportMetric(total/t/1e9, "GFLOP/s")
+	b.ReportMetric(total/t/rate, "frac-of-gemm")
+	b.ReportMetric(useful/t/rate, "useful-frac-of-gemm")
+	b.ReportMetric(peakRSS()/(1<<20), "peak-RSS-MiB")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapSys)/(1<<20), "heap-sys-MiB")
+}
+
+// BenchmarkTheoryAgreement measures the relative Frobenius error of mean
+// empirical NTKs against the reference analytic kernels at widths 128 to
+// 1024 for every architecture, and the slope of log error against log
+// width (theory: -1/2), on the reference inputs. Each width averages M = 4
+// networks with k = 2 logits.
+func BenchmarkTheoryAgreement(b *testing.B) {
+	gemmRate(b)
+	widths := []int{128, 256, 512, 1024}
+	for _, rc := range []struct{ arch, act string }{
+		{spec.FCN, spec.Erf}, {spec.FCN, spec.ReLU}, {spec.FCN, spec.Tanh},
+		{spec.CNNF, spec.Erf}, {spec.CNNF, spec.ReLU}, {spec.CNNGAP, spec.Erf},
+	} {
+		c := findRef(b, rc.arch, rc.act)
+		x1, x2, shape := c.inputs()
+		b.Run(rc.arch+"-"+rc.act, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				var lx, ly []float64
+				for _, w := range widths {
+					ss := 0.0
+					const m = 4
+					for s := 0; s < m; s++ {
+						k, err := Mean(c.spec(w, 2), shape, x1, x2, uint64(7919*w+s), 1, Options{})
+						if err != nil {
+							b.Fatal(err)
+						}
+						rel, err := RelativeFrobenius(k.NTK, c.ntk())
+						if err != nil {
+							b.Fatal(err)
+						}
+						ss += rel * rel
+					}
+					rms := math.Sqrt(ss / m)
+					b.Logf("%s/%s width %d: RMS relative error of one network %.4f", rc.arch, rc.act, w, rms)
+					lx = append(lx, math.Log(float64(w)))
+					ly = append(ly, math.Log(rms))
+					if w == 1024 {
+						b.ReportMetric(rms, "rel-err@1024")
+					}
+				}
+				var mx, my, sxy, sxx float64
+				for j := range lx {
+					mx += lx[j] / float64(len(lx))
+					my += ly[j] / float64(len(ly))
+				}
+				for j := range lx {
+					sxy += (lx[j] - mx) * (ly[j] - my)
+					sxx += (lx[j] - mx) * (lx[j] - mx)
+				}
+				b.ReportMetric(sxy/sxx, "slope")
+			}
+		})
+	}
+}

@@ -234,15 +234,18 @@ permanently (its file records why; do not retry).`)
 		n = len(cells)
 	}
 	fmt.Fprintf(os.Stderr, "sweep %s: %s (%d cells), %d workers, results in %s\n", s.Hash(), what, n, *workers, s.Dir(*results))
-	var bar *progress.Bar
-	if !*quiet {
-		bar = progress.New("sweep "+s.Hash(), n)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opt := sweep.RunOptions{Results: *results, Cells: cells, Workers: *workers, RetryFailed: *retryFailed, Log: os.Stderr}
-	if bar != nil {
-		opt.Progress = bar.Update
+	// The bar starts when Run knows how many cells are left to compute.
+	var bar *progress.Bar
+	if !*quiet {
+		opt.Progress = func(done, total int) {
+			if bar == nil {
+				bar = progress.New("sweep "+s.Hash(), total)
+			}
+			bar.Update(done, total)
+		}
 	}
 	sum, err := s.Run(ctx, opt)
 	bar.Finish()

@@ -23,8 +23,11 @@ type RunOptions struct {
 	// RetryFailed recomputes cells whose file records a permanent failure
 	// (useful after a fix to the binary); by default they count as done.
 	RetryFailed bool
-	// Progress, when set, is called with the number of selected cells done
-	// (skipped ones included) and their total, after each cell.
+	// Progress, when set, is called with the number of cells this run has
+	// finished and the number it has to compute (cells already done are
+	// not counted, so that a rate and an ETA drawn from it are right):
+	// once with done = 0 before the first cell, then after each cell. It
+	// is not called when there is nothing to compute.
 	Progress func(done, total int)
 	// Log, when set, receives one line per notable event (a corrupt file
 	// being recomputed, a cell failing).
@@ -135,7 +138,6 @@ func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
 		case err == nil && (r.Status != StatusFailed || !opt.RetryFailed):
 			sum.Skipped++
 			count(r.Status, i, r.Reason)
-			done++
 		case err == nil || errors.Is(err, os.ErrNotExist):
 			todo = append(todo, i)
 		default:
@@ -144,8 +146,8 @@ func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
 			todo = append(todo, i)
 		}
 	}
-	if opt.Progress != nil {
-		opt.Progress(done, len(cells))
+	if opt.Progress != nil && len(todo) > 0 {
+		opt.Progress(0, len(todo))
 	}
 	workers := max(opt.Workers, 1)
 	jobs := make(chan int)
@@ -178,7 +180,7 @@ func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
 				}
 				done++
 				if opt.Progress != nil {
-					opt.Progress(done, len(cells))
+					opt.Progress(done, len(todo))
 				}
 				mu.Unlock()
 			}

@@ -120,9 +120,19 @@ func TestRunLocal(t *testing.T) {
 	if a, b := tab.Rows[0], tab.Rows[2]; a.Params["seed"] == b.Params["seed"] || a.Values["synthetic.noise"] == b.Values["synthetic.noise"] || a.Values["synthetic.value"] != b.Values["synthetic.value"] {
 		t.Errorf("rows 0 and 2 (seeds 0 and 7): %v and %v", a, b)
 	}
-	again, err := runAll(t, s, root, RunOptions{})
+	again, err := runAll(t, s, root, RunOptions{Progress: func(done, total int) { t.Errorf("rerun: progress %d/%d with nothing to compute", done, total) }})
 	if err != nil || again.Computed != 0 || again.Skipped != 12 || again.Diverged != 1 {
 		t.Errorf("rerun: %+v, %v; want all 12 skipped", again, err)
+	}
+	// Progress counts only the cells left to compute.
+	os.Remove(s.CellPath(root, 3))
+	os.Remove(s.CellPath(root, 8))
+	var seen []string
+	if _, err := runAll(t, s, root, RunOptions{Progress: func(done, total int) { seen = append(seen, fmt.Sprint(done, "/", total)) }}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(seen, " "); got != "0/2 1/2 2/2" {
+		t.Errorf("progress of a resumed run: %s, want 0/2 1/2 2/2", got)
 	}
 	// A JSON round trip of the table keeps everything, NaN and Inf included.
 	var b bytes.Buffer

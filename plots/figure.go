@@ -133,9 +133,13 @@ const (
 	LegendNone        = "none"         // no legend
 )
 
-// Panel is one plot of a figure. Every axis must be labelled. On a log
-// axis every coordinate must be positive (error bars that reach zero or
-// below are cut at the axis). XLim/YLim fix the axis range when their two
+// Panel is one plot of a figure. Every axis must be labelled. Series
+// points that cannot be drawn are skipped, never an error: NaN and
+// infinite coordinates (a line is cut there), and values <= 0 on a log
+// axis, which the panel counts in a footnote; all of them stay in the CSV
+// and JSON. Error bars that reach zero or below on a log axis are cut at
+// the axis. Heat-map coordinates, reference lines, notes and limits must
+// be positive on a log axis. XLim/YLim fix the axis range when their two
 // values differ; otherwise the range fits the data (for a panel with a
 // heat map: the heat map's cells).
 type Panel struct {
@@ -399,20 +403,6 @@ func (s *Series) validate(logX, logY bool) error {
 		return fmt.Errorf("colour %d: want 0 (automatic) to %d", s.Color, len(seriesColors))
 	}
 	for i := range s.X {
-		x, y := s.X[i], s.Y[i]
-		if s.Style != Line && (isInf(x) || isInf(y)) {
-			// Markers cannot be drawn at a non-finite point; lines are cut.
-			if !math.IsNaN(y) {
-				return fmt.Errorf("point %d (%g, %g): markers need finite coordinates (use NaN y to skip a point)", i, x, y)
-			}
-			continue
-		}
-		if isInf(x) || isInf(y) {
-			continue
-		}
-		if logX && x <= 0 || logY && y <= 0 {
-			return fmt.Errorf("point %d (%g, %g): not positive on a log axis", i, x, y)
-		}
 		if s.YErr != nil {
 			if e := s.YErr[i]; e < 0 || math.IsInf(e, 0) {
 				return fmt.Errorf("point %d: error %g: want a finite value >= 0 or NaN", i, e)

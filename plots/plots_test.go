@@ -350,9 +350,6 @@ func TestValidateErrors(t *testing.T) {
 		{"negative error", mod(func(p *Panel) { p.Series[0].YErr = []float64{1, -1} }), "error -1"},
 		{"style", mod(func(p *Panel) { p.Series[0].Style = 7 }), "unknown style"},
 		{"colour", mod(func(p *Panel) { p.Series[0].Color = 99 }), "colour 99"},
-		{"log y zero", mod(func(p *Panel) { p.LogY = true; p.Series[0].Y[0] = 0 }), "not positive on a log axis"},
-		{"log x negative", mod(func(p *Panel) { p.LogX = true; p.Series[0].X[1] = -2 }), "not positive on a log axis"},
-		{"marker at inf", mod(func(p *Panel) { p.Series[0].Style = Markers; p.Series[0].Y[1] = math.Inf(1) }), "markers need finite"},
 		{"xlim", mod(func(p *Panel) { p.XLim = [2]float64{2, 1} }), "x range"},
 		{"ylim log", mod(func(p *Panel) { p.LogY = true; p.YLim = [2]float64{-1, 1} }), "min > 0"},
 		{"ref log", mod(func(p *Panel) { p.LogX = true; p.Refs = []RefLine{{Vertical: true, At: 0}} }), "reference line 0"},
@@ -742,6 +739,8 @@ func TestEdgeCasesDraw(t *testing.T) {
 		{"reference lines only", Panel{XLim: [2]float64{0, 1}, YLim: [2]float64{1, 10}, LogY: true, Refs: []RefLine{{Vertical: true, At: 0.5}, {At: 3, Label: "h"}}}},
 		{"notes only, one outside the limits", Panel{XLim: [2]float64{0, 1}, YLim: [2]float64{0, 1}, Notes: []Note{{X: 0.5, Y: 0.5, Text: "in"}, {X: 5, Y: 5, Text: "out"}}}},
 		{"eleven series", Panel{Series: many, Legend: LegendBottomLeft}},
+		{"non-positive and infinite markers on log axes", Panel{LogX: true, LogY: true, Series: []Series{
+			{Label: "m", X: []float64{1, 2, 3, -1, 5}, Y: []float64{1, 0, inf, 2, 3}, YErr: []float64{0.1, 0.1, 0.1, 0.1, 0.1}, Style: LineMarkers}}}},
 		{"legend outside", Panel{Series: many, Legend: LegendRight, Refs: []RefLine{{At: 3, Label: "three"}}}},
 		{"overlay outside the heat map", Panel{Heat: &HeatMap{X: []float64{0, 1}, Y: []float64{0, 1}, Z: [][]float64{{0, 1}, {1, 0}}},
 			Series: []Series{line([]float64{-5, 5}, []float64{-5, 5})}, Refs: []RefLine{{Vertical: true, At: 9}}}},
@@ -765,6 +764,39 @@ func TestEdgeCasesDraw(t *testing.T) {
 			got, err := Load(filepath.Join(dir, "f.json"))
 			if err != nil || !sameFigure(got, f) {
 				t.Errorf("JSON round trip: %v", err)
+			}
+		})
+	}
+}
+
+func TestLogAxisFootnote(t *testing.T) {
+	cases := []struct {
+		name string
+		y    []float64
+		want string // "" = no footnote
+	}{
+		{"all positive", []float64{1, 2, 3, 4}, ""},
+		{"two non-positive", []float64{1, 0, -1, 4}, "2 point(s) ≤ 0 not shown"},
+		{"NaN and Inf are not counted", []float64{1, math.NaN(), math.Inf(1), 4}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := Figure{Rows: 1, Cols: 1, Panels: []Panel{{XLabel: "x", YLabel: "y", LogY: true,
+				Series: []Series{{X: []float64{1, 2, 3, 4}, Y: c.y, Style: Markers}}}}}
+			dir := t.TempDir()
+			if err := Save(f, dir, "f"); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "f.svg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts := strings.Join(svgText(t, b), "\n")
+			if c.want == "" && strings.Contains(texts, "not shown") {
+				t.Errorf("unexpected footnote in %q", texts)
+			}
+			if c.want != "" && !strings.Contains(texts, c.want) {
+				t.Errorf("SVG text lacks %q", c.want)
 			}
 		})
 	}

@@ -258,6 +258,7 @@ type builtPanel struct {
 	points [][2]float64  // data points, for automatic legend placement
 	pieces []plotter.XYs // drawn lines, likewise
 	refs   []RefLine     // likewise
+	hidden int           // finite points not drawn because <= 0 on a log axis
 	scale  *colorScale   // heat map colour scale, nil without a heat map
 	label  string        // heat map quantity
 	ownBar bool          // draws its own colour bar
@@ -342,7 +343,7 @@ func buildPanel(pn *Panel, shared *ColorBar) *builtPanel {
 
 	colors := assignColors(pn.Series)
 	for i := range pn.Series {
-		s := &pn.Series[i]
+		s := drawable(&pn.Series[i], pn.LogX, pn.LogY, &bp.hidden)
 		ci := colors[i]
 		if s.Style == Line || s.Style == LineMarkers {
 			for _, piece := range finitePieces(s.X, s.Y) {
@@ -395,6 +396,26 @@ func buildPanel(pn *Panel, shared *ColorBar) *builtPanel {
 	fixRange(&p.X, pn.LogX)
 	fixRange(&p.Y, pn.LogY)
 	return bp
+}
+
+// drawable returns s with every point that cannot be drawn set to NaN:
+// non-finite coordinates, and values <= 0 on a log axis (counted in
+// *hidden).
+func drawable(s *Series, logX, logY bool, hidden *int) *Series {
+	c := *s
+	c.X, c.Y = append(Floats(nil), s.X...), append(Floats(nil), s.Y...)
+	for j := range c.X {
+		x, y := c.X[j], c.Y[j]
+		if isInf(x) || isInf(y) {
+			c.X[j], c.Y[j] = math.NaN(), math.NaN()
+			continue
+		}
+		if logX && x <= 0 || logY && y <= 0 {
+			c.X[j], c.Y[j] = math.NaN(), math.NaN()
+			*hidden++
+		}
+	}
+	return &c
 }
 
 // fixRange gives an axis a drawable range when the data leave it empty or
@@ -496,6 +517,12 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
 		b.p.Draw(pc)
 		data := b.p.DataCanvas(pc)
 		areas[i] = data.Rectangle
+		if b.hidden > 0 {
+			sty := textStyle(fontTick)
+			sty.Color = refColor
+			data.FillText(sty, vg.Point{X: data.Min.X + 3, Y: data.Min.Y + 3},
+				fmt.Sprintf("%d point(s) ≤ 0 not shown on the log axis", b.hidden))
+		}
 		if outside > 0 {
 			lc := data
 			lc.Min.X = data.Max.X + tilePad + legendBoxPad

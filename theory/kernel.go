@@ -175,7 +175,17 @@ type plan struct {
 	bytes int64
 }
 
-const gib = float64(1 << 30)
+// formatBytes writes a byte count in KiB, MiB or GiB.
+func formatBytes(b float64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.3g GiB", b/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.3g MiB", b/(1<<20))
+	default:
+		return fmt.Sprintf("%.3g KiB", b/(1<<10))
+	}
+}
 
 // newPlan estimates the peak memory of the computation and refuses plans over
 // opt.MemLimit. The estimate counts the two N1 x N2 outputs, the per-depth
@@ -212,7 +222,7 @@ func newPlan(s spec.Spec, in inputs, opt Options) (plan, error) {
 		}
 	}
 	if est > float64(opt.MemLimit) {
-		return plan{}, fmt.Errorf("theory: %s kernel of %dx%d inputs needs an estimated %.3g GiB (%s), over the memory limit of %.3g GiB", s.Arch, in.n1, in.n2, est/gib, what, float64(opt.MemLimit)/gib)
+		return plan{}, fmt.Errorf("theory: %s kernel of %dx%d inputs needs an estimated %s (%s), over the memory limit of %s", s.Arch, in.n1, in.n2, formatBytes(est), what, formatBytes(float64(opt.MemLimit)))
 	}
 	return plan{bytes: int64(est)}, nil
 }

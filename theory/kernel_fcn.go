@@ -153,8 +153,10 @@ func commonVariance(q1, q2 []float64) (float64, bool) {
 	return m, hi-lo <= commonTol*m
 }
 
-// erfLayer uses s_i = 1/sqrt(1 + 2 K_ii): T = (2/pi) asin(2 K12 s_i s_j) and
-// Tdot = (4/pi) / sqrt(1 + 2(K11+K22) + 4(K11 K22 - K12^2)).
+// erfLayer uses s_i = 1/sqrt(1 + 2 K_ii) and r = 2 K12 s_i s_j:
+// T = (2/pi) asin r and Tdot = (4/pi) s_i s_j / sqrt(1 - r^2), which is
+// (4/pi) / sqrt(1 + 2(K11+K22) + 4(K11 K22 - K12^2)), the form used when
+// rounding makes |r| = 1.
 type erfLayer struct {
 	q1, q2, s1, s2 []float64
 	sw2, sb2       float64
@@ -163,19 +165,28 @@ type erfLayer struct {
 func (l *erfLayer) update(i, j0 int, k, th []float64) {
 	si, qi := l.s1[i], l.q1[i]
 	s2, q2 := l.s2[j0:j0+len(k)], l.q2[j0:j0+len(k)]
-	base := 1 + 2*qi
 	for j, kij := range k {
-		r := 2 * kij * si * s2[j]
+		ss := si * s2[j]
+		r := 2 * kij * ss
 		if r > 1 {
 			r = 1
 		} else if r < -1 {
 			r = -1
 		}
-		qj := q2[j]
-		det := base + 2*qj + 4*math.Max(0, qi*qj-kij*kij)
-		kn := l.sw2*(2/math.Pi)*math.Asin(r) + l.sb2
+		// One square root serves both maps: asin r = atan(r / sqrt(1-r^2))
+		// and Tdot = (4/pi) s_i s_j / sqrt(1-r^2).
+		var t, td float64
+		if c := math.Sqrt((1 - r) * (1 + r)); c > 0 {
+			t = math.Atan(r / c)
+			td = ss / c
+		} else {
+			qj := q2[j]
+			t = math.Copysign(math.Pi/2, r)
+			td = 1 / math.Sqrt(1+2*(qi+qj)+4*math.Max(0, qi*qj-kij*kij))
+		}
+		kn := l.sw2*(2/math.Pi)*t + l.sb2
 		k[j] = kn
-		th[j] = kn + l.sw2*(4/math.Pi)/math.Sqrt(det)*th[j]
+		th[j] = kn + l.sw2*(4/math.Pi)*td*th[j]
 	}
 }
 
@@ -194,15 +205,24 @@ func (l *reluLayer) update(i, j0 int, k, th []float64) {
 	qi := l.q1[i]
 	q2 := l.q2[j0 : j0+len(k)]
 	for j, kij := range k {
-		// p = sqrt(qi qj) is exactly qi on the diagonal, where Tdot has an
-		// infinite slope in the correlation.
 		pp := qi * q2[j]
 		var t, td float64
 		if pp == 0 {
 			t, td = 0, ReLU{}.Tdot(qi, kij, q2[j])
 		} else {
+			// theta = atan2(sn, K12) with sn = sqrt(K11 K22 - K12^2) >= 0,
+			// computed from one Atan; theta and sn stay consistent, so the
+			// rounding of sn cancels in T near correlation +-1.
 			sn := math.Sqrt(math.Max(0, pp-kij*kij))
-			theta := math.Atan2(sn, kij)
+			var theta float64
+			switch {
+			case kij > 0:
+				theta = math.Atan(sn / kij)
+			case kij < 0:
+				theta = math.Pi - math.Atan(sn/-kij)
+			default:
+				theta = math.Pi / 2
+			}
 			t = (sn + (math.Pi-theta)*kij) / (2 * math.Pi)
 			td = (math.Pi - theta) / (2 * math.Pi)
 		}

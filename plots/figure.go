@@ -124,7 +124,7 @@ type Note struct {
 
 // Legend placements for Panel.Legend.
 const (
-	LegendAuto        = ""             // the corner with the fewest data points
+	LegendAuto        = ""             // the inside corner hiding the fewest points and line samples
 	LegendTopRight    = "top-right"    //
 	LegendTopLeft     = "top-left"     //
 	LegendBottomRight = "bottom-right" //
@@ -146,7 +146,7 @@ type Panel struct {
 	Title          string
 	XLabel, YLabel string
 	LogX, LogY     bool       `json:",omitempty"`
-	XLim, YLim     [2]float64 `json:",omitempty"`
+	XLim, YLim     [2]float64 `json:",omitzero"`
 	Heat           *HeatMap   `json:",omitempty"`
 	Series         []Series   `json:",omitempty"`
 	Refs           []RefLine  `json:",omitempty"`

@@ -42,6 +42,8 @@ type Options struct {
 	// Progress, if not nil, is called with the number of backward passes
 	// done and the total.
 	Progress func(done, total int)
+
+	conv int // contraction of conv layers: convAuto, convPairs or convPerSample (tests)
 }
 
 // Kernel is an empirical NTK between inputs x1 (rows) and x2 (columns).

@@ -89,7 +89,7 @@ func runTrain(args []string) error {
 	steps := fs.Int("steps", 1000, "gradient steps")
 	lr := fs.Float64("lr", 0, "absolute learning rate eta (overrides --lr-factor)")
 	lrFactor := fs.Float64("lr-factor", 0.5, "learning rate as a fraction of eta_crit = 2Nk/lambda_max")
-	lambda := fs.String("lambda", "auto", "lambda_max for --lr-factor: analytic (infinite-width NTK), empirical (this network's NTK) or auto (analytic when available)")
+	lambda := fs.String("lambda", "auto", "lambda_max for --lr-factor: analytic (infinite-width NTK), empirical (this network's NTK, power iteration) or auto (analytic, except large cnn-gap kernels)")
 	batch := fs.Int("batch", 0, "minibatch size for SGD; 0 is full-batch gradient descent")
 	seed := fs.Uint64("seed", 1, "seed of the initialization, the data subset and the batch order")
 	resume := fs.Bool("resume", false, "continue the run checkpointed in --out")
@@ -209,6 +209,14 @@ func runTrain(args []string) error {
 			// The analytic kernel, or the network's own when the analytic
 			// plan is refused (e.g. a CNN-GAP kernel too big for memory).
 			opt.LambdaMax = func(n *nets.Net, x npyarray.Array) (float64, error) {
+				if s.Arch == spec.CNNGAP {
+					// The analytic CNN-GAP kernel couples every pixel pair,
+					// O(N^2 (HW)^2) per layer; past ~1e7 pairs the network's
+					// own kernel is far cheaper.
+					if nx, hw := float64(x.Shape[0]), float64(x.Shape[1]*x.Shape[2]); nx*nx*hw*hw > 1e7 {
+						return train.EmpiricalLambdaMax(n, x, 100, *seed)
+					}
+				}
 				lm, err := analyticLambdaMax(n, x)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "ntkharness: train: %v; using the empirical NTK\n", err)

@@ -228,3 +228,48 @@ func TestTrainInterrupt(t *testing.T) {
 		t.Errorf("resume: status %d, stdout %q, stderr %q", status, stdout, errOut)
 	}
 }
+
+// TestTrainDatasets trains briefly on the embedded MNIST (fcn and cnn-gap)
+// and, when the shared CIFAR-10 subset is present, on CIFAR-10 (cnn-f).
+func TestTrainDatasets(t *testing.T) {
+	cifar := filepath.Join("..", "..", "..", "shared", "data", "cifar-10-binary-subset.tar.gz")
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"mnist-fcn", []string{"--dataset", "mnist", "--arch", "fcn"}},
+		{"mnist-cnn-gap", []string{"--dataset", "mnist", "--arch", "cnn-gap", "--act", "relu", "--sw2", "2"}},
+		{"cifar10-cnn-f", []string{"--dataset", "cifar10", "--data", cifar, "--arch", "cnn-f"}},
+	}
+	for _, tt := range tests {
+		if tt.name == "cifar10-cnn-f" {
+			if _, err := os.Stat(cifar); err != nil {
+				t.Logf("skipping %s: the CIFAR-10 subset %s is absent", tt.name, cifar)
+				continue
+			}
+		}
+		out := filepath.Join(t.TempDir(), "run")
+		args := append([]string{"train", "--n-train", "20", "--n-test", "10", "--width", "8", "--depth", "1",
+			"--steps", "3", "--quiet", "--out", out}, tt.args...)
+		stdout, stderr, status := runCLI(t, args...)
+		if status != 0 || !strings.HasPrefix(stdout, "done: step 3") {
+			t.Errorf("%s: status %d, stdout %q, stderr %q", tt.name, status, stdout, stderr)
+			continue
+		}
+		var h struct {
+			NTrain int `json:"n_train"`
+			NTest  int `json:"n_test"`
+			Points []struct {
+				TrainLoss float64 `json:"train_loss"`
+			}
+		}
+		b, _ := os.ReadFile(filepath.Join(out, "history.json"))
+		if err := json.Unmarshal(b, &h); err != nil {
+			t.Fatal(err)
+		}
+		// lr-factor 0.5 of the analytic eta_crit: the loss must go down.
+		if h.NTrain != 20 || h.NTest != 10 || h.Points[len(h.Points)-1].TrainLoss >= h.Points[0].TrainLoss {
+			t.Errorf("%s: history %+v", tt.name, h)
+		}
+	}
+}

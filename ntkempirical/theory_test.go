@@ -3,6 +3,7 @@ package ntkempirical
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/theory"
 )
 
 // refCase is one case of testdata/kernels.json, a copy of the project's
@@ -174,5 +176,38 @@ func TestWidthScaling(t *testing.T) {
 	t.Logf("fitted slope %.3f (theory -0.5)", slope)
 	if slope < -0.75 || slope > -0.25 {
 		t.Errorf("error shrinks like width^%.3f, want about width^-0.5", slope)
+	}
+}
+
+// TestCompareTheory checks agreement with theory.Compute (not only the
+// stored reference) on specs and inputs outside the reference file: a
+// chaotic-phase fcn (sw2 = 2, depth 4, whose single networks fluctuate by
+// about 4%) on random 8-d inputs at width 1024 averaged over 4 networks,
+// and a cnn-gap on random 4x4x1 images at width 256 averaged over 4
+// networks with 2 logits, with Neural
+// Tangents' bounds (5% and 8%; see TestMeanConvergesToTheory for the
+// statistics).
+func TestCompareTheory(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 21))
+	tests := []struct {
+		s       spec.Spec
+		shape   []int
+		n       int
+		samples int
+		bound   float64
+	}{
+		{spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 4, Width: 1024, SW2: 2.0, SB2: 0.1, Outputs: 10}, []int{8}, 5, 4, 0.05},
+		{spec.Spec{Arch: spec.CNNGAP, Act: spec.Erf, Depth: 2, Width: 256, SW2: 1.5, SB2: 0.1, Outputs: 2}, []int{4, 4, 1}, 3, 4, 0.08},
+	}
+	for _, tc := range tests {
+		x := randomInputs(rng, tc.n, tc.shape)
+		c, err := CompareTheory(tc.s, tc.shape, x, npyarray.Array{}, 3, tc.samples, Options{}, theory.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: relative error %.4f (bound %.2f)", tc.s.Arch, c.Relative, tc.bound)
+		if c.Relative > tc.bound {
+			t.Errorf("%s: mean empirical NTK is %.3f from theory.Compute, bound %.2f", tc.s.Arch, c.Relative, tc.bound)
+		}
 	}
 }

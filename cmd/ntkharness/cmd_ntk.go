@@ -16,6 +16,7 @@ import (
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/nets/spec"
 	"github.com/ntkharness/ntkharness/ntkempirical"
+	"github.com/ntkharness/ntkharness/theory"
 )
 
 func init() {
@@ -31,6 +32,8 @@ type ntkOutput struct {
 	LambdaMax      *float64    `json:"lambda_max,omitempty"`
 	Kappa          *jsonFloat  `json:"kappa,omitempty"`
 	RelativeChange *float64    `json:"relative_change,omitempty"`
+	TheoryNTK      [][]float64 `json:"theory_ntk,omitempty"`
+	TheoryError    *float64    `json:"theory_relative_error,omitempty"`
 }
 
 // jsonFloat writes +Inf (a singular kernel's condition number) as null.
@@ -62,7 +65,8 @@ cnn-gap.
 
 Output: JSON on standard output ({"ntk": [[...]]}, plus "eigenvalues",
 "lambda_min", "lambda_max" and "kappa" with --spectrum; kappa is null for a
-singular kernel), or with --out DIR the files ntk.npy (and ntk_full.npy,
+singular kernel; "theory_ntk" and "theory_relative_error" with --theory), or
+with --out DIR the files ntk.npy (and ntk_full.npy,
 eigenvalues.npy, and summary.json with the scalars).`)
 	arch := fs.String("arch", "", "architecture `A`: fcn, cnn-f or cnn-gap")
 	act := fs.String("act", "", "activation `F`: erf, relu or tanh")
@@ -85,6 +89,7 @@ eigenvalues.npy, and summary.json with the scalars).`)
 	full := fs.Bool("full", false, "also compute the full Nk x Nk kernel")
 	outDir := fs.String("out", "", "write ntk.npy (and the other arrays) to `DIR` instead of printing JSON")
 	maxMem := fs.Int64("max-memory", ntkempirical.DefaultMaxMemory>>20, "working-memory budget in `MiB`")
+	withTheory := fs.Bool("theory", false, "add theory's analytic NTK for the same architecture and the relative Frobenius error of the (mean) empirical one")
 	quiet := fs.Bool("quiet", false, "do not show progress")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
@@ -107,6 +112,9 @@ eigenvalues.npy, and summary.json with the scalars).`)
 	}
 	if *params0 != "" && *params == "" {
 		return usagef("ntk: --params0 needs --params (the trained network)")
+	}
+	if *withTheory && *params != "" {
+		return usagef("ntk: --theory compares networks at initialization: drop --params")
 	}
 	if *spectrum && *x2Path != "" {
 		return usagef("ntk: --spectrum needs a square kernel: drop --x2")
@@ -197,6 +205,17 @@ eigenvalues.npy, and summary.json with the scalars).`)
 	bar.Finish()
 
 	out := ntkOutput{NTK: ntkRows(res.NTK), RelativeChange: change}
+	if *withTheory {
+		th, err := theory.Compute(s, x1, x2, theory.Options{})
+		if err != nil {
+			return err
+		}
+		rel, err := ntkempirical.RelativeFrobenius(res.NTK, th.NTK)
+		if err != nil {
+			return err
+		}
+		out.TheoryNTK, out.TheoryError = ntkRows(th.NTK), &rel
+	}
 	if res.Full != nil {
 		out.Full = ntkRows(res.Full)
 	}

@@ -217,3 +217,51 @@ func TestNTKCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestNTKCommandTheory checks --theory on a depth-1 erf fcn against the
+// closed form of DESIGN.md §1: K1 = sw2 x.x'/d + sb2, Theta1 = K1,
+// Theta = sw2 T(K1) + sb2 + sw2 Tdot(K1) K1 with
+// T = (2/pi) asin(2 K12 / sqrt((1+2 K11)(1+2 K22))) and
+// Tdot = (4/pi) / sqrt((1+2 K11)(1+2 K22) - 4 K12^2) (1e-12 relative,
+// rounding), and the reported error against 5% at width 1024.
+func TestNTKCommandTheory(t *testing.T) {
+	dir := t.TempDir()
+	x := filepath.Join(dir, "x.npy")
+	writeNpy(t, x, 6, 3, 4)
+	a, err := npyarray.Load(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw2, sb2 := 1.5, 0.1
+	stdout, stderr, status := runCLI(t, "ntk", "--quiet", "--theory", "--arch", "fcn", "--act", "erf", "--depth", "1",
+		"--width", "1024", "--sw2", "1.5", "--sb2", "0.1", "--x1", x)
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	out := decodeNTK(t, stdout)
+	k1 := func(i, j int) float64 {
+		s := 0.0
+		for c := 0; c < 4; c++ {
+			s += a.Data[i*4+c] * a.Data[j*4+c]
+		}
+		return sw2*s/4 + sb2
+	}
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			k11, k22, k12 := k1(i, i), k1(j, j), k1(i, j)
+			den := (1 + 2*k11) * (1 + 2*k22)
+			tt := 2 / math.Pi * math.Asin(2*k12/math.Sqrt(den))
+			td := 4 / math.Pi / math.Sqrt(den-4*k12*k12)
+			want := sw2*tt + sb2 + sw2*td*k12
+			if got := out.TheoryNTK[i][j]; math.Abs(got-want) > 1e-12*math.Abs(want) {
+				t.Errorf("theory_ntk(%d,%d) = %.15g, want %.15g", i, j, got, want)
+			}
+		}
+	}
+	if out.TheoryError == nil || *out.TheoryError > 0.05 {
+		t.Errorf("theory_relative_error %v at width 1024, want <= 0.05", out.TheoryError)
+	}
+	if _, stderr, status := runCLI(t, "ntk", "--quiet", "--theory", "--params", dir, "--x1", x); status != 2 || !strings.Contains(stderr, "--theory") {
+		t.Errorf("--theory with --params: status %d, %q", status, stderr)
+	}
+}

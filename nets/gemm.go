@@ -28,28 +28,36 @@ func gemm(tA, tB blas.Transpose, m, n, k int, a []float64, lda int, b []float64,
 	blas64.Implementation().Dgemm(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
 }
 
-// matmulOp is h w for h [R, n] and w [n, m].
-var matmulOp = &matOp{
-	name:  "matmul",
-	arity: 2,
-	shape: func(in []tensor.Shape) (tensor.Shape, error) {
-		if in[0][1] != in[1][0] {
-			return nil, fmt.Errorf("nets: matmul: shapes %v and %v do not chain", in[0], in[1])
-		}
-		return tensor.Shape{in[0][0], in[1][1]}, nil
-	},
-	do: func(out []float64, in [][]float64, s []tensor.Shape) {
-		r, n, m := s[0][0], s[0][1], s[1][1]
-		gemm(blas.NoTrans, blas.NoTrans, r, m, n, in[0], n, in[1], m, 0, out, m)
-	},
-	grad: func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-		dh, err := G.ApplyOp(matmulGradInputOp, grad, inputs[1])
-		if err != nil {
-			return nil, err
-		}
-		dw, err := G.ApplyOp(matmulGradWeightOp, inputs[0], grad)
-		return G.Nodes{dh, dw}, err
-	},
+// matmulOp is h w for h [R, n] and w [n, m]. Without needInput only w is
+// differentiated: the first layer needs no gradient w.r.t. the data, and
+// skipping it saves a matrix product per step.
+func matmulOp(needInput bool) *matOp {
+	return &matOp{
+		name:  fmt.Sprintf("matmul(%v)", needInput),
+		arity: 2,
+		wrt:   []bool{needInput, true},
+		shape: func(in []tensor.Shape) (tensor.Shape, error) {
+			if in[0][1] != in[1][0] {
+				return nil, fmt.Errorf("nets: matmul: shapes %v and %v do not chain", in[0], in[1])
+			}
+			return tensor.Shape{in[0][0], in[1][1]}, nil
+		},
+		do: func(out []float64, in [][]float64, s []tensor.Shape) {
+			r, n, m := s[0][0], s[0][1], s[1][1]
+			gemm(blas.NoTrans, blas.NoTrans, r, m, n, in[0], n, in[1], m, 0, out, m)
+		},
+		grad: func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+			var dh *G.Node
+			if needInput {
+				var err error
+				if dh, err = G.ApplyOp(matmulGradInputOp, grad, inputs[1]); err != nil {
+					return nil, err
+				}
+			}
+			dw, err := G.ApplyOp(matmulGradWeightOp, inputs[0], grad)
+			return G.Nodes{dh, dw}, err
+		},
+	}
 }
 
 // matmulGradInputOp is g w^T for g [R, m] and w [n, m].
@@ -158,12 +166,14 @@ func (g convGeom) checkIn(op string, s tensor.Shape) error {
 
 // convOp is im2col(h) w: the stride-1 convolution of the channels-last
 // images h with the HWIO filter w, without the scale and bias.
-func (g convGeom) convOp() *matOp {
+// Without needInput only the filter is differentiated (first layer).
+func (g convGeom) convOp(needInput bool) *matOp {
 	ho, wo := g.out()
 	k := g.F * g.F * g.C
 	return &matOp{
-		name:  "conv" + g.String(),
+		name:  fmt.Sprintf("conv%s(%v)", g, needInput),
 		arity: 2,
+		wrt:   []bool{needInput, true},
 		shape: func(in []tensor.Shape) (tensor.Shape, error) {
 			if err := g.checkIn("conv", in[0]); err != nil {
 				return nil, err
@@ -181,9 +191,12 @@ func (g convGeom) convOp() *matOp {
 			})
 		},
 		grad: func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-			dh, err := G.ApplyOp(g.convGradInputOp(), grad, inputs[1])
-			if err != nil {
-				return nil, err
+			var dh *G.Node
+			if needInput {
+				var err error
+				if dh, err = G.ApplyOp(g.convGradInputOp(), grad, inputs[1]); err != nil {
+					return nil, err
+				}
 			}
 			dw, err := G.ApplyOp(g.convGradWeightOp(), inputs[0], grad)
 			return G.Nodes{dh, dw}, err

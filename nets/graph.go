@@ -205,9 +205,9 @@ func (n *Net) build(kind graphKind, batch int) (*graph, error) {
 		if ly.Conv {
 			geom := n.geoms[l]
 			geom.B = batch
-			m, err = G.ApplyOp(geom.convOp(), in, params[ly.W])
+			m, err = G.ApplyOp(geom.convOp(l > 0), in, params[ly.W])
 		} else {
-			m, err = G.ApplyOp(matmulOp, in, params[ly.W])
+			m, err = G.ApplyOp(matmulOp(l > 0), in, params[ly.W])
 		}
 		if err != nil {
 			return nil, err

@@ -137,7 +137,8 @@ const (
 // points that cannot be drawn are skipped, never an error: NaN and
 // infinite coordinates (a line is cut there), and values <= 0 on a log
 // axis, which the panel counts in a footnote; all of them stay in the CSV
-// and JSON. Error bars that reach zero or below on a log axis are cut at
+// and JSON. Values beyond ±1e150 are skipped and counted likewise. Error
+// bars that reach zero or below on a log axis are cut at
 // the axis. Heat-map coordinates, reference lines, notes and limits must
 // be positive on a log axis. XLim/YLim fix the axis range when their two
 // values differ; otherwise the range fits the data (for a panel with a
@@ -311,8 +312,8 @@ func (f *Figure) Validate() error {
 			return fmt.Errorf("plots: figure %q: panel size %g x %g cm: each side must be in [%d, %d] (0 = default)", f.Title, f.PanelWidth, f.PanelHeight, minPanelSide, maxPanelSide)
 		}
 	}
-	if f.ColorBar != nil && !(f.ColorBar.Min < f.ColorBar.Max) || f.ColorBar != nil && (isInf(f.ColorBar.Min) || isInf(f.ColorBar.Max)) {
-		return fmt.Errorf("plots: figure %q: colour bar range [%g, %g]: need finite min < max", f.Title, f.ColorBar.Min, f.ColorBar.Max)
+	if f.ColorBar != nil && (!(f.ColorBar.Min < f.ColorBar.Max) || badCoord(f.ColorBar.Min) || badCoord(f.ColorBar.Max)) {
+		return fmt.Errorf("plots: figure %q: colour bar range [%g, %g]: need min < max, both within ±%g", f.Title, f.ColorBar.Min, f.ColorBar.Max, maxCoord)
 	}
 	for i := range f.Panels {
 		if err := f.Panels[i].validate(); err != nil {
@@ -322,7 +323,15 @@ func (f *Figure) Validate() error {
 	return nil
 }
 
+// isInf reports whether v is not a finite number (±Inf or NaN).
 func isInf(v float64) bool { return math.IsInf(v, 0) || math.IsNaN(v) }
+
+// maxCoord bounds the magnitude of anything placed on an axis or a colour
+// scale: beyond it, ranges and tick spacings overflow float64.
+const maxCoord = 1e150
+
+// badCoord reports whether v cannot be placed on an axis.
+func badCoord(v float64) bool { return isInf(v) || math.Abs(v) > maxCoord }
 
 // empty reports whether the panel is an unused grid slot.
 func (p *Panel) empty() bool {
@@ -351,8 +360,8 @@ func (p *Panel) validate() error {
 		if lim.v[0] == lim.v[1] {
 			continue
 		}
-		if isInf(lim.v[0]) || isInf(lim.v[1]) || lim.v[0] > lim.v[1] {
-			return fmt.Errorf("%s range %v: need finite min < max", lim.name, lim.v)
+		if badCoord(lim.v[0]) || badCoord(lim.v[1]) || lim.v[0] > lim.v[1] {
+			return fmt.Errorf("%s range %v: need min < max, both within ±%g", lim.name, lim.v, maxCoord)
 		}
 		if lim.log && lim.v[0] <= 0 {
 			return fmt.Errorf("%s range %v on a log axis: need min > 0", lim.name, lim.v)
@@ -374,15 +383,15 @@ func (p *Panel) validate() error {
 		}
 	}
 	for i, r := range p.Refs {
-		if isInf(r.At) {
-			return fmt.Errorf("reference line %d (%q) at %g: not finite", i, r.Label, r.At)
+		if badCoord(r.At) {
+			return fmt.Errorf("reference line %d (%q) at %g: not a finite number within ±%g", i, r.Label, r.At, maxCoord)
 		}
 		if (r.Vertical && p.LogX || !r.Vertical && p.LogY) && r.At <= 0 {
 			return fmt.Errorf("reference line %d (%q) at %g on a log axis: must be > 0", i, r.Label, r.At)
 		}
 	}
 	for i, n := range p.Notes {
-		if isInf(n.X) || isInf(n.Y) || p.LogX && n.X <= 0 || p.LogY && n.Y <= 0 {
+		if badCoord(n.X) || badCoord(n.Y) || p.LogX && n.X <= 0 || p.LogY && n.Y <= 0 {
 			return fmt.Errorf("note %d (%q) at (%g, %g): not a finite point of the axes", i, n.Text, n.X, n.Y)
 		}
 	}
@@ -422,8 +431,8 @@ func (h *HeatMap) validate(logX, logY bool) error {
 		log  bool
 	}{{"x", h.X, logX}, {"y", h.Y, logY}} {
 		for i, v := range ax.v {
-			if isInf(v) {
-				return fmt.Errorf("%s[%d] = %g: not finite", ax.name, i, v)
+			if badCoord(v) {
+				return fmt.Errorf("%s[%d] = %g: not a finite number within ±%g", ax.name, i, v, maxCoord)
 			}
 			if ax.log && v <= 0 {
 				return fmt.Errorf("%s[%d] = %g: not positive on a log axis", ax.name, i, v)
@@ -451,8 +460,8 @@ func (h *HeatMap) validate(logX, logY bool) error {
 			}
 		}
 	}
-	if h.Min != h.Max && (isInf(h.Min) || isInf(h.Max) || h.Min > h.Max) {
-		return fmt.Errorf("colour range [%g, %g]: need finite min < max", h.Min, h.Max)
+	if h.Min != h.Max && (badCoord(h.Min) || badCoord(h.Max) || h.Min > h.Max) {
+		return fmt.Errorf("colour range [%g, %g]: need min < max, both within ±%g", h.Min, h.Max, maxCoord)
 	}
 	return nil
 }

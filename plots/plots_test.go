@@ -353,7 +353,9 @@ func TestValidateErrors(t *testing.T) {
 		{"xlim", mod(func(p *Panel) { p.XLim = [2]float64{2, 1} }), "x range"},
 		{"ylim log", mod(func(p *Panel) { p.LogY = true; p.YLim = [2]float64{-1, 1} }), "min > 0"},
 		{"ref log", mod(func(p *Panel) { p.LogX = true; p.Refs = []RefLine{{Vertical: true, At: 0}} }), "reference line 0"},
-		{"ref inf", mod(func(p *Panel) { p.Refs = []RefLine{{At: math.NaN()}} }), "not finite"},
+		{"ref inf", mod(func(p *Panel) { p.Refs = []RefLine{{At: math.NaN()}} }), "not a finite number"},
+		{"ref huge", mod(func(p *Panel) { p.Refs = []RefLine{{At: 1e200}} }), "within ±1e+150"},
+		{"xlim huge", mod(func(p *Panel) { p.XLim = [2]float64{-1e300, 1} }), "within ±1e+150"},
 		{"note", mod(func(p *Panel) { p.Notes = []Note{{X: math.Inf(1), Text: "n"}} }), `note 0 ("n")`},
 		{"heat rows", mod(func(p *Panel) { p.Heat = heat(); p.Heat.Z = p.Heat.Z[:2] }), "z has 2 rows for 3 y values"},
 		{"heat cols", mod(func(p *Panel) { p.Heat = heat(); p.Heat.Z[1] = []float64{1} }), "z row 1 has 1 values"},
@@ -741,6 +743,8 @@ func TestEdgeCasesDraw(t *testing.T) {
 		{"eleven series", Panel{Series: many, Legend: LegendBottomLeft}},
 		{"non-positive and infinite markers on log axes", Panel{LogX: true, LogY: true, Series: []Series{
 			{Label: "m", X: []float64{1, 2, 3, -1, 5}, Y: []float64{1, 0, inf, 2, 3}, YErr: []float64{0.1, 0.1, 0.1, 0.1, 0.1}, Style: LineMarkers}}}},
+		{"huge and constant values", Panel{Series: []Series{
+			{Label: "h", X: []float64{1e300, -1e300, 2, 3}, Y: []float64{1, 2, 1e20, 1e20}, YErr: []float64{0, 1, 1e200, 1e3}, Style: LineMarkers}}}},
 		{"legend outside", Panel{Series: many, Legend: LegendRight, Refs: []RefLine{{At: 3, Label: "three"}}}},
 		{"overlay outside the heat map", Panel{Heat: &HeatMap{X: []float64{0, 1}, Y: []float64{0, 1}, Z: [][]float64{{0, 1}, {1, 0}}},
 			Series: []Series{line([]float64{-5, 5}, []float64{-5, 5})}, Refs: []RefLine{{Vertical: true, At: 9}}}},
@@ -776,7 +780,7 @@ func TestLogAxisFootnote(t *testing.T) {
 		want string // "" = no footnote
 	}{
 		{"all positive", []float64{1, 2, 3, 4}, ""},
-		{"two non-positive", []float64{1, 0, -1, 4}, "2 point(s) ≤ 0 not shown"},
+		{"two non-positive", []float64{1, 0, -1, 4}, "2 point(s) ≤ 0 on a log axis"},
 		{"NaN and Inf are not counted", []float64{1, math.NaN(), math.Inf(1), 4}, ""},
 	}
 	for _, c := range cases {

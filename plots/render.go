@@ -276,7 +276,7 @@ func heatRange(h *HeatMap, shared *ColorBar) (lo, hi float64) {
 	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, r := range h.Z {
 		for _, v := range r {
-			if !isInf(v) {
+			if !badCoord(v) {
 				lo, hi = math.Min(lo, v), math.Max(hi, v)
 			}
 		}
@@ -399,18 +399,26 @@ func buildPanel(pn *Panel, shared *ColorBar) *builtPanel {
 }
 
 // drawable returns s with every point that cannot be drawn set to NaN:
-// non-finite coordinates, and values <= 0 on a log axis (counted in
-// *hidden).
+// non-finite coordinates, and, counted in *hidden, values <= 0 on a log
+// axis or beyond ±maxCoord. Error bars beyond ±maxCoord are dropped.
 func drawable(s *Series, logX, logY bool, hidden *int) *Series {
 	c := *s
 	c.X, c.Y = append(Floats(nil), s.X...), append(Floats(nil), s.Y...)
+	if s.YErr != nil {
+		c.YErr = append(Floats(nil), s.YErr...)
+		for j, e := range c.YErr {
+			if e > maxCoord {
+				c.YErr[j] = math.NaN()
+			}
+		}
+	}
 	for j := range c.X {
 		x, y := c.X[j], c.Y[j]
 		if isInf(x) || isInf(y) {
 			c.X[j], c.Y[j] = math.NaN(), math.NaN()
 			continue
 		}
-		if logX && x <= 0 || logY && y <= 0 {
+		if logX && x <= 0 || logY && y <= 0 || badCoord(x) || badCoord(y) {
 			c.X[j], c.Y[j] = math.NaN(), math.NaN()
 			*hidden++
 		}
@@ -431,6 +439,10 @@ func fixRange(a *plot.Axis, log bool) {
 		}
 	case a.Min == a.Max && log:
 		a.Min, a.Max = a.Min/math.Sqrt(10), a.Max*math.Sqrt(10)
+	case a.Min == a.Max:
+		// gonum widens by ±1, which is lost beyond 2^53.
+		w := math.Max(1, math.Abs(a.Min)/2)
+		a.Min, a.Max = a.Min-w, a.Max+w
 	}
 }
 
@@ -521,7 +533,7 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
 			sty := textStyle(fontTick)
 			sty.Color = refColor
 			data.FillText(sty, vg.Point{X: data.Min.X + 3, Y: data.Min.Y + 3},
-				fmt.Sprintf("%d point(s) ≤ 0 not shown on the log axis", b.hidden))
+				fmt.Sprintf("%d point(s) ≤ 0 on a log axis or beyond ±%g not shown", b.hidden, maxCoord))
 		}
 		if outside > 0 {
 			lc := data

@@ -151,21 +151,42 @@ func WriteJSON(w io.Writer, f *Figure) error {
 // that a figure can be redrawn, restyled or checked without rerunning the
 // experiment behind it.
 func Load(path string) (Figure, error) {
-	b, err := os.ReadFile(path)
+	fp, err := os.Open(path)
 	if err != nil {
 		return Figure{}, fmt.Errorf("plots: %v", err)
+	}
+	defer fp.Close()
+	f, err := ReadJSON(fp)
+	if err != nil {
+		return Figure{}, fmt.Errorf("plots: %s: %v", path, err)
+	}
+	return f, nil
+}
+
+// maxJSONBytes bounds what ReadJSON accepts (a figure of 400 panels of
+// 100 x 100 cells is well below it).
+const maxJSONBytes = 256 << 20
+
+// ReadJSON reads a figure in the format of WriteJSON and validates it.
+func ReadJSON(r io.Reader) (Figure, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxJSONBytes+1))
+	if err != nil {
+		return Figure{}, err
+	}
+	if len(b) > maxJSONBytes {
+		return Figure{}, fmt.Errorf("larger than %d MiB: not a figure file", maxJSONBytes>>20)
 	}
 	var ff figureFile
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ff); err != nil {
-		return Figure{}, fmt.Errorf("plots: %s: not a figure file: %v", path, err)
+		return Figure{}, fmt.Errorf("not a figure file: %v", err)
 	}
 	if ff.Format != fileFormat || ff.Version != 1 {
-		return Figure{}, fmt.Errorf("plots: %s: format %q version %d, want %q version 1", path, ff.Format, ff.Version, fileFormat)
+		return Figure{}, fmt.Errorf("format %q version %d, want %q version 1", ff.Format, ff.Version, fileFormat)
 	}
 	if err := ff.Figure.Validate(); err != nil {
-		return Figure{}, fmt.Errorf("%s: %v", path, err)
+		return Figure{}, err
 	}
 	return ff.Figure, nil
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,11 +91,21 @@ func peakRSS() float64 {
 	return 0
 }
 
+// jacobianOnce holds the one Jacobian timing of BenchmarkSpeedupFCN1024
+// per process: it takes minutes, so repeated iterations (-benchtime,
+// -count) reuse it and time only the structured method again.
+var jacobianOnce struct {
+	sync.Once
+	seconds float64
+	ntk     Kernel
+	err     error
+}
+
 // BenchmarkSpeedupFCN1024 compares the two methods on an erf FCN of width
 // 1024 and depth 5 on 64 MNIST-sized (784-d) inputs with 10 logits: the
-// structured time is the median of 3 runs, the Jacobian one run (it
-// contracts 640 Jacobian rows of 5.0M parameters, in chunks of a 4 GiB
-// budget).
+// structured time is the median of 3 runs per iteration, the Jacobian one
+// run per process (it contracts 640 Jacobian rows of 5.0M parameters, in
+// chunks of a 4 GiB budget).
 func BenchmarkSpeedupFCN1024(b *testing.B) {
 	gemmRate(b)
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 5, Width: 1024, SW2: 1.5, SB2: 0.05, Outputs: 10}
@@ -112,17 +123,20 @@ func BenchmarkSpeedupFCN1024(b *testing.B) {
 			ts = append(ts, time.Since(start).Seconds())
 			st = k
 		}
-		start := time.Now()
-		jc, err := Compute(net, x, npyarray.Array{}, Options{Method: Jacobian, MaxMemory: 4 << 30})
-		if err != nil {
-			b.Fatal(err)
+		jacobianOnce.Do(func() {
+			start := time.Now()
+			jacobianOnce.ntk, jacobianOnce.err = Compute(net, x, npyarray.Array{}, Options{Method: Jacobian, MaxMemory: 4 << 30})
+			jacobianOnce.seconds = time.Since(start).Seconds()
+		})
+		if jacobianOnce.err != nil {
+			b.Fatal(jacobianOnce.err)
 		}
-		tj := time.Since(start).Seconds()
-		rel, _ := RelativeFrobenius(st.NTK, jc.NTK)
+		tj := jacobianOnce.seconds
+		rel, _ := RelativeFrobenius(st.NTK, jacobianOnce.ntk.NTK)
 		b.ReportMetric(median(ts), "structured-s")
 		b.ReportMetric(tj, "jacobian-s")
 		b.ReportMetric(tj/median(ts), "speedup")
-		b.ReportMetric(rel, "rel-diff")
+		b.ReportMetric(rel*1e12, "rel-diff-x1e12")
 	}
 }
 
@@ -158,11 +172,16 @@ func BenchmarkStructuredFCN2048(b *testing.B) {
 	b.ReportMetric(float64(ms.HeapSys)/(1<<20), "heap-sys-MiB")
 }
 
-// BenchmarkTheoryAgreement measures the relative Frobenius error of mean
-// empirical NTKs against the reference analytic kernels at widths 128 to
-// 1024 for every architecture, and the slope of log error against log
-// width (theory: -1/2), on the reference inputs. Each width averages M = 4
-// networks with k = 2 logits.
+// agreementOnce holds BenchmarkTheoryAgreement's measurements, made once
+// per process (they are statistics, not timings).
+var agreementOnce sync.Map // arch-act -> [2]float64{rel-err@1024, slope}
+
+// BenchmarkTheoryAgreement measures the relative Frobenius error of
+// single-network empirical NTKs against the reference analytic kernels at
+// widths 128 to 1024 for every architecture (RMS over M = 4 networks with
+// k = 2 logits), and the slope of log error against log width (theory:
+// -1/2), on the reference inputs. The measurements are made once per
+// process; the timing of the first iteration is the cost of the sweep.
 func BenchmarkTheoryAgreement(b *testing.B) {
 	gemmRate(b)
 	widths := []int{128, 256, 512, 1024}
@@ -172,9 +191,17 @@ func BenchmarkTheoryAgreement(b *testing.B) {
 	} {
 		c := findRef(b, rc.arch, rc.act)
 		x1, x2, shape := c.inputs()
-		b.Run(rc.arch+"-"+rc.act, func(b *testing.B) {
+		name := rc.arch + "-" + rc.act
+		b.Run(name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
+				if v, ok := agreementOnce.Load(name); ok {
+					r := v.([2]float64)
+					b.ReportMetric(r[0], "rel-err@1024")
+					b.ReportMetric(r[1], "slope")
+					continue
+				}
 				var lx, ly []float64
+				var at1024 float64
 				for _, w := range widths {
 					ss := 0.0
 					const m = 4
@@ -190,12 +217,10 @@ func BenchmarkTheoryAgreement(b *testing.B) {
 						ss += rel * rel
 					}
 					rms := math.Sqrt(ss / m)
-					b.Logf("%s/%s width %d: RMS relative error of one network %.4f", rc.arch, rc.act, w, rms)
+					b.Logf("%s width %d: RMS relative error of one network %.4f", name, w, rms)
 					lx = append(lx, math.Log(float64(w)))
 					ly = append(ly, math.Log(rms))
-					if w == 1024 {
-						b.ReportMetric(rms, "rel-err@1024")
-					}
+					at1024 = rms
 				}
 				var mx, my, sxy, sxx float64
 				for j := range lx {
@@ -206,6 +231,8 @@ func BenchmarkTheoryAgreement(b *testing.B) {
 					sxy += (lx[j] - mx) * (ly[j] - my)
 					sxx += (lx[j] - mx) * (lx[j] - mx)
 				}
+				agreementOnce.Store(name, [2]float64{at1024, sxy / sxx})
+				b.ReportMetric(at1024, "rel-err@1024")
 				b.ReportMetric(sxy/sxx, "slope")
 			}
 		})

@@ -90,20 +90,29 @@ func (g geometry) convFull(dst, src, tmp []float64, l int) {
 		}
 	}
 	inv := 1 / float64(g.f*g.f)
+	// dst[y][x][y'][x'] = inv sum_bx tmp[y][x+lo+bx][y'][x'+lo+bx]: for each
+	// shift, add a contiguous (shifted) row of tmp to a row of dst.
 	for y := range ho {
 		for x := range wo {
 			for y2 := range ho {
 				out := dst[((y*wo+x)*ho+y2)*wo : ((y*wo+x)*ho+y2+1)*wo]
-				for x2 := range out {
-					var s float64
-					for bx := range g.f {
-						xx, xx2 := x+g.lo+bx, x2+g.lo+bx
-						if xx < 0 || xx >= wi || xx2 < 0 || xx2 >= wi {
-							continue
-						}
-						s += tmp[((y*wi+xx)*ho+y2)*wi+xx2]
+				clear(out)
+				for bx := range g.f {
+					off := g.lo + bx
+					xx := x + off
+					if xx < 0 || xx >= wi {
+						continue
 					}
-					out[x2] = s * inv
+					trow := tmp[((y*wi+xx)*ho+y2)*wi : ((y*wi+xx)*ho+y2+1)*wi]
+					lo, hi := max(0, -off), min(wo, wi-off)
+					src := trow[lo+off : hi+off]
+					o := out[lo:hi]
+					for x2, v := range src {
+						o[x2] += v
+					}
+				}
+				for x2 := range out {
+					out[x2] *= inv
 				}
 			}
 		}
@@ -216,7 +225,7 @@ func computeConv(s spec.Spec, act Activation, in inputs, _ plan, opt Options) Ke
 				outK, outT = k, t
 			}
 			if gap {
-				sc.pairGAP(s, g, pf, xi, xj, v1[i], v2[j], depthK != nil, record)
+				sc.pairGAP(s, g, act, xi, xj, v1[i], v2[j], depthK != nil, record)
 			} else {
 				sc.pairFlatten(s, g, pf, xi, xj, v1[i], v2[j], depthK != nil, record)
 			}
@@ -314,8 +323,10 @@ func (sc *convScratch) pairFlatten(s spec.Spec, g geometry, pf func(k11, k12, k2
 }
 
 // pairGAP runs the cnn-gap recursion of one pair on the full pixel-pair
-// matrix and calls record like pairFlatten.
-func (sc *convScratch) pairGAP(s spec.Spec, g geometry, pf func(k11, k12, k22 float64) (float64, float64), xi, xj []float64, vi, vj [][]float64, all bool, record func(l int, k, t float64)) {
+// matrix and calls record like pairFlatten. Each row a of the matrix is a
+// row block of the dense-layer maps, with the pixel variances of x_i as row
+// constants and those of x_j as column constants.
+func (sc *convScratch) pairGAP(s spec.Spec, g geometry, act Activation, xi, xj []float64, vi, vj [][]float64, all bool, record func(l int, k, t float64)) {
 	n0 := g.pixels(0)
 	k0 := sc.t[:n0*n0]
 	for a := range n0 {
@@ -330,28 +341,22 @@ func (sc *convScratch) pairGAP(s spec.Spec, g geometry, pf func(k11, k12, k22 fl
 		}
 	}
 	n := g.pixels(1)
-	k, th := sc.k[:n*n], sc.th[:n*n]
-	g.convFull(k, k0, sc.tmp, 1)
-	for a := range k {
-		k[a] = s.SW2*k[a] + s.SB2
-		th[a] = k[a]
+	g.convFull(sc.k[:n*n], k0, sc.tmp, 1)
+	for a := range n * n {
+		sc.k[a] = s.SW2*sc.k[a] + s.SB2
+		sc.th[a] = sc.k[a]
 	}
 	for l := 1; l <= g.layers; l++ {
 		n = g.pixels(l)
-		t, td := sc.t[:n*n], sc.td[:n*n]
-		k, th = sc.k[:n*n], sc.th[:n*n]
-		qi, qj := vi[l-1], vj[l-1]
+		k, th := sc.k[:n*n], sc.th[:n*n]
+		lay := newFCNLayer(act, vi[l-1], vj[l-1], false)
 		var st, sd float64
 		for a := range n {
-			qa := qi[a]
-			row := a * n
-			for b := range n {
-				ta, da := pf(qa, k[row+b], qj[b])
-				t[row+b] = ta
-				da *= th[row+b]
-				td[row+b] = da
-				st += ta
-				sd += da
+			kr, tr := k[a*n:(a+1)*n], th[a*n:(a+1)*n]
+			lay.maps(a, 0, kr, tr)
+			for b, v := range kr {
+				st += v
+				sd += tr[b]
 			}
 		}
 		if all || l == g.layers {
@@ -363,8 +368,10 @@ func (sc *convScratch) pairGAP(s spec.Spec, g geometry, pf func(k11, k12, k22 fl
 			return
 		}
 		m := g.pixels(l + 1)
-		g.convFull(sc.k[:m*m], t, sc.tmp, l+1)
-		g.convFull(sc.th[:m*m], td, sc.tmp, l+1)
+		g.convFull(sc.t[:m*m], k, sc.tmp, l+1)
+		g.convFull(sc.td[:m*m], th, sc.tmp, l+1)
+		sc.k, sc.t = sc.t, sc.k
+		sc.th, sc.td = sc.td, sc.th
 		for a := range m * m {
 			sc.k[a] = s.SW2*sc.k[a] + s.SB2
 			sc.th[a] = sc.k[a] + s.SW2*sc.th[a]

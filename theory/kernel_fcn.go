@@ -43,13 +43,13 @@ func computeFCN(s spec.Spec, act Activation, in inputs, opt Options) Kernels {
 	th := mat.DenseCopyOf(k)
 	tr := th.RawMatrix()
 	for l := 1; l <= s.Depth; l++ {
-		lay := newFCNLayer(act, q1, q2, s.SW2, s.SB2)
+		lay := newFCNLayer(act, q1, q2, true)
 		parallelRows(n1, opt.Workers, func(i int) {
 			j0 := 0
 			if in.sym {
 				j0 = i
 			}
-			lay.update(i, j0, kr.Data[i*kr.Stride+j0:i*kr.Stride+n2], tr.Data[i*tr.Stride+j0:i*tr.Stride+n2])
+			fcnUpdate(lay, s.SW2, s.SB2, i, j0, kr.Data[i*kr.Stride+j0:i*kr.Stride+n2], tr.Data[i*tr.Stride+j0:i*tr.Stride+n2])
 		})
 		if in.sym {
 			nq := make([]float64, n1)
@@ -103,13 +103,25 @@ func nextDiag(lay fcnLayer, q []float64, s spec.Spec) []float64 {
 	return nq
 }
 
-// fcnLayer maps one layer of the fully connected recursion.
+// fcnLayer maps one layer of the recursion for a block of pairs: the rows
+// are indexed by q1 (the variances of the row inputs) and the columns by q2.
 type fcnLayer interface {
-	// update replaces k[j] = K^l(x_i, x_{j0+j}) and th[j] = Theta^l by
-	// K^{l+1} and Theta^{l+1}.
-	update(i, j0 int, k, th []float64)
+	// maps replaces k[j] = K(row i, column j0+j) by T and th[j] = Theta by
+	// Tdot * Theta at the same pair.
+	maps(i, j0 int, k, th []float64)
 	// pair returns T and Tdot at one covariance.
 	pair(k11, k12, k22 float64) (t, td float64)
+}
+
+// fcnUpdate advances a row block by one dense layer:
+// K <- sw2 T(K) + sb2, Theta <- K_new + sw2 Tdot(K) Theta.
+func fcnUpdate(lay fcnLayer, sw2, sb2 float64, i, j0 int, k, th []float64) {
+	lay.maps(i, j0, k, th)
+	for j, t := range k {
+		kn := sw2*t + sb2
+		k[j] = kn
+		th[j] = kn + sw2*th[j]
+	}
 }
 
 // commonTol is the relative spread of the variances below which a layer
@@ -117,10 +129,13 @@ type fcnLayer interface {
 // them as equal is of the same relative size.
 const commonTol = 1e-12
 
-func newFCNLayer(act Activation, q1, q2 []float64, sw2, sb2 float64) fcnLayer {
+// newFCNLayer prepares the per-row and per-column constants of one layer.
+// With table, a quadrature activation whose variances all agree is
+// tabulated once for the layer.
+func newFCNLayer(act Activation, q1, q2 []float64, table bool) fcnLayer {
 	switch a := act.(type) {
 	case Erf:
-		l := &erfLayer{q1: q1, q2: q2, sw2: sw2, sb2: sb2, s1: make([]float64, len(q1)), s2: make([]float64, len(q2))}
+		l := &erfLayer{q1: q1, q2: q2, s1: make([]float64, len(q1)), s2: make([]float64, len(q2))}
 		for i, q := range q1 {
 			l.s1[i] = 1 / math.Sqrt(1+2*math.Max(q, 0))
 		}
@@ -129,15 +144,18 @@ func newFCNLayer(act Activation, q1, q2 []float64, sw2, sb2 float64) fcnLayer {
 		}
 		return l
 	case ReLU:
-		return &reluLayer{q1: q1, q2: q2, sw2: sw2, sb2: sb2}
+		return &reluLayer{q1: q1, q2: q2}
 	case *Quadrature:
+		if !table {
+			break
+		}
 		if q, ok := commonVariance(q1, q2); ok && q > 0 {
 			if tb, ok := newCorrTable(a, q); ok {
-				return &tableLayer{tb: tb, sw2: sw2, sb2: sb2}
+				return &tableLayer{tb: tb}
 			}
 		}
 	}
-	return &genericLayer{act: act, q1: q1, q2: q2, sw2: sw2, sb2: sb2}
+	return &genericLayer{act: act, q1: q1, q2: q2}
 }
 
 // commonVariance returns the mean of q1 and q2 and whether all of them agree
@@ -159,12 +177,12 @@ func commonVariance(q1, q2 []float64) (float64, bool) {
 // rounding makes |r| = 1.
 type erfLayer struct {
 	q1, q2, s1, s2 []float64
-	sw2, sb2       float64
 }
 
-func (l *erfLayer) update(i, j0 int, k, th []float64) {
+func (l *erfLayer) maps(i, j0 int, k, th []float64) {
 	si, qi := l.s1[i], l.q1[i]
 	s2, q2 := l.s2[j0:j0+len(k)], l.q2[j0:j0+len(k)]
+	th = th[:len(k)]
 	for j, kij := range k {
 		ss := si * s2[j]
 		r := 2 * kij * ss
@@ -184,9 +202,8 @@ func (l *erfLayer) update(i, j0 int, k, th []float64) {
 			t = math.Copysign(math.Pi/2, r)
 			td = 1 / math.Sqrt(1+2*(qi+qj)+4*math.Max(0, qi*qj-kij*kij))
 		}
-		kn := l.sw2*(2/math.Pi)*t + l.sb2
-		k[j] = kn
-		th[j] = kn + l.sw2*(4/math.Pi)*td*th[j]
+		k[j] = (2 / math.Pi) * t
+		th[j] *= (4 / math.Pi) * td
 	}
 }
 
@@ -197,13 +214,13 @@ func (l *erfLayer) pair(k11, k12, k22 float64) (float64, float64) {
 // reluLayer uses theta = atan2(sqrt(K11 K22 - K12^2), K12):
 // T = (sqrt(K11 K22 - K12^2) + (pi - theta) K12)/(2 pi), Tdot = (pi - theta)/(2 pi).
 type reluLayer struct {
-	q1, q2   []float64
-	sw2, sb2 float64
+	q1, q2 []float64
 }
 
-func (l *reluLayer) update(i, j0 int, k, th []float64) {
+func (l *reluLayer) maps(i, j0 int, k, th []float64) {
 	qi := l.q1[i]
 	q2 := l.q2[j0 : j0+len(k)]
+	th = th[:len(k)]
 	for j, kij := range k {
 		pp := qi * q2[j]
 		var t, td float64
@@ -211,8 +228,9 @@ func (l *reluLayer) update(i, j0 int, k, th []float64) {
 			t, td = 0, ReLU{}.Tdot(qi, kij, q2[j])
 		} else {
 			// theta = atan2(sn, K12) with sn = sqrt(K11 K22 - K12^2) >= 0,
-			// computed from one Atan; theta and sn stay consistent, so the
-			// rounding of sn cancels in T near correlation +-1.
+			// from one Atan; theta and sn stay consistent, so the rounding
+			// of sn cancels in T near correlation +-1 (and sn = 0 exactly
+			// on the diagonal, where K12^2 = K11 K22 in floating point).
 			sn := math.Sqrt(math.Max(0, pp-kij*kij))
 			var theta float64
 			switch {
@@ -226,9 +244,8 @@ func (l *reluLayer) update(i, j0 int, k, th []float64) {
 			t = (sn + (math.Pi-theta)*kij) / (2 * math.Pi)
 			td = (math.Pi - theta) / (2 * math.Pi)
 		}
-		kn := l.sw2*t + l.sb2
-		k[j] = kn
-		th[j] = kn + l.sw2*td*th[j]
+		k[j] = t
+		th[j] *= td
 	}
 }
 
@@ -239,16 +256,15 @@ func (l *reluLayer) pair(k11, k12, k22 float64) (float64, float64) {
 // tableLayer interpolates T and Tdot in a correlation table (all variances
 // equal).
 type tableLayer struct {
-	tb       *corrTable
-	sw2, sb2 float64
+	tb *corrTable
 }
 
-func (l *tableLayer) update(i, j0 int, k, th []float64) {
+func (l *tableLayer) maps(_, _ int, k, th []float64) {
+	th = th[:len(k)]
 	for j, kij := range k {
 		t, td := l.tb.eval(kij)
-		kn := l.sw2*t + l.sb2
-		k[j] = kn
-		th[j] = kn + l.sw2*td*th[j]
+		k[j] = t
+		th[j] *= td
 	}
 }
 
@@ -256,18 +272,17 @@ func (l *tableLayer) pair(_, k12, _ float64) (float64, float64) { return l.tb.ev
 
 // genericLayer evaluates the activation at every entry.
 type genericLayer struct {
-	act      Activation
-	q1, q2   []float64
-	sw2, sb2 float64
+	act    Activation
+	q1, q2 []float64
 }
 
-func (l *genericLayer) update(i, j0 int, k, th []float64) {
+func (l *genericLayer) maps(i, j0 int, k, th []float64) {
 	qi := l.q1[i]
+	th = th[:len(k)]
 	for j, kij := range k {
 		t, td := expectBoth(l.act, qi, kij, l.q2[j0+j])
-		kn := l.sw2*t + l.sb2
-		k[j] = kn
-		th[j] = kn + l.sw2*td*th[j]
+		k[j] = t
+		th[j] *= td
 	}
 }
 

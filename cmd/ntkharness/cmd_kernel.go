@@ -52,6 +52,7 @@ func runKernel(args []string) error {
 	outDir := fs.String("out", "", "write nngp.npy and ntk.npy into this directory")
 	memLimit := fs.Float64("mem-limit", float64(theory.DefaultMemLimit)/(1<<30), "refuse plans whose estimated memory exceeds this many GiB")
 	workers := fs.Int("workers", 0, "goroutines to use (0: all cores)")
+	tanhRule := fs.String("tanh-quadrature", "hermite", "tanh expectations by 61-node Gauss-Hermite (hermite, the reference values' rule) or by the trapezoidal strip rule (strip, accurate to ~1e-13 at large variances)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -63,6 +64,9 @@ func runKernel(args []string) error {
 	}
 	if !(*memLimit > 0) || math.IsInf(*memLimit, 0) {
 		return usagef("kernel: --mem-limit %v: must be a positive number of GiB", *memLimit)
+	}
+	if *tanhRule != "hermite" && *tanhRule != "strip" {
+		return usagef("kernel: --tanh-quadrature %q: want hermite or strip", *tanhRule)
 	}
 	if *workers < 0 {
 		return usagef("kernel: --workers %d: must be >= 0", *workers)
@@ -105,6 +109,12 @@ func runKernel(args []string) error {
 		}
 	}
 	opt := theory.Options{Workers: *workers, MemLimit: int64(*memLimit * (1 << 30))}
+	if *tanhRule == "strip" {
+		if s.Act != spec.Tanh {
+			return usagef("kernel: --tanh-quadrature applies to tanh, not %s", s.Act)
+		}
+		opt.Activation = theory.TanhStrip()
+	}
 	var bar *progress.Bar
 	if *outDir != "" && !*asJSON {
 		bar = progress.New("kernel", 0)

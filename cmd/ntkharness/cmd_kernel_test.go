@@ -67,15 +67,18 @@ func TestKernelJSONContract(t *testing.T) {
 		args   []string
 		s      spec.Spec
 		x1, x2 npyarray.Array
+		act    theory.Activation
 	}{
 		{"fcn-erf-sym", []string{"--arch", "fcn", "--act", "erf", "--depth", "3", "--sw2", "1.5", "--sb2", "0.05", "--x1", flat1},
-			spec.Spec{Arch: "fcn", Act: "erf", Depth: 3, SW2: 1.5, SB2: 0.05}, a1, npyarray.Array{}},
+			spec.Spec{Arch: "fcn", Act: "erf", Depth: 3, SW2: 1.5, SB2: 0.05}, a1, npyarray.Array{}, nil},
 		{"fcn-tanh-cross", []string{"--act", "tanh", "--depth", "2", "--sw2", "1.2", "--sb2", "0.1", "--x1", flat1, "--x2", flat2},
-			spec.Spec{Arch: "fcn", Act: "tanh", Depth: 2, SW2: 1.2, SB2: 0.1}, a1, a2},
+			spec.Spec{Arch: "fcn", Act: "tanh", Depth: 2, SW2: 1.2, SB2: 0.1}, a1, a2, nil},
 		{"cnn-gap-cross", []string{"--arch", "cnn-gap", "--act", "erf", "--depth", "2", "--sw2", "1.7", "--sb2", "0.2", "--x1", img1, "--x2", img2},
-			spec.Spec{Arch: "cnn-gap", Act: "erf", Depth: 2, SW2: 1.7, SB2: 0.2}, i1, i2},
+			spec.Spec{Arch: "cnn-gap", Act: "erf", Depth: 2, SW2: 1.7, SB2: 0.2}, i1, i2, nil},
 		{"spec-file", []string{"--spec", specPath, "--x1", img1},
-			spec.Spec{Arch: "cnn-f", Act: "relu", Depth: 2, SW2: 2, SB2: 0.1}, i1, npyarray.Array{}},
+			spec.Spec{Arch: "cnn-f", Act: "relu", Depth: 2, SW2: 2, SB2: 0.1}, i1, npyarray.Array{}, nil},
+		{"tanh-strip", []string{"--act", "tanh", "--tanh-quadrature", "strip", "--depth", "2", "--sw2", "2", "--x1", flat2},
+			spec.Spec{Arch: "fcn", Act: "tanh", Depth: 2, SW2: 2}, a2, npyarray.Array{}, theory.TanhStrip()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,7 +98,7 @@ func TestKernelJSONContract(t *testing.T) {
 			if err := dec.Decode(&got); err != nil {
 				t.Fatalf("stdout %q: %v", stdout, err)
 			}
-			want, err := theory.Compute(tt.s, tt.x1, tt.x2, theory.Options{})
+			want, err := theory.Compute(tt.s, tt.x1, tt.x2, theory.Options{Activation: tt.act})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,6 +168,8 @@ func TestKernelErrors(t *testing.T) {
 		{"nan sw2", []string{"kernel", "--depth", "2", "--sw2", "NaN", "--x1", flat, "--json"}, 2, "sw2 NaN"},
 		{"filter on fcn", append(base, "--filter", "5", "--x1", flat), 2, "--filter and --padding apply"},
 		{"spec and flags", append(base, "--spec", "s.json", "--x1", flat), 2, "given with --spec"},
+		{"bad tanh rule", append(base, "--tanh-quadrature", "simpson", "--x1", flat), 2, `--tanh-quadrature "simpson"`},
+		{"strip for erf", append(base, "--tanh-quadrature", "strip", "--x1", flat), 2, "applies to tanh, not erf"},
 		{"bad mem limit", append(base, "--mem-limit", "-1", "--x1", flat), 2, "--mem-limit -1"},
 		{"missing file", append(base, "--x1", filepath.Join(dir, "none.npy")), 1, "--x1 "},
 		{"garbage file", append(base, "--x1", garbage), 1, "garbage.npy"},

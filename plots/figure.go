@@ -137,7 +137,8 @@ const (
 // points that cannot be drawn are skipped, never an error: NaN and
 // infinite coordinates (a line is cut there), and values <= 0 on a log
 // axis, which the panel counts in a footnote; all of them stay in the CSV
-// and JSON. Values beyond ±1e150 are skipped and counted likewise. Error
+// and JSON. Values beyond ±1e150 (below 1e-150 on a log axis) are skipped
+// and counted likewise. Error
 // bars that reach zero or below on a log axis are cut at
 // the axis. Heat-map coordinates, reference lines, notes and limits must
 // be positive on a log axis. XLim/YLim fix the axis range when their two
@@ -327,8 +328,26 @@ func (f *Figure) Validate() error {
 func isInf(v float64) bool { return math.IsInf(v, 0) || math.IsNaN(v) }
 
 // maxCoord bounds the magnitude of anything placed on an axis or a colour
-// scale: beyond it, ranges and tick spacings overflow float64.
-const maxCoord = 1e150
+// scale: beyond it, ranges and tick spacings overflow float64. On a log
+// axis values must also be at least minLogCoord, so that cell edges and
+// range paddings (products and quotients of coordinates) cannot underflow
+// to zero.
+const (
+	maxCoord    = 1e150
+	minLogCoord = 1e-150
+)
+
+// badLogCoord reports whether v cannot be placed on a log axis.
+func badLogCoord(v float64) bool { return badCoord(v) || v < minLogCoord }
+
+// badAxisCoord reports whether v cannot be placed on an axis of the given
+// type.
+func badAxisCoord(v float64, log bool) bool {
+	if log {
+		return badLogCoord(v)
+	}
+	return badCoord(v)
+}
 
 // badCoord reports whether v cannot be placed on an axis.
 func badCoord(v float64) bool { return isInf(v) || math.Abs(v) > maxCoord }
@@ -363,8 +382,8 @@ func (p *Panel) validate() error {
 		if badCoord(lim.v[0]) || badCoord(lim.v[1]) || lim.v[0] > lim.v[1] {
 			return fmt.Errorf("%s range %v: need min < max, both within ±%g", lim.name, lim.v, maxCoord)
 		}
-		if lim.log && lim.v[0] <= 0 {
-			return fmt.Errorf("%s range %v on a log axis: need min > 0", lim.name, lim.v)
+		if lim.log && lim.v[0] < minLogCoord {
+			return fmt.Errorf("%s range %v on a log axis: need min >= %g", lim.name, lim.v, minLogCoord)
 		}
 	}
 	hasData := len(p.Series) > 0 || p.Heat != nil
@@ -386,12 +405,12 @@ func (p *Panel) validate() error {
 		if badCoord(r.At) {
 			return fmt.Errorf("reference line %d (%q) at %g: not a finite number within ±%g", i, r.Label, r.At, maxCoord)
 		}
-		if (r.Vertical && p.LogX || !r.Vertical && p.LogY) && r.At <= 0 {
-			return fmt.Errorf("reference line %d (%q) at %g on a log axis: must be > 0", i, r.Label, r.At)
+		if (r.Vertical && p.LogX || !r.Vertical && p.LogY) && r.At < minLogCoord {
+			return fmt.Errorf("reference line %d (%q) at %g on a log axis: must be >= %g", i, r.Label, r.At, minLogCoord)
 		}
 	}
 	for i, n := range p.Notes {
-		if badCoord(n.X) || badCoord(n.Y) || p.LogX && n.X <= 0 || p.LogY && n.Y <= 0 {
+		if badAxisCoord(n.X, p.LogX) || badAxisCoord(n.Y, p.LogY) {
 			return fmt.Errorf("note %d (%q) at (%g, %g): not a finite point of the axes", i, n.Text, n.X, n.Y)
 		}
 	}
@@ -434,8 +453,8 @@ func (h *HeatMap) validate(logX, logY bool) error {
 			if badCoord(v) {
 				return fmt.Errorf("%s[%d] = %g: not a finite number within ±%g", ax.name, i, v, maxCoord)
 			}
-			if ax.log && v <= 0 {
-				return fmt.Errorf("%s[%d] = %g: not positive on a log axis", ax.name, i, v)
+			if ax.log && v < minLogCoord {
+				return fmt.Errorf("%s[%d] = %g: below %g on a log axis", ax.name, i, v, minLogCoord)
 			}
 			if i > 0 && !(v > ax.v[i-1]) {
 				return fmt.Errorf("%s values must increase strictly: %s[%d] = %g after %g", ax.name, ax.name, i, v, ax.v[i-1])

@@ -351,7 +351,7 @@ func TestValidateErrors(t *testing.T) {
 		{"style", mod(func(p *Panel) { p.Series[0].Style = 7 }), "unknown style"},
 		{"colour", mod(func(p *Panel) { p.Series[0].Color = 99 }), "colour 99"},
 		{"xlim", mod(func(p *Panel) { p.XLim = [2]float64{2, 1} }), "x range"},
-		{"ylim log", mod(func(p *Panel) { p.LogY = true; p.YLim = [2]float64{-1, 1} }), "min > 0"},
+		{"ylim log", mod(func(p *Panel) { p.LogY = true; p.YLim = [2]float64{-1, 1} }), "need min >= 1e-150"},
 		{"ref log", mod(func(p *Panel) { p.LogX = true; p.Refs = []RefLine{{Vertical: true, At: 0}} }), "reference line 0"},
 		{"ref inf", mod(func(p *Panel) { p.Refs = []RefLine{{At: math.NaN()}} }), "not a finite number"},
 		{"ref huge", mod(func(p *Panel) { p.Refs = []RefLine{{At: 1e200}} }), "within ±1e+150"},
@@ -363,7 +363,7 @@ func TestValidateErrors(t *testing.T) {
 		{"heat empty", mod(func(p *Panel) { p.Heat = heat(); p.Heat.X = nil }), "need at least one"},
 		{"heat flag", mod(func(p *Panel) { p.Heat = heat(); p.Heat.Flag = [][]bool{{true}} }), "flag has 1 rows"},
 		{"heat range", mod(func(p *Panel) { p.Heat = heat(); p.Heat.Min, p.Heat.Max = 2, 1 }), "colour range"},
-		{"heat log", mod(func(p *Panel) { p.Heat = heat(); p.LogX = true; p.Heat.X[0] = 0 }), "not positive"},
+		{"heat log", mod(func(p *Panel) { p.Heat = heat(); p.LogX = true; p.Heat.X[0] = 0 }), "below 1e-150 on a log axis"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -251,15 +251,16 @@ func (b *errBars) Plot(c draw.Canvas, plt *plot.Plot) {
 		}
 		px := trX(x)
 		hi := trY(y + e)
+		cut := b.logY && y-e < minLogCoord
 		lo := c.Min.Y
-		if !b.logY || y-e > 0 {
+		if !cut {
 			lo = trY(y - e)
 		}
 		lines := [][]vg.Point{
 			{{X: px, Y: lo}, {X: px, Y: hi}},
 			{{X: px - capWidth/2, Y: hi}, {X: px + capWidth/2, Y: hi}},
 		}
-		if !b.logY || y-e > 0 {
+		if !cut {
 			lines = append(lines, []vg.Point{{X: px - capWidth/2, Y: lo}, {X: px + capWidth/2, Y: lo}})
 		}
 		c.StrokeLines(b.sty, c.ClipLinesXY(lines...)...)
@@ -278,7 +279,7 @@ func (b *errBars) DataRange() (xmin, xmax, ymin, ymax float64) {
 		xmin, xmax = math.Min(xmin, x), math.Max(xmax, x)
 		ymax = math.Max(ymax, y+e)
 		lo := y - e
-		if b.logY && lo <= 0 {
+		if b.logY && lo < minLogCoord {
 			lo = y
 		}
 		ymin = math.Min(ymin, lo)

@@ -285,7 +285,8 @@ func heatRange(h *HeatMap, shared *ColorBar) (lo, hi float64) {
 	case lo > hi: // nothing finite
 		return 0, 1
 	case lo == hi:
-		return lo - 0.5, hi + 0.5
+		w := math.Max(0.5, math.Abs(lo)/2) // ±0.5 alone is lost beyond 2^53
+		return lo - w, hi + w
 	}
 	return lo, hi
 }
@@ -418,7 +419,7 @@ func drawable(s *Series, logX, logY bool, hidden *int) *Series {
 			c.X[j], c.Y[j] = math.NaN(), math.NaN()
 			continue
 		}
-		if logX && x <= 0 || logY && y <= 0 || badCoord(x) || badCoord(y) {
+		if badAxisCoord(x, logX) || badAxisCoord(y, logY) {
 			c.X[j], c.Y[j] = math.NaN(), math.NaN()
 			*hidden++
 		}
@@ -533,7 +534,7 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
 			sty := textStyle(fontTick)
 			sty.Color = refColor
 			data.FillText(sty, vg.Point{X: data.Min.X + 3, Y: data.Min.Y + 3},
-				fmt.Sprintf("%d point(s) ≤ 0 on a log axis or beyond ±%g not shown", b.hidden, maxCoord))
+				fmt.Sprintf("%d point(s) ≤ 0 on a log axis or out of range not shown", b.hidden))
 		}
 		if outside > 0 {
 			lc := data

@@ -186,12 +186,39 @@ type Quadrature struct {
 	name      string
 	phi, dphi func(float64) float64
 	both      func(float64) (float64, float64) // optional: phi and phi' from one evaluation
-	z, w      []float64                        // fixed rule; nil for the strip rule
+	odd       bool                             // phi is odd: the outer sum of expectBoth folds onto z >= 0
+	fixed     *rule                            // Gauss-Hermite rule; nil for the strip rule
 	strip     float64                          // half-width of phi's strip of analyticity (strip rule)
 	rules     sync.Map                         // strip rule: node count -> *rule
 }
 
-type rule struct{ z, w []float64 }
+// rule is a symmetric quadrature rule for the standard normal density:
+// nodes z (ascending, z[i] = -z[n-1-i]) and weights w, without the nodes
+// whose weight is below 1e-18 (together they carry less than 1e-16 of the
+// mass), and its fold onto z >= 0: zh, wh with wh = 2 w off the centre. For
+// an even or odd integrand in z the folded sum equals the full one.
+type rule struct{ z, w, zh, wh []float64 }
+
+func newRule(z, w []float64) *rule {
+	lo, hi := 0, len(z)
+	for hi-lo > 2 && w[lo] < 1e-18 && w[hi-1] < 1e-18 {
+		lo++
+		hi--
+	}
+	r := &rule{z: z[lo:hi], w: w[lo:hi]}
+	n := len(r.z)
+	m := n / 2
+	r.zh = append([]float64(nil), r.z[m:]...)
+	r.wh = make([]float64, len(r.zh))
+	for k := range r.wh {
+		r.wh[k] = 2 * r.w[m+k]
+	}
+	if n%2 == 1 {
+		r.zh[0] = 0
+		r.wh[0] = r.w[m]
+	}
+	return r
+}
 
 // NewQuadrature returns an activation computed by 2-D Gauss-Hermite quadrature with the
 // given nodes per axis (any elementwise phi with derivative dphi).
@@ -216,7 +243,7 @@ func newQuadrature(name string, phi, dphi func(float64) float64, nodes int) *Qua
 		x[i] *= math.Sqrt2
 		w[i] /= math.SqrtPi
 	}
-	return &Quadrature{name: name, phi: phi, dphi: dphi, z: x, w: w}
+	return &Quadrature{name: name, phi: phi, dphi: dphi, fixed: newRule(x, w)}
 }
 
 // Constants of the strip rule.
@@ -250,10 +277,16 @@ func newStripQuadrature(name string, phi, dphi func(float64) float64, strip floa
 	return &Quadrature{name: name, phi: phi, dphi: dphi, strip: strip}
 }
 
-// nodes returns the rule for the variances k11, k22.
+// nodes returns the nodes and weights for the variances k11, k22.
 func (q *Quadrature) nodes(k11, k22 float64) ([]float64, []float64) {
-	if q.z != nil {
-		return q.z, q.w
+	r := q.rule(k11, k22)
+	return r.z, r.w
+}
+
+// rule returns the rule for the variances k11, k22.
+func (q *Quadrature) rule(k11, k22 float64) *rule {
+	if q.fixed != nil {
+		return q.fixed
 	}
 	h := stripMaxStep
 	if km := math.Max(k11, k22); km > 0 {
@@ -265,22 +298,23 @@ func (q *Quadrature) nodes(k11, k22 float64) ([]float64, []float64) {
 		n = stripMaxNodes
 	}
 	if r, ok := q.rules.Load(n); ok {
-		return r.(*rule).z, r.(*rule).w
+		return r.(*rule)
 	}
-	r := &rule{z: make([]float64, n), w: make([]float64, n)}
+	z, w := make([]float64, n), make([]float64, n)
 	h = 2 * stripRange / float64(n-1)
 	var sum float64
 	for i := range n {
-		z := -stripRange + float64(i)*h
-		r.z[i] = z
-		r.w[i] = h / math.Sqrt(2*math.Pi) * math.Exp(-z*z/2)
-		sum += r.w[i]
+		zi := float64(i-n/2) * h // symmetric: zi = -z[n-1-i] exactly
+		z[i] = zi
+		w[i] = h / math.Sqrt(2*math.Pi) * math.Exp(-zi*zi/2)
+		sum += w[i]
 	}
-	for i := range r.w {
-		r.w[i] /= sum // exact for constants (the error of the sum is ~1e-17)
+	for i := range w {
+		w[i] /= sum // exact for constants (the error of the sum is ~1e-17)
 	}
+	r := newRule(z, w)
 	q.rules.Store(n, r)
-	return r.z, r.w
+	return r
 }
 
 // Name returns the activation's name.
@@ -378,6 +412,7 @@ func newTanh(nodes int) *Quadrature {
 		t := math.Tanh(x)
 		return t, 1 - t*t
 	}
+	q.odd = true
 	return q
 }
 
@@ -394,21 +429,28 @@ func (q *Quadrature) expectBoth(k11, k12, k22 float64) (t, td float64) {
 	if k22 > k11 {
 		k11, k22 = k22, k11 // as in expect
 	}
-	z, w := q.nodes(k11, k22)
+	r := q.rule(k11, k22)
+	// For odd phi, the summand of the outer sum is even in z_i for both T
+	// (phi odd) and Tdot (phi' even), so the folded rule halves the work.
+	zo, wo := r.z, r.w
+	if q.odd {
+		zo, wo = r.zh, r.wh
+	}
 	a := math.Sqrt(k11)
 	b := k12 / a
 	c2 := (k11*k22 - k12*k12) / k11
 	if c2 <= 0 {
-		for i, zi := range z {
+		for i, zi := range zo {
 			fu, du := q.both(a * zi)
 			fv, dv := q.both(b * zi)
-			t += w[i] * fu * fv
-			td += w[i] * du * dv
+			t += wo[i] * fu * fv
+			td += wo[i] * du * dv
 		}
 		return t, td
 	}
 	c := math.Sqrt(c2)
-	for i, zi := range z {
+	z, w := r.z, r.w
+	for i, zi := range zo {
 		bz := b * zi
 		var it, id float64
 		for j, zj := range z {
@@ -417,8 +459,8 @@ func (q *Quadrature) expectBoth(k11, k12, k22 float64) (t, td float64) {
 			id += w[j] * dv
 		}
 		fu, du := q.both(a * zi)
-		t += w[i] * fu * it
-		td += w[i] * du * id
+		t += wo[i] * fu * it
+		td += wo[i] * du * id
 	}
 	return t, td
 }

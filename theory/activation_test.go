@@ -51,7 +51,7 @@ func TestClosedForms(t *testing.T) {
 	}
 	// tanh zero variance: Tdot = tanh'(0) E[tanh'(v)] = E[tanh'(v)]; fill it
 	// from the one-dimensional mean, which the c=0 row checks against.
-	tests[16].Tdot = mean1(tanhGH61.z, tanhGH61.w, tanhGH61.dphi, math.Sqrt(0.3))
+	tests[16].Tdot = mean1(tanhGH61.fixed.z, tanhGH61.fixed.w, tanhGH61.dphi, math.Sqrt(0.3))
 	for _, tt := range tests {
 		got, gotD := tt.act.T(tt.k11, tt.k12, tt.k22), tt.act.Tdot(tt.k11, tt.k12, tt.k22)
 		if !relClose(got, tt.T, 1e-14) || !relClose(gotD, tt.Tdot, 1e-14) {
@@ -113,7 +113,7 @@ func TestQuadratureRules(t *testing.T) {
 	erfStrip := NewStripQuadrature("erf-strip", Erf{}.Phi, Erf{}.DPhi, 1)
 	denser := newTanh(0)
 	denser.strip = math.Pi / 4 // twice the nodes per axis
-	denser.both = nil          // and the unfused evaluation
+	denser.both = nil          // and the unfused, unfolded evaluation
 	covs := [][3]float64{{0.5, 0.2, 0.4}, {1, -1, 1}, {1, 1, 1}, {2, 1.9, 3}, {0.1, 0, 0}, {0, 0, 0.2}, {3, -0.5, 0.01}}
 	for _, c := range covs {
 		for _, q := range []Activation{erfGH, erfStrip} {
@@ -219,8 +219,16 @@ func TestCorrTableAccuracy(t *testing.T) {
 				worst = math.Max(worst, math.Max(math.Abs(gt-wt), math.Abs(gd-wd)))
 			}
 			if worst > 1e-9 {
-				t.Errorf("tanh (%d fixed nodes) q=%g: table error %.3g > 1e-9", len(act.z), q, worst)
+				t.Errorf("tanh (%d fixed nodes) q=%g: table error %.3g > 1e-9", act.nodeCount(), q, worst)
 			}
 		}
 	}
+}
+
+// nodeCount is the fixed rule's node count (0 for the strip rule).
+func (q *Quadrature) nodeCount() int {
+	if q.fixed == nil {
+		return 0
+	}
+	return len(q.fixed.z)
 }

@@ -58,7 +58,7 @@ func BenchmarkKernelFCN(b *testing.B) {
 // correlation table (inputs of unequal norms force direct quadrature at
 // every entry), on a smaller problem: 200 inputs, depth 10.
 func BenchmarkKernelTanhDirect(b *testing.B) {
-	const n, d, depth = 200, 32, 10
+	const n, d, depth = 100, 32, 10
 	x := randomArray(2, n, d)
 	s := spec.Spec{Arch: spec.FCN, Act: "tanh", Depth: depth, SW2: 1.5, SB2: 0.05}
 	for b.Loop() {

@@ -28,7 +28,18 @@ Inputs are .npy arrays: [N, d] for fcn, [N, H, W, C] for cnn-f and cnn-gap.
 
 With --json, print one JSON object {"nngp": [[...]], "ntk": [[...]]} (rows
 x1, columns x2) on standard output. With --out DIR, write DIR/nngp.npy and
-DIR/ntk.npy. At least one of the two is required.`
+DIR/ntk.npy. At least one of the two is required. For x2 = x1 and at most
+512 inputs, a warning on standard error reports a numerically singular
+kernel (condition number above 1e12, as in the deep ordered phase).`
+
+// The kernel command warns on standard error when a symmetric kernel of at
+// most kernelCondMaxN inputs (an eigendecomposition is cheap there) has a
+// condition number above kernelCondWarn (float64 solves lose all but about
+// 4 digits).
+const (
+	kernelCondMaxN = 512
+	kernelCondWarn = 1e12
+)
 
 // kernelJSON is the --json output contract: rows x1, columns x2.
 type kernelJSON struct {
@@ -124,6 +135,11 @@ func runKernel(args []string) error {
 	bar.Finish()
 	if err != nil {
 		return err
+	}
+	if *x2Path == "" && x1.Shape[0] <= kernelCondMaxN {
+		if cn, ct, err := k.Cond(); err == nil && math.Max(cn, ct) > kernelCondWarn {
+			fmt.Fprintf(os.Stderr, "ntkharness: kernel: warning: condition numbers NNGP %.3g, NTK %.3g: the kernel is numerically singular (deep ordered phase?); solves with it are unreliable\n", cn, ct)
+		}
 	}
 	if *outDir != "" {
 		if err := os.MkdirAll(*outDir, 0o755); err != nil {

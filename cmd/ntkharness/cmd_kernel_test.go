@@ -193,3 +193,25 @@ func TestKernelErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelSingularWarning: a depth-1000 erf network in the ordered phase
+// (sw2 = 1.25, sb2 = 0.05, chi_1 = 0.96) has Theta -> p* 1 1^T up to terms
+// of order 1000 chi_1^1000 ~ 1e-14 relative, so its NTK on 6 inputs has a
+// condition number above 1e12; the command must say so on stderr and still print
+// the JSON. A depth-2 kernel of the same inputs is well conditioned.
+func TestKernelSingularWarning(t *testing.T) {
+	dir := t.TempDir()
+	x, _ := kernelInputs(t, dir, "x.npy", 9, 6, 5)
+	for _, tt := range []struct {
+		depth string
+		warn  bool
+	}{{"1000", true}, {"2", false}} {
+		stdout, stderr, status := runCLI(t, "kernel", "--depth", tt.depth, "--sw2", "1.25", "--sb2", "0.05", "--x1", x, "--json")
+		if status != 0 || !strings.HasPrefix(stdout, `{"nngp":`) {
+			t.Fatalf("depth %s: status %d, stdout %q, stderr %q", tt.depth, status, stdout, stderr)
+		}
+		if got := strings.Contains(stderr, "numerically singular"); got != tt.warn {
+			t.Errorf("depth %s: warning printed %v, want %v (stderr %q)", tt.depth, got, tt.warn, stderr)
+		}
+	}
+}

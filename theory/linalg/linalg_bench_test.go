@@ -66,6 +66,25 @@ func BenchmarkEigenSym(b *testing.B) {
 	}
 }
 
+// BenchmarkEigenSymGonumDsyev is the reference for BenchmarkEigenSym:
+// gonum's own Dsyev (values and vectors), which the pure-Go build replaced.
+// n = 1024 runs with -long (several seconds per call).
+func BenchmarkEigenSymGonumDsyev(b *testing.B) {
+	for _, n := range []int{256, 1024} {
+		b.Run(fmt.Sprintf("n=%d/vectors=true", n), func(b *testing.B) {
+			if n > 256 && !*long {
+				b.Skip("n > 256 takes seconds per call; pass -long")
+			}
+			a := randSym(newRand(23), n)
+			for b.Loop() {
+				if _, _, err := eigenSymGonum(a, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkCholesky times the factorization of an SPD n x n matrix and
 // reports GFLOP/s (n^3/3 operations).
 func BenchmarkCholesky(b *testing.B) {
@@ -80,6 +99,25 @@ func BenchmarkCholesky(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n)*float64(n)*float64(n)/3*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkSolveSPD times solving A X = B with A n x n SPD and B n x 10
+// (a one-hot label matrix's shape), condition estimate included.
+func BenchmarkSolveSPD(b *testing.B) {
+	for _, n := range []int{512, 1024, 2048} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			rng := newRand(25)
+			g := randomDense(rng, n, n+16)
+			a := mat.NewSymDense(n, nil)
+			Syrk(1, g, 0, a)
+			y := randomDense(rng, n, 10)
+			for b.Loop() {
+				if _, err := SolveSPD(a, y); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

@@ -325,6 +325,23 @@ func TestSolveSPD(t *testing.T) {
 	}
 }
 
+// TestSolveSPDConditionLimit checks that matrices just inside the 1e16
+// condition limit are solved. For diagonal matrices the 1-norm estimate is
+// exact (kappa = max/min diagonal), so 1e15 is safely inside.
+func TestSolveSPDConditionLimit(t *testing.T) {
+	a := mat.NewSymDense(3, []float64{1, 0, 0, 0, 1e-15, 0, 0, 0, 0.5})
+	b := mat.NewDense(3, 1, []float64{1, 1, 1})
+	x, err := SolveSPD(a, b)
+	if err != nil {
+		t.Fatalf("kappa 1e15: %v", err)
+	}
+	for i, want := range []float64{1, 1e15, 2} {
+		if got := x.At(i, 0); math.Abs(got-want) > 1e-15*want {
+			t.Errorf("x[%d] = %.17g, want %g", i, got, want)
+		}
+	}
+}
+
 func TestSolveSPDErrors(t *testing.T) {
 	spd := mat.NewSymDense(2, []float64{2, 1, 1, 2})
 	tests := []struct {
@@ -338,6 +355,12 @@ func TestSolveSPDErrors(t *testing.T) {
 		{"NaN rhs", spd, mat.NewDense(2, 1, []float64{1, math.NaN()}), ErrNotFinite},
 		{"nearly singular", mat.NewSymDense(2, []float64{1, 1, 1, 1 + 1e-17}), mat.NewDense(2, 1, []float64{1, 1}), ErrNotPositiveDefinite},
 		{"ill conditioned past 1e16", mat.NewSymDense(2, []float64{1, 0, 0, 1e-18}), mat.NewDense(2, 1, []float64{1, 1}), ErrNotPositiveDefinite},
+		{"diagonal kappa 1e17", mat.NewSymDense(3, []float64{1, 0, 0, 0, 1e-17, 0, 0, 0, 0.5}), mat.NewDense(3, 1, []float64{1, 1, 1}), ErrNotPositiveDefinite},
+		{"rotated kappa 1e20", func() *mat.SymDense {
+			a, _ := spdFromSpectrum(newRand(8), []float64{1e-20, 0.5, 1, 1, 2})
+			return a
+		}(), mat.NewDense(5, 2, nil), ErrNotPositiveDefinite},
+		{"NaN in A", mat.NewSymDense(2, []float64{1, 0, 0, math.NaN()}), mat.NewDense(2, 1, nil), ErrNotFinite},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

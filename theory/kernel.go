@@ -150,8 +150,7 @@ func checkArray(name string, a npyarray.Array) error {
 	}
 	for i, v := range a.Data {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			n, d := a.Rows()
-			_ = n
+			_, d := a.Rows()
 			return fmt.Errorf("theory: %s has %v at example %d, value %d", name, v, i/d, i%d)
 		}
 	}

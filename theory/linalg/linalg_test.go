@@ -2,11 +2,13 @@ package linalg
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
 	"testing"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -703,4 +705,44 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// TestConcurrent runs EigenSym, SolveSPD and Gemm from several goroutines on
+// one shared input; each must match the sequential result exactly (the
+// computations are deterministic). Run with -race to check for data races.
+func TestConcurrent(t *testing.T) {
+	const n, g = 70, 4
+	rng := newRand(9)
+	a := randSym(rng, n)
+	spd := mat.NewSymDense(n, nil)
+	Syrk(1, randomDense(rng, n, n+5), 0, spd)
+	b := randomDense(rng, n, 3)
+	wantVals, wantVecs, err := EigenSym(a, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantX, err := SolveSPD(spd, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan string, g)
+	for range g {
+		go func() {
+			vals, vecs, err := EigenSym(a, true)
+			x, err2 := SolveSPD(spd, b)
+			switch {
+			case err != nil || err2 != nil:
+				errs <- fmt.Sprint(err, err2)
+			case !floats.Equal(vals, wantVals) || !mat.Equal(vecs, wantVecs) || !mat.Equal(x, wantX):
+				errs <- "concurrent result differs from the sequential one"
+			default:
+				errs <- ""
+			}
+		}()
+	}
+	for range g {
+		if msg := <-errs; msg != "" {
+			t.Error(msg)
+		}
+	}
 }

@@ -24,7 +24,7 @@ const maxLAPACKEDim = 32000
 // The upper triangle of a, copied row-major into buf, is the lower triangle
 // of the same matrix read column-major, which is how it is passed. On return
 // column-major buf holds the eigenvectors as its columns; they are transposed
-// into a row-major Dense.
+// into a row-major Dense in place.
 func eigenSymLAPACKE(a mat.Symmetric, vectors bool) ([]float64, *mat.Dense, error) {
 	n := a.SymmetricDim()
 	// dsyevd's workspace, 1 + 6n + 2n^2 doubles, is sized in 32-bit lapack_int.
@@ -49,21 +49,21 @@ func eigenSymLAPACKE(a mat.Symmetric, vectors bool) ([]float64, *mat.Dense, erro
 	if !vectors {
 		return w, nil, nil
 	}
-	v := make([]float64, n*n)
-	transpose(v, buf, n)
-	return w, mat.NewDense(n, n, v), nil
+	transposeInPlace(buf, n)
+	return w, mat.NewDense(n, n, buf), nil
 }
 
-// transpose writes src^T into dst, both n x n row-major, in cache blocks.
-func transpose(dst, src []float64, n int) {
+// transposeInPlace transposes the n x n row-major a, swapping across the
+// diagonal in cache blocks.
+func transposeInPlace(a []float64, n int) {
 	const bs = 64
 	for i0 := 0; i0 < n; i0 += bs {
 		i1 := min(i0+bs, n)
-		for j0 := 0; j0 < n; j0 += bs {
+		for j0 := i0; j0 < n; j0 += bs {
 			j1 := min(j0+bs, n)
 			for i := i0; i < i1; i++ {
-				for j := j0; j < j1; j++ {
-					dst[j*n+i] = src[i*n+j]
+				for j := max(j0, i+1); j < j1; j++ {
+					a[i*n+j], a[j*n+i] = a[j*n+i], a[i*n+j]
 				}
 			}
 		}

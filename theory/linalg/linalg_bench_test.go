@@ -3,12 +3,18 @@ package linalg
 import (
 	"flag"
 	"fmt"
+	"os"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 )
 
-var long = flag.Bool("long", false, "run the largest linalg benchmarks even in the pure-Go build (minutes each)")
+var longFlag = flag.Bool("long", false, "run the largest linalg benchmarks even in the pure-Go build (minutes each); NTKHARNESS_BENCH_LONG=1 does the same")
+
+// long reports whether the slow benchmark sizes were asked for, by -long or
+// by the NTKHARNESS_BENCH_LONG environment variable the other packages'
+// benchmarks also read.
+func long() bool { return *longFlag || os.Getenv("NTKHARNESS_BENCH_LONG") != "" }
 
 // BenchmarkGemm times C = A B on n x n matrices and reports GFLOP/s
 // (2 n^3 operations per product).
@@ -44,8 +50,8 @@ func BenchmarkSyrk(b *testing.B) {
 
 // BenchmarkEigenSym times the full eigendecomposition (values and vectors)
 // of a random symmetric n x n matrix, and values only at n = 1024. n = 2048
-// runs in the openblas build, or with -long (about a minute per call in
-// pure Go).
+// runs in the openblas build, or with -long or NTKHARNESS_BENCH_LONG=1
+// (about a minute per call in pure Go).
 func BenchmarkEigenSym(b *testing.B) {
 	cases := []struct {
 		n       int
@@ -53,8 +59,8 @@ func BenchmarkEigenSym(b *testing.B) {
 	}{{256, true}, {1024, false}, {1024, true}, {2048, true}}
 	for _, tc := range cases {
 		b.Run(fmt.Sprintf("n=%d/vectors=%v", tc.n, tc.vectors), func(b *testing.B) {
-			if tc.n > 1024 && Backend() != "openblas" && !*long {
-				b.Skip("pure-Go build: n > 1024 takes about a minute per call; pass -long")
+			if tc.n > 1024 && Backend() != "openblas" && !long() {
+				b.Skip("pure-Go build: n > 1024 takes many seconds per call; pass -long or set NTKHARNESS_BENCH_LONG=1")
 			}
 			a := randSym(newRand(23), tc.n)
 			for b.Loop() {
@@ -68,12 +74,12 @@ func BenchmarkEigenSym(b *testing.B) {
 
 // BenchmarkEigenSymGonumDsyev is the reference for BenchmarkEigenSym:
 // gonum's own Dsyev (values and vectors), which the pure-Go build replaced.
-// n = 1024 runs with -long (several seconds per call).
+// n = 1024 runs with -long or NTKHARNESS_BENCH_LONG=1 (many seconds per call).
 func BenchmarkEigenSymGonumDsyev(b *testing.B) {
 	for _, n := range []int{256, 1024} {
 		b.Run(fmt.Sprintf("n=%d/vectors=true", n), func(b *testing.B) {
-			if n > 256 && !*long {
-				b.Skip("n > 256 takes seconds per call; pass -long")
+			if n > 256 && !long() {
+				b.Skip("gonum Dsyev at n > 256 takes many seconds per call; pass -long or set NTKHARNESS_BENCH_LONG=1")
 			}
 			a := randSym(newRand(23), n)
 			for b.Loop() {

@@ -195,8 +195,9 @@ func (l *erfLayer) maps(i, j0 int, k, th []float64) {
 		// and Tdot = (4/pi) s_i s_j / sqrt(1-r^2).
 		var t, td float64
 		if c := math.Sqrt((1 - r) * (1 + r)); c > 0 {
-			t = math.Atan(r / c)
-			td = ss / c
+			ic := 1 / c
+			t = math.Atan(r * ic)
+			td = ss * ic
 		} else {
 			qj := q2[j]
 			t = math.Copysign(math.Pi/2, r)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -146,7 +148,7 @@ func runKernel(args []string) error {
 			return err
 		}
 		for name, m := range map[string]*mat.Dense{"nngp.npy": k.NNGP, "ntk.npy": k.NTK} {
-			if err := npyarray.Save(filepath.Join(*outDir, name), kernelArray(m)); err != nil {
+			if err := kernelSave(filepath.Join(*outDir, name), kernelArray(m)); err != nil {
 				return err
 			}
 		}
@@ -159,6 +161,18 @@ func runKernel(args []string) error {
 		fmt.Println(string(b))
 	}
 	return nil
+}
+
+// kernelSave writes a atomically, through a buffer (npyarray.Save hands
+// the unbuffered file to the encoder, which issues one write per value).
+func kernelSave(path string, a npyarray.Array) error {
+	return npyarray.WriteFileAtomic(path, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		if err := npyarray.Write(bw, a); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 }
 
 func kernelRows(m *mat.Dense) [][]float64 {

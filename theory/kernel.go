@@ -87,9 +87,34 @@ func Compute(s spec.Spec, x1, x2 npyarray.Array, opt Options) (Kernels, error) {
 		return Kernels{}, err
 	}
 	if s.Arch == spec.FCN {
-		return computeFCN(s, act, in, opt), nil
+		return computeFCN(s, act, in, opt)
 	}
-	return computeConv(s, act, in, p, opt), nil
+	return computeConv(s, act, in, p, opt)
+}
+
+// checkFinite returns an error when a kernel holds NaN or Inf, which only
+// happens when the recursion overflows float64 (kernels that grow
+// geometrically with depth, such as relu with sw2 > 2 or the NTK deep in the
+// chaotic phase).
+func checkFinite(s spec.Spec, depth int, k Kernels) error {
+	for _, m := range []struct {
+		name string
+		d    *mat.Dense
+	}{{"NNGP", k.NNGP}, {"NTK", k.NTK}} {
+		r := m.d.RawMatrix()
+		for i := 0; i < r.Rows; i++ {
+			for _, v := range r.Data[i*r.Stride : i*r.Stride+r.Cols] {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return errOverflow(s, depth, m.name, v)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func errOverflow(s spec.Spec, depth int, what string, v float64) error {
+	return fmt.Errorf("theory: the %s %s kernel overflows float64 at depth %d (an entry is %v): with sw2 = %g, sb2 = %g it grows geometrically with depth; use a smaller depth or sw2", s.Act, what, depth, v, s.SW2, s.SB2)
 }
 
 // inputs are the validated input arrays.
@@ -153,9 +178,17 @@ func checkArray(name string, a npyarray.Array) error {
 			_, d := a.Rows()
 			return fmt.Errorf("theory: %s has %v at example %d, value %d", name, v, i/d, i%d)
 		}
+		if math.Abs(v) > maxInput {
+			_, d := a.Rows()
+			return fmt.Errorf("theory: %s has %v at example %d, value %d: inputs must be below %g in magnitude so that x.x'/d cannot overflow", name, v, i/d, i%d, maxInput)
+		}
 	}
 	return nil
 }
+
+// maxInput bounds input values: squares and dot products of up to 2^60
+// values stay finite.
+const maxInput = 1e130
 
 func equalInts(a, b []int) bool {
 	if len(a) != len(b) {

@@ -177,7 +177,7 @@ func pixelVariances(s spec.Spec, g geometry, pf func(k11, k12, k22 float64) (flo
 // layers in its own scratch (per-pixel vectors for cnn-f, pixel-pair
 // matrices for cnn-gap), so memory is bounded by the workers' scratch, the
 // per-example variances and the outputs, whatever the number of pairs.
-func computeConv(s spec.Spec, act Activation, in inputs, _ plan, opt Options) Kernels {
+func computeConv(s spec.Spec, act Activation, in inputs, _ plan, opt Options) (Kernels, error) {
 	g := newGeometry(s, in)
 	pf := pairFunc(act)
 	n1, n2 := in.n1, in.n2
@@ -251,11 +251,18 @@ func computeConv(s spec.Spec, act Activation, in inputs, _ plan, opt Options) Ke
 				mirror(k)
 				mirror(t)
 			}
+			if err := checkFinite(s, l, Kernels{NNGP: k, NTK: t}); err != nil {
+				return Kernels{}, err
+			}
 			opt.EachDepth(l, Kernels{NNGP: k, NTK: t})
 			depthK[l-1], depthT[l-1] = nil, nil
 		}
 	}
-	return Kernels{NNGP: nngp, NTK: ntk}
+	out := Kernels{NNGP: nngp, NTK: ntk}
+	if err := checkFinite(s, s.Depth, out); err != nil {
+		return Kernels{}, err
+	}
+	return out, nil
 }
 
 // convScratch is one worker's buffers, sized for the largest layer.

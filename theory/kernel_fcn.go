@@ -14,7 +14,7 @@ import (
 // the workers. Per-example constants of each layer (1/sqrt(1+2 K11) for erf,
 // sqrt(K11) for relu, a correlation table for quadrature activations when all
 // variances agree) are computed once per layer, not once per entry.
-func computeFCN(s spec.Spec, act Activation, in inputs, opt Options) Kernels {
+func computeFCN(s spec.Spec, act Activation, in inputs, opt Options) (Kernels, error) {
 	n1, n2, d := in.n1, in.n2, in.c
 	x1 := mat.NewDense(n1, d, in.x1)
 	x2 := mat.NewDense(n2, d, in.x2)
@@ -60,10 +60,20 @@ func computeFCN(s spec.Spec, act Activation, in inputs, opt Options) Kernels {
 		} else {
 			q1, q2 = nextDiag(lay, q1, s), nextDiag(lay, q2, s)
 		}
+		for _, q := range [][]float64{q1, q2} {
+			for _, v := range q {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return Kernels{}, errOverflow(s, l, "NNGP", v)
+				}
+			}
+		}
 		if opt.EachDepth != nil && l < s.Depth {
 			if in.sym {
 				mirror(k)
 				mirror(th)
+			}
+			if err := checkFinite(s, l, Kernels{NNGP: k, NTK: th}); err != nil {
+				return Kernels{}, err
 			}
 			opt.EachDepth(l, Kernels{NNGP: k, NTK: th})
 		}
@@ -75,10 +85,14 @@ func computeFCN(s spec.Spec, act Activation, in inputs, opt Options) Kernels {
 		mirror(k)
 		mirror(th)
 	}
-	if opt.EachDepth != nil {
-		opt.EachDepth(s.Depth, Kernels{NNGP: k, NTK: th})
+	out := Kernels{NNGP: k, NTK: th}
+	if err := checkFinite(s, s.Depth, out); err != nil {
+		return Kernels{}, err
 	}
-	return Kernels{NNGP: k, NTK: th}
+	if opt.EachDepth != nil {
+		opt.EachDepth(s.Depth, out)
+	}
+	return out, nil
 }
 
 // rowNorms returns |x_i|^2 / d for the n rows of x.

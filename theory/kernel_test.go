@@ -528,7 +528,11 @@ func TestConvFilterOne(t *testing.T) {
 }
 
 // TestComputeErrors checks that every fault a user can cause gives one
-// error naming the input.
+// error naming the input. Overflows: relu with sw2 = 4 doubles the fcn
+// kernel per layer (its closed form needs K11 K22, finite up to K ~ 1e154,
+// so about 510 layers); erf with sw2 = 1e6 multiplies the NTK by
+// sw2 Tdot ~ 600 per layer; relu cnn-f with sw2 = 50 grows by far more than
+// the zero padding loses.
 func TestComputeErrors(t *testing.T) {
 	flat := randomArray(1, 3, 4)
 	img := randomArray(2, 3, 5, 5, 1)
@@ -559,6 +563,11 @@ func TestComputeErrors(t *testing.T) {
 		{"rank 1", good, npyarray.Array{Shape: []int{4}, Data: make([]float64, 4)}, npyarray.Array{}, Options{}, "x1 shape [4]"},
 		{"no examples", good, npyarray.Array{Shape: []int{0, 4}}, npyarray.Array{}, Options{}, "every axis must be positive"},
 		{"valid too small", with(func(s *spec.Spec) { s.Arch, s.Padding, s.Depth = "cnn-gap", "VALID", 3 }), img, npyarray.Array{}, Options{}, "5x5 images are too small for 3 VALID convolutions"},
+		{"relu overflow", with(func(s *spec.Spec) { s.Act, s.SW2, s.Depth = "relu", 4, 1100 }), flat, npyarray.Array{}, Options{}, "relu NNGP kernel overflows float64 at depth"},
+		{"erf NTK overflow", with(func(s *spec.Spec) { s.SW2, s.Depth = 1e6, 200 }), flat, npyarray.Array{}, Options{}, "erf NTK kernel overflows float64 at depth 200"},
+		{"erf NTK overflow per depth", with(func(s *spec.Spec) { s.SW2, s.Depth = 1e6, 200 }), flat, npyarray.Array{}, Options{EachDepth: func(int, Kernels) {}}, "erf NTK kernel overflows float64 at depth 1"},
+		{"cnn overflow", with(func(s *spec.Spec) { s.Arch, s.Act, s.SW2, s.Depth = "cnn-f", "relu", 50, 1100 }), randomArray(6, 2, 3, 3, 1), npyarray.Array{}, Options{}, "relu NNGP kernel overflows float64 at depth 1100"},
+		{"huge input", good, npyarray.Array{Shape: []int{1, 2}, Data: []float64{1, 1e200}}, npyarray.Array{}, Options{}, "x1 has 1e+200 at example 0, value 1: inputs must be below"},
 		{"over memory", with(func(s *spec.Spec) { s.Arch = "cnn-gap" }), big, npyarray.Array{}, Options{MemLimit: 1 << 20}, "needs an estimated"},
 	}
 	for _, tt := range tests {

@@ -204,7 +204,10 @@ func computeConv(s spec.Spec, act Activation, in inputs, _ plan, opt Options) (K
 	}
 	gap := s.Arch == spec.CNNGAP
 	var mu sync.Mutex
-	done := 0
+	done, total := 0, n1*n2 // progress in pairs
+	if in.sym {
+		total = n1 * (n1 + 1) / 2
+	}
 	scratch := sync.Pool{New: func() any { return newConvScratch(g, gap) }}
 	parallelRows(n1, opt.Workers, func(i int) {
 		sc := scratch.Get().(*convScratch)
@@ -234,8 +237,8 @@ func computeConv(s spec.Spec, act Activation, in inputs, _ plan, opt Options) (K
 		}
 		if opt.Progress != nil {
 			mu.Lock()
-			done++
-			opt.Progress(done, n1)
+			done += n2 - j0
+			opt.Progress(done, total)
 			mu.Unlock()
 		}
 	})

@@ -577,3 +577,31 @@ func TestComputeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestProgress checks that the progress callback counts up to its total for
+// both code paths (layers for fcn, input pairs for convolutions).
+func TestProgress(t *testing.T) {
+	for _, tt := range []struct {
+		s     spec.Spec
+		x     npyarray.Array
+		total int
+	}{
+		{spec.Spec{Arch: "fcn", Act: "erf", Depth: 7, SW2: 1.5}, randomArray(1, 5, 3), 7},
+		{spec.Spec{Arch: "cnn-f", Act: "erf", Depth: 2, SW2: 1.5}, randomArray(2, 5, 3, 3, 1), 15},
+	} {
+		last, calls := -1, 0
+		_, err := Compute(tt.s, tt.x, npyarray.Array{}, Options{Progress: func(done, total int) {
+			calls++
+			if done <= last || total != tt.total || done > total {
+				t.Errorf("%s: progress (%d, %d) after %d", tt.s.Arch, done, total, last)
+			}
+			last = done
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last != tt.total || calls == 0 {
+			t.Errorf("%s: progress ended at %d after %d calls, want %d", tt.s.Arch, last, calls, tt.total)
+		}
+	}
+}

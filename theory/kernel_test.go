@@ -605,3 +605,30 @@ func TestProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestComputeReferenceTanhStrip checks the accurate tanh rule against the
+// reference kernels. The reference's own 61-node Gauss-Hermite values are off
+// by up to 3.1e-4 relative (cnn-f case: its pixel variances reach about 4,
+// where that rule errs by 1e-3 per expectation; measured against the strip
+// rule and a rule of twice its density, which agree to 1e-12), so the
+// tolerance is 5e-4: loose, but still far below the percent-level change of
+// any convention error.
+func TestComputeReferenceTanhStrip(t *testing.T) {
+	for _, c := range loadReference(t) {
+		if c.Act != "tanh" {
+			continue
+		}
+		x1 := npyarray.Array{Shape: c.X1Shape, Data: c.X1}
+		var x2 npyarray.Array
+		if c.X2 != nil {
+			x2 = npyarray.Array{Shape: c.X2Shape, Data: c.X2}
+		}
+		k, err := Compute(c.spec(), x1, x2, Options{Activation: TanhStrip()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := math.Max(maxRelErr(k.NNGP, c.NNGP), maxRelErr(k.NTK, c.NTK)); e > 5e-4 {
+			t.Errorf("%s: relative error %.3g > 5e-4", c.name(), e)
+		}
+	}
+}

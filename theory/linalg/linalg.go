@@ -75,7 +75,7 @@ func Gemm(tA, tB bool, alpha float64, a, b *mat.Dense, beta float64, c *mat.Dens
 	if cr == 0 || cc == 0 || ac == 0 { // empty (zero-value) matrices
 		return
 	}
-	blas64.Gemm(trans(tA), trans(tB), alpha, a.RawMatrix(), b.RawMatrix(), beta, craw)
+	gemm(tA, tB, alpha, a.RawMatrix(), b.RawMatrix(), beta, craw)
 }
 
 // Syrk computes the symmetric C = alpha A A^T + beta C, with A n x k and C
@@ -93,7 +93,7 @@ func Syrk(alpha float64, a *mat.Dense, beta float64, c *mat.SymDense) {
 	if overlaps(blas64.General{Rows: n, Cols: n, Stride: craw.Stride, Data: craw.Data}, a.RawMatrix()) {
 		panic("linalg: Syrk destination C shares memory with A")
 	}
-	blas64.Syrk(blas.NoTrans, alpha, a.RawMatrix(), beta, craw)
+	syrk(alpha, a.RawMatrix(), beta, craw)
 }
 
 // Cholesky computes the factorization A = U^T U of a symmetric positive

@@ -16,21 +16,32 @@ var longFlag = flag.Bool("long", false, "run the largest linalg benchmarks even 
 // benchmarks also read.
 func long() bool { return *longFlag || os.Getenv("NTKHARNESS_BENCH_LONG") != "" }
 
-// BenchmarkGemm times C = A B on n x n matrices and reports GFLOP/s
-// (2 n^3 operations per product).
+// BenchmarkGemm times C = op(A) op(B) on n x n matrices and reports
+// GFLOP/s (2 n^3 operations per product).
 func BenchmarkGemm(b *testing.B) {
-	for _, n := range []int{512, 1024} {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+	cases := []struct {
+		n      int
+		tA, tB bool
+	}{{512, false, false}, {1024, false, false}, {1024, false, true}, {1024, true, false}, {1024, true, true}}
+	for _, tc := range cases {
+		b.Run(fmt.Sprintf("n=%d/op=%s%s", tc.n, opName(tc.tA), opName(tc.tB)), func(b *testing.B) {
+			n := tc.n
 			rng := newRand(21)
 			x, y := randomDense(rng, n, n), randomDense(rng, n, n)
 			c := mat.NewDense(n, n, nil)
-			b.ResetTimer()
 			for b.Loop() {
-				Gemm(false, false, 1, x, y, 0, c)
+				Gemm(tc.tA, tc.tB, 1, x, y, 0, c)
 			}
 			b.ReportMetric(2*float64(n)*float64(n)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
+}
+
+func opName(t bool) string {
+	if t {
+		return "T"
+	}
+	return "N"
 }
 
 // BenchmarkSyrk times C = A A^T with A n x n (n^3 operations) and reports GFLOP/s.

@@ -101,8 +101,9 @@ func Syrk(alpha float64, a *mat.Dense, beta float64, c *mat.SymDense) {
 // ErrNotPositiveDefinite when A is not positive definite to working
 // precision (a pivot is not positive), and one wrapping ErrNotFinite when A
 // holds NaN or Inf. The factorization also carries mat's condition-number
-// estimate, which in gonum v0.17 costs two to four times the factorization
-// itself at n = 2048; to solve a system, SolveSPD is faster.
+// estimate, which in gonum v0.17 costs about 0.6 (pure Go) to 4.5 (OpenBLAS)
+// times the factorization itself at n = 2048; to solve a system, SolveSPD
+// is faster.
 func Cholesky(a mat.Symmetric) (*mat.Cholesky, error) {
 	n := a.SymmetricDim()
 	if err := checkFiniteSym(a); err != nil {

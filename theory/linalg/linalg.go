@@ -130,7 +130,7 @@ func Cholesky(a mat.Symmetric) (*mat.Cholesky, error) {
 // The condition number is estimated as LAPACK's dpocon does (Hager and
 // Higham's 1-norm estimator, here with plain triangular solves), at a few
 // O(n^2) solves; gonum's mat.Cholesky estimate, which Cholesky pays for,
-// costs several times the factorization itself.
+// is much slower (see Cholesky).
 func SolveSPD(a mat.Symmetric, b *mat.Dense) (*mat.Dense, error) {
 	n := a.SymmetricDim()
 	br, bc := b.Dims()

@@ -179,3 +179,49 @@ func ExampleEigenSym() {
 	// 1.000000: |v| = [0.7071 0.0000 0.7071]
 	// 3.000000: |v| = [0.4082 0.8165 0.4082]
 }
+
+// TestEigenSymQLRandomStructures runs many small seeded matrices with random
+// sparsity patterns (exact zeros split the tridiagonal form into blocks),
+// repeated entries and mixed magnitudes through the same checks as
+// TestEigenSymQL, and through the build's EigenSym.
+func TestEigenSymQLRandomStructures(t *testing.T) {
+	rng := newRand(33)
+	for trial := 0; trial < 300; trial++ {
+		n := 1 + rng.IntN(24)
+		pZero := rng.Float64()
+		spread := rng.Float64() * 6 // entries span up to 1e-3..1e3
+		a := symFrom(n, func(i, j int) float64 {
+			switch r := rng.Float64(); {
+			case r < pZero:
+				return 0
+			case r < pZero+0.1:
+				return 1 // repeated values
+			}
+			return rng.NormFloat64() * math.Pow(10, spread*(rng.Float64()-0.5))
+		})
+		tol := 1e-14 * float64(n+1) * normInf(a)
+		values, v, err := eigenSymQL(a, true)
+		if err != nil {
+			t.Fatalf("trial %d (n=%d): %v", trial, n, err)
+		}
+		checkEigen(t, a, values, v, tol)
+		want, _, err := eigenSymGonum(a, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if math.Abs(values[i]-want[i]) > tol {
+				t.Fatalf("trial %d (n=%d): lambda[%d] = %.17g, gonum Dsyev %.17g", trial, n, i, values[i], want[i])
+			}
+		}
+		// The build's EigenSym (LAPACKE dsyevd in the openblas build).
+		bv, bvec, err := EigenSym(a, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEigen(t, a, bv, bvec, tol)
+		if t.Failed() {
+			t.Fatalf("trial %d (n=%d) failed", trial, n)
+		}
+	}
+}

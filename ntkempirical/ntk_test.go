@@ -275,3 +275,37 @@ func TestComputeErrors(t *testing.T) {
 		t.Error("Mean accepted zero samples")
 	}
 }
+
+// TestBlockPlan checks that the structured method runs one backward pass
+// per logit and block of up to 256 examples even when the parameters take
+// most of the memory budget: the parameters' storage does not grow with
+// the batch, so it must not shrink the blocks (it once cut them to single
+// examples, 100x slower).
+func TestBlockPlan(t *testing.T) {
+	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 2, Width: 512, SW2: 1.5, SB2: 0.1, Outputs: 2}
+	rng := rand.New(rand.NewPCG(5, 6))
+	net, err := nets.New(s, []int{10}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomInputs(rng, 300, []int{10})
+	// The parameters' storage 3 times over, twice the activations of a
+	// block of 256, and 16 MiB for the kernel factors (about 9 MiB here).
+	budget := 3*net.MemoryEstimate(0) + 2*(net.MemoryEstimate(256)-net.MemoryEstimate(0)) + 16<<20
+	for _, tc := range []struct {
+		mem    int64
+		passes int
+	}{
+		{0, 2 * 2},      // default budget: blocks of 256 and 44, 2 logits
+		{budget, 2 * 2}, // parameters dominate the budget
+	} {
+		total := 0
+		_, err := Compute(net, x, npyarray.Array{}, Options{MaxMemory: tc.mem, Progress: func(done, tot int) { total = tot }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != tc.passes {
+			t.Errorf("budget %d: %d backward passes, want %d", tc.mem, total, tc.passes)
+		}
+	}
+}

@@ -51,8 +51,10 @@ func structured(net *nets.Net, x1, x2 npyarray.Array, same bool, opt Options) (K
 	if !same {
 		nx += int64(n2)
 	}
+	// The graph's parameter storage does not depend on the batch; its
+	// activations take at most a quarter of the budget.
 	batch := min(maxBlock, max(n1, n2))
-	for batch > 1 && net.MemoryEstimate(batch) > opt.MaxMemory/4 {
+	for batch > 1 && net.MemoryEstimate(batch)-net.MemoryEstimate(0) > opt.MaxMemory/4 {
 		batch /= 2
 	}
 

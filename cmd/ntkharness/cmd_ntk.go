@@ -67,7 +67,7 @@ Output: JSON on standard output ({"ntk": [[...]]}, plus "eigenvalues",
 "lambda_min", "lambda_max" and "kappa" with --spectrum; kappa is null for a
 singular kernel; "theory_ntk" and "theory_relative_error" with --theory), or
 with --out DIR the files ntk.npy (and ntk_full.npy,
-eigenvalues.npy, and summary.json with the scalars).`)
+eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 	arch := fs.String("arch", "", "architecture `A`: fcn, cnn-f or cnn-gap")
 	act := fs.String("act", "", "activation `F`: erf, relu or tanh")
 	depth := fs.Int("depth", 0, "number of nonlinearities `L` (>= 1)")
@@ -273,17 +273,26 @@ func writeNTKDir(dir string, res ntkempirical.Kernel, out ntkOutput) error {
 			return err
 		}
 	}
-	if out.Kappa == nil && out.RelativeChange == nil {
+	if out.TheoryNTK != nil {
+		r, c := len(out.TheoryNTK), len(out.TheoryNTK[0])
+		a := npyarray.Array{Shape: []int{r, c}}
+		for _, row := range out.TheoryNTK {
+			a.Data = append(a.Data, row...)
+		}
+		if err := npyarray.Save(filepath.Join(dir, "theory_ntk.npy"), a); err != nil {
+			return err
+		}
+	}
+	if out.Kappa == nil && out.RelativeChange == nil && out.TheoryError == nil {
 		return nil
 	}
-	summary := out
-	summary.NTK, summary.Full, summary.Eigenvalues = nil, nil, nil
 	b, err := json.MarshalIndent(struct {
 		LambdaMin      *float64   `json:"lambda_min,omitempty"`
 		LambdaMax      *float64   `json:"lambda_max,omitempty"`
 		Kappa          *jsonFloat `json:"kappa,omitempty"`
 		RelativeChange *float64   `json:"relative_change,omitempty"`
-	}{summary.LambdaMin, summary.LambdaMax, summary.Kappa, summary.RelativeChange}, "", "  ")
+		TheoryError    *float64   `json:"theory_relative_error,omitempty"`
+	}{out.LambdaMin, out.LambdaMax, out.Kappa, out.RelativeChange, out.TheoryError}, "", "  ")
 	if err != nil {
 		return err
 	}

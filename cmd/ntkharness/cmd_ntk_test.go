@@ -261,6 +261,23 @@ func TestNTKCommandTheory(t *testing.T) {
 	if out.TheoryError == nil || *out.TheoryError > 0.05 {
 		t.Errorf("theory_relative_error %v at width 1024, want <= 0.05", out.TheoryError)
 	}
+	// --out writes the same numbers as files.
+	outDir := filepath.Join(dir, "out")
+	if _, stderr, status := runCLI(t, "ntk", "--quiet", "--theory", "--arch", "fcn", "--act", "erf", "--depth", "1",
+		"--width", "1024", "--sw2", "1.5", "--sb2", "0.1", "--x1", x, "--out", outDir); status != 0 {
+		t.Fatalf("--out: status %d: %s", status, stderr)
+	}
+	th, err := npyarray.Load(filepath.Join(outDir, "theory_ntk.npy"))
+	if err != nil || th.Data[1] != out.TheoryNTK[0][1] {
+		t.Errorf("theory_ntk.npy: %v, %v; want (0,1) = %g", err, th.Data, out.TheoryNTK[0][1])
+	}
+	b, err := os.ReadFile(filepath.Join(outDir, "summary.json"))
+	var sum struct {
+		TheoryError *float64 `json:"theory_relative_error"`
+	}
+	if err != nil || json.Unmarshal(b, &sum) != nil || sum.TheoryError == nil || *sum.TheoryError != *out.TheoryError {
+		t.Errorf("summary.json: %v %s: want theory_relative_error %v", err, b, *out.TheoryError)
+	}
 	if _, stderr, status := runCLI(t, "ntk", "--quiet", "--theory", "--params", dir, "--x1", x); status != 2 || !strings.Contains(stderr, "--theory") {
 		t.Errorf("--theory with --params: status %d, %q", status, stderr)
 	}

@@ -36,6 +36,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./datasets/npyarray
 	$(GO) test -run '^$$' -fuzz FuzzReadIDX -fuzztime 30s ./datasets
 	$(GO) test -run '^$$' -fuzz FuzzCIFAR10 -fuzztime 30s ./datasets
+	$(GO) test -run '^$$' -fuzz FuzzCompute -fuzztime 30s ./theory
 
 clean:
 	rm -rf bin $(OUT)

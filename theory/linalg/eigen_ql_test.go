@@ -1,7 +1,6 @@
 package linalg
 
 import (
-	"fmt"
 	"math"
 	"testing"
 
@@ -156,28 +155,6 @@ func TestApplyRows(t *testing.T) {
 			t.Errorf("n=%d: max |batched - one at a time| = %g", n, d)
 		}
 	}
-}
-
-func ExampleEigenSym() {
-	// The path graph Laplacian on 3 vertices has spectrum {0, 1, 3}.
-	a := mat.NewSymDense(3, []float64{
-		1, -1, 0,
-		-1, 2, -1,
-		0, -1, 1,
-	})
-	values, vecs, err := EigenSym(a, true)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	for j, l := range values {
-		// Eigenvectors are determined up to sign; print |v|.
-		fmt.Printf("%.6f: |v| = [%.4f %.4f %.4f]\n", math.Abs(l), math.Abs(vecs.At(0, j)), math.Abs(vecs.At(1, j)), math.Abs(vecs.At(2, j)))
-	}
-	// Output:
-	// 0.000000: |v| = [0.5774 0.5774 0.5774]
-	// 1.000000: |v| = [0.7071 0.0000 0.7071]
-	// 3.000000: |v| = [0.4082 0.8165 0.4082]
 }
 
 // TestEigenSymQLRandomStructures runs many small seeded matrices with random

@@ -5,7 +5,9 @@
 // The default build is pure Go: gonum's BLAS and LAPACK, except that
 // EigenSym runs its own implicit-QL eigensolver, which applies the QL
 // rotations to the eigenvectors in cache-sized batches streamed row by row
-// over all cores (about ten times faster than gonum's Dsyev at n = 1024).
+// over all cores (four to ten times faster than gonum's Dsyev at n = 1024),
+// and that Gemm of large matrices runs as tiled dot products over all cores
+// (up to twice gonum's Dgemm rate, and 17 times for A^T B^T).
 // Built with the openblas tag, every BLAS call made through gonum (this
 // package's Gemm and Syrk, and all of gonum/mat) runs on OpenBLAS, and
 // EigenSym calls LAPACKE's divide-and-conquer dsyevd. Backend reports which

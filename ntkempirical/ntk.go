@@ -179,12 +179,17 @@ func RelativeFrobenius(a, b mat.Matrix) (float64, error) {
 	return math.Sqrt(num / den), nil
 }
 
-// SeedSource returns the random source used for initialization sample m
-// with base seed seed: PCG(seed + m, 0). Mean draws network m from it, so a
-// network made by nets.New(s, shape, SeedSource(seed, m)) has the same
-// parameters as Mean's m-th sample.
+// InitStream is the PCG stream of initializations, the one the train
+// command uses: its network for --seed S is drawn from PCG(S, InitStream).
+const InitStream = 0x6e657473
+
+// SeedSource returns the random source of initialization sample m with
+// base seed seed: PCG(seed + m, InitStream). Mean draws network m from it,
+// so a network made by nets.New(s, shape, SeedSource(seed, m)) has the
+// same parameters as Mean's m-th sample, and sample 0 is the network the
+// train command starts from with the same seed.
 func SeedSource(seed uint64, m int) *rand.Rand {
-	return rand.New(rand.NewPCG(seed+uint64(m), 0))
+	return rand.New(rand.NewPCG(seed+uint64(m), InitStream))
 }
 
 // Mean returns the average of the empirical NTKs of `samples` independent

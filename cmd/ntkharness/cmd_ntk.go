@@ -53,8 +53,9 @@ examples of x1 (rows) and x2 (columns; default x2 = x1). The network is
 either drawn at initialization from the architecture flags and --seed
 (--samples M averages M initializations with seeds S, S+1, ...), or read
 with --params from a folder written by training (spec.json, input.json and
-one .npy per parameter); --params0 names the initial network's folder and
-adds the relative change ||Theta_T - Theta_0||_F / ||Theta_0||_F.
+one .npy per parameter); --params0 names the initial network's folder, or
+--init-seed S redraws it as train --seed S did, and adds the relative change
+||Theta_T - Theta_0||_F / ||Theta_0||_F.
 
 The kernel is logit-traced, (1/k) sum_a Theta_aa (Neural Tangents' default,
 comparable with the per-logit analytic kernel); --full adds the Nk x Nk
@@ -81,6 +82,7 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 	samples := fs.Int("samples", 1, "average the kernels of `M` independent initializations")
 	params := fs.String("params", "", "read the network from `DIR` (written by training) instead of initializing it")
 	params0 := fs.String("params0", "", "initial network's folder `DIR0`, to report the kernel's relative change (needs --params)")
+	initSeed := fs.Uint64("init-seed", 0, "with --params: the initial network is the one drawn with seed `S` (as by train --seed S), to report the kernel's relative change")
 	x1Path := fs.String("x1", "", "row inputs, an .npy `file` [N, ...]")
 	x2Path := fs.String("x2", "", "column inputs, an .npy `file` (default: x1)")
 	method := fs.String("method", string(ntkempirical.Structured), "`method`: structured or jacobian")
@@ -110,8 +112,11 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 	if *maxMem < 1 {
 		return usagef("ntk: --max-memory %d: must be a positive number of MiB", *maxMem)
 	}
-	if *params0 != "" && *params == "" {
-		return usagef("ntk: --params0 needs --params (the trained network)")
+	if (*params0 != "" || set["init-seed"]) && *params == "" {
+		return usagef("ntk: --params0 and --init-seed need --params (the trained network)")
+	}
+	if *params0 != "" && set["init-seed"] {
+		return usagef("ntk: give the initial network by --params0 or by --init-seed, not both")
 	}
 	if *withTheory && *params != "" {
 		return usagef("ntk: --theory compares networks at initialization: drop --params")
@@ -177,8 +182,13 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 		if err != nil {
 			return err
 		}
-		if *params0 != "" {
-			net0, err := nets.Load(*params0)
+		if *params0 != "" || set["init-seed"] {
+			var net0 *nets.Net
+			if *params0 != "" {
+				net0, err = nets.Load(*params0)
+			} else {
+				net0, err = nets.New(net.Spec(), net.InputShape(), ntkempirical.SeedSource(*initSeed, 0))
+			}
 			if err != nil {
 				return err
 			}

@@ -176,6 +176,33 @@ func TestNTKCommandParams(t *testing.T) {
 	if out := decodeNTK(t, stdout); out.RelativeChange == nil || *out.RelativeChange < 0.1 {
 		t.Errorf("relative change after scaling the readout: %v, want a clear change", out.RelativeChange)
 	}
+
+	// --init-seed S redraws the initialization of train --seed S, which
+	// draws from PCG(S, 0x6e657473).
+	drawn, err := nets.New(s, []int{4}, rand.New(rand.NewPCG(7, 0x6e657473)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeded := filepath.Join(dir, "seeded")
+	if err := drawn.Save(seeded); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		seed string
+		zero bool
+	}{{"7", true}, {"8", false}} {
+		stdout, stderr, status = runCLI(t, "ntk", "--quiet", "--params", seeded, "--init-seed", tc.seed, "--x1", x)
+		if status != 0 {
+			t.Fatalf("status %d: %s", status, stderr)
+		}
+		out := decodeNTK(t, stdout)
+		if out.RelativeChange == nil || (*out.RelativeChange == 0) != tc.zero {
+			t.Errorf("--init-seed %s: relative change %v, want zero: %v", tc.seed, out.RelativeChange, tc.zero)
+		}
+	}
+	if _, stderr, status := runCLI(t, "ntk", "--quiet", "--params", seeded, "--init-seed", "7", "--params0", init, "--x1", x); status != 2 || !strings.Contains(stderr, "not both") {
+		t.Errorf("--init-seed with --params0: status %d, %q", status, stderr)
+	}
 }
 
 func TestNTKCommandErrors(t *testing.T) {

@@ -22,15 +22,23 @@ import (
 //
 //	go test -tags openblas -run '^$' -bench . -benchtime 1x ./ntkempirical
 //
-// Each reports the machine's GEMM rate measured in the same run
+// The timing benchmarks report the machine's GEMM rate measured in the same run
 // (linalg.GemmFlopRate on 1024 x 1024 matrices, median of 5) next to its
 // own numbers.
 
-func gemmRate(b *testing.B) float64 {
-	r := linalg.GemmFlopRate(1024, 5)
-	b.ReportMetric(r/1e9, "gemm-GFLOP/s")
-	return r
+// skipUnlessLong skips a benchmark that takes minutes in the pure-Go
+// build unless NTKHARNESS_BENCH_LONG is set (the project's convention).
+func skipUnlessLong(b *testing.B) {
+	if linalg.Backend() != "openblas" && os.Getenv("NTKHARNESS_BENCH_LONG") == "" {
+		b.Skip("pure-Go build: minutes per run; set NTKHARNESS_BENCH_LONG=1")
+	}
 }
+
+// gemmRate measures the GEMM rate; report it with reportGemm after the
+// timed loop (b.ResetTimer drops metrics reported before it).
+func gemmRate() float64 { return linalg.GemmFlopRate(1024, 5) }
+
+func reportGemm(b *testing.B, r float64) { b.ReportMetric(r/1e9, "gemm-GFLOP/s") }
 
 func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
@@ -107,7 +115,8 @@ var jacobianOnce struct {
 // run per process (it contracts 640 Jacobian rows of 5.0M parameters, in
 // chunks of a 4 GiB budget).
 func BenchmarkSpeedupFCN1024(b *testing.B) {
-	gemmRate(b)
+	skipUnlessLong(b)
+	rate := gemmRate()
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 5, Width: 1024, SW2: 1.5, SB2: 0.05, Outputs: 10}
 	net, x := benchNet(b, s, 784, 64)
 	defer net.Close()
@@ -137,7 +146,32 @@ func BenchmarkSpeedupFCN1024(b *testing.B) {
 		b.ReportMetric(tj, "jacobian-s")
 		b.ReportMetric(tj/median(ts), "speedup")
 		b.ReportMetric(rel*1e12, "rel-diff-x1e12")
+		reportGemm(b, rate)
 	}
+}
+
+// BenchmarkStructuredFCN512 is a small structured run that every build
+// benchmarks: an erf FCN of width 512 and depth 3 on 128 784-d inputs with
+// 10 logits.
+func BenchmarkStructuredFCN512(b *testing.B) {
+	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 3, Width: 512, SW2: 1.5, SB2: 0.05, Outputs: 10}
+	n := 128
+	net, x := benchNet(b, s, 784, n)
+	defer net.Close()
+	total, _ := structuredFlops(net, n, s.Outputs)
+	rate := gemmRate()
+	b.ResetTimer()
+	var ts []float64
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := Compute(net, x, npyarray.Array{}, Options{}); err != nil {
+			b.Fatal(err)
+		}
+		ts = append(ts, time.Since(start).Seconds())
+	}
+	b.ReportMetric(median(ts), "s")
+	b.ReportMetric(total/median(ts)/rate, "frac-of-gemm")
+	reportGemm(b, rate)
 }
 
 // BenchmarkStructuredFCN2048 times the structured NTK of an erf FCN of
@@ -145,13 +179,14 @@ func BenchmarkSpeedupFCN1024(b *testing.B) {
 // reports its FLOP rate (see structuredFlops) as a fraction of the GEMM
 // rate, and the process's peak resident memory.
 func BenchmarkStructuredFCN2048(b *testing.B) {
+	skipUnlessLong(b)
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 10, Width: 2048, SW2: 1.5, SB2: 0.05, Outputs: 10}
 	n := 512
 	net, x := benchNet(b, s, 784, n)
 	defer net.Close()
 	total, useful := structuredFlops(net, n, s.Outputs)
-	b.ResetTimer() // also drops metrics reported so far
-	rate := gemmRate(b)
+	rate := gemmRate()
+	b.ResetTimer()
 	var ts []float64
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
@@ -166,6 +201,7 @@ func BenchmarkStructuredFCN2048(b *testing.B) {
 	b.ReportMetric(total/t/1e9, "GFLOP/s")
 	b.ReportMetric(total/t/rate, "frac-of-gemm")
 	b.ReportMetric(useful/t/rate, "useful-frac-of-gemm")
+	reportGemm(b, rate)
 	b.ReportMetric(peakRSS()/(1<<20), "peak-RSS-MiB")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -183,7 +219,7 @@ var agreementOnce sync.Map // arch-act -> [2]float64{rel-err@1024, slope}
 // -1/2), on the reference inputs. The measurements are made once per
 // process; the timing of the first iteration is the cost of the sweep.
 func BenchmarkTheoryAgreement(b *testing.B) {
-	gemmRate(b)
+	skipUnlessLong(b)
 	widths := []int{128, 256, 512, 1024}
 	for _, rc := range []struct{ arch, act string }{
 		{spec.FCN, spec.Erf}, {spec.FCN, spec.ReLU}, {spec.FCN, spec.Tanh},

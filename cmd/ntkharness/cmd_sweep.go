@@ -144,17 +144,12 @@ and the cost estimated by the kinds' cost models.`)
 	return nil
 }
 
-// exitProcess ends the process; sweep run uses it for the permanent-failure
-// status, which the command dispatcher has no error type for.
-var exitProcess = os.Exit
-
 // runSweepRunCmd exits with status 3 when a cell failed permanently, so that
 // a cluster does not retry it (Kubernetes: podFailurePolicy FailIndex).
 func runSweepRunCmd(args []string) error {
 	err := runSweepRun(args)
 	if err != nil && sweep.IsPermanent(err) {
-		fmt.Fprintln(os.Stderr, "ntkharness: sweep run: "+oneLine(err.Error()))
-		exitProcess(sweep.ExitPermanent)
+		return exitError{err, sweep.ExitPermanent}
 	}
 	return err
 }

@@ -192,14 +192,11 @@ func TestSweepRunGather(t *testing.T) {
 }
 
 // TestSweepRunPermanent checks in-process that a failed cell ends the
-// process with status 3 (the exit itself is checked in TestSweepWorkers).
+// command with status 3 and one error line.
 func TestSweepRunPermanent(t *testing.T) {
 	clearIndexEnv(t)
 	spec := writeSweep(t, strings.Replace(cliSweep, `"diverge": [4]`, `"fail": [2]`, 1))
-	var code int
-	exitProcess = func(c int) { code = c }
-	defer func() { exitProcess = os.Exit }()
-	_, stderr, _ := runCLI(t, "sweep", "run", spec, "--results", t.TempDir(), "--quiet")
+	_, stderr, code := runCLI(t, "sweep", "run", spec, "--results", t.TempDir(), "--quiet")
 	if code != sweep.ExitPermanent || !strings.Contains(stderr, "1 cells failed permanently") {
 		t.Errorf("exit %d, stderr %q; want 3 and the failure", code, stderr)
 	}

@@ -49,6 +49,22 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Sprintf(format, args...)}
 }
 
+// exitCoder is an error that chooses its own exit status (sweep run uses 3
+// for cells that failed permanently, so a cluster does not retry them).
+type exitCoder interface {
+	error
+	ExitCode() int
+}
+
+// exitError gives err the exit status code.
+type exitError struct {
+	error
+	code int
+}
+
+func (e exitError) ExitCode() int { return e.code }
+func (e exitError) Unwrap() error { return e.error }
+
 // errHelp is returned after --help was printed (exit status 0).
 var errHelp = errors.New("help printed")
 
@@ -142,9 +158,13 @@ func run(args []string) (status int) {
 	}
 	err := c.run(rest)
 	var ue usageError
+	var coded exitCoder
 	switch {
 	case err == nil || errors.Is(err, errHelp):
 		return 0
+	case errors.As(err, &coded):
+		fmt.Fprintln(os.Stderr, "ntkharness: "+c.name+": "+oneLine(err.Error()))
+		return coded.ExitCode()
 	case errors.As(err, &ue):
 		fmt.Fprintln(os.Stderr, "ntkharness: "+oneLine(err.Error()))
 		return 2

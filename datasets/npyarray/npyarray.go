@@ -9,6 +9,7 @@
 package npyarray
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -263,7 +264,9 @@ func Save(path string, a Array) error {
 }
 
 // WriteFileAtomic writes path through fill into a temporary file in the same
-// folder and renames it into place once fill and the close succeed.
+// folder (buffered, synced to disk, mode 0644) and renames it into place once
+// fill and the close succeed, so a reader sees the old file or the whole new
+// one, never a part.
 func WriteFileAtomic(path string, fill func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
@@ -271,12 +274,22 @@ func WriteFileAtomic(path string, fill func(io.Writer) error) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := fill(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: %v", path, err)
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	err = fill(w)
+	if err == nil {
+		err = w.Flush()
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
 	}
 	return os.Rename(tmp.Name(), path)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -140,4 +141,14 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("shape %v with %d values", a.Shape, len(a.Data))
 		}
 	})
+}
+
+func TestSaveMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.npy")
+	if err := Save(path, New(2)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, %v; want 0644 like any other output file", st.Mode(), err)
+	}
 }

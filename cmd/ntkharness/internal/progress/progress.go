@@ -82,7 +82,9 @@ func (b *Bar) Finish() {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.draw(time.Now())
+	if b.terminal || b.done < b.total {
+		b.draw(time.Now()) // a finished bar in log mode has printed its last line
+	}
 	if b.terminal {
 		fmt.Fprintln(b.w)
 	}

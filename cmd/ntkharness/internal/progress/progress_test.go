@@ -17,6 +17,9 @@ func TestLogLines(t *testing.T) {
 	if !strings.Contains(out, "cells: 4/4 (100%)") {
 		t.Errorf("no final line in %q", out)
 	}
+	if n := strings.Count(out, "cells: 4/4"); n != 1 {
+		t.Errorf("final line printed %d times in %q", n, out)
+	}
 	if strings.Contains(out, "\r") {
 		t.Errorf("log mode must not redraw in place: %q", out)
 	}

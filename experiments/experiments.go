@@ -1,0 +1,293 @@
+// Package experiments defines the figures of the paper "Disentangling
+// Trainability and Generalization in Deep Neural Networks" as data plus a
+// runner. Each figure is computed by the science packages (theory, datasets,
+// ...), returned as a plots.Figure with a caption computed from its data,
+// and saved by Make into an output directory; plots draws, the command line
+// only parses flags.
+//
+// Every figure has a quick scale, sized for 2 cores in minutes, and (for the
+// figures that support it) a paper scale with the paper's grids.
+package experiments
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/plots"
+)
+
+// Scales of a figure run.
+const (
+	Quick = "quick" // minutes on 2 cores
+	Paper = "paper" // the paper's grids
+)
+
+// Config is the input of a figure run. The zero value plus Out is valid:
+// quick scale, CIFAR-10 when available (else embedded MNIST), seed 0.
+type Config struct {
+	Scale   string // Quick (default) or Paper
+	Dataset string // datasets.CIFAR10 (default) or datasets.MNIST
+	CIFAR10 string // CIFAR-10 location; empty means $CIFAR10_DIR
+	Seed    uint64 // seed of every subset and initialization
+	// Progress, when set, is called with the work done so far and the total.
+	Progress func(done, total int)
+}
+
+// Result is one computed figure with its caption.
+type Result struct {
+	Figure  plots.Figure
+	Caption plots.ReportFigure // Name is filled by Make
+}
+
+// Spec describes one figure of the suite.
+type Spec struct {
+	Name    string
+	Title   string
+	Summary string
+	Run     func(cfg Config) (Result, error)
+}
+
+var registry = map[string]Spec{}
+
+func register(s Spec) {
+	if _, dup := registry[s.Name]; dup {
+		panic("experiments: figure " + s.Name + " registered twice")
+	}
+	registry[s.Name] = s
+}
+
+// order is the order of the figures in the suite and the report.
+var order = []string{"phase", "depthscales", "ntk-depth", "mean-predictor", "trainability", "pooling", "width", "dynamics"}
+
+// Names returns the names of the implemented figures in suite order.
+func Names() []string {
+	var out []string
+	for _, n := range order {
+		if _, ok := registry[n]; ok {
+			out = append(out, n)
+		}
+	}
+	var extra []string
+	for n := range registry {
+		if !contains(order, n) {
+			extra = append(extra, n)
+		}
+	}
+	sort.Strings(extra)
+	return append(out, extra...)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Lookup returns the figure called name.
+func Lookup(name string) (Spec, error) {
+	s, ok := registry[name]
+	if !ok {
+		return Spec{}, fmt.Errorf("unknown figure %q (want one of %s, or all)", name, strings.Join(Names(), ", "))
+	}
+	return s, nil
+}
+
+// Validate checks and fills the defaults of c.
+func (c Config) validate() (Config, error) {
+	switch c.Scale {
+	case "":
+		c.Scale = Quick
+	case Quick, Paper:
+	default:
+		return c, fmt.Errorf("scale %q: want %s or %s", c.Scale, Quick, Paper)
+	}
+	switch c.Dataset {
+	case "":
+		c.Dataset = datasets.CIFAR10
+	case datasets.CIFAR10, datasets.MNIST:
+	default:
+		return c, fmt.Errorf("dataset %q: want %s or %s", c.Dataset, datasets.CIFAR10, datasets.MNIST)
+	}
+	return c, nil
+}
+
+// captionFile is the caption saved beside each figure.
+func captionFile(dir, name string) string { return filepath.Join(dir, name+".caption.json") }
+
+// Done reports whether dir holds every output of figure name (its picture,
+// data and caption), so that a rerun can skip it.
+func Done(dir, name string) bool {
+	for _, ext := range plots.Extensions {
+		if _, err := os.Stat(filepath.Join(dir, name+"."+strings.TrimPrefix(ext, "."))); err != nil {
+			return false
+		}
+	}
+	_, err := os.Stat(captionFile(dir, name))
+	return err == nil
+}
+
+// Make computes figure name and saves it into dir as name.{png,svg,pdf,csv,
+// json} plus name.caption.json, each written atomically (the caption last,
+// so its presence marks a finished figure). It returns the caption.
+func Make(name, dir string, cfg Config) (plots.ReportFigure, error) {
+	s, err := Lookup(name)
+	if err != nil {
+		return plots.ReportFigure{}, err
+	}
+	cfg, err = cfg.validate()
+	if err != nil {
+		return plots.ReportFigure{}, err
+	}
+	if s.Name != "" && cfg.Scale == Paper && !paperScale[name] {
+		return plots.ReportFigure{}, fmt.Errorf("figure %s: --scale paper is not implemented yet; use quick", name)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return plots.ReportFigure{}, fmt.Errorf("output directory: %w", err)
+	}
+	res, err := s.Run(cfg)
+	if err != nil {
+		return plots.ReportFigure{}, fmt.Errorf("figure %s: %w", name, err)
+	}
+	if err := plots.Save(res.Figure, dir, name); err != nil {
+		return plots.ReportFigure{}, fmt.Errorf("figure %s: %w", name, err)
+	}
+	c := res.Caption
+	c.Name = name
+	if c.Title == "" {
+		c.Title = s.Title
+	}
+	err = npyarray.WriteFileAtomic(captionFile(dir, name), func(w io.Writer) error {
+		e := json.NewEncoder(w)
+		e.SetIndent("", "  ")
+		return e.Encode(c)
+	})
+	if err != nil {
+		return plots.ReportFigure{}, fmt.Errorf("figure %s: caption: %w", name, err)
+	}
+	return c, nil
+}
+
+// paperScale lists the figures that implement the paper scale.
+var paperScale = map[string]bool{}
+
+// LoadCaption reads the caption Make saved for figure name in dir.
+func LoadCaption(dir, name string) (plots.ReportFigure, error) {
+	b, err := os.ReadFile(captionFile(dir, name))
+	if err != nil {
+		return plots.ReportFigure{}, err
+	}
+	var c plots.ReportFigure
+	if err := json.Unmarshal(b, &c); err != nil {
+		return plots.ReportFigure{}, fmt.Errorf("%s: %w", captionFile(dir, name), err)
+	}
+	return c, nil
+}
+
+// ReportOptions tune Report.
+type ReportOptions struct {
+	Figures []string // default Names()
+	Force   bool     // recompute figures whose outputs exist
+	// OnFigure, when set, is called before each figure with its name and
+	// whether it is reused.
+	OnFigure func(name string, reused bool)
+}
+
+// Report makes (or reuses) the figures in dir and writes dir/index.html.
+// A figure that fails is listed in the report without its picture and its
+// error is returned after the report is written.
+func Report(dir string, cfg Config, opt ReportOptions) error {
+	names := opt.Figures
+	if len(names) == 0 {
+		names = Names()
+	}
+	for _, n := range names {
+		if _, err := Lookup(n); err != nil {
+			return err
+		}
+	}
+	cfg, err := cfg.validate()
+	if err != nil {
+		return err
+	}
+	r := plots.Report{
+		Title: "Trainability and generalization of deep networks",
+		Intro: "Finite-width reproduction of Xiao, Pennington and Schoenholz (2020), " +
+			"Disentangling Trainability and Generalization in Deep Neural Networks, at " + cfg.Scale + " scale. " +
+			"Each figure links its data (CSV, JSON) and vector versions.",
+		Numbers: []plots.KeyNumber{{Name: "scale", Value: cfg.Scale}, {Name: "requested data set", Value: cfg.Dataset}, {Name: "seed", Value: fmt.Sprint(cfg.Seed)}},
+	}
+	var errs []error
+	for _, n := range names {
+		reuse := !opt.Force && Done(dir, n)
+		if opt.OnFigure != nil {
+			opt.OnFigure(n, reuse)
+		}
+		var c plots.ReportFigure
+		if reuse {
+			c, err = LoadCaption(dir, n)
+		}
+		if !reuse || err != nil {
+			c, err = Make(n, dir, cfg)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			s, _ := Lookup(n)
+			c = plots.ReportFigure{Name: n, Title: s.Title, Observed: "not made: " + err.Error()}
+		}
+		r.Figures = append(r.Figures, c)
+	}
+	if err := plots.WriteReport(dir, r); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// loadData loads the train and test splits of cfg.Dataset, falling back to
+// the embedded MNIST when CIFAR-10 is not available. note says which set was
+// used (and why, after a fallback) for captions.
+func loadData(cfg Config) (train, test *datasets.Set, note string, err error) {
+	if cfg.Dataset == datasets.CIFAR10 {
+		train, test, err = datasets.Load(datasets.CIFAR10, datasets.Options{CIFAR10: cfg.CIFAR10})
+		if err == nil {
+			return train, test, "CIFAR-10", nil
+		}
+		cerr := err
+		train, test, err = datasets.Load(datasets.MNIST, datasets.Options{})
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return train, test, "MNIST (CIFAR-10 not available: " + firstLine(cerr.Error()) + ")", nil
+	}
+	train, test, err = datasets.Load(datasets.MNIST, datasets.Options{})
+	return train, test, "MNIST", err
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// linspace returns n evenly spaced values from a to b inclusive.
+func linspace(a, b float64, n int) []float64 {
+	if n == 1 {
+		return []float64{a}
+	}
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = a + (b-a)*float64(i)/float64(n-1)
+	}
+	return out
+}

@@ -256,21 +256,23 @@ func Report(dir string, cfg Config, opt ReportOptions) error {
 // loadData loads the train and test splits of cfg.Dataset, falling back to
 // the embedded MNIST when CIFAR-10 is not available. note says which set was
 // used (and why, after a fallback) for captions.
-func loadData(cfg Config) (train, test *datasets.Set, note string, err error) {
+//
+// why is empty unless CIFAR-10 was requested and could not be loaded.
+func loadData(cfg Config) (train, test *datasets.Set, note, why string, err error) {
 	if cfg.Dataset == datasets.CIFAR10 {
 		train, test, err = datasets.Load(datasets.CIFAR10, datasets.Options{CIFAR10: cfg.CIFAR10})
 		if err == nil {
-			return train, test, "CIFAR-10", nil
+			return train, test, "CIFAR-10", "", nil
 		}
 		cerr := err
 		train, test, err = datasets.Load(datasets.MNIST, datasets.Options{})
 		if err != nil {
-			return nil, nil, "", err
+			return nil, nil, "", "", err
 		}
-		return train, test, "MNIST (CIFAR-10 not available: " + firstLine(cerr.Error()) + ")", nil
+		return train, test, "MNIST (CIFAR-10 not available)", firstLine(cerr.Error()), nil
 	}
 	train, test, err = datasets.Load(datasets.MNIST, datasets.Options{})
-	return train, test, "MNIST", err
+	return train, test, "MNIST", "", err
 }
 
 func firstLine(s string) string {

@@ -1,0 +1,222 @@
+package experiments
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/plots"
+)
+
+// erfMeanField is an independent solution of the erf mean field: with
+// T(q,q,q) = (2/pi) asin(2q/(1+2q)) the variance map is iterated to its
+// fixed point q*, and chi_1 = sw2 E[phi'(z)^2] = 4 sw2 / (pi sqrt(1+4q*)).
+func erfChi1(sw2, sb2 float64) float64 {
+	q := 1.0
+	for i := 0; i < 100000; i++ {
+		nq := sw2*(2/math.Pi)*math.Asin(2*q/(1+2*q)) + sb2
+		if math.Abs(nq-q) < 1e-15 {
+			q = nq
+			break
+		}
+		q = nq
+	}
+	return 4 * sw2 / (math.Pi * math.Sqrt(1+4*q))
+}
+
+// TestDepthScalesDiverge checks xi_1 = -1/ln chi_1 at sb2 = 0.05 against
+// the closed-form chi_1 of erf, and that it grows without bound towards the
+// critical sw2 from the ordered side (and xi_* from the chaotic side).
+func TestDepthScalesDiverge(t *testing.T) {
+	_, _, _, crit, err := depthScales([]float64{1}, depthScalesSB2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := erfChi1(crit, depthScalesSB2); math.Abs(c-1) > 1e-6 {
+		t.Fatalf("chi_1 at the critical sw2 %g is %g, want 1", crit, c)
+	}
+	tests := []struct {
+		name string
+		sw2  []float64 // approaching crit
+	}{
+		{"ordered", []float64{crit - 0.3, crit - 0.1, crit - 0.01, crit - 1e-3, crit - 1e-4}},
+		{"chaotic", []float64{crit + 0.3, crit + 0.1, crit + 0.01, crit + 1e-3, crit + 1e-4}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			xi1, xiS, _, _, err := depthScales(tc.sw2, depthScalesSB2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			xi := xi1
+			if tc.name == "chaotic" {
+				xi = xiS
+			}
+			for i, sw2 := range tc.sw2 {
+				if tc.name == "ordered" {
+					// Tolerance: the fixed point iteration and the solver
+					// agree to ~1e-12 in chi_1; xi_1 amplifies it by
+					// xi^2 (<= 1e8 here), so 1e-3 relative is safe.
+					want := -1 / math.Log(erfChi1(sw2, depthScalesSB2))
+					if math.Abs(xi[i]-want) > 1e-3*want {
+						t.Errorf("xi_1(sw2 = %g) = %g, closed form %g", sw2, xi[i], want)
+					}
+				}
+				if i > 0 && !(xi[i] > xi[i-1]) {
+					t.Errorf("depth scale does not grow towards the critical point: %g at sw2 = %g after %g", xi[i], sw2, xi[i-1])
+				}
+			}
+			if last := xi[len(xi)-1]; !(last > 1000) {
+				t.Errorf("depth scale %g at 1e-4 from the critical point, want > 1000 (divergence)", last)
+			}
+		})
+	}
+}
+
+// TestPhaseDiagram checks the data of the phase figure: c* = 1 where
+// chi_1 < 1 (ordered) and c* < 1 where chi_1 > 1 (chaotic), and that the
+// critical line separates the two.
+func TestPhaseDiagram(t *testing.T) {
+	res, err := runPhase(Config{Scale: Quick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(res.Figure.Panels); got != 6 {
+		t.Fatalf("%d panels, want 6 (erf and tanh x q*, c*, chi_1)", got)
+	}
+	for a := 0; a < 2; a++ {
+		c, chi := res.Figure.Panels[3*a+1].Heat, res.Figure.Panels[3*a+2].Heat
+		crit := res.Figure.Panels[3*a].Series[0]
+		ordered, chaotic := 0, 0
+		for i := range chi.Z {
+			for j := range chi.Z[i] {
+				switch {
+				case chi.Z[i][j] < 1-1e-3:
+					ordered++
+					if math.Abs(c.Z[i][j]-1) > 1e-6 {
+						t.Errorf("%s: ordered cell sw2=%g sb2=%g has c* = %g, want 1", res.Figure.Panels[3*a].Title, chi.X[j], chi.Y[i], c.Z[i][j])
+					}
+					if chi.X[j] > crit.X[i] {
+						t.Errorf("ordered cell sw2=%g right of the critical line %g", chi.X[j], crit.X[i])
+					}
+				case chi.Z[i][j] > 1+1e-3:
+					chaotic++
+					if !(c.Z[i][j] < 1-1e-6) {
+						t.Errorf("chaotic cell sw2=%g sb2=%g has c* = %g, want < 1", chi.X[j], chi.Y[i], c.Z[i][j])
+					}
+					if chi.X[j] < crit.X[i] {
+						t.Errorf("chaotic cell sw2=%g left of the critical line %g", chi.X[j], crit.X[i])
+					}
+				}
+			}
+		}
+		if ordered == 0 || chaotic == 0 {
+			t.Errorf("panel %d: %d ordered and %d chaotic cells, want both phases", a, ordered, chaotic)
+		}
+	}
+}
+
+// TestTheoryTrainability runs the NTK predictor on a tiny grid of embedded
+// MNIST points and checks the paper's two failure modes: deep chaotic
+// networks memorize (train accuracy 1) but predict at chance, and deep
+// ordered networks do not train in few steps while shallow ones do.
+func TestTheoryTrainability(t *testing.T) {
+	train, test, err := datasets.LoadMNISTEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := TrainabilityGrid{SW2: []float64{0.5, 3.0}, Depths: []int{1, 60}, Times: []float64{1, 4096}, SB2: 0.18, NTrain: 100, NTest: 100, EtaFrac: 0.5}
+	xTr, xTe, y, lTr, lTe, err := prepareData(train, test, g.NTrain, g.NTest, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := TheoryTrainability(g, xTr, xTe, y, lTr, lTe, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ord, chaos, shallow, deep, early, late = 0, 1, 0, 1, 0, 1
+	tests := []struct {
+		name   string
+		got    float64
+		lo, hi float64
+		why    string
+	}{
+		{"deep chaotic train at t=4096", m.Train[late][deep][chaos], 1, 1, "memorizes"},
+		// 2 points: the deep chaotic kernel is constant plus a multiple
+		// of the identity, so every test point gets the same prediction.
+		{"deep chaotic test at t=4096", m.Test[late][deep][chaos], m.Chance - 0.02, m.Chance + 0.02, "no generalization"},
+		{"deep ordered train at t=1", m.Train[early][deep][ord], 0, 0.5, "does not train in one step"},
+		{"shallow ordered train at t=4096", m.Train[late][shallow][ord], 0.9, 1, "trains"},
+		{"shallow ordered test at t=4096", m.Test[late][shallow][ord], m.Chance + 0.3, 1, "generalizes"},
+	}
+	for _, tc := range tests {
+		if !(tc.got >= tc.lo && tc.got <= tc.hi) {
+			t.Errorf("%s: accuracy %g, want in [%g, %g] (%s)", tc.name, tc.got, tc.lo, tc.hi, tc.why)
+		}
+	}
+}
+
+// TestMakeAndReport is the smoke test: a cheap figure writes every file, a
+// report reuses it on a rerun (idempotent) and recomputes it with Force.
+func TestMakeAndReport(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Make("depthscales", dir, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ext := range append(append([]string(nil), plots.Extensions...), ".caption.json") {
+		if st, err := os.Stat(filepath.Join(dir, "depthscales"+ext)); err != nil || st.Size() == 0 {
+			t.Errorf("depthscales%s missing or empty: %v", ext, err)
+		}
+	}
+	if !Done(dir, "depthscales") {
+		t.Fatal("Done is false after Make")
+	}
+	png := filepath.Join(dir, "depthscales.png")
+	old := time.Unix(1e9, 0)
+	if err := os.Chtimes(png, old, old); err != nil {
+		t.Fatal(err)
+	}
+	opt := ReportOptions{Figures: []string{"depthscales"}}
+	if err := Report(dir, Config{}, opt); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(png); !st.ModTime().Equal(old) {
+		t.Error("report recomputed a finished figure")
+	}
+	html, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), "depthscales.png") || !strings.Contains(string(html), "Critical sw2") {
+		t.Error("index.html lacks the figure or its caption")
+	}
+	opt.Force = true
+	if err := Report(dir, Config{}, opt); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(png); st.ModTime().Equal(old) {
+		t.Error("--force did not recompute the figure")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, fig string
+		cfg       Config
+		want      string
+	}{
+		{"unknown figure", "nope", Config{}, `unknown figure "nope"`},
+		{"bad scale", "phase", Config{Scale: "huge"}, `scale "huge"`},
+		{"bad dataset", "phase", Config{Dataset: "svhn"}, `dataset "svhn"`},
+	}
+	for _, tc := range tests {
+		_, err := Make(tc.fig, t.TempDir(), tc.cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -17,9 +17,14 @@ all: build
 build:
 	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/ntkharness
 
-# The main job on the embedded MNIST default.
+# The main job: a quick report of the headline figures (CIFAR-10 from
+# $$CIFAR10_DIR when set, else the embedded MNIST), in a few minutes.
 run: build
-	./$(BIN) data info --dataset mnist
+	./$(BIN) report --scale quick --figures phase,depthscales,trainability --out $(OUT)/report
+
+# The whole quick figure suite with its report.
+figures: build
+	./$(BIN) report --scale quick --out $(OUT)/figures
 
 test:
 	$(GO) test $(GOFLAGS) ./...

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -216,51 +217,111 @@ func runTrainability(cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	maps, err := TheoryTrainability(g, xTr, xTe, y, lTr, lTe, cfg.Progress)
+	tg := trainedGrid(cfg.Scale, g)
+	theoryCells := len(g.SW2) * len(g.Depths)
+	// Progress counts theory cells as one unit and trained networks as
+	// their depth times ten (their cost grows with depth).
+	trainedCost := 0
+	for _, d := range tg.Depths {
+		trainedCost += 10 * d * len(tg.SW2)
+	}
+	total := theoryCells + trainedCost
+	maps, err := TheoryTrainability(g, xTr, xTe, y, lTr, lTe, func(done, _ int) {
+		if cfg.Progress != nil {
+			cfg.Progress(done, total)
+		}
+	})
 	if err != nil {
 		return Result{}, err
 	}
-	fig, err := trainabilityFigure(maps, note)
+	xTr2, xTe2, y2, _, lTe2, err := prepareData(train, test, tg.NTrain, tg.NTest, cfg.Seed)
+	if err != nil {
+		return Result{}, err
+	}
+	_, k := y2.Dims()
+	cost := theoryCells
+	trained, err := TrainedTrainability(context.Background(), tg, xTr2, xTe2, y2, oneHot(lTe2, k), cfg.Seed, func(done, _ int) {
+		cost += 10 * tg.Depths[(done-1)/len(tg.SW2)]
+		if cfg.Progress != nil {
+			cfg.Progress(cost, total)
+		}
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	fig, err := trainabilityFigure(maps, trained, tg, note)
 	if err != nil {
 		return Result{}, err
 	}
 	c := trainabilityCaption(maps, note)
+	c.Observed += " " + trainedCaption(trained, tg)
 	if why != "" {
 		c.Numbers = append(c.Numbers, plots.KeyNumber{Name: "CIFAR-10", Value: "not used", Note: why})
 	}
 	return Result{Figure: fig, Caption: c}, nil
 }
 
-func trainabilityFigure(maps TrainabilityMaps, note string) (plots.Figure, error) {
+// trainabilityFigure draws the theory maps (rows 1-2) above the maps of
+// the trained networks (rows 3-4) on one colour scale.
+func trainabilityFigure(maps, trained TrainabilityMaps, tg TrainedGrid, note string) (plots.Figure, error) {
 	g := maps.Grid
-	depths := make([]float64, len(g.Depths))
-	for i, d := range g.Depths {
-		depths[i] = float64(d)
-	}
-	over, err := depthOverlays(g.SW2[0], g.SW2[len(g.SW2)-1], g.SB2, depths[len(depths)-1])
-	if err != nil {
-		return plots.Figure{}, err
-	}
 	fig := plots.Figure{
-		Title:    fmt.Sprintf("Infinite-width NTK predictions, erf FCN, sb2 = %g, %d %s training points", g.SB2, g.NTrain, note),
-		Rows:     2,
+		Title: fmt.Sprintf("erf FCN, sb2 = %g, %s: infinite-width NTK predictions (%d training points, rows 1-2) and width-%d networks trained by gradient descent (%d training points, rows 3-4)",
+			g.SB2, note, g.NTrain, tg.Width, tg.NTrain),
+		Rows:     4,
 		Cols:     len(g.Times),
 		ColorBar: &plots.ColorBar{Label: "accuracy", Min: 0, Max: 1},
 	}
-	for row, kind := range []string{"train", "test"} {
-		cube := maps.Train
-		if row == 1 {
-			cube = maps.Test
+	for im, m := range []TrainabilityMaps{maps, trained} {
+		mg := m.Grid
+		depths := make([]float64, len(mg.Depths))
+		for i, d := range mg.Depths {
+			depths[i] = float64(d)
 		}
-		for it, t := range g.Times {
-			fig.Panels = append(fig.Panels, plots.Panel{
-				Title: fmt.Sprintf("%s accuracy, t = %g", kind, t), XLabel: "sw2", YLabel: "depth",
-				Heat:   &plots.HeatMap{Label: "accuracy", X: g.SW2, Y: depths, Z: cube[it], EqualRows: true},
-				Series: over, Legend: plots.LegendAuto,
-			})
+		over, err := depthOverlays(mg.SW2[0], mg.SW2[len(mg.SW2)-1], mg.SB2, depths[len(depths)-1])
+		if err != nil {
+			return plots.Figure{}, err
+		}
+		who := "theory"
+		if im == 1 {
+			who = "trained"
+		}
+		for row, kind := range []string{"train", "test"} {
+			cube := m.Train
+			if row == 1 {
+				cube = m.Test
+			}
+			for it, t := range mg.Times {
+				fig.Panels = append(fig.Panels, plots.Panel{
+					Title: fmt.Sprintf("%s: %s accuracy, t = %g", who, kind, t), XLabel: "sw2", YLabel: "depth",
+					Heat:   &plots.HeatMap{Label: "accuracy", X: mg.SW2, Y: depths, Z: cube[it], EqualRows: true},
+					Series: over, Legend: plots.LegendAuto,
+				})
+			}
 		}
 	}
 	return fig, nil
+}
+
+// trainedCaption summarizes the trained maps at the last time run: the
+// train and test accuracy of the deepest network at the most ordered and the
+// most chaotic sw2.
+func trainedCaption(m TrainabilityMaps, tg TrainedGrid) string {
+	last := -1
+	for it, t := range tg.Times {
+		if t <= float64(tg.Steps) {
+			last = it
+		}
+	}
+	if last < 0 {
+		return ""
+	}
+	deep := len(tg.Depths) - 1
+	ns := len(tg.SW2) - 1
+	return fmt.Sprintf("Trained width-%d networks after %g steps at depth %d: sw2 = %.2f (ordered) train/test accuracy %.2f/%.2f; sw2 = %.2f (chaotic) %.2f/%.2f; at depth %d: %.2f/%.2f and %.2f/%.2f.",
+		tg.Width, tg.Times[last], tg.Depths[deep], tg.SW2[0], m.Train[last][deep][0], m.Test[last][deep][0],
+		tg.SW2[ns], m.Train[last][deep][ns], m.Test[last][deep][ns],
+		tg.Depths[0], m.Train[last][0][0], m.Test[last][0][0], m.Train[last][0][ns], m.Test[last][0][ns])
 }
 
 // trainabilityCaption summarizes the maps: at the last time, the deepest

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -218,5 +219,33 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestTrainedTrainability trains tiny erf FCNs: a shallow network at half
+// eta_crit fits 20 points (memorizes) within 64 steps, and accuracies are
+// recorded exactly at the requested times (NaN beyond the last step run).
+func TestTrainedTrainability(t *testing.T) {
+	train, test, err := datasets.LoadMNISTEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := TrainedGrid{TrainabilityGrid: TrainabilityGrid{SW2: []float64{1.5}, Depths: []int{1}, Times: []float64{1, 64, 4096}, SB2: 0.18, NTrain: 20, NTest: 20, EtaFrac: 0.5}, Width: 64, Steps: 64}
+	xTr, xTe, y, _, lTe, err := prepareData(train, test, g.NTrain, g.NTest, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := TrainedTrainability(context.Background(), g, xTr, xTe, y, oneHot(lTe, 10), 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Train[1][0][0]; got < 0.9 {
+		t.Errorf("train accuracy after 64 steps %g, want >= 0.9 (a depth-1 network fits 20 points)", got)
+	}
+	if got := m.Train[1][0][0]; !(got > m.Train[0][0][0]) {
+		t.Errorf("train accuracy did not improve from step 1 (%g) to 64 (%g)", m.Train[0][0][0], got)
+	}
+	if !math.IsNaN(m.Train[2][0][0]) || !math.IsNaN(m.Test[2][0][0]) {
+		t.Errorf("t = 4096 beyond the 64 steps run is %g/%g, want NaN (not run)", m.Train[2][0][0], m.Test[2][0][0])
 	}
 }

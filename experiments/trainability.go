@@ -120,7 +120,7 @@ func TheoryTrainability(g TrainabilityGrid, xTrain, xTest npyarray.Array, y *mat
 				progress(done, total)
 			}
 		}}
-		if _, err := theory.Compute(s, all, all, opt); err != nil {
+		if _, err := theory.Compute(s, all, npyarray.Array{}, opt); err != nil {
 			return maps, fmt.Errorf("NTK at sw2 = %g: %w", sw2, err)
 		}
 		if cellErr != nil {

@@ -286,3 +286,28 @@ func TestNTKDepth(t *testing.T) {
 		t.Errorf("chaotic kappa at depth 200 is %g, want 1", k)
 	}
 }
+
+// TestMeanPredictorDecay: in the chaotic phase the data-dependent part of
+// the converged predictor decays like l (chi_c*/chi_1)^l (DESIGN.md §1).
+// The measured log-slope between depths 20 and 40 (after removing the
+// factor l) must match ln(chi_c*/chi_1) to 5%: the closed form is the
+// leading large-depth term, corrections decay faster.
+func TestMeanPredictorDecay(t *testing.T) {
+	train, test, err := datasets.LoadMNISTEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	xTr, xTe, y, _, _, err := prepareData(train, test, 20, 20, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := MeanPredictor(2.5, 0.05, 40, xTr, xTe, y, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := math.Log(c.MF.ChiCStar / c.MF.Chi1)
+	got := (math.Log(c.Dev[39]) - math.Log(c.Dev[19]) - math.Log(2)) / 20
+	if math.Abs(got-want) > 0.05*math.Abs(want) {
+		t.Errorf("decay rate %g per layer, want ln(chi_c*/chi_1) = %g", got, want)
+	}
+}

@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
+	"github.com/ntkharness/ntkharness/theory"
 )
 
 // erfMeanField is an independent solution of the erf mean field: with
@@ -309,5 +312,36 @@ func TestMeanPredictorDecay(t *testing.T) {
 	got := (math.Log(c.Dev[39]) - math.Log(c.Dev[19]) - math.Log(2)) / 20
 	if math.Abs(got-want) > 0.05*math.Abs(want) {
 		t.Errorf("decay rate %g per layer, want ln(chi_c*/chi_1) = %g", got, want)
+	}
+}
+
+// TestWidthSetting runs the width figure's comparison at two widths of a
+// tiny fcn: 16x the width must cut the relative error of the mean empirical
+// NTK (theory: by about 4x; asserted: by at least 2x, leaving room for the
+// seed-to-seed spread of 2 initializations).
+func TestWidthSetting(t *testing.T) {
+	train, _, err := datasets.LoadMNISTEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := train.Subset(4, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub, err = sub.Downsample(4); err != nil {
+		t.Fatal(err)
+	}
+	x := sub.Flat()
+	var rel []float64
+	for _, w := range []int{16, 256} {
+		s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 2, Width: w, SW2: 1.5, SB2: 0.05, Outputs: 10}
+		c, err := ntkempirical.CompareTheory(s, []int{sub.Dim()}, x, x, 0, 2, ntkempirical.Options{}, theory.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel = append(rel, c.Relative)
+	}
+	if !(rel[1] < rel[0]/2) {
+		t.Errorf("relative NTK error %g at width 16, %g at width 256: want a cut of at least 2x", rel[0], rel[1])
 	}
 }

@@ -345,3 +345,34 @@ func TestWidthSetting(t *testing.T) {
 		t.Errorf("relative NTK error %g at width 16, %g at width 256: want a cut of at least 2x", rel[0], rel[1])
 	}
 }
+
+// TestDynamicsLinearization: a wide (1024) shallow network trained for 16
+// steps at half eta_crit follows its own empirical-NTK linearization. The
+// train loss must agree within 10% at every logged step (the deviation is
+// O(1/sqrt(width)) ~ 3% plus the kernel's change during training).
+func TestDynamicsLinearization(t *testing.T) {
+	train, test, err := datasets.LoadMNISTEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	xTr, xTe, y, _, lTe, err := prepareData(train, test, 10, 10, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: 1024, SW2: 1.5, SB2: 0.05, Outputs: 10}
+	r, err := Dynamics(s, xTr, xTe, y, oneHot(lTe, 10), 16, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Steps) == 0 {
+		t.Fatal("no logged steps")
+	}
+	for i, st := range r.Steps {
+		if rel := math.Abs(r.Train[i]-r.EmpTrain[i]) / r.EmpTrain[i]; rel > 0.1 {
+			t.Errorf("step %g: train loss %g vs linearized %g (relative %.3f)", st, r.Train[i], r.EmpTrain[i], rel)
+		}
+	}
+	if last := len(r.Steps) - 1; !(r.Train[last] < r.Train[0]) {
+		t.Errorf("train loss did not fall: %g at step %g, %g at step %g", r.Train[0], r.Steps[0], r.Train[last], r.Steps[last])
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets/spec"
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
@@ -409,5 +410,30 @@ func TestPoolingChaoticFCN(t *testing.T) {
 	// 20 balanced test points: one shared prediction is right on exactly 2.
 	if got := acc[len(acc)-1]; math.Abs(got-0.1) > 1e-12 {
 		t.Errorf("depth-80 test accuracy %g, want chance 0.1", got)
+	}
+}
+
+// TestTheoryGDCell runs the "theory-gd" sweep kind on one deep chaotic cell
+// (memorizes, predicts at chance) and refuses a cell it cannot compute.
+func TestTheoryGDCell(t *testing.T) {
+	k, ok := sweep.LookupKind("theory-gd")
+	if !ok {
+		t.Fatal("theory-gd is not registered")
+	}
+	settings := map[string]any{"dataset": "mnist", "n_train": 20, "n_test": 20, "times": []any{4096.0}}
+	c := sweep.Cell{Spec: spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 60, SW2: 3, SB2: 0.18, Outputs: 10}, Seed: 1, Settings: settings}
+	r, err := k.Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Scalars["train_acc_t4096"]; got != 1 {
+		t.Errorf("train accuracy %g, want 1", got)
+	}
+	if got := r.Scalars["test_acc_t4096"]; math.Abs(got-0.1) > 0.02 {
+		t.Errorf("test accuracy %g, want chance 0.1 within 2 points", got)
+	}
+	c.Spec.Act = spec.ReLU
+	if _, err := k.Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "only fcn with erf") {
+		t.Errorf("relu cell: error %v, want a refusal", err)
 	}
 }

@@ -149,7 +149,7 @@ func Make(name, dir string, cfg Config) (plots.ReportFigure, error) {
 	if err != nil {
 		return plots.ReportFigure{}, err
 	}
-	if s.Name != "" && cfg.Scale == Paper && !paperScale[name] {
+	if cfg.Scale == Paper && !paperScale[name] {
 		return plots.ReportFigure{}, fmt.Errorf("figure %s: --scale paper is not implemented yet; use quick", name)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -179,7 +179,7 @@ func Make(name, dir string, cfg Config) (plots.ReportFigure, error) {
 }
 
 // paperScale lists the figures that implement the paper scale.
-var paperScale = map[string]bool{}
+var paperScale = map[string]bool{"phase": true, "depthscales": true}
 
 // LoadCaption reads the caption Make saved for figure name in dir.
 func LoadCaption(dir, name string) (plots.ReportFigure, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -130,7 +131,12 @@ func prepareInputs(s spec.Spec, x1, x2 npyarray.Array) (inputs, error) {
 	if err := checkArray("x1", x1); err != nil {
 		return in, err
 	}
-	in.sym = x2.Data == nil
+	// x2 equal to x1 takes the symmetric path: there every diagonal entry is
+	// the variance map of its own input. As a cross pair, the correlation
+	// of an input with itself sits at c = 1, an unstable fixed point of the
+	// correlation map in the chaotic phase, so rounding errors would grow by
+	// chi_1 per layer and pull the "diagonal" towards q* c*.
+	in.sym = x2.Data == nil || (equalInts(x1.Shape, x2.Shape) && slices.Equal(x1.Data, x2.Data))
 	if !in.sym {
 		if err := checkArray("x2", x2); err != nil {
 			return in, err

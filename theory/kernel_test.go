@@ -632,3 +632,47 @@ func TestComputeReferenceTanhStrip(t *testing.T) {
 		}
 	}
 }
+
+// TestSameInputsDeepChaotic: passing x1 again as x2 must give the symmetric
+// kernel, whose diagonal follows the variance map to q*, even deep in the
+// chaotic phase where the c = 1 fixed point of the correlation map is
+// unstable (a cross-pair computation of K(x, x) drifts to q* c* there).
+func TestSameInputsDeepChaotic(t *testing.T) {
+	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 300, SW2: 2.5, SB2: 0.05}
+	const n, d = 3, 8
+	x := npyarray.New(n, d)
+	for i := range x.Data {
+		x.Data[i] = math.Sin(float64(i*i+1)) * 2
+	}
+	for i := 0; i < n; i++ { // norm sqrt(d): every input starts at variance 1
+		row := x.Data[i*d : (i+1)*d]
+		var ss float64
+		for _, v := range row {
+			ss += v * v
+		}
+		for j := range row {
+			row[j] *= math.Sqrt(d / ss)
+		}
+	}
+	sym, err := Compute(s, x, npyarray.Array{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Compute(s, x, x, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Independent: the scalar variance map q -> sw2 (2/pi) asin(2q/(1+2q)) + sb2
+	// from q = sw2 + sb2 (the first layer) through depth more layers.
+	q := s.SW2*1 + s.SB2
+	for l := 0; l < s.Depth; l++ {
+		q = s.SW2*(2/math.Pi)*math.Asin(2*q/(1+2*q)) + s.SB2
+	}
+	for i := 0; i < n; i++ {
+		for _, k := range []*mat.Dense{sym.NNGP, again.NNGP} {
+			if got := k.At(i, i); math.Abs(got-q) > 1e-12*q {
+				t.Errorf("NNGP(%d,%d) = %.15g, want the variance map's %.15g", i, i, got, q)
+			}
+		}
+	}
+}

@@ -198,6 +198,14 @@ func (l *erfLayer) maps(i, j0 int, k, th []float64) {
 	s2, q2 := l.s2[j0:j0+len(k)], l.q2[j0:j0+len(k)]
 	th = th[:len(k)]
 	for j, kij := range k {
+		// Rounding can push |K12| past sqrt(K11 K22), the Cauchy-Schwarz
+		// bound; clamp there, at correlation +-1, not at |r| = 1 (which
+		// would be T = +-1, the value of an infinite variance).
+		if b := math.Sqrt(qi * q2[j]); kij > b {
+			kij = b
+		} else if kij < -b {
+			kij = -b
+		}
 		ss := si * s2[j]
 		r := 2 * kij * ss
 		if r > 1 {

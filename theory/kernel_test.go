@@ -676,3 +676,38 @@ func TestSameInputsDeepChaotic(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossKernelCauchySchwarz: a cross kernel between inputs that differ only
+// by rounding must stay within |K12| <= sqrt(K11 K22) at every depth (a
+// clamp at the wrong place once froze such pairs at T = 1, K12 = sw2 + sb2).
+func TestCrossKernelCauchySchwarz(t *testing.T) {
+	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 300, SW2: 2.5, SB2: 0.05}
+	x := npyarray.New(2, 4)
+	for i := range x.Data {
+		x.Data[i] = 1 + float64(i%3)
+	}
+	y := npyarray.New(2, 4)
+	for i := range y.Data {
+		y.Data[i] = x.Data[i] * (1 + 1e-15)
+	}
+	sx, err := Compute(s, x, npyarray.Array{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sy, err := Compute(s, y, npyarray.Array{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cross, err := Compute(s, x, y, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		for j := 0; j < 2; j++ {
+			bound := math.Sqrt(sx.NNGP.At(i, i) * sy.NNGP.At(j, j))
+			if got := cross.NNGP.At(i, j); math.Abs(got) > bound*(1+1e-12) {
+				t.Errorf("K(%d,%d) = %.15g exceeds the Cauchy-Schwarz bound %.15g", i, j, got, bound)
+			}
+		}
+	}
+}

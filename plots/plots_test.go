@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -803,5 +804,25 @@ func TestLogAxisFootnote(t *testing.T) {
 				t.Errorf("SVG text lacks %q", c.want)
 			}
 		})
+	}
+}
+
+// TestLogTicksWideRange: an axis over 40 decades labels at most
+// maxDecadeLabels+1 powers of ten, each printed exactly ("1e+40", not
+// "1.0000000000000001e+40").
+func TestLogTicksWideRange(t *testing.T) {
+	var labels []string
+	for _, tk := range (logTicks{}).Ticks(1, 1e40) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if len(labels) < 2 || len(labels) > maxDecadeLabels+1 {
+		t.Errorf("%d labels %v, want 2..%d", len(labels), labels, maxDecadeLabels+1)
+	}
+	for _, l := range labels {
+		if !regexp.MustCompile(`^1e[+-]\d\d$`).MatchString(l) {
+			t.Errorf("label %q is not a clean power of ten", l)
+		}
 	}
 }

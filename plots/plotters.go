@@ -123,14 +123,27 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 		return plot.DefaultTicks{}.Ticks(min, max)
 	}
 	lo, hi := int(math.Floor(math.Log10(min))), int(math.Ceil(math.Log10(max)))
-	if hi-lo > 60 { // an enormous range: powers of ten only
-		return plot.LogTicks{Prec: -1}.Ticks(min, max)
+	if hi-lo > maxDecadeLabels { // a wide range: every step-th power of ten
+		step := (hi - lo + maxDecadeLabels - 1) / maxDecadeLabels
+		var ticks []plot.Tick
+		for e := lo; e <= hi; e++ {
+			v := pow10(e)
+			if v < min*(1-1e-12) || v > max*(1+1e-12) {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if e%step == 0 {
+				t.Label = strconv.FormatFloat(v, 'e', -1, 64) // 1e+40
+			}
+			ticks = append(ticks, t)
+		}
+		return ticks
 	}
 	for _, labelled := range [][]int{{1}, {1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}} {
 		var ticks []plot.Tick
 		n := 0
 		for e := lo; e <= hi; e++ {
-			p := math.Pow(10, float64(e))
+			p := pow10(e)
 			for m := 1; m <= 9; m++ {
 				v := float64(m) * p
 				if v < min*(1-1e-12) || v > max*(1+1e-12) {
@@ -151,6 +164,17 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 		}
 	}
 	return plot.DefaultTicks{}.Ticks(min, max)
+}
+
+// maxDecadeLabels bounds the labelled powers of ten on one log axis; wider
+// ranges label every step-th decade and mark the others without labels.
+const maxDecadeLabels = 8
+
+// pow10 returns the float64 nearest to 10^e (math.Pow(10, 40) is not, and
+// would be labelled 1.0000000000000001e+40).
+func pow10(e int) float64 {
+	v, _ := strconv.ParseFloat("1e"+strconv.Itoa(e), 64)
+	return v
 }
 
 // heatPlotter draws a HeatMap cell by cell between cell edges.

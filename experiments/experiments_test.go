@@ -437,3 +437,32 @@ func TestTheoryGDCell(t *testing.T) {
 		t.Errorf("relu cell: error %v, want a refusal", err)
 	}
 }
+
+// TestTrainingChangeShrinksWithWidth: the NTK of a 16x wider network moves
+// less during the same training. Theory bounds the change by O(width^-1/2)
+// (at least a 4x cut) and predicts up to O(1/width); asserted: a cut of at
+// least 3x, a margin for the single seed.
+func TestTrainingChangeShrinksWithWidth(t *testing.T) {
+	train, _, err := datasets.LoadMNISTEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := train.Subset(6, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub, err = sub.Downsample(4); err != nil {
+		t.Fatal(err)
+	}
+	oldW, oldS := changeWidths, changeSteps
+	changeWidths, changeSteps = []int{32, 512}, 64
+	defer func() { changeWidths, changeSteps = oldW, oldS }()
+	panel, obs, err := trainingChange(sub, Config{Seed: 1}, 2, 1.5, 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := panel.Series[0].Y
+	if !(y[0] > 0 && y[1] < y[0]/3) {
+		t.Errorf("NTK change %v at widths %v: want a cut of at least 3x (%s)", y, changeWidths, obs)
+	}
+}

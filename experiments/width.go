@@ -102,7 +102,8 @@ func runWidth(cfg Config) (Result, error) {
 	if why != "" {
 		nums = append(nums, plots.KeyNumber{Name: "CIFAR-10", Value: "not used", Note: why})
 	}
-	fig := plots.Figure{Title: fmt.Sprintf("Empirical vs analytic NTK, erf depth %d, sw2 = %g, sb2 = %g, %d %s images (7x7 grayscale), mean of %d initializations", ws.depth, ws.sw2, ws.sb2, ws.n, note, ws.samples),
+	panel.Title = fmt.Sprintf("mean of %d empirical NTKs vs analytic", ws.samples)
+	fig := plots.Figure{Title: fmt.Sprintf("Finite width: erf depth %d, sw2 = %g, sb2 = %g, %d %s images (7x7 gray)", ws.depth, ws.sw2, ws.sb2, ws.n, note),
 		Rows: 1, Cols: 2, Panels: []plots.Panel{panel, change}}
 	return Result{Figure: fig, Caption: plots.ReportFigure{
 		Theory:   "The empirical NTK concentrates on the analytic one: the relative error of the mean over S initializations shrinks like (width S)^-1/2 (slope -1/2 on log-log axes). Training moves the NTK little at large width (lazy training): the change is bounded by O(width^-1/2) (Lee et al. 2019), and its rate is O(1/width) (Dyer and Gur-Ari 2019), so the measured slope should lie between -1/2 and -1.",

@@ -357,6 +357,21 @@ func defaultMemory(s *sweep.Sweep, o *sweep.ClusterOptions) {
 	}
 }
 
+// loadEmitSweep parses an emit command's flags, loads its sweep file and
+// fills in the default memory request.
+func loadEmitSweep(fs *flagSet, args []string, o *sweep.ClusterOptions) (*sweep.Sweep, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	s, err := loadSweep(fs, pos)
+	if err != nil {
+		return nil, err
+	}
+	defaultMemory(s, o)
+	return s, nil
+}
+
 func runSweepEmitK8s(args []string) error {
 	fs := newFlags("sweep emit k8s", "SPEC [--image IMG] [--cpu N] [--memory 8Gi] [--parallelism P] [--results-pvc NAME] [-o FILE]", `
 Write a ConfigMap holding the sweep file and a Kubernetes Indexed Job with
@@ -370,15 +385,10 @@ are retried without counting.`)
 	fs.StringVar(&o.Image, "image", "ntkharness:latest", "container `image` holding the ntkharness binary")
 	fs.StringVar(&o.ResultsPVC, "results-pvc", "ntkharness-results", "`name` of the PersistentVolumeClaim for the results")
 	fs.StringVar(&o.Namespace, "namespace", "", "Kubernetes `namespace` (default: kubectl's current one)")
-	pos, err := parseInterspersed(fs, args)
+	s, err := loadEmitSweep(fs, args, o)
 	if err != nil {
 		return err
 	}
-	s, err := loadSweep(fs, pos)
-	if err != nil {
-		return err
-	}
-	defaultMemory(s, o)
 	var b bytes.Buffer
 	if err := s.WriteKubernetes(&b, *o); err != nil {
 		return usagef("sweep emit k8s: %v", err)
@@ -400,15 +410,10 @@ system shared by the nodes) and retries exit status 1 --retries times.`)
 	fs.StringVar(&o.Results, "results", defaultResults, "results root `DIR` on the shared file system (made absolute)")
 	fs.StringVar(&o.Time, "time", "4:00:00", "wall-clock `limit` per array element")
 	fs.StringVar(&o.Partition, "partition", "", "Slurm `partition` (default: the cluster's)")
-	pos, err := parseInterspersed(fs, args)
+	s, err := loadEmitSweep(fs, args, o)
 	if err != nil {
 		return err
 	}
-	s, err := loadSweep(fs, pos)
-	if err != nil {
-		return err
-	}
-	defaultMemory(s, o)
 	if abs, err := filepath.Abs(o.Results); err == nil {
 		o.Results = abs
 	}

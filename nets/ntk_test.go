@@ -1,11 +1,10 @@
 package nets
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/ntkharness/ntkharness/theory/reference"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -14,23 +13,8 @@ import (
 	"github.com/ntkharness/ntkharness/nets/spec"
 )
 
-// refCase is one entry of testdata/kernels.json, a copy of the project's
-// independent reference kernels (per-logit NNGP and NTK with a Dense
-// readout; see ../shared/reference/README.md).
-type refCase struct {
-	Arch    string      `json:"arch"`
-	Act     string      `json:"act"`
-	Depth   int         `json:"depth"`
-	SW2     float64     `json:"sw2"`
-	SB2     float64     `json:"sb2"`
-	Filter  int         `json:"filter"`
-	Padding string      `json:"padding"`
-	X1      []float64   `json:"x1"`
-	X1Shape []int       `json:"x1_shape"`
-	X2      []float64   `json:"x2"`
-	X2Shape []int       `json:"x2_shape"`
-	NTK     [][]float64 `json:"ntk"`
-}
+// refCase is one of the independent reference kernels.
+type refCase = reference.KernelCase
 
 // TestEmpiricalNTKMatchesTheory checks the parameterization end to end:
 // the empirical NTK J(x1) J(x2)^T of logit 0, averaged over independent
@@ -43,16 +27,12 @@ func TestEmpiricalNTKMatchesTheory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("Monte-Carlo kernel check skipped in -short mode")
 	}
-	b, err := os.ReadFile("testdata/kernels.json")
+	cases, err := reference.KernelCases()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ref struct{ Cases []refCase }
-	if err := json.Unmarshal(b, &ref); err != nil {
-		t.Fatal(err)
-	}
 	const seeds = 6
-	for ci, c := range ref.Cases {
+	for ci, c := range cases {
 		if c.Depth > 5 {
 			continue // deep cases need far wider networks to converge
 		}

@@ -1,10 +1,9 @@
 package ntkempirical
 
 import (
-	"encoding/json"
+	"github.com/ntkharness/ntkharness/theory/reference"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -14,35 +13,21 @@ import (
 	"github.com/ntkharness/ntkharness/theory"
 )
 
-// refCase is one case of testdata/kernels.json, a copy of the project's
-// independent reference kernels (computed outside the project, agreeing
-// with Neural Tangents 0.6.6 to about 1e-15).
-type refCase struct {
-	Arch    string      `json:"arch"`
-	Act     string      `json:"act"`
-	Depth   int         `json:"depth"`
-	SW2     float64     `json:"sw2"`
-	SB2     float64     `json:"sb2"`
-	Filter  int         `json:"filter"`
-	Padding string      `json:"padding"`
-	X1Shape []int       `json:"x1_shape"`
-	X1      []float64   `json:"x1"`
-	X2Shape []int       `json:"x2_shape"`
-	X2      []float64   `json:"x2"`
-	NTK     [][]float64 `json:"ntk"`
-}
+// refCase is one of the independent reference kernels (package
+// theory/reference), with this file's helpers.
+type refCase struct{ reference.KernelCase }
 
 func loadRefCases(t testing.TB) []refCase {
 	t.Helper()
-	b, err := os.ReadFile("testdata/kernels.json")
+	cases, err := reference.KernelCases()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f struct{ Cases []refCase }
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
+	out := make([]refCase, len(cases))
+	for i, c := range cases {
+		out[i] = refCase{c}
 	}
-	return f.Cases
+	return out
 }
 
 // findRef returns the first reference case of an architecture and

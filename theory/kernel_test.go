@@ -1,12 +1,10 @@
 package theory
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/ntkharness/ntkharness/theory/reference"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,38 +14,21 @@ import (
 	"github.com/ntkharness/ntkharness/nets/spec"
 )
 
-// referenceCase is one case of testdata/kernels.json (copied from the
-// project's independent reference values, computed outside this package).
-type referenceCase struct {
-	Arch    string      `json:"arch"`
-	Act     string      `json:"act"`
-	Depth   int         `json:"depth"`
-	SW2     float64     `json:"sw2"`
-	SB2     float64     `json:"sb2"`
-	Filter  int         `json:"filter"`
-	Padding string      `json:"padding"`
-	X1Shape []int       `json:"x1_shape"`
-	X1      []float64   `json:"x1"`
-	X2Shape []int       `json:"x2_shape"`
-	X2      []float64   `json:"x2"`
-	NNGP    [][]float64 `json:"nngp"`
-	NTK     [][]float64 `json:"ntk"`
-}
+// referenceCase is one of the independent reference kernels (package
+// theory/reference), with this file's helpers.
+type referenceCase struct{ reference.KernelCase }
 
 func loadReference(t *testing.T) []referenceCase {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "kernels.json"))
+	cases, err := reference.KernelCases()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f struct{ Cases []referenceCase }
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
+	out := make([]referenceCase, len(cases))
+	for i, c := range cases {
+		out[i] = referenceCase{c}
 	}
-	if len(f.Cases) == 0 {
-		t.Fatal("testdata/kernels.json has no cases")
-	}
-	return f.Cases
+	return out
 }
 
 func (c referenceCase) spec() spec.Spec {

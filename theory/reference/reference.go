@@ -1,0 +1,48 @@
+// Package reference holds the independent reference kernels that the tests
+// of theory, nets and ntkempirical check against: per-logit NNGP and NTK for
+// fcn, cnn-f and cnn-gap with a Dense readout, computed outside the project
+// by a float64 implementation of the conventions of package theory that
+// agrees with Neural Tangents 0.6.6 to about 1e-15 (tanh by 61-point
+// Gauss-Hermite quadrature). They are golden values: never regenerate them
+// from the project's own code.
+package reference
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+)
+
+//go:embed kernels.json
+var kernelsJSON []byte
+
+// KernelCase is one reference kernel: a network, its inputs (flattened
+// row-major with their shapes; X2 empty means x2 = x1) and the expected
+// kernels, rows x1 and columns x2.
+type KernelCase struct {
+	Arch    string      `json:"arch"`
+	Act     string      `json:"act"`
+	Depth   int         `json:"depth"`
+	SW2     float64     `json:"sw2"`
+	SB2     float64     `json:"sb2"`
+	Filter  int         `json:"filter"`
+	Padding string      `json:"padding"`
+	X1Shape []int       `json:"x1_shape"`
+	X1      []float64   `json:"x1"`
+	X2Shape []int       `json:"x2_shape"`
+	X2      []float64   `json:"x2"`
+	NNGP    [][]float64 `json:"nngp"`
+	NTK     [][]float64 `json:"ntk"`
+}
+
+// KernelCases returns every reference kernel case.
+func KernelCases() ([]KernelCase, error) {
+	var f struct{ Cases []KernelCase }
+	if err := json.Unmarshal(kernelsJSON, &f); err != nil {
+		return nil, fmt.Errorf("reference kernels: %v", err)
+	}
+	if len(f.Cases) == 0 {
+		return nil, fmt.Errorf("reference kernels: no cases")
+	}
+	return f.Cases, nil
+}

@@ -16,8 +16,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/datasets/npyarray"
@@ -39,6 +41,16 @@ type Config struct {
 	Seed    uint64 // seed of every subset and initialization
 	// Progress, when set, is called with the work done so far and the total.
 	Progress func(done, total int)
+
+	// The paper scale of the figures with a SweepPlan runs through sweeps:
+	// Results is their results root (default DIR/sweeps), Workers the cells
+	// computed at once (default 1), and NoRun draws from the results
+	// already there (computed on a cluster) instead of computing the
+	// missing cells. Log receives the sweeps' notices.
+	Results string
+	Workers int
+	NoRun   bool
+	Log     io.Writer
 }
 
 // Result is one computed figure with its caption.
@@ -47,12 +59,14 @@ type Result struct {
 	Caption plots.ReportFigure // Name is filled by Make
 }
 
-// Spec describes one figure of the suite.
+// Spec describes one figure of the suite. Run computes it at either
+// scale, unless Paper is set: then the paper scale is Paper's sweeps.
 type Spec struct {
 	Name    string
 	Title   string
 	Summary string
 	Run     func(cfg Config) (Result, error)
+	Paper   func(cfg Config) (SweepPlan, error)
 }
 
 var registry = map[string]Spec{}
@@ -125,16 +139,63 @@ func (c Config) validate() (Config, error) {
 // captionFile is the caption saved beside each figure.
 func captionFile(dir, name string) string { return filepath.Join(dir, name+".caption.json") }
 
+// runKey identifies what a saved figure was computed from: the settings of
+// its Config that change the result and the program's version.
+type runKey struct {
+	Scale   string `json:"scale"`
+	Dataset string `json:"dataset"`
+	CIFAR10 string `json:"cifar10,omitempty"`
+	Seed    uint64 `json:"seed"`
+	Version string `json:"version,omitempty"`
+}
+
+func keyOf(cfg Config) runKey {
+	return runKey{Scale: cfg.Scale, Dataset: cfg.Dataset, CIFAR10: cfg.CIFAR10, Seed: cfg.Seed, Version: version()}
+}
+
+// savedCaption is the caption file: the caption and the run it belongs to.
+type savedCaption struct {
+	plots.ReportFigure
+	Run runKey `json:"run"`
+}
+
+// version is the program's version control revision ("+dirty" when built
+// from a modified tree), or "" when the build does not record it.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev != "" && dirty {
+		rev += "+dirty"
+	}
+	return rev
+}
+
 // Done reports whether dir holds every output of figure name (its picture,
-// data and caption), so that a rerun can skip it.
-func Done(dir, name string) bool {
+// data and caption) computed with the same scale, data, seed and program
+// version as cfg, so that a rerun can reuse it.
+func Done(dir, name string, cfg Config) bool {
+	cfg, err := cfg.validate()
+	if err != nil {
+		return false
+	}
 	for _, ext := range plots.Extensions {
 		if _, err := os.Stat(filepath.Join(dir, name+"."+strings.TrimPrefix(ext, "."))); err != nil {
 			return false
 		}
 	}
-	_, err := os.Stat(captionFile(dir, name))
-	return err == nil
+	c, err := loadCaption(dir, name)
+	return err == nil && c.Run == keyOf(cfg)
 }
 
 // Make computes figure name and saves it into dir as name.{png,svg,pdf,csv,
@@ -149,13 +210,21 @@ func Make(name, dir string, cfg Config) (plots.ReportFigure, error) {
 	if err != nil {
 		return plots.ReportFigure{}, err
 	}
-	if cfg.Scale == Paper && !paperScale[name] {
+	if cfg.Scale == Paper && s.Paper == nil && !paperScale[name] {
 		return plots.ReportFigure{}, fmt.Errorf("figure %s: --scale paper is not implemented yet; use quick", name)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return plots.ReportFigure{}, fmt.Errorf("output directory: %w", err)
 	}
-	res, err := s.Run(cfg)
+	var res Result
+	if cfg.Scale == Paper && s.Paper != nil {
+		var plan SweepPlan
+		if plan, err = s.Paper(cfg); err == nil {
+			res, err = runPlan(name, dir, cfg, plan)
+		}
+	} else {
+		res, err = s.Run(cfg)
+	}
 	if err != nil {
 		return plots.ReportFigure{}, fmt.Errorf("figure %s: %w", name, err)
 	}
@@ -170,7 +239,7 @@ func Make(name, dir string, cfg Config) (plots.ReportFigure, error) {
 	err = npyarray.WriteFileAtomic(captionFile(dir, name), func(w io.Writer) error {
 		e := json.NewEncoder(w)
 		e.SetIndent("", "  ")
-		return e.Encode(c)
+		return e.Encode(savedCaption{c, keyOf(cfg)})
 	})
 	if err != nil {
 		return plots.ReportFigure{}, fmt.Errorf("figure %s: caption: %w", name, err)
@@ -178,18 +247,23 @@ func Make(name, dir string, cfg Config) (plots.ReportFigure, error) {
 	return c, nil
 }
 
-// paperScale lists the figures that implement the paper scale.
+// paperScale lists the figures whose Run implements the paper scale.
 var paperScale = map[string]bool{"phase": true, "depthscales": true}
 
 // LoadCaption reads the caption Make saved for figure name in dir.
 func LoadCaption(dir, name string) (plots.ReportFigure, error) {
+	c, err := loadCaption(dir, name)
+	return c.ReportFigure, err
+}
+
+func loadCaption(dir, name string) (savedCaption, error) {
 	b, err := os.ReadFile(captionFile(dir, name))
 	if err != nil {
-		return plots.ReportFigure{}, err
+		return savedCaption{}, err
 	}
-	var c plots.ReportFigure
+	var c savedCaption
 	if err := json.Unmarshal(b, &c); err != nil {
-		return plots.ReportFigure{}, fmt.Errorf("%s: %w", captionFile(dir, name), err)
+		return savedCaption{}, fmt.Errorf("%s: %w", captionFile(dir, name), err)
 	}
 	return c, nil
 }
@@ -197,7 +271,7 @@ func LoadCaption(dir, name string) (plots.ReportFigure, error) {
 // ReportOptions tune Report.
 type ReportOptions struct {
 	Figures []string // default Names()
-	Force   bool     // recompute figures whose outputs exist
+	Force   bool     // recompute figures even when Done says they can be reused
 	// OnFigure, when set, is called before each figure with its name and
 	// whether it is reused.
 	OnFigure func(name string, reused bool)
@@ -229,7 +303,7 @@ func Report(dir string, cfg Config, opt ReportOptions) error {
 	}
 	var errs []error
 	for _, n := range names {
-		reuse := !opt.Force && Done(dir, n)
+		reuse := !opt.Force && Done(dir, n, cfg)
 		if opt.OnFigure != nil {
 			opt.OnFigure(n, reuse)
 		}
@@ -259,6 +333,36 @@ func Report(dir string, cfg Config, opt ReportOptions) error {
 //
 // why is empty unless CIFAR-10 was requested and could not be loaded.
 func loadData(cfg Config) (train, test *datasets.Set, note, why string, err error) {
+	key := cfg.Dataset + "\x00" + cfg.CIFAR10
+	dataCache.Lock()
+	defer dataCache.Unlock()
+	if d, ok := dataCache.m[key]; ok {
+		return d.train, d.test, d.note, d.why, nil
+	}
+	if train, test, note, why, err = loadDataUncached(cfg); err != nil {
+		return nil, nil, "", "", err
+	}
+	if dataCache.m == nil {
+		dataCache.m = map[string]loadedData{}
+	}
+	dataCache.m[key] = loadedData{train, test, note, why}
+	return train, test, note, why, nil
+}
+
+// dataCache keeps the data sets loaded by this process: the sweep cells of
+// a paper-scale figure would otherwise each decode the whole data set. Sets
+// are never modified in place (every preprocessing step returns a new Set).
+var dataCache struct {
+	sync.Mutex
+	m map[string]loadedData
+}
+
+type loadedData struct {
+	train, test *datasets.Set
+	note, why   string
+}
+
+func loadDataUncached(cfg Config) (train, test *datasets.Set, note, why string, err error) {
 	if cfg.Dataset == datasets.CIFAR10 {
 		train, test, err = datasets.Load(datasets.CIFAR10, datasets.Options{CIFAR10: cfg.CIFAR10})
 		if err == nil {

@@ -177,8 +177,13 @@ func TestMakeAndReport(t *testing.T) {
 			t.Errorf("depthscales%s missing or empty: %v", ext, err)
 		}
 	}
-	if !Done(dir, "depthscales") {
+	if !Done(dir, "depthscales", Config{}) {
 		t.Fatal("Done is false after Make")
+	}
+	for _, other := range []Config{{Seed: 1}, {Scale: Paper}, {Dataset: datasets.MNIST}} {
+		if Done(dir, "depthscales", other) {
+			t.Errorf("Done is true for %+v, a figure made with the default config", other)
+		}
 	}
 	png := filepath.Join(dir, "depthscales.png")
 	old := time.Unix(1e9, 0)

@@ -3,60 +3,124 @@ package experiments
 import (
 	"context"
 	"fmt"
+	"math"
 
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
+	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/ntkempirical"
+	"github.com/ntkharness/ntkharness/train"
 )
+
+// The sweep cell kinds of the harness. Each reads its data from the cell's
+// settings (dataSettings) and its network from the cell's spec, so a user's
+// own sweep file can run them on any architecture the spec describes.
+func init() {
+	// "theory-gd": the train and test accuracy of the infinite-width NTK
+	// predictor of an erf fcn after each of settings.times discrete GD
+	// steps, as train_acc_t<T> and test_acc_t<T>.
+	sweep.RegisterKind("theory-gd", runTheoryGDCell)
+	// "train": a finite network of the cell's spec (any architecture)
+	// trained by full-batch gradient descent at eta_frac * eta_crit; the
+	// train and test loss and accuracy at each of settings.times, and the
+	// whole log-spaced history as arrays.
+	sweep.RegisterKind("train", runTrainCell)
+}
+
+// dataSettings select and preprocess the data of a cell: class-balanced
+// subsets drawn with the cell's seed, optionally in grayscale and
+// block-averaged, standardized by the training subset's global mean and
+// std. Fully connected networks see the images flattened.
+type dataSettings struct {
+	Dataset    string `json:"dataset"`    // cifar10 (default, falls back to mnist) or mnist
+	CIFAR10    string `json:"cifar10"`    // CIFAR-10 location; empty means $CIFAR10_DIR
+	NTrain     int    `json:"n_train"`    // default 256
+	NTest      int    `json:"n_test"`     // default 256
+	Grayscale  bool   `json:"grayscale"`  // average the colour channels
+	Downsample int    `json:"downsample"` // block-average factor; default 1
+}
+
+func defaultDataSettings() dataSettings { return dataSettings{NTrain: 256, NTest: 256, Downsample: 1} }
+
+// cellData is the prepared data of a cell.
+type cellData struct {
+	xTrain, xTest npyarray.Array // [N, d] for fcn, else [N, H, W, C]
+	y, yTest      *mat.Dense     // one-hot targets
+	lTrain, lTest []int
+}
+
+// load prepares the data of d for a network of architecture arch. Bad
+// settings are permanent errors; a data set that cannot be read is not.
+func (d dataSettings) load(arch string, seed uint64) (cellData, error) {
+	if d.NTrain < 1 || d.NTest < 1 || d.Downsample < 1 {
+		return cellData{}, sweep.Permanentf("n_train %d, n_test %d, downsample %d: want all >= 1", d.NTrain, d.NTest, d.Downsample)
+	}
+	cfg, err := Config{Dataset: d.Dataset, CIFAR10: d.CIFAR10}.validate()
+	if err != nil {
+		return cellData{}, sweep.Permanent(err)
+	}
+	train, test, _, _, err := loadData(cfg)
+	if err != nil {
+		return cellData{}, err
+	}
+	tr, te, err := prepareSets(train, test, d.NTrain, d.NTest, seed, d.Grayscale, d.Downsample)
+	if err != nil {
+		return cellData{}, sweep.Permanent(err)
+	}
+	c := cellData{xTrain: tr.Array(), xTest: te.Array(), lTrain: tr.Labels, lTest: te.Labels}
+	if arch == spec.FCN {
+		c.xTrain, c.xTest = tr.Flat(), te.Flat()
+	}
+	c.y, c.yTest = oneHot(tr.Labels, tr.Classes), oneHot(te.Labels, te.Classes)
+	return c, nil
+}
 
 // theoryGDSettings are the settings of a "theory-gd" cell.
 type theoryGDSettings struct {
-	Dataset string    `json:"dataset"`  // cifar10 (default, falls back to mnist) or mnist
-	CIFAR10 string    `json:"cifar10"`  // CIFAR-10 location; empty means $CIFAR10_DIR
-	NTrain  int       `json:"n_train"`  // default 256
-	NTest   int       `json:"n_test"`   // default 256
+	dataSettings
 	Times   []float64 `json:"times"`    // steps; default 1, 8, 64, 512, 4096
 	EtaFrac float64   `json:"eta_frac"` // eta / eta_crit; default 0.5
 }
 
-func init() {
-	// "theory-gd": one cell of the theory trainability heat map: the train
-	// and test accuracy of the infinite-width NTK predictor of the cell's
-	// fcn spec at its depth after each of settings.times discrete steps,
-	// as scalars train_acc_t<T> and test_acc_t<T>.
-	sweep.RegisterKind("theory-gd", runTheoryGDCell)
+// cellSpec returns the cell's spec after checking it, as a permanent error.
+func cellSpec(c sweep.Cell, finite bool) (spec.Spec, error) {
+	if c.SpecErr != nil {
+		return spec.Spec{}, sweep.Permanent(c.SpecErr)
+	}
+	check := c.Spec.Validate
+	if finite {
+		check = c.Spec.ValidateFinite
+	}
+	if err := check(); err != nil {
+		return spec.Spec{}, sweep.Permanent(err)
+	}
+	return c.Spec, nil
 }
 
 func runTheoryGDCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
-	if c.SpecErr != nil {
-		return sweep.Result{}, sweep.Permanent(c.SpecErr)
-	}
-	if err := c.Spec.Validate(); err != nil {
-		return sweep.Result{}, sweep.Permanent(err)
-	}
-	if c.Spec.Arch != spec.FCN || c.Spec.Act != spec.Erf {
-		return sweep.Result{}, sweep.Permanent(fmt.Errorf("theory-gd: arch %q act %q: only fcn with erf is supported", c.Spec.Arch, c.Spec.Act))
-	}
-	st := theoryGDSettings{NTrain: 256, NTest: 256, Times: []float64{1, 8, 64, 512, 4096}, EtaFrac: 0.5}
-	if err := c.DecodeSettings(&st); err != nil {
-		return sweep.Result{}, sweep.Permanent(err)
-	}
-	if st.NTrain < 1 || st.NTest < 1 || !(st.EtaFrac > 0 && st.EtaFrac <= 1) {
-		return sweep.Result{}, sweep.Permanent(fmt.Errorf("theory-gd: n_train %d, n_test %d, eta_frac %g: want n >= 1 and 0 < eta_frac <= 1", st.NTrain, st.NTest, st.EtaFrac))
-	}
-	cfg, err := Config{Dataset: st.Dataset, CIFAR10: st.CIFAR10, Seed: uint64(c.Seed)}.validate()
-	if err != nil {
-		return sweep.Result{}, sweep.Permanent(err)
-	}
-	train, test, _, _, err := loadData(cfg)
+	s, err := cellSpec(c, false)
 	if err != nil {
 		return sweep.Result{}, err
 	}
-	xTr, xTe, y, lTr, lTe, err := prepareData(train, test, st.NTrain, st.NTest, cfg.Seed)
-	if err != nil {
+	if s.Arch != spec.FCN || s.Act != spec.Erf {
+		return sweep.Result{}, sweep.Permanentf("theory-gd: arch %q act %q: only fcn with erf is supported", s.Arch, s.Act)
+	}
+	st := theoryGDSettings{dataSettings: defaultDataSettings(), Times: []float64{1, 8, 64, 512, 4096}, EtaFrac: 0.5}
+	if err := c.DecodeSettings(&st); err != nil {
 		return sweep.Result{}, sweep.Permanent(err)
 	}
-	g := TrainabilityGrid{SW2: []float64{c.Spec.SW2}, Depths: []int{c.Spec.Depth}, Times: st.Times, SB2: c.Spec.SB2, NTrain: st.NTrain, NTest: st.NTest, EtaFrac: st.EtaFrac}
-	maps, err := TheoryTrainability(g, xTr, xTe, y, lTr, lTe, nil)
+	if !(st.EtaFrac > 0 && st.EtaFrac <= 1) {
+		return sweep.Result{}, sweep.Permanentf("theory-gd: eta_frac %g: want 0 < eta_frac <= 1", st.EtaFrac)
+	}
+	d, err := st.load(spec.FCN, uint64(c.Seed))
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	g := TrainabilityGrid{SW2: []float64{s.SW2}, Depths: []int{s.Depth}, Times: st.Times, SB2: s.SB2, NTrain: st.NTrain, NTest: st.NTest, EtaFrac: st.EtaFrac}
+	maps, err := TheoryTrainability(g, d.xTrain, d.xTest, d.y, d.lTrain, d.lTest, nil)
 	if err != nil {
 		return sweep.Result{}, sweep.Permanent(err)
 	}
@@ -64,6 +128,91 @@ func runTheoryGDCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	for it, t := range st.Times {
 		r.Scalars[fmt.Sprintf("train_acc_t%g", t)] = maps.Train[it][0][0]
 		r.Scalars[fmt.Sprintf("test_acc_t%g", t)] = maps.Test[it][0][0]
+	}
+	return r, nil
+}
+
+// trainSettings are the settings of a "train" cell.
+type trainSettings struct {
+	dataSettings
+	Steps   int       `json:"steps"`    // gradient steps; default 4096
+	Times   []float64 `json:"times"`    // steps reported as scalars (powers of two or steps); default 1, 8, 64, ... up to steps
+	EtaFrac float64   `json:"eta_frac"` // eta / eta_crit, with eta_crit from the analytic NTK; default 0.5
+}
+
+// runTrainCell trains the cell's network. Scalars: eta_crit, and
+// {train,test}_{loss,acc}_t<T> at each of times (the loss is
+// (1/(2 N k)) sum (f - y)^2). Arrays: the history's step, train_loss,
+// test_loss, train_acc and test_acc. A run whose loss blows up is a
+// diverged result with the values reached before.
+func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
+	s, err := cellSpec(c, true)
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	st := trainSettings{dataSettings: defaultDataSettings(), Steps: 4096, EtaFrac: 0.5}
+	if err := c.DecodeSettings(&st); err != nil {
+		return sweep.Result{}, sweep.Permanent(err)
+	}
+	if st.Times == nil {
+		for t := 1; t <= st.Steps; t *= 8 {
+			st.Times = append(st.Times, float64(t))
+		}
+	}
+	if st.Steps < 1 || !(st.EtaFrac > 0) {
+		return sweep.Result{}, sweep.Permanentf("train: steps %d, eta_frac %g: want steps >= 1 and eta_frac > 0", st.Steps, st.EtaFrac)
+	}
+	for _, t := range st.Times {
+		if t != math.Trunc(t) || t < 0 || t > float64(st.Steps) || !train.IsLogStep(int(t), st.Steps) {
+			return sweep.Result{}, sweep.Permanentf("train: time %g: want 0, a power of two up to steps (%d), or steps itself (the steps a history records)", t, st.Steps)
+		}
+	}
+	d, err := st.load(s.Arch, uint64(c.Seed))
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	if s.Outputs != d.y.RawMatrix().Cols {
+		return sweep.Result{}, sweep.Permanentf("train: the spec has %d outputs but the data set has %d classes", s.Outputs, d.y.RawMatrix().Cols)
+	}
+	net, err := nets.New(s, d.xTrain.Shape[1:], ntkempirical.SeedSource(uint64(c.Seed), 0))
+	if err != nil {
+		return sweep.Result{}, sweep.Permanent(err)
+	}
+	defer net.Close()
+	h, err := train.Run(ctx, net, train.Data{XTrain: d.xTrain, YTrain: d.y, XTest: d.xTest, YTest: d.yTest},
+		train.Options{Steps: st.Steps, LRFactor: st.EtaFrac, LambdaMax: analyticLambdaMax, Seed: uint64(c.Seed)}, nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return sweep.Result{}, err
+		}
+		return sweep.Result{}, sweep.Permanent(err)
+	}
+	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{"eta_crit": h.EtaCrit}, Arrays: map[string]npyarray.Array{}}
+	if h.Status == train.Diverged {
+		r.Status, r.Reason = sweep.StatusDiverged, fmt.Sprintf("loss blew up at step %d", h.DivergedAt)
+	}
+	cols := map[string][]float64{}
+	for _, p := range h.Points {
+		cols["step"] = append(cols["step"], float64(p.Step))
+		cols["train_loss"] = append(cols["train_loss"], float64(p.TrainLoss))
+		cols["test_loss"] = append(cols["test_loss"], float64(p.TestLoss))
+		cols["train_acc"] = append(cols["train_acc"], float64(p.TrainAcc))
+		cols["test_acc"] = append(cols["test_acc"], float64(p.TestAcc))
+	}
+	for name, v := range cols {
+		r.Arrays[name] = npyarray.Array{Shape: []int{len(v)}, Data: v}
+	}
+	for _, t := range st.Times {
+		v := map[string]float64{"train_loss": math.NaN(), "test_loss": math.NaN(), "train_acc": math.NaN(), "test_acc": math.NaN()}
+		for _, p := range h.Points {
+			if float64(p.Step) == t {
+				v = map[string]float64{"train_loss": float64(p.TrainLoss), "test_loss": float64(p.TestLoss),
+					"train_acc": float64(p.TrainAcc), "test_acc": float64(p.TestAcc)}
+			}
+		}
+		for name, x := range v {
+			r.Scalars[fmt.Sprintf("%s_t%g", name, t)] = finiteOrNaN(x)
+		}
 	}
 	return r, nil
 }

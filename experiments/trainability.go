@@ -9,6 +9,7 @@ import (
 
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets/spec"
 	"github.com/ntkharness/ntkharness/plots"
 	"github.com/ntkharness/ntkharness/theory"
@@ -17,7 +18,7 @@ import (
 func init() {
 	register(Spec{Name: "trainability", Title: "Trainability and generalization vs sw2 and depth",
 		Summary: "train and test accuracy of the infinite-width NTK predictor at t = 1..4096 steps, with 8 xi_1 and 8 xi_* overlaid",
-		Run:     runTrainability})
+		Run:     runTrainability, Paper: paperTrainability})
 }
 
 // TrainabilityGrid is the setting of the theory trainability heat maps
@@ -67,24 +68,45 @@ type TrainabilityMaps struct {
 // (class-balanced seeded subsets), standardized by the global mean and std of
 // the training subset, and the one-hot training targets with both label sets.
 func prepareData(train, test *datasets.Set, n, m int, seed uint64) (xTrain, xTest npyarray.Array, y *mat.Dense, lTrain, lTest []int, err error) {
-	tr, err := train.Subset(n, false, seed)
+	tr, te, err := prepareSets(train, test, n, m, seed, false, 1)
 	if err != nil {
-		return xTrain, xTest, nil, nil, nil, fmt.Errorf("training subset: %w", err)
-	}
-	te, err := test.Subset(m, false, seed+1)
-	if err != nil {
-		return xTrain, xTest, nil, nil, nil, fmt.Errorf("test subset: %w", err)
-	}
-	st := tr.Stats()
-	if tr, err = tr.StandardizeWith(st.Mean, st.Std); err != nil {
-		return xTrain, xTest, nil, nil, nil, err
-	}
-	if te, err = te.StandardizeWith(st.Mean, st.Std); err != nil {
 		return xTrain, xTest, nil, nil, nil, err
 	}
 	oh := tr.OneHot(false)
 	y = mat.NewDense(oh.Shape[0], oh.Shape[1], oh.Data)
 	return tr.Flat(), te.Flat(), y, tr.Labels, te.Labels, nil
+}
+
+// prepareSets draws class-balanced seeded subsets of n training and m test
+// points (seeds seed and seed+1), optionally in grayscale and block-averaged
+// by down, both standardized by the global mean and std of the training
+// subset.
+func prepareSets(train, test *datasets.Set, n, m int, seed uint64, gray bool, down int) (tr, te *datasets.Set, err error) {
+	if tr, err = train.Subset(n, false, seed); err != nil {
+		return nil, nil, fmt.Errorf("training subset: %w", err)
+	}
+	if te, err = test.Subset(m, false, seed+1); err != nil {
+		return nil, nil, fmt.Errorf("test subset: %w", err)
+	}
+	if gray {
+		tr, te = tr.Grayscale(), te.Grayscale()
+	}
+	if down > 1 {
+		if tr, err = tr.Downsample(down); err != nil {
+			return nil, nil, err
+		}
+		if te, err = te.Downsample(down); err != nil {
+			return nil, nil, err
+		}
+	}
+	st := tr.Stats()
+	if tr, err = tr.StandardizeWith(st.Mean, st.Std); err != nil {
+		return nil, nil, err
+	}
+	if te, err = te.StandardizeWith(st.Mean, st.Std); err != nil {
+		return nil, nil, err
+	}
+	return tr, te, nil
 }
 
 // TheoryTrainability computes the accuracy maps of the infinite-width NTK
@@ -372,4 +394,84 @@ func trainabilityCaption(maps TrainabilityMaps, note string) plots.ReportFigure 
 		Observed: obs,
 		Numbers:  nums,
 	}
+}
+
+// paperTrainability is the paper scale of the trainability figure as two
+// sweeps: "theory-gd" cells on the theory grid and "train" cells on the
+// trained grid, drawn by the same code as the quick scale.
+func paperTrainability(cfg Config) (SweepPlan, error) {
+	g := trainabilityGrid(Paper)
+	return trainabilityPlan(cfg, g, trainedGrid(Paper, g))
+}
+
+// trainabilityPlan is the sweep plan of the trainability figure on the
+// theory grid g and the trained grid tg.
+func trainabilityPlan(cfg Config, g TrainabilityGrid, tg TrainedGrid) (SweepPlan, error) {
+	data, note, err := sweepData(cfg)
+	if err != nil {
+		return SweepPlan{}, err
+	}
+	times := make([]any, len(g.Times))
+	for i, t := range g.Times {
+		times[i] = t
+	}
+	file := func(kind string, tg TrainabilityGrid, width int, extra map[string]any) sweep.File {
+		st := map[string]any{"n_train": tg.NTrain, "n_test": tg.NTest, "times": times, "eta_frac": tg.EtaFrac}
+		for k, v := range data {
+			st[k] = v
+		}
+		for k, v := range extra {
+			st[k] = v
+		}
+		return sweep.File{
+			Name:     "trainability-" + kind,
+			Spec:     spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: width, SW2: 1, SB2: tg.SB2},
+			Grid:     map[string]sweep.Axis{"sw2": floatAxis(tg.SW2), "depth": intAxis(tg.Depths)},
+			Order:    []string{"depth", "sw2"},
+			Kinds:    []string{kind},
+			Settings: st,
+			Seed:     int64(cfg.Seed),
+		}
+	}
+	var timesRun []any
+	for _, t := range tg.Times {
+		if t <= float64(tg.Steps) {
+			timesRun = append(timesRun, t)
+		}
+	}
+	trainFile := file("train", tg.TrainabilityGrid, tg.Width, map[string]any{"steps": tg.Steps, "times": timesRun})
+	return SweepPlan{
+		Files: []sweep.File{file("theory-gd", g, 0, nil), trainFile},
+		Draw: func(tables []sweep.Table) (Result, error) {
+			maps := mapsFromTable(g, tables[0], "theory-gd")
+			trained := mapsFromTable(tg.TrainabilityGrid, tables[1], "train")
+			fig, err := trainabilityFigure(maps, trained, tg, note)
+			if err != nil {
+				return Result{}, err
+			}
+			c := trainabilityCaption(maps, note)
+			c.Observed += " " + trainedCaption(trained, tg)
+			return Result{Figure: fig, Caption: c}, nil
+		},
+	}, nil
+}
+
+// mapsFromTable fills accuracy maps on grid g from the columns
+// kind.{train,test}_acc_t<T> of a gathered table with axes sw2 and depth.
+func mapsFromTable(g TrainabilityGrid, t sweep.Table, kind string) TrainabilityMaps {
+	m := TrainabilityMaps{Grid: g, Chance: 1 / float64(spec.DefaultOutputs)} // the cells' spec has the default outputs
+	m.Train = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
+	m.Test = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
+	for _, r := range t.Rows {
+		is := nearest(g.SW2, r.Params["sw2"])
+		id := nearest(intsToFloats(g.Depths), r.Params["depth"])
+		if is < 0 || id < 0 {
+			continue
+		}
+		for it, tm := range g.Times {
+			m.Train[it][id][is] = column(r, fmt.Sprintf("%s.train_acc_t%g", kind, tm))
+			m.Test[it][id][is] = column(r, fmt.Sprintf("%s.test_acc_t%g", kind, tm))
+		}
+	}
+	return m
 }

@@ -1,0 +1,166 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/experiments/sweep"
+)
+
+// SweepPlan is how a figure computes its paper scale: independent cells
+// grouped in sweeps (package sweep), and a function that draws the figure
+// from their gathered tables. The cells run locally, resumably, or on a
+// cluster from the sweep files Make writes beside the figure.
+type SweepPlan struct {
+	Files []sweep.File
+	// Draw makes the figure from one table per file, in order. Rows whose
+	// status is not ok (failed, diverged, missing) must show as gaps.
+	Draw func(tables []sweep.Table) (Result, error)
+}
+
+// sweepFile is where Make writes the k-th sweep file of figure name.
+func sweepFile(dir, name string, k int) string {
+	return filepath.Join(dir, fmt.Sprintf("%s.sweep%d.json", name, k+1))
+}
+
+// resultsRoot is the sweep results root of a run: cfg.Results, or
+// dir/sweeps.
+func resultsRoot(dir string, cfg Config) string {
+	if cfg.Results != "" {
+		return cfg.Results
+	}
+	return filepath.Join(dir, "sweeps")
+}
+
+// runPlan writes the plan's sweep files into dir, computes the cells that
+// have no result under the results root (unless cfg.NoRun), gathers the
+// tables and draws the figure. Finished cells are never recomputed, so an
+// interrupted run loses at most the cells in flight.
+func runPlan(name, dir string, cfg Config, plan SweepPlan) (Result, error) {
+	root := resultsRoot(dir, cfg)
+	sweeps := make([]*sweep.Sweep, len(plan.Files))
+	total := 0
+	for k, f := range plan.Files {
+		s, err := sweep.New(f)
+		if err != nil {
+			return Result{}, fmt.Errorf("sweep %d: %w", k+1, err)
+		}
+		path := sweepFile(dir, name, k)
+		if err := npyarray.WriteFileAtomic(path, func(w io.Writer) error {
+			_, err := w.Write(append(s.Canonical(), '\n'))
+			return err
+		}); err != nil {
+			return Result{}, fmt.Errorf("sweep file: %w", err)
+		}
+		sweeps[k] = s
+		total += s.Len()
+	}
+	tables := make([]sweep.Table, len(sweeps))
+	var missing []string
+	before := 0
+	for k, s := range sweeps {
+		if !cfg.NoRun {
+			_, err := s.Run(context.Background(), sweep.RunOptions{Results: root, Workers: cfg.Workers, Log: cfg.Log,
+				Progress: func(done, todo int) {
+					if cfg.Progress != nil {
+						// Cells done before this run count as finished work.
+						cfg.Progress(before+s.Len()-todo+done, total)
+					}
+				}})
+			if err != nil && !sweep.IsPermanent(err) {
+				return Result{}, fmt.Errorf("sweep %s: %w (rerun to continue; finished cells are kept)", sweepFile(dir, name, k), err)
+			}
+		}
+		before += s.Len()
+		t, err := sweep.Gather(s, root)
+		switch {
+		case err != nil && !cfg.NoRun:
+			return Result{}, err
+		case err != nil:
+			missing = append(missing, fmt.Sprintf("all %d cells of %s", s.Len(), sweepFile(dir, name, k)))
+		case t.Counts()[sweep.StatusMissing] > 0:
+			missing = append(missing, fmt.Sprintf("%d of %d cells of %s", t.Counts()[sweep.StatusMissing], s.Len(), sweepFile(dir, name, k)))
+		}
+		tables[k] = t
+	}
+	if len(missing) > 0 {
+		return Result{}, fmt.Errorf("no results under %s for %s; compute them with `ntkharness sweep run FILE --results %s` (or on a cluster: `ntkharness sweep emit k8s|slurm FILE`), then draw again",
+			root, strings.Join(missing, ", "), root)
+	}
+	return plan.Draw(tables)
+}
+
+// column returns the scalar of kind.name in row r, NaN when the cell is not
+// ok or lacks it.
+func column(r sweep.Row, col string) float64 {
+	if r.Status != sweep.StatusOK && r.Status != sweep.StatusDiverged {
+		return math.NaN()
+	}
+	if v, ok := r.Value(col); ok {
+		return v
+	}
+	return math.NaN()
+}
+
+// sweepData resolves cfg's data set for the settings of a sweep: the
+// dataset (and CIFAR-10 location, when given) so that every cell reads the
+// same data, and the note for captions. Without CIFAR-10 the sweep says
+// mnist explicitly rather than relying on each cell's fallback.
+func sweepData(cfg Config) (settings map[string]any, note string, err error) {
+	cfg, err = cfg.validate()
+	if err != nil {
+		return nil, "", err
+	}
+	_, _, note, why, err := loadData(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	settings = map[string]any{"dataset": cfg.Dataset}
+	switch {
+	case why != "":
+		settings["dataset"] = datasets.MNIST
+	case cfg.CIFAR10 != "" && cfg.Dataset == datasets.CIFAR10:
+		settings["cifar10"] = cfg.CIFAR10
+	}
+	return settings, note, nil
+}
+
+// floatAxis and intAxis make sweep axes of numbers.
+func floatAxis(v []float64) sweep.Axis {
+	a := sweep.Axis{Values: make([]any, len(v))}
+	for i, x := range v {
+		a.Values[i] = x
+	}
+	return a
+}
+
+func intAxis(v []int) sweep.Axis { return floatAxis(intsToFloats(v)) }
+
+func intsToFloats(v []int) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// nearest returns the index of the grid value equal (to 1e-9 relative) to
+// the axis value v, or -1.
+func nearest(grid []float64, v any) int {
+	x, ok := v.(float64)
+	if !ok {
+		return -1
+	}
+	for i, g := range grid {
+		if math.Abs(g-x) <= 1e-9*math.Max(1, math.Abs(g)) {
+			return i
+		}
+	}
+	return -1
+}

@@ -108,6 +108,18 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// SweepFigures returns the names of the figures whose paper scale runs
+// through sweeps, in suite order.
+func SweepFigures() []string {
+	var out []string
+	for _, n := range Names() {
+		if registry[n].Paper != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Lookup returns the figure called name.
 func Lookup(name string) (Spec, error) {
 	s, ok := registry[name]

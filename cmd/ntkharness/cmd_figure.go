@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/ntkharness/ntkharness/cmd/ntkharness/internal/progress"
@@ -21,12 +22,27 @@ one of the figures below, or all.
 
 --scale quick (default) sizes every figure for minutes on 2 cores.
 CIFAR-10 is used when --cifar10 or $CIFAR10_DIR names it; otherwise the
-figures fall back to the embedded MNIST and say so in their caption.`
+figures fall back to the embedded MNIST and say so in their caption.
+
+--scale paper uses the paper's grids. The figures whose paper grids are
+too large for one machine (listed at the end) run
+through sweeps: the sweep files are written as DIR/NAME.sweepK.json, their
+cells computed here into --results (resumable: an interrupted run keeps
+every finished cell), and the figure drawn from the gathered results. To
+compute the cells on a cluster instead, run the figure once with --no-run
+(it writes the sweep files and lists what is missing), emit the jobs with
+` + "`" + `ntkharness sweep emit k8s|slurm DIR/NAME.sweepK.json` + "`" + `, copy the results
+folder back to --results and run the figure again with --no-run to draw.
+
+A figure already in --out is reused by report only when it was made with
+the same scale, data set, seed and program version; --force recomputes.`
 
 // figureFlags are the flags shared by figure and report.
 type figureFlags struct {
-	scale, dataset, cifar10, out *string
-	seed                         *uint64
+	scale, dataset, cifar10, out, results *string
+	seed                                  *uint64
+	workers                               *int
+	noRun                                 *bool
 }
 
 func addFigureFlags(fs *flagSet) figureFlags {
@@ -36,6 +52,9 @@ func addFigureFlags(fs *flagSet) figureFlags {
 		cifar10: fs.String("cifar10", "", "CIFAR-10 binary release: folder or .tar.gz `PATH` (default $CIFAR10_DIR)"),
 		out:     fs.String("out", "", "output `DIR` (required)"),
 		seed:    fs.Uint64("seed", 0, "seed of every subset and initialization"),
+		results: fs.String("results", "", "sweep results `DIR` of the paper scale (default OUT/sweeps)"),
+		workers: fs.Int("workers", 1, "sweep cells computed at once at the paper scale"),
+		noRun:   fs.Bool("no-run", false, "paper scale: do not compute missing sweep cells, only draw from --results"),
 	}
 }
 
@@ -49,12 +68,17 @@ func (f figureFlags) config(name string) (experiments.Config, error) {
 	if *f.dataset != datasets.CIFAR10 && *f.dataset != datasets.MNIST {
 		return experiments.Config{}, usagef("%s: --dataset %q: want cifar10 or mnist", name, *f.dataset)
 	}
-	return experiments.Config{Scale: *f.scale, Dataset: *f.dataset, CIFAR10: *f.cifar10, Seed: *f.seed}, nil
+	if *f.workers < 1 {
+		return experiments.Config{}, usagef("%s: --workers %d: want at least 1", name, *f.workers)
+	}
+	return experiments.Config{Scale: *f.scale, Dataset: *f.dataset, CIFAR10: *f.cifar10, Seed: *f.seed,
+		Results: *f.results, Workers: *f.workers, NoRun: *f.noRun, Log: os.Stderr}, nil
 }
 
 func runFigure(args []string) error {
 	fs := newFlags("figure", "NAME|all --out DIR [--scale quick|paper] [--dataset cifar10|mnist] [--cifar10 PATH]",
-		figureDescription+"\n\nFigures: "+strings.Join(experiments.Names(), ", "))
+		figureDescription+"\n\nFigures: "+strings.Join(experiments.Names(), ", ")+
+			"\nPaper scale through sweeps: "+strings.Join(experiments.SweepFigures(), ", "))
 	ff := addFigureFlags(fs)
 	// The name may come before or after the flags.
 	var name string

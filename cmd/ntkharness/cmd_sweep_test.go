@@ -129,9 +129,9 @@ func TestSweepPlan(t *testing.T) {
 			t.Errorf("plan output lacks %q:\n%s", want, stdout)
 		}
 	}
-	unknown := writeSweep(t, strings.Replace(cliSweep, `"kinds": ["synthetic"]`, `"kinds": ["train"]`, 1))
+	unknown := writeSweep(t, strings.Replace(cliSweep, `"kinds": ["synthetic"]`, `"kinds": ["no-such-kind"]`, 1))
 	stdout, _, _ = runCLI(t, "sweep", "plan", unknown)
-	if !strings.Contains(stdout, "cost: unknown: kinds not in this build: train") {
+	if !strings.Contains(stdout, "cost: unknown: kinds not in this build: no-such-kind") {
 		t.Errorf("plan with an unknown kind:\n%s", stdout)
 	}
 }

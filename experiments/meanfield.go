@@ -9,8 +9,8 @@ import (
 )
 
 func init() {
-	register(Spec{Name: "phase", Title: "Phase diagrams of erf and tanh networks", Summary: "q*, c* and chi_1 over sw2 x sb2 with the critical line", Run: runPhase})
-	register(Spec{Name: "depthscales", Title: "Depth scales at sb2 = 0.05", Summary: "xi_1, xi_* and xi_c* vs sw2, diverging at the critical point", Run: runDepthScales})
+	register(Spec{Name: "phase", Title: "Phase diagrams of erf and tanh networks", Summary: "q*, c* and chi_1 over sw2 x sb2 with the critical line", Run: runPhase, PaperInRun: true})
+	register(Spec{Name: "depthscales", Title: "Depth scales at sb2 = 0.05", Summary: "xi_1, xi_* and xi_c* vs sw2, diverging at the critical point", Run: runDepthScales, PaperInRun: true})
 }
 
 // phaseGrid is the sw2 x sb2 grid of the phase diagrams.

@@ -419,7 +419,8 @@ func TestPoolingChaoticFCN(t *testing.T) {
 }
 
 // TestTheoryGDCell runs the "theory-gd" sweep kind on one deep chaotic cell
-// (memorizes, predicts at chance) and refuses a cell it cannot compute.
+// (memorizes, predicts at chance) and on a CNN-GAP cell, and refuses
+// impossible settings.
 func TestTheoryGDCell(t *testing.T) {
 	k, ok := sweep.LookupKind("theory-gd")
 	if !ok {
@@ -437,9 +438,23 @@ func TestTheoryGDCell(t *testing.T) {
 	if got := r.Scalars["test_acc_t4096"]; math.Abs(got-0.1) > 0.02 {
 		t.Errorf("test accuracy %g, want chance 0.1 within 2 points", got)
 	}
-	c.Spec.Act = spec.ReLU
-	if _, err := k.Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "only fcn with erf") {
-		t.Errorf("relu cell: error %v, want a refusal", err)
+	// Any architecture: the converged predictor of a CNN-GAP interpolates
+	// its training points (Theta is positive definite).
+	c.Spec = spec.Spec{Arch: spec.CNNGAP, Act: spec.ReLU, Depth: 2, SW2: 2, SB2: 0.05, Outputs: 10, Filter: 3, Padding: spec.Same}
+	c.Settings = map[string]any{"dataset": "mnist", "n_train": 10, "n_test": 10, "grayscale": true, "downsample": 4.0, "times": []any{1.0}, "converged": true}
+	r, err = k.Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Scalars["train_acc_inf"]; got != 1 {
+		t.Errorf("cnn-gap converged train accuracy %g, want 1", got)
+	}
+	if _, ok := r.Scalars["test_acc_t1"]; !ok {
+		t.Error("cnn-gap cell lacks test_acc_t1")
+	}
+	c.Settings["eta_frac"] = 2.0
+	if _, err := k.Run(context.Background(), c); !sweep.IsPermanent(err) {
+		t.Errorf("eta_frac 2: error %v, want a permanent failure", err)
 	}
 }
 

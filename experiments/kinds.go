@@ -12,6 +12,7 @@ import (
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/nets/spec"
 	"github.com/ntkharness/ntkharness/ntkempirical"
+	"github.com/ntkharness/ntkharness/theory"
 	"github.com/ntkharness/ntkharness/train"
 )
 
@@ -20,8 +21,8 @@ import (
 // own sweep file can run them on any architecture the spec describes.
 func init() {
 	// "theory-gd": the train and test accuracy of the infinite-width NTK
-	// predictor of an erf fcn after each of settings.times discrete GD
-	// steps, as train_acc_t<T> and test_acc_t<T>.
+	// predictor of the cell's spec after each of settings.times discrete
+	// GD steps, as train_acc_t<T> and test_acc_t<T>.
 	sweep.RegisterKind("theory-gd", runTheoryGDCell)
 	// "train": a finite network of the cell's spec (any architecture)
 	// trained by full-batch gradient descent at eta_frac * eta_crit; the
@@ -81,8 +82,9 @@ func (d dataSettings) load(arch string, seed uint64) (cellData, error) {
 // theoryGDSettings are the settings of a "theory-gd" cell.
 type theoryGDSettings struct {
 	dataSettings
-	Times   []float64 `json:"times"`    // steps; default 1, 8, 64, 512, 4096
-	EtaFrac float64   `json:"eta_frac"` // eta / eta_crit; default 0.5
+	Times     []float64 `json:"times"`     // steps; default 1, 8, 64, 512, 4096
+	Converged bool      `json:"converged"` // also the t = infinity predictor
+	EtaFrac   float64   `json:"eta_frac"`  // eta / eta_crit; default 0.5
 }
 
 // cellSpec returns the cell's spec after checking it, as a permanent error.
@@ -100,13 +102,16 @@ func cellSpec(c sweep.Cell, finite bool) (spec.Spec, error) {
 	return c.Spec, nil
 }
 
+// runTheoryGDCell computes the analytic NTK of the cell's spec (any
+// architecture and activation) on its training and test points and the
+// accuracies of the infinite-width predictor after each of times discrete
+// steps at eta_frac * eta_crit: scalars train_acc_t<T> and test_acc_t<T>,
+// and train_acc_inf, test_acc_inf when converged is set. A kernel the
+// predictor refuses (not positive definite in floating point) gives NaN.
 func runTheoryGDCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	s, err := cellSpec(c, false)
 	if err != nil {
 		return sweep.Result{}, err
-	}
-	if s.Arch != spec.FCN || s.Act != spec.Erf {
-		return sweep.Result{}, sweep.Permanentf("theory-gd: arch %q act %q: only fcn with erf is supported", s.Arch, s.Act)
 	}
 	st := theoryGDSettings{dataSettings: defaultDataSettings(), Times: []float64{1, 8, 64, 512, 4096}, EtaFrac: 0.5}
 	if err := c.DecodeSettings(&st); err != nil {
@@ -115,19 +120,33 @@ func runTheoryGDCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	if !(st.EtaFrac > 0 && st.EtaFrac <= 1) {
 		return sweep.Result{}, sweep.Permanentf("theory-gd: eta_frac %g: want 0 < eta_frac <= 1", st.EtaFrac)
 	}
-	d, err := st.load(spec.FCN, uint64(c.Seed))
+	d, err := st.load(s.Arch, uint64(c.Seed))
 	if err != nil {
 		return sweep.Result{}, err
 	}
-	g := TrainabilityGrid{SW2: []float64{s.SW2}, Depths: []int{s.Depth}, Times: st.Times, SB2: s.SB2, NTrain: st.NTrain, NTest: st.NTest, EtaFrac: st.EtaFrac}
-	maps, err := TheoryTrainability(g, d.xTrain, d.xTest, d.y, d.lTrain, d.lTest, nil)
+	times := st.Times
+	if st.Converged {
+		times = append(append([]float64(nil), times...), math.Inf(1))
+	}
+	n := d.xTrain.Shape[0]
+	all := npyarray.Array{Shape: append([]int{n + d.xTest.Shape[0]}, d.xTrain.Shape[1:]...), Data: append(append([]float64(nil), d.xTrain.Data...), d.xTest.Data...)}
+	k, err := theory.Compute(s, all, npyarray.Array{}, theory.Options{})
 	if err != nil {
 		return sweep.Result{}, sweep.Permanent(err)
 	}
+	maps := TrainabilityMaps{Grid: TrainabilityGrid{Times: times, EtaFrac: st.EtaFrac}}
+	maps.Train, maps.Test = nanCube(len(times), 1, 1), nanCube(len(times), 1, 1)
+	if err := predictCell(&maps, 0, 0, k.NTK, n, d.y, d.lTrain, d.lTest); err != nil {
+		return sweep.Result{}, sweep.Permanent(err)
+	}
 	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{}}
-	for it, t := range st.Times {
-		r.Scalars[fmt.Sprintf("train_acc_t%g", t)] = maps.Train[it][0][0]
-		r.Scalars[fmt.Sprintf("test_acc_t%g", t)] = maps.Test[it][0][0]
+	for it, t := range times {
+		suffix := fmt.Sprintf("t%g", t)
+		if math.IsInf(t, 1) {
+			suffix = "inf"
+		}
+		r.Scalars["train_acc_"+suffix] = maps.Train[it][0][0]
+		r.Scalars["test_acc_"+suffix] = maps.Test[it][0][0]
 	}
 	return r, nil
 }

@@ -268,6 +268,22 @@ func MemoryEstimate(s spec.Spec, inShape []int, batch int) (int64, error) {
 	return n.MemoryEstimate(batch), nil
 }
 
+// ForwardFLOPs returns the multiply-adds times two of one example's forward
+// pass through a network of spec s, sum over layers of
+// 2 Positions FanIn FanOut; a training step costs about three times that
+// per example. Like MemoryEstimate it allocates nothing.
+func ForwardFLOPs(s spec.Spec, inShape []int) (float64, error) {
+	n, err := layout(s, inShape)
+	if err != nil {
+		return 0, err
+	}
+	f := 0.0
+	for _, ly := range n.layers {
+		f += 2 * float64(ly.Positions) * float64(ly.FanIn) * float64(ly.FanOut)
+	}
+	return f, nil
+}
+
 // MemoryEstimate is the package function MemoryEstimate for this network.
 func (n *Net) MemoryEstimate(batch int) int64 {
 	var e int64

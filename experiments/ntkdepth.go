@@ -3,19 +3,24 @@ package experiments
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"runtime"
+	"strings"
 
 	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
 
 	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
 	"github.com/ntkharness/ntkharness/theory"
-	"github.com/ntkharness/ntkharness/theory/linalg"
 )
 
 func init() {
 	register(Spec{Name: "ntk-depth", Title: "The NTK vs depth in the three phases",
-		Summary: "Theta_aa, Theta_ab, lambda_max, lambda_min and kappa of the analytic NTK vs depth with the asymptotes",
+		Summary: "Theta_aa, Theta_ab, lambda_max, lambda_min and kappa of the analytic NTK vs depth with the asymptotes, and of width-512 networks' empirical NTKs",
 		Run:     runNTKDepth})
 }
 
@@ -23,22 +28,82 @@ func init() {
 // an ordered point, the critical sw2 and a chaotic point.
 const ntkDepthSB2 = 0.05
 
-// NTKDepthCurves are the statistics of the per-logit analytic NTK Theta^l
-// of n inputs at each depth l: the mean diagonal Theta_aa, the mean
-// off-diagonal Theta_ab, the extreme eigenvalues and kappa = lambda_max /
-// lambda_min (NaN when lambda_min <= 0 in floating point).
-type NTKDepthCurves struct {
+// NTKStats are the statistics of an n x n symmetric kernel K (n >= 2)
+// drawn by the ntk-depth figure: the mean diagonal (1/n) sum_a K_aa, the
+// mean off-diagonal (1/(n(n-1))) sum_{a != b} K_ab, the extreme
+// eigenvalues and kappa = lambda_max / lambda_min (NaN when lambda_min <= 0
+// in floating point, where the kernel is singular to working precision).
+type NTKStats struct {
+	Diag, Off  float64
+	LMax, LMin float64
+	Kappa      float64
+}
+
+// NTKStatsOf returns the NTKStats of any symmetric kernel k, analytic or
+// empirical (pass an empirical kernel through ntkempirical.Symmetric
+// first). The eigenvalues come from ntkempirical.Eigenvalues
+// (linalg.EigenSym); it is an error when k is smaller than 2x2 or holds
+// NaN or Inf.
+func NTKStatsOf(k mat.Symmetric) (NTKStats, error) {
+	n := k.SymmetricDim()
+	if n < 2 {
+		return NTKStats{}, fmt.Errorf("NTK statistics: kernel is %dx%d, the off-diagonal mean needs at least 2 inputs", n, n)
+	}
+	diag, off := 0.0, 0.0
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			if i == j {
+				diag += k.At(i, j)
+			} else {
+				off += k.At(i, j)
+			}
+		}
+	}
+	sp, err := ntkempirical.Eigenvalues(k)
+	if err != nil {
+		return NTKStats{}, fmt.Errorf("NTK statistics of a %dx%d kernel: %w", n, n, err)
+	}
+	kappa := math.NaN()
+	if sp.LambdaMin > 0 {
+		kappa = sp.Kappa
+	}
+	return NTKStats{Diag: diag / float64(n), Off: off / float64(n*(n-1)), LMax: sp.LambdaMax, LMin: sp.LambdaMin, Kappa: kappa}, nil
+}
+
+// NTKDepthSeries lists NTKStats of a kernel at each of Depths, one slice
+// per statistic.
+type NTKDepthSeries struct {
 	Depths                []float64
 	Diag, Off, LMax, LMin []float64
 	Kappa                 []float64
-	MF                    theory.MeanField
+}
+
+func (c *NTKDepthSeries) add(depth int, s NTKStats) {
+	c.Depths = append(c.Depths, float64(depth))
+	c.Diag = append(c.Diag, s.Diag)
+	c.Off = append(c.Off, s.Off)
+	c.LMax = append(c.LMax, s.LMax)
+	c.LMin = append(c.LMin, s.LMin)
+	c.Kappa = append(c.Kappa, s.Kappa)
+}
+
+// NTKDepthCurves are the NTKStats of the per-logit analytic NTK Theta^l of
+// n inputs at each sampled depth l, with the mean-field quantities of the
+// phase point.
+type NTKDepthCurves struct {
+	NTKDepthSeries
+	MF theory.MeanField
 }
 
 // ntkDepthSample lists the depths at which the spectrum is computed: every
-// depth to 10, then about 30 per decade up to maxDepth.
+// depth to 10, then about 30 per decade up to maxDepth, and every power of
+// 2 (the depths of the finite networks).
 func ntkDepthSample(maxDepth int) map[int]bool {
 	s := map[int]bool{}
 	for l := 1; l <= maxDepth && l <= 10; l++ {
+		s[l] = true
+	}
+	for l := 1; l <= maxDepth; l *= 2 {
 		s[l] = true
 	}
 	for x := 10.0; x <= float64(maxDepth); x *= math.Pow(10, 1.0/30) {
@@ -62,50 +127,127 @@ func NTKDepth(sw2, sb2 float64, maxDepth int, x npyarray.Array, progress func(do
 	c := NTKDepthCurves{MF: mf}
 	n := x.Shape[0]
 	sample := ntkDepthSample(maxDepth)
-	var eigErr error
+	var statErr error
 	opt := theory.Options{EachDepth: func(l int, k theory.Kernels) {
 		if progress != nil {
 			progress(l, maxDepth)
 		}
-		if !sample[l] || eigErr != nil {
+		if !sample[l] || statErr != nil {
 			return
 		}
-		diag, off := 0.0, 0.0
-		for i := 0; i < n; i++ {
-			for j := 0; j < n; j++ {
-				if i == j {
-					diag += k.NTK.At(i, j)
-				} else {
-					off += k.NTK.At(i, j)
-				}
-			}
-		}
-		vals, _, err := linalg.EigenSym(mat.NewSymDense(n, append([]float64(nil), k.NTK.RawMatrix().Data...)), false)
+		st, err := NTKStatsOf(mat.NewSymDense(n, append([]float64(nil), k.NTK.RawMatrix().Data...)))
 		if err != nil {
-			eigErr = fmt.Errorf("depth %d: %w", l, err)
+			statErr = fmt.Errorf("depth %d: %w", l, err)
 			return
 		}
-		lmin, lmax := vals[0], vals[n-1]
-		kappa := math.NaN()
-		if lmin > 0 {
-			kappa = lmax / lmin
-		}
-		c.Depths = append(c.Depths, float64(l))
-		c.Diag = append(c.Diag, diag/float64(n))
-		c.Off = append(c.Off, off/float64(n*(n-1)))
-		c.LMax = append(c.LMax, lmax)
-		c.LMin = append(c.LMin, lmin)
-		c.Kappa = append(c.Kappa, kappa)
+		c.add(l, st)
 	}}
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: maxDepth, SW2: sw2, SB2: sb2}
 	if _, err := theory.Compute(s, x, npyarray.Array{}, opt); err != nil {
 		return c, err
 	}
-	return c, eigErr
+	return c, statErr
 }
+
+// NTKDepthEmpirical are the NTKStats of the empirical NTKs of finite erf
+// FCNs at each depth: Mean and SD are the mean and the sample standard
+// deviation over Seeds initializations of the statistics of each network's
+// own kernel (not the statistics of the mean kernel), so they show what a
+// single network of this width looks like. A statistic that is NaN for any
+// seed (kappa with lambda_min <= 0) is NaN in Mean and SD; SD is NaN for
+// one seed.
+type NTKDepthEmpirical struct {
+	Width, Seeds int
+	Mean, SD     NTKDepthSeries
+}
+
+// NTKDepthFinite computes NTKDepthEmpirical for erf FCNs of the given width
+// at (sw2, sb2) with one output, whose kernel is the per-logit NTK that
+// theory.Compute returns, on the inputs x of shape [n, d]. Network m at
+// every depth is drawn from ntkempirical.SeedSource(seed, m), m = 0..seeds-1,
+// and its kernel computed by the structured method. Progress counts
+// network layers: depth l adds seeds*l to a total of seeds*sum(depths).
+func NTKDepthFinite(sw2, sb2 float64, depths []int, width, seeds int, seed uint64, x npyarray.Array, progress func(done, total int)) (NTKDepthEmpirical, error) {
+	if len(x.Shape) != 2 {
+		return NTKDepthEmpirical{}, fmt.Errorf("empirical NTK vs depth: inputs have shape %v, want [n, d]", x.Shape)
+	}
+	if seeds < 1 {
+		return NTKDepthEmpirical{}, fmt.Errorf("empirical NTK vs depth: %d seeds, need at least 1", seeds)
+	}
+	total, done := 0, 0
+	for _, l := range depths {
+		total += seeds * l
+	}
+	e := NTKDepthEmpirical{Width: width, Seeds: seeds}
+	for _, l := range depths {
+		s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: l, Width: width, SW2: sw2, SB2: sb2, Outputs: 1}
+		per := make([]NTKStats, seeds)
+		for m := range per {
+			st, err := finiteNTKStats(s, x, ntkempirical.SeedSource(seed, m))
+			if err != nil {
+				return e, fmt.Errorf("width %d, depth %d, seed %d: %w", width, l, m, err)
+			}
+			per[m] = st
+			done += l
+			if progress != nil {
+				progress(done, total)
+			}
+		}
+		mean, sd := meanSD(per)
+		e.Mean.add(l, mean)
+		e.SD.add(l, sd)
+	}
+	return e, nil
+}
+
+// finiteNTKStats draws the network s from rng and returns the NTKStats of
+// its empirical NTK on x.
+func finiteNTKStats(s spec.Spec, x npyarray.Array, rng *rand.Rand) (NTKStats, error) {
+	net, err := nets.New(s, x.Shape[1:], rng)
+	if err != nil {
+		return NTKStats{}, err
+	}
+	k, err := ntkempirical.Compute(net, x, npyarray.Array{}, ntkempirical.Options{})
+	net.Close()
+	// The graph's tensors carry finalizers and outlive it by one GC cycle,
+	// which lets the heap goal ratchet up network after network (4 GB peak
+	// for the figure); a collection per network keeps it near 1 GB.
+	runtime.GC()
+	if err != nil {
+		return NTKStats{}, err
+	}
+	sym, err := ntkempirical.Symmetric(k.NTK, 1e-10)
+	if err != nil {
+		return NTKStats{}, err
+	}
+	return NTKStatsOf(sym)
+}
+
+// meanSD returns the mean and the sample standard deviation (divisor
+// len-1, NaN for one value) of each statistic over ss.
+func meanSD(ss []NTKStats) (mean, sd NTKStats) {
+	fields := func(s *NTKStats) []*float64 { return []*float64{&s.Diag, &s.Off, &s.LMax, &s.LMin, &s.Kappa} }
+	mf, sf := fields(&mean), fields(&sd)
+	v := make([]float64, len(ss))
+	for i := range mf {
+		for j := range ss {
+			v[j] = *fields(&ss[j])[i]
+		}
+		*mf[i], *sf[i] = stat.MeanStdDev(v, nil)
+	}
+	return mean, sd
+}
+
+// ntkDepthNets is the finite-width overlay of the ntk-depth figure: erf
+// FCNs of this width at these depths, seeds initializations each.
+var ntkDepthNets = struct {
+	width, seeds int
+	depths       []int
+}{512, 4, []int{1, 2, 4, 8, 16, 32, 64}}
 
 func runNTKDepth(cfg Config) (Result, error) {
 	maxDepth, n := 400, 64
+	fin := ntkDepthNets
 	train, _, note, why, err := loadData(cfg)
 	if err != nil {
 		return Result{}, err
@@ -126,19 +268,37 @@ func runNTKDepth(cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	// eigLegend places the eigenvalue panel's legend clear of the data: in
+	// the ordered phase lambda_max runs along the top and the footnote on
+	// the lambda_min lost to rounding takes the bottom left.
 	points := []struct {
-		name string
-		sw2  float64
-	}{{"ordered", 1.0}, {"critical", crit}, {"chaotic", 2.5}}
-	fig := plots.Figure{Title: fmt.Sprintf("Analytic NTK of erf FCNs vs depth, sb2 = %g, %d %s inputs of norm sqrt(d)", ntkDepthSB2, n, note), Rows: 3, Cols: 3}
+		name      string
+		sw2       float64
+		eigLegend string
+	}{{"ordered", 1.0, plots.LegendRight}, {"critical", crit, plots.LegendTopLeft}, {"chaotic", 2.5, plots.LegendTopLeft}}
+	// Progress units: one per analytic depth, one per layer of each
+	// finite network.
+	finUnits := 0
+	for _, l := range fin.depths {
+		finUnits += fin.seeds * l
+	}
+	perPoint := maxDepth + finUnits
+	report := func(ip, done int) {
+		if cfg.Progress != nil {
+			cfg.Progress(ip*perPoint+done, len(points)*perPoint)
+		}
+	}
+	empLabel := fmt.Sprintf("width %d", fin.width)
+	fig := plots.Figure{Title: fmt.Sprintf("NTK of erf FCNs vs depth, sb2 = %g, %d %s inputs of norm sqrt(d): analytic (lines), %s networks (markers: mean and SD of %d)",
+		ntkDepthSB2, n, note, empLabel, fin.seeds), Rows: 3, Cols: 3}
 	var nums []plots.KeyNumber
 	obs := ""
 	for ip, p := range points {
-		c, err := NTKDepth(p.sw2, ntkDepthSB2, maxDepth, flat, func(done, total int) {
-			if cfg.Progress != nil {
-				cfg.Progress(ip*total+done, 3*total)
-			}
-		})
+		c, err := NTKDepth(p.sw2, ntkDepthSB2, maxDepth, flat, func(done, _ int) { report(ip, done) })
+		if err != nil {
+			return Result{}, fmt.Errorf("%s point sw2 = %g: %w", p.name, p.sw2, err)
+		}
+		e, err := NTKDepthFinite(p.sw2, ntkDepthSB2, fin.depths, fin.width, fin.seeds, cfg.Seed, flat, func(done, _ int) { report(ip, maxDepth+done) })
 		if err != nil {
 			return Result{}, fmt.Errorf("%s point sw2 = %g: %w", p.name, p.sw2, err)
 		}
@@ -149,22 +309,28 @@ func runNTKDepth(cfg Config) (Result, error) {
 			aLMax = append(aLMax, c.MF.LambdaMax(n, int(l)))
 			aKappa = append(aKappa, c.MF.KappaAsymptote(n, int(l)))
 		}
+		em, sd := e.Mean, e.SD
 		title := fmt.Sprintf("%s, sw2 = %.3f", p.name, p.sw2)
 		fig.Panels = append(fig.Panels,
 			plots.Panel{Title: title + ": entries", XLabel: "depth l", YLabel: "Theta", LogX: true, LogY: true, Series: []plots.Series{
 				{Label: "Theta_aa", X: c.Depths, Y: c.Diag, Style: plots.Line, Color: 1},
 				{Label: "Theta_aa asymptote", X: c.Depths, Y: aDiag, Style: plots.Line, Dashed: true, Color: 1},
+				{Label: "Theta_aa, " + empLabel, X: em.Depths, Y: em.Diag, YErr: sd.Diag, Style: plots.Markers, Color: 1},
 				{Label: "Theta_ab (mean)", X: c.Depths, Y: c.Off, Style: plots.Line, Color: 2},
 				{Label: "Theta_ab asymptote", X: c.Depths, Y: aOff, Style: plots.Line, Dashed: true, Color: 2},
+				{Label: "Theta_ab, " + empLabel, X: em.Depths, Y: em.Off, YErr: sd.Off, Style: plots.Markers, Color: 2},
 			}},
-			plots.Panel{Title: title + ": eigenvalues", XLabel: "depth l", YLabel: "eigenvalue", LogX: true, LogY: true, Series: []plots.Series{
+			plots.Panel{Title: title + ": eigenvalues", XLabel: "depth l", YLabel: "eigenvalue", LogX: true, LogY: true, Legend: p.eigLegend, Series: []plots.Series{
 				{Label: "lambda_max", X: c.Depths, Y: c.LMax, Style: plots.Line, Color: 1},
 				{Label: "lambda_max asymptote", X: c.Depths, Y: aLMax, Style: plots.Line, Dashed: true, Color: 1},
+				{Label: "lambda_max, " + empLabel, X: em.Depths, Y: em.LMax, YErr: sd.LMax, Style: plots.Markers, Color: 1},
 				{Label: "lambda_min", X: c.Depths, Y: c.LMin, Style: plots.Line, Color: 2},
+				{Label: "lambda_min, " + empLabel, X: em.Depths, Y: em.LMin, YErr: sd.LMin, Style: plots.Markers, Color: 2},
 			}},
 			plots.Panel{Title: title + ": condition number", XLabel: "depth l", YLabel: "kappa", LogX: true, LogY: true, Series: []plots.Series{
 				{Label: "kappa", X: c.Depths, Y: c.Kappa, Style: plots.Line, Color: 1},
 				{Label: "asymptote (shape)", X: c.Depths, Y: aKappa, Style: plots.Line, Dashed: true, Color: 1},
+				{Label: "kappa, " + empLabel, X: em.Depths, Y: em.Kappa, YErr: sd.Kappa, Style: plots.Markers, Color: 1},
 			}},
 		)
 		last := len(c.Depths) - 1
@@ -175,14 +341,55 @@ func runNTKDepth(cfg Config) (Result, error) {
 			obs += fmt.Sprintf("%s: kappa %.3g at depth 10, %.3g at depth %d. ", p.name, c.Kappa[at10], c.Kappa[last], maxDepth)
 		}
 		nums = append(nums, plots.KeyNumber{Name: p.name + " kappa at depth " + fmt.Sprint(maxDepth), Value: fmt.Sprintf("%.4g", c.Kappa[last])})
+		first, err := finiteDeviation(c.NTKDepthSeries, e, 0)
+		if err != nil {
+			return Result{}, fmt.Errorf("%s point sw2 = %g: %w", p.name, p.sw2, err)
+		}
+		dev, err := finiteDeviation(c.NTKDepthSeries, e, len(e.Mean.Depths)-1)
+		if err != nil {
+			return Result{}, fmt.Errorf("%s point sw2 = %g: %w", p.name, p.sw2, err)
+		}
+		obs += fmt.Sprintf("Width %d networks vs analytic: lambda_max %+.1f%% at depth %d, %+.1f%% at depth %d (seed SD %.1f%%); kappa %+.1f%% at depth %d, %+.1f%% at depth %d (seed SD %.1f%%). ",
+			fin.width, 100*first.lmax, first.depth, 100*dev.lmax, dev.depth, 100*dev.lmaxSD,
+			100*first.kappa, first.depth, 100*dev.kappa, dev.depth, 100*dev.kappaSD)
+		how := fmt.Sprintf("(mean of %d seeds - analytic) / analytic; seed SD ", fin.seeds)
+		nums = append(nums,
+			plots.KeyNumber{Name: fmt.Sprintf("%s lambda_max deviation, %s, depth %d", p.name, empLabel, dev.depth), Value: fmt.Sprintf("%+.2f%%", 100*dev.lmax), Note: how + fmt.Sprintf("%.2f%%", 100*dev.lmaxSD)},
+			plots.KeyNumber{Name: fmt.Sprintf("%s kappa deviation, %s, depth %d", p.name, empLabel, dev.depth), Value: fmt.Sprintf("%+.2f%%", 100*dev.kappa), Note: how + fmt.Sprintf("%.2f%%", 100*dev.kappaSD)})
 	}
 	if why != "" {
 		nums = append(nums, plots.KeyNumber{Name: "CIFAR-10", Value: "not used", Note: why})
 	}
 	return Result{Figure: fig, Caption: plots.ReportFigure{
 		Theory: "Ordered: every entry of Theta^l tends to p* = q*/(1 - chi_1), so lambda_max -> n p* while lambda_min decays like l chi_1^l and kappa diverges exponentially. " +
-			"Chaotic: the diagonal grows like chi_1^l faster than the off-diagonal, so Theta tends to a multiple of the identity and kappa -> 1. Critical: both grow linearly, kappa -> (n + 2)/2.",
-		Observed: obs + "Finite-width empirical NTKs are not yet overlaid.",
+			"Chaotic: the diagonal grows like chi_1^l faster than the off-diagonal, so Theta tends to a multiple of the identity and kappa -> 1. Critical: both grow linearly, kappa -> (n + 2)/2. " +
+			fmt.Sprintf("A network of finite width n_w has an empirical NTK that fluctuates around the analytic one by O(sqrt(l/n_w)) relative (Hanin and Nica 2020); the markers are the statistics of each %s network's own kernel (one output), mean and SD over %d initializations.", empLabel, fin.seeds),
+		Observed: strings.TrimSpace(obs),
 		Numbers:  nums,
 	}}, nil
+}
+
+// ntkDeviation is the relative deviation (mean - analytic) / analytic of
+// the finite-width lambda_max and kappa at one depth, with the seed SD
+// relative to the analytic value.
+type ntkDeviation struct {
+	depth                        int
+	lmax, kappa, lmaxSD, kappaSD float64
+}
+
+// finiteDeviation returns the ntkDeviation at the j-th depth of e, which
+// must be one of the depths of the analytic series a.
+func finiteDeviation(a NTKDepthSeries, e NTKDepthEmpirical, j int) (ntkDeviation, error) {
+	if j < 0 || j >= len(e.Mean.Depths) {
+		return ntkDeviation{}, fmt.Errorf("finite-width depth index %d out of range [0, %d)", j, len(e.Mean.Depths))
+	}
+	l := e.Mean.Depths[j]
+	for i, d := range a.Depths {
+		if d == l {
+			return ntkDeviation{depth: int(l),
+				lmax: e.Mean.LMax[j]/a.LMax[i] - 1, lmaxSD: e.SD.LMax[j] / a.LMax[i],
+				kappa: e.Mean.Kappa[j]/a.Kappa[i] - 1, kappaSD: e.SD.Kappa[j] / a.Kappa[i]}, nil
+		}
+	}
+	return ntkDeviation{}, fmt.Errorf("finite-width depth %g is not among the analytic depths", l)
 }

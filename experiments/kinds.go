@@ -7,12 +7,14 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/nets/spec"
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/theory"
+	"github.com/ntkharness/ntkharness/theory/linalg"
 	"github.com/ntkharness/ntkharness/train"
 )
 
@@ -23,18 +25,28 @@ func init() {
 	// "theory-gd": the train and test accuracy of the infinite-width NTK
 	// predictor of the cell's spec after each of settings.times discrete
 	// GD steps, as train_acc_t<T> and test_acc_t<T>.
-	sweep.RegisterKind("theory-gd", runTheoryGDCell)
+	sweep.RegisterKind("theory-gd", runTheoryGDCell, sweep.WithCost(costTheoryGD))
 	// "train": a finite network of the cell's spec (any architecture)
 	// trained by full-batch gradient descent at eta_frac * eta_crit; the
 	// train and test loss and accuracy at each of settings.times, and the
 	// whole log-spaced history as arrays.
-	sweep.RegisterKind("train", runTrainCell)
+	sweep.RegisterKind("train", runTrainCell, sweep.WithCost(costTrain))
+	// "ntk": the empirical NTK of the cell's network (or the mean over
+	// settings.samples networks) on its training inputs: its NTKStats and
+	// its relative distance to the analytic NTK.
+	sweep.RegisterKind("ntk", runNTKCell, sweep.WithCost(costNTK))
 }
+
+// Normalizations of a cell's data (dataSettings.Normalize).
+const (
+	NormalizeGlobal = "global" // standardize by the training subset's global mean and std
+	NormalizeNorm   = "norm"   // scale each image to norm sqrt(dimension)
+)
 
 // dataSettings select and preprocess the data of a cell: class-balanced
 // subsets drawn with the cell's seed, optionally in grayscale and
-// block-averaged, standardized by the training subset's global mean and
-// std. Fully connected networks see the images flattened.
+// block-averaged, then normalized (see prepareSets). Fully connected
+// networks see the images flattened.
 type dataSettings struct {
 	Dataset    string `json:"dataset"`    // cifar10 (default, falls back to mnist) or mnist
 	CIFAR10    string `json:"cifar10"`    // CIFAR-10 location; empty means $CIFAR10_DIR
@@ -42,6 +54,7 @@ type dataSettings struct {
 	NTest      int    `json:"n_test"`     // default 256
 	Grayscale  bool   `json:"grayscale"`  // average the colour channels
 	Downsample int    `json:"downsample"` // block-average factor; default 1
+	Normalize  string `json:"normalize"`  // global (default) or norm
 }
 
 func defaultDataSettings() dataSettings { return dataSettings{NTrain: 256, NTest: 256, Downsample: 1} }
@@ -67,7 +80,7 @@ func (d dataSettings) load(arch string, seed uint64) (cellData, error) {
 	if err != nil {
 		return cellData{}, err
 	}
-	tr, te, err := prepareSets(train, test, d.NTrain, d.NTest, seed, d.Grayscale, d.Downsample)
+	tr, te, err := prepareSets(train, test, seed, d)
 	if err != nil {
 		return cellData{}, sweep.Permanent(err)
 	}
@@ -85,6 +98,9 @@ type theoryGDSettings struct {
 	Times     []float64 `json:"times"`     // steps; default 1, 8, 64, 512, 4096
 	Converged bool      `json:"converged"` // also the t = infinity predictor
 	EtaFrac   float64   `json:"eta_frac"`  // eta / eta_crit; default 0.5
+	// EachDepth also reports every depth 1..spec.depth from the same
+	// kernel recursion, as arrays over depth.
+	EachDepth bool `json:"each_depth"`
 }
 
 // cellSpec returns the cell's spec after checking it, as a permanent error.
@@ -106,8 +122,10 @@ func cellSpec(c sweep.Cell, finite bool) (spec.Spec, error) {
 // architecture and activation) on its training and test points and the
 // accuracies of the infinite-width predictor after each of times discrete
 // steps at eta_frac * eta_crit: scalars train_acc_t<T> and test_acc_t<T>,
-// and train_acc_inf, test_acc_inf when converged is set. A kernel the
-// predictor refuses (not positive definite in floating point) gives NaN.
+// and train_acc_inf, test_acc_inf when converged is set; with each_depth
+// the same names are also arrays over depths 1..spec.depth (array depth).
+// A kernel the predictor refuses (not positive definite in floating point)
+// gives NaN.
 func runTheoryGDCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	s, err := cellSpec(c, false)
 	if err != nil {
@@ -130,23 +148,44 @@ func runTheoryGDCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	}
 	n := d.xTrain.Shape[0]
 	all := npyarray.Array{Shape: append([]int{n + d.xTest.Shape[0]}, d.xTrain.Shape[1:]...), Data: append(append([]float64(nil), d.xTrain.Data...), d.xTest.Data...)}
-	k, err := theory.Compute(s, all, npyarray.Array{}, theory.Options{})
-	if err != nil {
-		return sweep.Result{}, sweep.Permanent(err)
-	}
 	maps := TrainabilityMaps{Grid: TrainabilityGrid{Times: times, EtaFrac: st.EtaFrac}}
-	maps.Train, maps.Test = nanCube(len(times), 1, 1), nanCube(len(times), 1, 1)
-	if err := predictCell(&maps, 0, 0, k.NTK, n, d.y, d.lTrain, d.lTest); err != nil {
+	maps.Train, maps.Test = nanCube(len(times), s.Depth, 1), nanCube(len(times), s.Depth, 1)
+	var predErr error
+	opt := theory.Options{EachDepth: func(l int, k theory.Kernels) {
+		if (st.EachDepth || l == s.Depth) && predErr == nil {
+			predErr = predictCell(&maps, l-1, 0, k.NTK, n, d.y, d.lTrain, d.lTest)
+		}
+	}}
+	if _, err := theory.Compute(s, all, npyarray.Array{}, opt); err != nil {
 		return sweep.Result{}, sweep.Permanent(err)
 	}
-	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{}}
+	if predErr != nil {
+		return sweep.Result{}, sweep.Permanent(predErr)
+	}
+	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{}, Arrays: map[string]npyarray.Array{}}
+	if st.EachDepth {
+		depth := make([]float64, s.Depth)
+		for i := range depth {
+			depth[i] = float64(i + 1)
+		}
+		r.Arrays["depth"] = npyarray.Array{Shape: []int{s.Depth}, Data: depth}
+	}
 	for it, t := range times {
 		suffix := fmt.Sprintf("t%g", t)
 		if math.IsInf(t, 1) {
 			suffix = "inf"
 		}
-		r.Scalars["train_acc_"+suffix] = maps.Train[it][0][0]
-		r.Scalars["test_acc_"+suffix] = maps.Test[it][0][0]
+		r.Scalars["train_acc_"+suffix] = maps.Train[it][s.Depth-1][0]
+		r.Scalars["test_acc_"+suffix] = maps.Test[it][s.Depth-1][0]
+		if st.EachDepth {
+			for name, cube := range map[string][][][]float64{"train_acc_": maps.Train, "test_acc_": maps.Test} {
+				a := npyarray.Array{Shape: []int{s.Depth}, Data: make([]float64, s.Depth)}
+				for l := range a.Data {
+					a.Data[l] = cube[it][l][0]
+				}
+				r.Arrays[name+suffix] = a
+			}
+		}
 	}
 	return r, nil
 }
@@ -157,6 +196,10 @@ type trainSettings struct {
 	Steps   int       `json:"steps"`    // gradient steps; default 4096
 	Times   []float64 `json:"times"`    // steps reported as scalars (powers of two or steps); default 1, 8, 64, ... up to steps
 	EtaFrac float64   `json:"eta_frac"` // eta / eta_crit, with eta_crit from the analytic NTK; default 0.5
+	// KernelChange also reports ntk_change, the relative Frobenius change
+	// ||Theta_T - Theta_0|| / ||Theta_0|| of the empirical NTK on the
+	// training inputs over the run.
+	KernelChange bool `json:"kernel_change"`
 }
 
 // runTrainCell trains the cell's network. Scalars: eta_crit, and
@@ -193,7 +236,10 @@ func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	if s.Outputs != d.y.RawMatrix().Cols {
 		return sweep.Result{}, sweep.Permanentf("train: the spec has %d outputs but the data set has %d classes", s.Outputs, d.y.RawMatrix().Cols)
 	}
-	net, err := nets.New(s, d.xTrain.Shape[1:], ntkempirical.SeedSource(uint64(c.Seed), 0))
+	newNet := func() (*nets.Net, error) {
+		return nets.New(s, d.xTrain.Shape[1:], ntkempirical.SeedSource(uint64(c.Seed), 0))
+	}
+	net, err := newNet()
 	if err != nil {
 		return sweep.Result{}, sweep.Permanent(err)
 	}
@@ -209,6 +255,18 @@ func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{"eta_crit": h.EtaCrit}, Arrays: map[string]npyarray.Array{}}
 	if h.Status == train.Diverged {
 		r.Status, r.Reason = sweep.StatusDiverged, fmt.Sprintf("loss blew up at step %d", h.DivergedAt)
+	}
+	if st.KernelChange && h.Status == train.Done {
+		initial, err := newNet()
+		if err != nil {
+			return sweep.Result{}, sweep.Permanent(err)
+		}
+		defer initial.Close()
+		ch, err := ntkempirical.KernelChange(initial, net, d.xTrain, npyarray.Array{}, ntkempirical.Options{})
+		if err != nil {
+			return sweep.Result{}, sweep.Permanent(err)
+		}
+		r.Scalars["ntk_change"] = ch.Relative
 	}
 	cols := map[string][]float64{}
 	for _, p := range h.Points {
@@ -234,4 +292,179 @@ func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 		}
 	}
 	return r, nil
+}
+
+// ntkSettings are the settings of an "ntk" cell.
+type ntkSettings struct {
+	dataSettings
+	Samples int  `json:"samples"` // networks averaged; default 1
+	Theory  bool `json:"theory"`  // compare with the analytic NTK; default true
+}
+
+// runNTKCell computes the mean empirical NTK K of samples networks of the
+// cell's spec, network m drawn from ntkempirical.SeedSource(seed, m), on
+// the cell's n_train training inputs. Scalars: diag, off, lambda_max,
+// lambda_min and kappa of K (NTKStats), and with theory also rel_err =
+// ||K - Theta||_F / ||Theta||_F against the analytic NTK Theta and Theta's
+// own theory_lambda_max, theory_lambda_min and theory_kappa.
+func runNTKCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
+	s, err := cellSpec(c, true)
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	st := ntkSettings{dataSettings: defaultDataSettings(), Samples: 1, Theory: true}
+	if err := c.DecodeSettings(&st); err != nil {
+		return sweep.Result{}, sweep.Permanent(err)
+	}
+	if st.Samples < 1 {
+		return sweep.Result{}, sweep.Permanentf("ntk: samples %d: want at least 1", st.Samples)
+	}
+	d, err := st.load(s.Arch, uint64(c.Seed))
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	k, err := ntkempirical.Mean(s, d.xTrain.Shape[1:], d.xTrain, npyarray.Array{}, uint64(c.Seed), st.Samples, ntkempirical.Options{})
+	if err != nil {
+		return sweep.Result{}, sweep.Permanent(err)
+	}
+	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{}}
+	if err := addStats(r.Scalars, "", k.NTK); err != nil {
+		return sweep.Result{}, sweep.Permanent(err)
+	}
+	if st.Theory {
+		th, err := theory.Compute(s, d.xTrain, npyarray.Array{}, theory.Options{})
+		if err != nil {
+			return sweep.Result{}, sweep.Permanent(err)
+		}
+		if r.Scalars["rel_err"], err = ntkempirical.RelativeFrobenius(k.NTK, th.NTK); err != nil {
+			return sweep.Result{}, sweep.Permanent(err)
+		}
+		if err := addStats(r.Scalars, "theory_", th.NTK); err != nil {
+			return sweep.Result{}, sweep.Permanent(err)
+		}
+	}
+	return r, nil
+}
+
+// addStats stores the NTKStats of kernel k into m under prefix.
+func addStats(m map[string]float64, prefix string, k mat.Matrix) error {
+	sym, err := ntkempirical.Symmetric(k, 1e-10)
+	if err != nil {
+		return err
+	}
+	st, err := NTKStatsOf(sym)
+	if err != nil {
+		return err
+	}
+	m[prefix+"diag"], m[prefix+"off"] = st.Diag, st.Off
+	m[prefix+"lambda_max"], m[prefix+"lambda_min"], m[prefix+"kappa"] = st.LMax, st.LMin, st.Kappa
+	return nil
+}
+
+// Rates of the cost models on one core, measured with each backend: a
+// training step's FLOPs (a width-512 fcn on 256 MNIST points ran 4096
+// steps in 98 CPU-seconds with OpenBLAS, 27 GFLOP/s), the analytic
+// kernel's entry-layer updates (fcn; a conv layer costs f^2 per pixel
+// pair it tracks), and eigendecompositions and solves.
+const (
+	costKernelRate   = 8e7     // entry-layer updates per second
+	costBytesPerWord = 8       // float64
+	costOverhead     = 1 << 26 // the data set and the process (64 MiB)
+)
+
+var costTrainFLOPs, costLinalgFLOPs = 4e9, 3e9 // pure Go
+
+func init() {
+	if linalg.Backend() == "openblas" {
+		costTrainFLOPs, costLinalgFLOPs = 25e9, 25e9
+	}
+}
+
+// inputShape is the shape of one example of d for architecture arch,
+// without loading the data (a fallback from CIFAR-10 to MNIST is not seen).
+func (d dataSettings) inputShape(arch string) []int {
+	h, c := 32, 3
+	if d.Dataset == datasets.MNIST {
+		h, c = 28, 1
+	}
+	if d.Grayscale {
+		c = 1
+	}
+	h /= max(d.Downsample, 1)
+	if arch == spec.FCN {
+		return []int{h * h * c}
+	}
+	return []int{h, h, c}
+}
+
+// kernelCost is the time and memory of the analytic NTK of s on n inputs.
+func kernelCost(s spec.Spec, inShape []int, n int) (seconds float64, bytes int64) {
+	pairs := float64(n) * float64(n)
+	per := 1.0
+	if s.IsConv() {
+		pix := float64(inShape[0] * inShape[1])
+		f2 := float64(s.Filter * s.Filter)
+		per = pix * f2
+		if s.Arch == spec.CNNGAP {
+			per = pix * pix * f2
+		}
+	}
+	seconds = pairs*per*float64(s.Depth)/costKernelRate + 10*pairs*float64(n)/costLinalgFLOPs
+	return seconds, int64(4 * pairs * costBytesPerWord)
+}
+
+func costTheoryGD(c sweep.Cell) (sweep.Cost, bool) {
+	st := theoryGDSettings{dataSettings: defaultDataSettings()}
+	if c.SpecErr != nil || c.DecodeSettings(&st) != nil {
+		return sweep.Cost{}, false
+	}
+	sec, mem := kernelCost(c.Spec, st.inputShape(c.Spec.Arch), st.NTrain+st.NTest)
+	return sweep.Cost{Seconds: sec, MemoryBytes: mem + costOverhead}, true
+}
+
+func costTrain(c sweep.Cell) (sweep.Cost, bool) {
+	st := trainSettings{dataSettings: defaultDataSettings(), Steps: 4096}
+	if c.SpecErr != nil || c.DecodeSettings(&st) != nil {
+		return sweep.Cost{}, false
+	}
+	in := st.inputShape(c.Spec.Arch)
+	flops, err := nets.ForwardFLOPs(c.Spec, in)
+	if err != nil {
+		return sweep.Cost{}, false
+	}
+	mem, err := nets.MemoryEstimate(c.Spec, in, min(st.NTrain, 256))
+	if err != nil {
+		return sweep.Cost{}, false
+	}
+	ksec, kmem := kernelCost(c.Spec, in, st.NTrain)
+	sec := 3*flops*float64(st.NTrain)*float64(st.Steps)/costTrainFLOPs + ksec
+	if st.KernelChange {
+		sec += 2 * float64(c.Spec.Outputs) * 3 * flops * float64(st.NTrain) / costTrainFLOPs
+	}
+	return sweep.Cost{Seconds: sec, MemoryBytes: mem + kmem + costOverhead}, true
+}
+
+// costNTK counts, per network, one forward and one backward pass per logit
+// and example (the structured method) plus the n x n Gram products.
+func costNTK(c sweep.Cell) (sweep.Cost, bool) {
+	st := ntkSettings{dataSettings: defaultDataSettings(), Samples: 1, Theory: true}
+	if c.SpecErr != nil || c.DecodeSettings(&st) != nil {
+		return sweep.Cost{}, false
+	}
+	in := st.inputShape(c.Spec.Arch)
+	flops, err := nets.ForwardFLOPs(c.Spec, in)
+	if err != nil {
+		return sweep.Cost{}, false
+	}
+	mem, err := nets.MemoryEstimate(c.Spec, in, min(st.NTrain, 256))
+	if err != nil {
+		return sweep.Cost{}, false
+	}
+	n := float64(st.NTrain)
+	sec := float64(st.Samples) * float64(c.Spec.Outputs) * (3*flops*n + flops*n*n/float64(max(in[0], 1))) / costTrainFLOPs
+	if st.Theory {
+		ksec, _ := kernelCost(c.Spec, in, st.NTrain)
+		sec += ksec
+	}
+	return sweep.Cost{Seconds: sec, MemoryBytes: 2*mem + costOverhead}, true
 }

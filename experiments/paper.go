@@ -164,3 +164,16 @@ func nearest(grid []float64, v any) int {
 	}
 	return -1
 }
+
+// tableCurve returns the rows' axis values and scalar col, in row order,
+// skipping rows without a finite value of col.
+func tableCurve(t sweep.Table, axis, col string) (xs, ys []float64) {
+	for _, r := range t.Rows {
+		x, ok := r.Params[axis].(float64)
+		y := column(r, col)
+		if ok && !math.IsNaN(y) && !math.IsInf(y, 0) {
+			xs, ys = append(xs, x), append(ys, y)
+		}
+	}
+	return xs, ys
+}

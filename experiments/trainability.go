@@ -68,7 +68,7 @@ type TrainabilityMaps struct {
 // (class-balanced seeded subsets), standardized by the global mean and std of
 // the training subset, and the one-hot training targets with both label sets.
 func prepareData(train, test *datasets.Set, n, m int, seed uint64) (xTrain, xTest npyarray.Array, y *mat.Dense, lTrain, lTest []int, err error) {
-	tr, te, err := prepareSets(train, test, n, m, seed, false, 1)
+	tr, te, err := prepareSets(train, test, seed, dataSettings{NTrain: n, NTest: m})
 	if err != nil {
 		return xTrain, xTest, nil, nil, nil, err
 	}
@@ -77,33 +77,45 @@ func prepareData(train, test *datasets.Set, n, m int, seed uint64) (xTrain, xTes
 	return tr.Flat(), te.Flat(), y, tr.Labels, te.Labels, nil
 }
 
-// prepareSets draws class-balanced seeded subsets of n training and m test
-// points (seeds seed and seed+1), optionally in grayscale and block-averaged
-// by down, both standardized by the global mean and std of the training
-// subset.
-func prepareSets(train, test *datasets.Set, n, m int, seed uint64, gray bool, down int) (tr, te *datasets.Set, err error) {
-	if tr, err = train.Subset(n, false, seed); err != nil {
+// prepareSets draws class-balanced seeded subsets of d.NTrain training and
+// d.NTest test points (seeds seed and seed+1), optionally in grayscale and
+// block-averaged, and normalizes them: by default standardized by the global
+// mean and std of the training subset; with Normalize "norm" each image
+// scaled to norm sqrt(dimension).
+func prepareSets(train, test *datasets.Set, seed uint64, d dataSettings) (tr, te *datasets.Set, err error) {
+	if tr, err = train.Subset(d.NTrain, false, seed); err != nil {
 		return nil, nil, fmt.Errorf("training subset: %w", err)
 	}
-	if te, err = test.Subset(m, false, seed+1); err != nil {
+	if te, err = test.Subset(d.NTest, false, seed+1); err != nil {
 		return nil, nil, fmt.Errorf("test subset: %w", err)
 	}
-	if gray {
+	if d.Grayscale {
 		tr, te = tr.Grayscale(), te.Grayscale()
 	}
-	if down > 1 {
-		if tr, err = tr.Downsample(down); err != nil {
+	if d.Downsample > 1 {
+		if tr, err = tr.Downsample(d.Downsample); err != nil {
 			return nil, nil, err
 		}
-		if te, err = te.Downsample(down); err != nil {
+		if te, err = te.Downsample(d.Downsample); err != nil {
 			return nil, nil, err
 		}
 	}
-	st := tr.Stats()
-	if tr, err = tr.StandardizeWith(st.Mean, st.Std); err != nil {
-		return nil, nil, err
+	switch d.Normalize {
+	case "", NormalizeGlobal:
+		st := tr.Stats()
+		if tr, err = tr.StandardizeWith(st.Mean, st.Std); err != nil {
+			return nil, nil, err
+		}
+		te, err = te.StandardizeWith(st.Mean, st.Std)
+	case NormalizeNorm:
+		if tr, err = tr.NormalizeNorm(); err != nil {
+			return nil, nil, err
+		}
+		te, err = te.NormalizeNorm()
+	default:
+		err = fmt.Errorf("normalize %q: want %s or %s", d.Normalize, NormalizeGlobal, NormalizeNorm)
 	}
-	if te, err = te.StandardizeWith(st.Mean, st.Std); err != nil {
+	if err != nil {
 		return nil, nil, err
 	}
 	return tr, te, nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/train"
 
@@ -21,7 +22,7 @@ import (
 func init() {
 	register(Spec{Name: "width", Title: "Finite-width error of the empirical NTK",
 		Summary: "relative Frobenius error of the mean empirical NTK against the analytic one vs width, fcn, cnn-f and cnn-gap",
-		Run:     runWidth})
+		Run:     runWidth, Paper: paperWidth})
 }
 
 // widthSetting is the quick setting of the width figure: erf networks of
@@ -59,57 +60,81 @@ func runWidth(cfg Config) (Result, error) {
 	for _, a := range archs {
 		total += len(ws.widths[a])
 	}
-	panel := plots.Panel{Title: "mean empirical NTK vs analytic", XLabel: "width (units or channels)", YLabel: "||Theta_emp - Theta||_F / ||Theta||_F", LogX: true, LogY: true}
-	var nums []plots.KeyNumber
-	obs := ""
-	for ia, a := range archs {
+	xs, ys := map[string][]float64{}, map[string][]float64{}
+	for _, a := range archs {
 		x := sub.Array()
 		inShape := []int{sub.H, sub.W, sub.C}
 		if a == spec.FCN {
 			x = sub.Flat()
 			inShape = []int{sub.Dim()}
 		}
-		var xs, ys []float64
 		for _, w := range ws.widths[a] {
 			s := spec.Spec{Arch: a, Act: spec.Erf, Depth: ws.depth, Width: w, SW2: ws.sw2, SB2: ws.sb2, Outputs: 10}
 			c, err := ntkempirical.CompareTheory(s, inShape, x, x, cfg.Seed, ws.samples, ntkempirical.Options{}, theory.Options{})
 			if err != nil {
 				return Result{}, fmt.Errorf("%s width %d: %w", a, w, err)
 			}
-			xs = append(xs, float64(w))
-			ys = append(ys, c.Relative)
+			xs[a] = append(xs[a], float64(w))
+			ys[a] = append(ys[a], c.Relative)
 			done++
 			if cfg.Progress != nil {
 				cfg.Progress(done, total)
 			}
 		}
-		slope := (math.Log(ys[len(ys)-1]) - math.Log(ys[0])) / (math.Log(xs[len(xs)-1]) - math.Log(xs[0]))
-		ref := make([]float64, len(xs))
-		for i := range xs {
-			ref[i] = ys[0] * math.Sqrt(xs[0]/xs[i])
-		}
-		panel.Series = append(panel.Series,
-			plots.Series{Label: a, X: xs, Y: ys, Style: plots.Line, Color: ia + 1},
-			plots.Series{Label: a + ": slope -1/2", X: xs, Y: ref, Style: plots.Line, Dashed: true, Color: ia + 1})
-		obs += fmt.Sprintf("%s: fitted log-log slope %.2f. ", a, slope)
-		nums = append(nums, plots.KeyNumber{Name: a + " slope", Value: fmt.Sprintf("%.3f", slope), Note: fmt.Sprintf("widths %v", ws.widths[a])})
 	}
+	panel, obs, nums := widthErrorPanel(archs, xs, ys, ws.samples)
 	change, changeObs, err := trainingChange(sub, cfg, ws.depth, ws.sw2, ws.sb2)
 	if err != nil {
 		return Result{}, err
 	}
-	obs += changeObs
 	if why != "" {
 		nums = append(nums, plots.KeyNumber{Name: "CIFAR-10", Value: "not used", Note: why})
 	}
-	panel.Title = fmt.Sprintf("mean of %d empirical NTKs vs analytic", ws.samples)
-	fig := plots.Figure{Title: fmt.Sprintf("Finite width: erf depth %d, sw2 = %g, sb2 = %g, %d %s images (7x7 gray)", ws.depth, ws.sw2, ws.sb2, ws.n, note),
-		Rows: 1, Cols: 2, Panels: []plots.Panel{panel, change}}
+	return widthResult(fmt.Sprintf("Finite width: erf depth %d, sw2 = %g, sb2 = %g, %d %s images (7x7 gray)", ws.depth, ws.sw2, ws.sb2, ws.n, note),
+		panel, change, obs+changeObs, nums), nil
+}
+
+// widthErrorPanel draws the relative error of the mean empirical NTK vs
+// width per architecture (xs: widths, ys: errors) with slope -1/2 lines,
+// and reports each fitted log-log slope.
+func widthErrorPanel(archs []string, xs, ys map[string][]float64, samples int) (plots.Panel, string, []plots.KeyNumber) {
+	panel := plots.Panel{Title: fmt.Sprintf("mean of %d empirical NTKs vs analytic", samples), XLabel: "width (units or channels)", YLabel: "||Theta_emp - Theta||_F / ||Theta||_F", LogX: true, LogY: true}
+	var nums []plots.KeyNumber
+	obs := ""
+	for ia, a := range archs {
+		x, y := xs[a], ys[a]
+		if len(x) < 2 {
+			obs += fmt.Sprintf("%s: fewer than 2 widths computed. ", a)
+			continue
+		}
+		slope := logSlope(x, y)
+		ref := make([]float64, len(x))
+		for i := range x {
+			ref[i] = y[0] * math.Sqrt(x[0]/x[i])
+		}
+		panel.Series = append(panel.Series,
+			plots.Series{Label: a, X: x, Y: y, Style: plots.Line, Color: ia + 1},
+			plots.Series{Label: a + ": slope -1/2", X: x, Y: ref, Style: plots.Line, Dashed: true, Color: ia + 1})
+		obs += fmt.Sprintf("%s: fitted log-log slope %.2f. ", a, slope)
+		nums = append(nums, plots.KeyNumber{Name: a + " slope", Value: fmt.Sprintf("%.3f", slope), Note: fmt.Sprintf("widths %v", x)})
+	}
+	return panel, obs, nums
+}
+
+// logSlope is the log-log slope between the first and last points.
+func logSlope(x, y []float64) float64 {
+	n := len(x) - 1
+	return (math.Log(y[n]) - math.Log(y[0])) / (math.Log(x[n]) - math.Log(x[0]))
+}
+
+// widthResult assembles the width figure from its two panels.
+func widthResult(title string, errors, change plots.Panel, obs string, nums []plots.KeyNumber) Result {
+	fig := plots.Figure{Title: title, Rows: 1, Cols: 2, Panels: []plots.Panel{errors, change}}
 	return Result{Figure: fig, Caption: plots.ReportFigure{
 		Theory:   "The empirical NTK concentrates on the analytic one: the relative error of the mean over S initializations shrinks like (width S)^-1/2 (slope -1/2 on log-log axes). Training moves the NTK little at large width (lazy training): the change is bounded by O(width^-1/2) (Lee et al. 2019), and its rate is O(1/width) (Dyer and Gur-Ari 2019), so the measured slope should lie between -1/2 and -1.",
 		Observed: obs,
 		Numbers:  nums,
-	}}, nil
+	}}
 }
 
 // changeWidths, changeSteps and changeLRFactor set the training half of the
@@ -153,20 +178,99 @@ func trainingChange(sub *datasets.Set, cfg Config, depth int, sw2, sb2 float64) 
 		xs = append(xs, float64(w))
 		ys = append(ys, c.Relative)
 	}
-	slope := (math.Log(ys[len(ys)-1]) - math.Log(ys[0])) / (math.Log(xs[len(xs)-1]) - math.Log(xs[0]))
+	panel, obs := changePanel(xs, ys, changeSteps)
+	return panel, obs, nil
+}
+
+// changePanel draws the relative change of the NTK during steps of
+// training vs width with slope -1/2 and -1 lines.
+func changePanel(xs, ys []float64, steps int) (plots.Panel, string) {
+	slope := logSlope(xs, ys)
 	half, one := make([]float64, len(xs)), make([]float64, len(xs))
 	for i := range xs {
 		half[i] = ys[0] * math.Sqrt(xs[0]/xs[i])
 		one[i] = ys[0] * xs[0] / xs[i]
 	}
-	panel := plots.Panel{Title: fmt.Sprintf("NTK change after %d GD steps (fcn)", changeSteps), XLabel: "width",
+	panel := plots.Panel{Title: fmt.Sprintf("NTK change after %d GD steps (fcn)", steps), XLabel: "width",
 		YLabel: "||Theta_T - Theta_0||_F / ||Theta_0||_F", LogX: true, LogY: true,
 		Series: []plots.Series{
 			{Label: "trained fcn", X: xs, Y: ys, Style: plots.LineMarkers, Color: 1},
 			{Label: "slope -1/2", X: xs, Y: half, Style: plots.Line, Dashed: true, Color: 2},
 			{Label: "slope -1", X: xs, Y: one, Style: plots.Line, Dashed: true, Color: 3},
 		}}
-	obs := fmt.Sprintf("Training changes the fcn NTK by %.3g at width %d and %.3g at width %d (log-log slope %.2f).",
-		ys[0], changeWidths[0], ys[len(ys)-1], changeWidths[len(changeWidths)-1], slope)
-	return panel, obs, nil
+	obs := fmt.Sprintf("Training changes the fcn NTK by %.3g at width %g and %.3g at width %g (log-log slope %.2f).",
+		ys[0], xs[0], ys[len(ys)-1], xs[len(xs)-1], slope)
+	return panel, obs
+}
+
+// widthPaper is the paper scale of the width figure: 32 images (8x8 or
+// 7x7 gray), means of 8 networks, widths over two decades, and fcn
+// networks trained for 1024 steps for the NTK change.
+var widthPaper = widthGrid{32, 8, 1024, map[string][]int{
+	spec.FCN:    {64, 128, 256, 512, 1024, 2048, 4096},
+	spec.CNNF:   {8, 16, 32, 64, 128, 256},
+	spec.CNNGAP: {8, 16, 32, 64, 128, 256},
+}, []int{64, 128, 256, 512, 1024, 2048, 4096}}
+
+// widthGrid sets the sweeps of the width figure: n images, means of
+// samples networks per width, and fcn networks trained for steps.
+type widthGrid struct {
+	n, samples, steps int
+	widths            map[string][]int
+	changeWidths      []int
+}
+
+func paperWidth(cfg Config) (SweepPlan, error) { return widthPlan(cfg, widthPaper) }
+
+// widthPlan runs the width figure as one "ntk" sweep per architecture
+// (axis width) and one "train" sweep with kernel_change (axis width).
+func widthPlan(cfg Config, wp widthGrid) (SweepPlan, error) {
+	ws := widthSetting
+	data, note, err := sweepData(cfg)
+	if err != nil {
+		return SweepPlan{}, err
+	}
+	settings := func(extra map[string]any) map[string]any {
+		st := map[string]any{"n_train": wp.n, "grayscale": true, "downsample": 4}
+		for _, m := range []map[string]any{data, extra} {
+			for k, v := range m {
+				st[k] = v
+			}
+		}
+		return st
+	}
+	archs := []string{spec.FCN, spec.CNNF, spec.CNNGAP}
+	var files []sweep.File
+	for _, a := range archs {
+		files = append(files, sweep.File{
+			Name:     "width-ntk-" + a,
+			Spec:     spec.Spec{Arch: a, Act: spec.Erf, Depth: ws.depth, Width: 1, SW2: ws.sw2, SB2: ws.sb2, Outputs: 10},
+			Grid:     map[string]sweep.Axis{"width": intAxis(wp.widths[a])},
+			Kinds:    []string{"ntk"},
+			Settings: settings(map[string]any{"n_test": 1, "samples": wp.samples}),
+			Seed:     int64(cfg.Seed),
+		})
+	}
+	files = append(files, sweep.File{
+		Name:     "width-change",
+		Spec:     spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: ws.depth, Width: 1, SW2: ws.sw2, SB2: ws.sb2, Outputs: 10},
+		Grid:     map[string]sweep.Axis{"width": intAxis(wp.changeWidths)},
+		Kinds:    []string{"train"},
+		Settings: settings(map[string]any{"n_test": wp.n, "steps": wp.steps, "times": []any{float64(wp.steps)}, "eta_frac": changeLRFactor, "kernel_change": true}),
+		Seed:     int64(cfg.Seed),
+	})
+	return SweepPlan{Files: files, Draw: func(tables []sweep.Table) (Result, error) {
+		xs, ys := map[string][]float64{}, map[string][]float64{}
+		for ia, a := range archs {
+			xs[a], ys[a] = tableCurve(tables[ia], "width", "ntk.rel_err")
+		}
+		panel, obs, nums := widthErrorPanel(archs, xs, ys, wp.samples)
+		cx, cy := tableCurve(tables[len(archs)], "width", "train.ntk_change")
+		if len(cx) < 2 {
+			return Result{}, fmt.Errorf("width figure: fewer than 2 trained widths have an NTK change")
+		}
+		change, changeObs := changePanel(cx, cy, wp.steps)
+		return widthResult(fmt.Sprintf("Finite width: erf depth %d, sw2 = %g, sb2 = %g, %d %s images (gray, downsampled 4x)", ws.depth, ws.sw2, ws.sb2, wp.n, note),
+			panel, change, obs+changeObs, nums), nil
+	}}, nil
 }

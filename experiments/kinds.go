@@ -299,12 +299,17 @@ type ntkSettings struct {
 	dataSettings
 	Samples int  `json:"samples"` // networks averaged; default 1
 	Theory  bool `json:"theory"`  // compare with the analytic NTK; default true
+	// PerNetwork reports the mean and SD over the networks of each one's
+	// own statistics (<stat> and <stat>_sd) instead of the statistics of
+	// the mean kernel; rel_err stays that of the mean kernel.
+	PerNetwork bool `json:"per_network"`
 }
 
 // runNTKCell computes the mean empirical NTK K of samples networks of the
 // cell's spec, network m drawn from ntkempirical.SeedSource(seed, m), on
 // the cell's n_train training inputs. Scalars: diag, off, lambda_max,
-// lambda_min and kappa of K (NTKStats), and with theory also rel_err =
+// lambda_min and kappa of K (NTKStats) or, with per_network, their means
+// and SDs over the networks, and with theory also rel_err =
 // ||K - Theta||_F / ||Theta||_F against the analytic NTK Theta and Theta's
 // own theory_lambda_max, theory_lambda_min and theory_kappa.
 func runNTKCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
@@ -323,12 +328,25 @@ func runNTKCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	if err != nil {
 		return sweep.Result{}, err
 	}
-	k, err := ntkempirical.Mean(s, d.xTrain.Shape[1:], d.xTrain, npyarray.Array{}, uint64(c.Seed), st.Samples, ntkempirical.Options{})
-	if err != nil {
-		return sweep.Result{}, sweep.Permanent(err)
+	var k ntkempirical.Kernel
+	if !st.PerNetwork || st.Theory {
+		k, err = ntkempirical.Mean(s, d.xTrain.Shape[1:], d.xTrain, npyarray.Array{}, uint64(c.Seed), st.Samples, ntkempirical.Options{})
+		if err != nil {
+			return sweep.Result{}, sweep.Permanent(err)
+		}
 	}
 	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{}}
-	if err := addStats(r.Scalars, "", k.NTK); err != nil {
+	if st.PerNetwork {
+		per := make([]NTKStats, st.Samples)
+		for m := range per {
+			if per[m], err = finiteNTKStats(s, d.xTrain, ntkempirical.SeedSource(uint64(c.Seed), m)); err != nil {
+				return sweep.Result{}, sweep.Permanent(err)
+			}
+		}
+		mean, sd := meanSD(per)
+		putStats(r.Scalars, "", "", mean)
+		putStats(r.Scalars, "", "_sd", sd)
+	} else if err := addStats(r.Scalars, "", k.NTK); err != nil {
 		return sweep.Result{}, sweep.Permanent(err)
 	}
 	if st.Theory {
@@ -356,9 +374,14 @@ func addStats(m map[string]float64, prefix string, k mat.Matrix) error {
 	if err != nil {
 		return err
 	}
-	m[prefix+"diag"], m[prefix+"off"] = st.Diag, st.Off
-	m[prefix+"lambda_max"], m[prefix+"lambda_min"], m[prefix+"kappa"] = st.LMax, st.LMin, st.Kappa
+	putStats(m, prefix, "", st)
 	return nil
+}
+
+// putStats stores st into m as prefix<stat>suffix.
+func putStats(m map[string]float64, prefix, suffix string, st NTKStats) {
+	m[prefix+"diag"+suffix], m[prefix+"off"+suffix] = st.Diag, st.Off
+	m[prefix+"lambda_max"+suffix], m[prefix+"lambda_min"+suffix], m[prefix+"kappa"+suffix] = st.LMax, st.LMin, st.Kappa
 }
 
 // Rates of the cost models on one core, measured with each backend: a

@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/nets/spec"
 	"github.com/ntkharness/ntkharness/ntkempirical"
@@ -21,7 +22,7 @@ import (
 func init() {
 	register(Spec{Name: "ntk-depth", Title: "The NTK vs depth in the three phases",
 		Summary: "Theta_aa, Theta_ab, lambda_max, lambda_min and kappa of the analytic NTK vs depth with the asymptotes, and of width-512 networks' empirical NTKs",
-		Run:     runNTKDepth})
+		Run:     runNTKDepth, Paper: paperNTKDepth})
 }
 
 // ntkDepthSB2 is the bias variance of the three phase points; their sw2 are
@@ -238,16 +239,110 @@ func meanSD(ss []NTKStats) (mean, sd NTKStats) {
 	return mean, sd
 }
 
-// ntkDepthNets is the finite-width overlay of the ntk-depth figure: erf
-// FCNs of this width at these depths, seeds initializations each.
-var ntkDepthNets = struct {
+// ntkDepthFinite sets the finite-width overlay of the ntk-depth figure:
+// erf FCNs of this width at these depths, seeds initializations each.
+type ntkDepthFinite struct {
 	width, seeds int
 	depths       []int
-}{512, 4, []int{1, 2, 4, 8, 16, 32, 64}}
+}
+
+// ntkDepthNets is the quick overlay, ntkDepthPaper the paper one (width
+// 1024 keeps a depth-128 network's parameters near 1 GiB).
+var (
+	ntkDepthNets  = ntkDepthFinite{512, 4, []int{1, 2, 4, 8, 16, 32, 64}}
+	ntkDepthPaper = ntkDepthFinite{1024, 8, []int{1, 2, 4, 8, 16, 32, 64, 128}}
+)
+
+// ntkDepthPoints are the three phase points of the figure; eigLegend
+// places the eigenvalue panel's legend clear of the data: in the ordered
+// phase lambda_max runs along the top and the footnote on the lambda_min
+// lost to rounding takes the bottom left.
+type ntkDepthPoint struct {
+	name      string
+	sw2       float64
+	eigLegend string
+}
+
+func ntkDepthPoints() ([]ntkDepthPoint, error) {
+	act, err := theory.ActivationByName(spec.Erf)
+	if err != nil {
+		return nil, err
+	}
+	crit, err := theory.CriticalSW2(act, ntkDepthSB2)
+	if err != nil {
+		return nil, err
+	}
+	return []ntkDepthPoint{{"ordered", 1.0, plots.LegendRight}, {"critical", crit, plots.LegendTopLeft}, {"chaotic", 2.5, plots.LegendTopLeft}}, nil
+}
+
+// ntkDepthN is the number of inputs of the figure.
+const ntkDepthN = 64
 
 func runNTKDepth(cfg Config) (Result, error) {
-	maxDepth, n := 400, 64
 	fin := ntkDepthNets
+	return ntkDepthResult(cfg, fin, func(p ntkDepthPoint, x npyarray.Array, progress func(done, total int)) (NTKDepthEmpirical, error) {
+		return NTKDepthFinite(p.sw2, ntkDepthSB2, fin.depths, fin.width, fin.seeds, cfg.Seed, x, progress)
+	})
+}
+
+// paperNTKDepth computes the finite-width overlay as one "ntk" sweep over
+// the phase points' sw2 and the depths (per-network statistics of seeds
+// networks per cell); the analytic curves are computed while drawing.
+func paperNTKDepth(cfg Config) (SweepPlan, error) { return ntkDepthPlan(cfg, ntkDepthPaper) }
+
+func ntkDepthPlan(cfg Config, fin ntkDepthFinite) (SweepPlan, error) {
+	points, err := ntkDepthPoints()
+	if err != nil {
+		return SweepPlan{}, err
+	}
+	data, _, err := sweepData(cfg)
+	if err != nil {
+		return SweepPlan{}, err
+	}
+	st := map[string]any{"n_train": ntkDepthN, "n_test": 1, "normalize": NormalizeNorm, "samples": fin.seeds, "per_network": true, "theory": false}
+	for k, v := range data {
+		st[k] = v
+	}
+	sw2 := make([]float64, len(points))
+	for i, p := range points {
+		sw2[i] = p.sw2
+	}
+	f := sweep.File{
+		Name:     "ntk-depth-finite",
+		Spec:     spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: fin.width, SW2: 1, SB2: ntkDepthSB2, Outputs: 1},
+		Grid:     map[string]sweep.Axis{"sw2": floatAxis(sw2), "depth": intAxis(fin.depths)},
+		Order:    []string{"sw2", "depth"},
+		Kinds:    []string{"ntk"},
+		Settings: st,
+		Seed:     int64(cfg.Seed),
+	}
+	return SweepPlan{Files: []sweep.File{f}, Draw: func(tables []sweep.Table) (Result, error) {
+		return ntkDepthResult(cfg, fin, func(p ntkDepthPoint, _ npyarray.Array, _ func(done, total int)) (NTKDepthEmpirical, error) {
+			e := NTKDepthEmpirical{Width: fin.width, Seeds: fin.seeds}
+			for _, r := range tables[0].Rows {
+				if x, _ := r.Params["sw2"].(float64); x != p.sw2 {
+					continue
+				}
+				l, _ := r.Params["depth"].(float64)
+				var mean, sd NTKStats
+				for _, f := range []struct {
+					m, s *float64
+					name string
+				}{{&mean.Diag, &sd.Diag, "diag"}, {&mean.Off, &sd.Off, "off"}, {&mean.LMax, &sd.LMax, "lambda_max"}, {&mean.LMin, &sd.LMin, "lambda_min"}, {&mean.Kappa, &sd.Kappa, "kappa"}} {
+					*f.m, *f.s = column(r, "ntk."+f.name), column(r, "ntk."+f.name+"_sd")
+				}
+				e.Mean.add(int(l), mean)
+				e.SD.add(int(l), sd)
+			}
+			return e, nil
+		})
+	}}, nil
+}
+
+// ntkDepthResult draws the figure: the analytic curves of each phase point
+// computed here, the finite-width statistics from finite.
+func ntkDepthResult(cfg Config, fin ntkDepthFinite, finite func(p ntkDepthPoint, x npyarray.Array, progress func(done, total int)) (NTKDepthEmpirical, error)) (Result, error) {
+	maxDepth, n := 400, ntkDepthN
 	train, _, note, why, err := loadData(cfg)
 	if err != nil {
 		return Result{}, err
@@ -260,22 +355,10 @@ func runNTKDepth(cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	flat := sub.Flat()
-	act, err := theory.ActivationByName(spec.Erf)
+	points, err := ntkDepthPoints()
 	if err != nil {
 		return Result{}, err
 	}
-	crit, err := theory.CriticalSW2(act, ntkDepthSB2)
-	if err != nil {
-		return Result{}, err
-	}
-	// eigLegend places the eigenvalue panel's legend clear of the data: in
-	// the ordered phase lambda_max runs along the top and the footnote on
-	// the lambda_min lost to rounding takes the bottom left.
-	points := []struct {
-		name      string
-		sw2       float64
-		eigLegend string
-	}{{"ordered", 1.0, plots.LegendRight}, {"critical", crit, plots.LegendTopLeft}, {"chaotic", 2.5, plots.LegendTopLeft}}
 	// Progress units: one per analytic depth, one per layer of each
 	// finite network.
 	finUnits := 0
@@ -298,7 +381,7 @@ func runNTKDepth(cfg Config) (Result, error) {
 		if err != nil {
 			return Result{}, fmt.Errorf("%s point sw2 = %g: %w", p.name, p.sw2, err)
 		}
-		e, err := NTKDepthFinite(p.sw2, ntkDepthSB2, fin.depths, fin.width, fin.seeds, cfg.Seed, flat, func(done, _ int) { report(ip, maxDepth+done) })
+		e, err := finite(p, flat, func(done, _ int) { report(ip, maxDepth+done) })
 		if err != nil {
 			return Result{}, fmt.Errorf("%s point sw2 = %g: %w", p.name, p.sw2, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets/spec"
 	"github.com/ntkharness/ntkharness/ntkempirical"
+	"github.com/ntkharness/ntkharness/plots"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -315,6 +316,56 @@ func TestTheoryGDEachDepth(t *testing.T) {
 		for _, name := range []string{"train_acc_t8", "test_acc_t8", "train_acc_inf", "test_acc_inf"} {
 			if a, b := all.Arrays[name].Data[depth-1], one.Scalars[name]; a != b {
 				t.Errorf("depth %d %s: each_depth array %g, own cell %g", depth, name, a, b)
+			}
+		}
+	}
+}
+
+// TestNTKDepthPlan: the finite-width markers drawn from "ntk" cells with
+// per-network statistics equal NTKDepthFinite's on the same inputs.
+func TestNTKDepthPlan(t *testing.T) {
+	fin := ntkDepthFinite{width: 32, seeds: 2, depths: []int{1, 3}}
+	cfg := Config{Dataset: datasets.MNIST, Seed: 2}
+	plan, err := ntkDepthPlan(cfg, fin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := runPlan("ntk-depth", t.TempDir(), cfg, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, _, _, _, err := loadData(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := train.Subset(ntkDepthN, false, cfg.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub, err = sub.NormalizeNorm(); err != nil {
+		t.Fatal(err)
+	}
+	points, err := ntkDepthPoints()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ip, p := range points {
+		want, err := NTKDepthFinite(p.sw2, ntkDepthSB2, fin.depths, fin.width, fin.seeds, cfg.Seed, sub.Flat(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *plots.Series
+		for i, s := range res.Figure.Panels[3*ip+1].Series {
+			if s.Label == "lambda_max, width 32" {
+				got = &res.Figure.Panels[3*ip+1].Series[i]
+			}
+		}
+		if got == nil || len(got.Y) != len(fin.depths) {
+			t.Fatalf("%s: no lambda_max markers with %d depths", p.name, len(fin.depths))
+		}
+		for j := range fin.depths {
+			if w := want.Mean.LMax[j]; math.Abs(got.Y[j]-w) > 1e-9*w || math.Abs(got.YErr[j]-want.SD.LMax[j]) > 1e-9*w {
+				t.Errorf("%s depth %d: lambda_max %g +- %g from the sweep, %g +- %g direct", p.name, fin.depths[j], got.Y[j], got.YErr[j], w, want.SD.LMax[j])
 			}
 		}
 	}

@@ -445,18 +445,25 @@ func costTheoryGD(c sweep.Cell) (sweep.Cost, bool) {
 	return sweep.Cost{Seconds: sec, MemoryBytes: mem + costOverhead}, true
 }
 
+// netCost is the forward FLOPs per example and the training memory of a
+// network of spec s on n examples of shape in (batches of at most 256).
+func netCost(s spec.Spec, in []int, n int) (flops float64, mem int64, ok bool) {
+	flops, err := nets.ForwardFLOPs(s, in)
+	if err != nil {
+		return 0, 0, false
+	}
+	mem, err = nets.MemoryEstimate(s, in, min(n, 256))
+	return flops, mem, err == nil
+}
+
 func costTrain(c sweep.Cell) (sweep.Cost, bool) {
 	st := trainSettings{dataSettings: defaultDataSettings(), Steps: 4096}
 	if c.SpecErr != nil || c.DecodeSettings(&st) != nil {
 		return sweep.Cost{}, false
 	}
 	in := st.inputShape(c.Spec.Arch)
-	flops, err := nets.ForwardFLOPs(c.Spec, in)
-	if err != nil {
-		return sweep.Cost{}, false
-	}
-	mem, err := nets.MemoryEstimate(c.Spec, in, min(st.NTrain, 256))
-	if err != nil {
+	flops, mem, ok := netCost(c.Spec, in, st.NTrain)
+	if !ok {
 		return sweep.Cost{}, false
 	}
 	ksec, kmem := kernelCost(c.Spec, in, st.NTrain)
@@ -475,12 +482,8 @@ func costNTK(c sweep.Cell) (sweep.Cost, bool) {
 		return sweep.Cost{}, false
 	}
 	in := st.inputShape(c.Spec.Arch)
-	flops, err := nets.ForwardFLOPs(c.Spec, in)
-	if err != nil {
-		return sweep.Cost{}, false
-	}
-	mem, err := nets.MemoryEstimate(c.Spec, in, min(st.NTrain, 256))
-	if err != nil {
+	flops, mem, ok := netCost(c.Spec, in, st.NTrain)
+	if !ok {
 		return sweep.Cost{}, false
 	}
 	n := float64(st.NTrain)

@@ -1,46 +1,21 @@
 package theory
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/ntkharness/ntkharness/theory/reference"
 )
 
-// predictionsRef is testdata/predictions.json, a copy of the project's
-// independent reference values.
-type predictionsRef struct {
-	NTKTrain  [][]float64 `json:"ntk_train_train"`
-	NTKTest   [][]float64 `json:"ntk_test_train"`
-	Y         [][]float64 `json:"y_train"`
-	Eta       float64     `json:"eta"`
-	TestAtInf [][]float64 `json:"test_at_infinity"`
-	Times     []struct {
-		T          float64     `json:"t"`
-		FlowTrain  [][]float64 `json:"flow_train"`
-		FlowTest   [][]float64 `json:"flow_test"`
-		StepsTrain [][]float64 `json:"steps_train"`
-		StepsTest  [][]float64 `json:"steps_test"`
-	} `json:"times"`
-}
-
-func loadPredictionsRef(t *testing.T) predictionsRef {
+func loadPredictionsRef(t *testing.T) reference.PredictionCase {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "predictions.json"))
+	ref, err := reference.Predictions()
 	if err != nil {
 		t.Fatal(err)
-	}
-	var ref predictionsRef
-	if err := json.Unmarshal(b, &ref); err != nil {
-		t.Fatal(err)
-	}
-	if len(ref.Times) == 0 {
-		t.Fatal("testdata/predictions.json: no times")
 	}
 	return ref
 }

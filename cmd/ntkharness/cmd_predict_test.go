@@ -9,24 +9,8 @@ import (
 	"testing"
 
 	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/theory/reference"
 )
-
-// predictRef is theory/testdata/predictions.json (independent reference
-// values: a 5-point train / 2-point test NTK, k = 3, eta = 0.5 eta_crit).
-type predictRef struct {
-	NTKTrain  [][]float64 `json:"ntk_train_train"`
-	NTKTest   [][]float64 `json:"ntk_test_train"`
-	Y         [][]float64 `json:"y_train"`
-	Eta       float64     `json:"eta"`
-	TestAtInf [][]float64 `json:"test_at_infinity"`
-	Times     []struct {
-		T          float64     `json:"t"`
-		FlowTrain  [][]float64 `json:"flow_train"`
-		FlowTest   [][]float64 `json:"flow_test"`
-		StepsTrain [][]float64 `json:"steps_train"`
-		StepsTest  [][]float64 `json:"steps_test"`
-	} `json:"times"`
-}
 
 func predictWriteNpy(t *testing.T, path string, rows [][]float64) {
 	t.Helper()
@@ -39,14 +23,12 @@ func predictWriteNpy(t *testing.T, path string, rows [][]float64) {
 	}
 }
 
-func predictFixture(t *testing.T) (predictRef, string) {
+// predictFixture writes the reference prediction case's kernels and
+// targets as .npy files for the command line.
+func predictFixture(t *testing.T) (reference.PredictionCase, string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "theory", "testdata", "predictions.json"))
+	ref, err := reference.Predictions()
 	if err != nil {
-		t.Fatal(err)
-	}
-	var ref predictRef
-	if err := json.Unmarshal(b, &ref); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

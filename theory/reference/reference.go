@@ -1,10 +1,11 @@
-// Package reference holds the independent reference kernels that the tests
-// of theory, nets and ntkempirical check against: per-logit NNGP and NTK for
-// fcn, cnn-f and cnn-gap with a Dense readout, computed outside the project
-// by a float64 implementation of the conventions of package theory that
-// agrees with Neural Tangents 0.6.6 to about 1e-15 (tanh by 61-point
-// Gauss-Hermite quadrature). They are golden values: never regenerate them
-// from the project's own code.
+// Package reference holds the independent reference values that the tests
+// check against. Kernels (theory, nets, ntkempirical): per-logit NNGP and
+// NTK for fcn, cnn-f and cnn-gap with a Dense readout, computed outside the
+// project by a float64 implementation of the conventions of package theory
+// that agrees with Neural Tangents 0.6.6 to about 1e-15 (tanh by 61-point
+// Gauss-Hermite quadrature). Predictions (theory, the predict command): the
+// linearized gradient-descent outputs of a small NTK. They are golden
+// values: never regenerate them from the project's own code.
 package reference
 
 import (
@@ -45,4 +46,38 @@ func KernelCases() ([]KernelCase, error) {
 		return nil, fmt.Errorf("reference kernels: no cases")
 	}
 	return f.Cases, nil
+}
+
+//go:embed predictions.json
+var predictionsJSON []byte
+
+// PredictionCase is the reference of the gradient-descent predictions: a
+// 5-point training / 2-point test NTK with k = 3 outputs, step eta = 0.5
+// eta_crit, and the train and test outputs under gradient flow and
+// discrete steps at each of Times, starting from zero outputs.
+type PredictionCase struct {
+	NTKTrain  [][]float64 `json:"ntk_train_train"`
+	NTKTest   [][]float64 `json:"ntk_test_train"`
+	Y         [][]float64 `json:"y_train"`
+	Eta       float64     `json:"eta"`
+	TestAtInf [][]float64 `json:"test_at_infinity"`
+	Times     []struct {
+		T          float64     `json:"t"`
+		FlowTrain  [][]float64 `json:"flow_train"`
+		FlowTest   [][]float64 `json:"flow_test"`
+		StepsTrain [][]float64 `json:"steps_train"`
+		StepsTest  [][]float64 `json:"steps_test"`
+	} `json:"times"`
+}
+
+// Predictions returns the reference predictions.
+func Predictions() (PredictionCase, error) {
+	var p PredictionCase
+	if err := json.Unmarshal(predictionsJSON, &p); err != nil {
+		return p, fmt.Errorf("reference predictions: %v", err)
+	}
+	if len(p.Times) == 0 {
+		return p, fmt.Errorf("reference predictions: no times")
+	}
+	return p, nil
 }

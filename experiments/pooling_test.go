@@ -1,0 +1,165 @@
+package experiments
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/train"
+)
+
+// tinyPoolingData is n balanced MNIST training and m test images, 7x7
+// grayscale, standardized by the training mean and std (the figure's
+// preprocessing on fewer points).
+func tinyPoolingData(t *testing.T, n, m int) (tr, te *datasets.Set) {
+	t.Helper()
+	st := poolingQuick
+	st.NTrain, st.NTest = n, m
+	tr, te, _, _, err := poolingData(Config{Dataset: datasets.MNIST, Seed: 3}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.H != 7 || tr.W != 7 || tr.C != 1 || tr.N != n || te.N != m {
+		t.Fatalf("data %dx%dx%d, %d and %d images: want 7x7x1, %d and %d", tr.H, tr.W, tr.C, tr.N, te.N, n, m)
+	}
+	return tr, te
+}
+
+// TestPoolingTheoryShallow: at depths 1 and 2 the converged predictor of
+// every architecture generalizes well above chance (0.1) on 20 test points.
+func TestPoolingTheoryShallow(t *testing.T) {
+	tr, te := tinyPoolingData(t, 40, 20)
+	for _, a := range poolingArchs {
+		for _, sw2 := range []float64{3, 1} {
+			c, err := poolingCurves(a, sw2, 0.05, 2, tr, te, nil)
+			if err != nil {
+				t.Fatalf("%s sw2 %g: %v", a, sw2, err)
+			}
+			for l, v := range c.Acc {
+				if !(v >= 0.3) {
+					t.Errorf("%s sw2 %g depth %d: test accuracy %g, want >= 0.3 (chance 0.1)", a, sw2, l+1, v)
+				}
+			}
+		}
+	}
+}
+
+// TestPoolingTheoryDeepChaoticOffset: deep in the chaotic phase the fcn's
+// converged predictor puts every test point in one class (accuracy exactly
+// 2/20 on 20 balanced test points), yet with each logit's mean over the test
+// points removed it still classifies well above chance: what is lost is not
+// the data dependence but its size against an offset shared by all points.
+func TestPoolingTheoryDeepChaoticOffset(t *testing.T) {
+	tr, te := tinyPoolingData(t, 40, 20)
+	c, err := poolingCurves(spec.FCN, 3, 0.05, 80, tr, te, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Acc[79]; math.Abs(got-0.1) > 1e-12 {
+		t.Errorf("depth 80: test accuracy %g, want exactly chance 0.1", got)
+	}
+	if got := c.Centred[79]; !(got >= 0.3) {
+		t.Errorf("depth 80: centred test accuracy %g, want >= 0.3", got)
+	}
+	if chanceDepth(c.Acc, 0.1) == 0 {
+		t.Errorf("accuracy never came within 5 points of chance: %v", c.Acc)
+	}
+}
+
+func TestCentreColumns(t *testing.T) {
+	f := mat.NewDense(3, 2, []float64{1, 10, 2, 20, 6, 60})
+	want := mat.NewDense(3, 2, []float64{-2, -20, -1, -10, 3, 30})
+	if got := centreColumns(f); !mat.EqualApprox(got, want, 1e-14) {
+		t.Errorf("centreColumns = %v, want %v", mat.Formatted(got), mat.Formatted(want))
+	}
+}
+
+// TestTrainedAccuracyFits: a depth-1 network with more parameters than
+// targets fits 10 training points (train accuracy 1) at half eta_crit; a
+// spec whose outputs disagree with the classes is refused.
+func TestTrainedAccuracyFits(t *testing.T) {
+	tr, te := tinyPoolingData(t, 10, 10)
+	for _, s := range []spec.Spec{
+		{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: 64, SW2: 1.5, SB2: 0.05},
+		{Arch: spec.CNNF, Act: spec.Erf, Depth: 1, Width: 4, SW2: 1.5, SB2: 0.05},
+	} {
+		trAcc, teAcc, err := TrainedAccuracy(context.Background(), s, tr, te, train.Options{Steps: 200, LRFactor: 0.5, Seed: 1})
+		if err != nil {
+			t.Fatalf("%s: %v", s.Arch, err)
+		}
+		if trAcc != 1 {
+			t.Errorf("%s: train accuracy %g, want 1", s.Arch, trAcc)
+		}
+		if !(teAcc >= 0 && teAcc <= 1) {
+			t.Errorf("%s: test accuracy %g, want a value in [0, 1]", s.Arch, teAcc)
+		}
+	}
+	bad := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: 8, SW2: 1.5, SB2: 0.05, Outputs: 3}
+	if _, _, err := TrainedAccuracy(context.Background(), bad, tr, te, train.Options{Steps: 1, LRFactor: 0.5}); err == nil || !strings.Contains(err.Error(), "3 outputs") {
+		t.Errorf("spec with 3 outputs for 10 classes: error %v, want one naming the outputs", err)
+	}
+}
+
+// TestComputePoolingTiny runs the whole figure pipeline on a tiny setup and
+// checks the shapes of its data and that progress ends at its total.
+func TestComputePoolingTiny(t *testing.T) {
+	tr, te := tinyPoolingData(t, 10, 10)
+	st := poolingSetup{MaxDepth: 2, SB2: 0.05, Phases: []poolingPhase{{"chaotic", 3}},
+		Depths: []int{1, 2}, Width: 16, Channels: 2, Steps: 2, EtaFrac: 0.5, NTrainNet: 10}
+	last, total, calls := -1, 0, 0
+	r, err := computePooling(context.Background(), st, tr, te, 1, func(done, tot int) {
+		if done < last {
+			t.Errorf("progress went back from %d to %d", last, done)
+		}
+		last, total = done, tot
+		calls++
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 3 * (2 + 1 + 2); total != want || last != total {
+		t.Errorf("progress ended at %d of %d, want %d of %d", last, total, want, want)
+	}
+	if len(r.Theory) != 1 || len(r.Theory[0]) != 3 || len(r.Theory[0][2].Acc) != 2 || len(r.NetTest[0][2]) != 2 {
+		t.Fatalf("result shapes: theory %d phases, want 1 with 3 archs of 2 depths; nets %v", len(r.Theory), r.NetTest)
+	}
+	if r.Chance != 0.1 || r.NTrainNet != 10 {
+		t.Errorf("chance %g, %d training points for the nets: want 0.1 and 10", r.Chance, r.NTrainNet)
+	}
+}
+
+func TestPoolingDepthHelpers(t *testing.T) {
+	acc := []float64{0.6, 0.5, 0.16, 0.14, 0.3}
+	if got := chanceDepth(acc, 0.1); got != 4 {
+		t.Errorf("chanceDepth = %d, want 4 (first value <= 0.15)", got)
+	}
+	if got := chanceDepth([]float64{0.6, math.NaN()}, 0.1); got != 0 {
+		t.Errorf("chanceDepth with NaN = %d, want 0", got)
+	}
+	if got := meanFinite([]float64{0.2, math.NaN(), 0.4, math.Inf(1)}); math.Abs(got-0.3) > 1e-15 {
+		t.Errorf("meanFinite = %g, want 0.3 (the mean of the finite values)", got)
+	}
+	if got := meanFinite([]float64{math.NaN()}); !math.IsNaN(got) {
+		t.Errorf("meanFinite of no finite value = %g, want NaN", got)
+	}
+	for _, c := range []struct {
+		f, cf, g int
+		want     string
+	}{
+		{44, 49, 28, "shallower"},
+		{44, 49, 0, "deeper"}, // cnn-gap never reaches chance
+		{44, 0, 50, "between"},
+		{30, 30, 30, "between"},
+		{0, 0, 0, "between"},
+		{10, 12, 13, "deeper"},
+	} {
+		if got := deeperThanBoth(c.f, c.cf, c.g, 61); got != c.want {
+			t.Errorf("deeperThanBoth(%d, %d, %d) = %s, want %s", c.f, c.cf, c.g, got, c.want)
+		}
+	}
+}

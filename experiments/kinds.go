@@ -66,23 +66,31 @@ type cellData struct {
 	lTrain, lTest []int
 }
 
-// load prepares the data of d for a network of architecture arch. Bad
-// settings are permanent errors; a data set that cannot be read is not.
-func (d dataSettings) load(arch string, seed uint64) (cellData, error) {
+// sets returns the prepared training and test sets of d. Bad settings are
+// permanent errors; a data set that cannot be read is not.
+func (d dataSettings) sets(seed uint64) (tr, te *datasets.Set, err error) {
 	if d.NTrain < 1 || d.NTest < 1 || d.Downsample < 1 {
-		return cellData{}, sweep.Permanentf("n_train %d, n_test %d, downsample %d: want all >= 1", d.NTrain, d.NTest, d.Downsample)
+		return nil, nil, sweep.Permanentf("n_train %d, n_test %d, downsample %d: want all >= 1", d.NTrain, d.NTest, d.Downsample)
 	}
 	cfg, err := Config{Dataset: d.Dataset, CIFAR10: d.CIFAR10}.validate()
 	if err != nil {
-		return cellData{}, sweep.Permanent(err)
+		return nil, nil, sweep.Permanent(err)
 	}
 	train, test, _, _, err := loadData(cfg)
 	if err != nil {
-		return cellData{}, err
+		return nil, nil, err
 	}
-	tr, te, err := prepareSets(train, test, seed, d)
+	if tr, te, err = prepareSets(train, test, seed, d); err != nil {
+		return nil, nil, sweep.Permanent(err)
+	}
+	return tr, te, nil
+}
+
+// load prepares the data of d for a network of architecture arch.
+func (d dataSettings) load(arch string, seed uint64) (cellData, error) {
+	tr, te, err := d.sets(seed)
 	if err != nil {
-		return cellData{}, sweep.Permanent(err)
+		return cellData{}, err
 	}
 	c := cellData{xTrain: tr.Array(), xTest: te.Array(), lTrain: tr.Labels, lTest: te.Labels}
 	if arch == spec.FCN {

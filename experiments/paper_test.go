@@ -370,3 +370,47 @@ func TestNTKDepthPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolingPlan: the figure drawn from pooling-theory and train cells
+// equals the direct computation of the quick path on the same setup.
+func TestPoolingPlan(t *testing.T) {
+	st := poolingSetup{NTrain: 10, NTest: 10, Downsample: 4, MaxDepth: 3, SB2: 0.05,
+		Phases: []poolingPhase{{"chaotic", 3.0}, {"ordered", 1.0}},
+		Depths: []int{1, 2}, Width: 32, Channels: 4, Steps: 8, EtaFrac: 0.5, NTrainNet: 10}
+	cfg := Config{Dataset: datasets.MNIST, Seed: 6}
+	plan, err := poolingPlan(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := runPlan("pooling", t.TempDir(), cfg, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := poolingFigure(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ip := range st.Phases {
+		got, want := res.Figure.Panels[ip].Series, direct.Figure.Panels[ip].Series
+		if len(got) != len(want) || len(got) != 6 {
+			t.Fatalf("phase %d: %d series from the sweep, %d direct, want 6", ip, len(got), len(want))
+		}
+		finite := 0
+		for is := range want {
+			for j, w := range want[is].Y {
+				if g := got[is].Y[j]; g != w && !(math.IsNaN(g) && math.IsNaN(w)) {
+					t.Errorf("phase %d %s point %d: sweep %g, direct %g", ip, want[is].Label, j, g, w)
+				}
+				if !math.IsNaN(w) {
+					finite++
+				}
+			}
+		}
+		if finite < 3*st.MaxDepth+3*len(st.Depths) {
+			t.Errorf("phase %d: only %d finite points compared", ip, finite)
+		}
+	}
+	if res.Caption.Observed != direct.Caption.Observed {
+		t.Errorf("captions differ:\nsweep:  %s\ndirect: %s", res.Caption.Observed, direct.Caption.Observed)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/nets/spec"
 	"github.com/ntkharness/ntkharness/ntkempirical"
@@ -21,7 +22,38 @@ import (
 func init() {
 	register(Spec{Name: "pooling", Title: "Pooling: FCN vs CNN-F vs CNN-GAP",
 		Summary: "test accuracy vs depth for fcn, cnn-f and cnn-gap in the chaotic and ordered phases: the converged NTK predictor (theory) and trained finite networks",
-		Run:     runPooling})
+		Run:     runPooling, Paper: paperPooling})
+	// "pooling-theory": the test accuracy at every depth 1..spec.depth of
+	// the converged NTK predictor of the cell's spec, and of its centred
+	// version, as arrays acc and centred (see poolingCurve).
+	sweep.RegisterKind("pooling-theory", runPoolingTheoryCell, sweep.WithCost(costTheoryGD))
+}
+
+func runPoolingTheoryCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
+	s, err := cellSpec(c, false)
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	st := defaultDataSettings()
+	if err := c.DecodeSettings(&st); err != nil {
+		return sweep.Result{}, sweep.Permanent(err)
+	}
+	tr, te, err := st.sets(uint64(c.Seed))
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	if s.Outputs != tr.Classes {
+		return sweep.Result{}, sweep.Permanentf("pooling-theory: the spec has %d outputs but the data set has %d classes", s.Outputs, tr.Classes)
+	}
+	if s.Act != spec.Erf {
+		return sweep.Result{}, sweep.Permanentf("pooling-theory: act %q: the figure's predictor is for erf", s.Act)
+	}
+	curve, err := poolingCurves(s.Arch, s.SW2, s.SB2, s.Depth, tr, te, nil)
+	if err != nil {
+		return sweep.Result{}, sweep.Permanent(err)
+	}
+	vec := func(v []float64) npyarray.Array { return npyarray.Array{Shape: []int{len(v)}, Data: v} }
+	return sweep.Result{Status: sweep.StatusOK, Arrays: map[string]npyarray.Array{"acc": vec(curve.Acc), "centred": vec(curve.Centred)}}, nil
 }
 
 // PoolingAccuracy returns, for depths 1..maxDepth, the test accuracy of the
@@ -332,6 +364,107 @@ func poolingFigure(cfg Config, st poolingSetup) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	return drawPooling(st, r, note, why, tr.H, tr.W), nil
+}
+
+// poolingPaper is the paper-scale setup: 256 points of each split, depth
+// to 100, and networks trained for 4096 steps on all training points.
+var poolingPaper = poolingSetup{
+	NTrain: 256, NTest: 256, Downsample: 4, MaxDepth: 100, SB2: 0.05,
+	Phases: []poolingPhase{{"chaotic", 3.0}, {"ordered", 1.0}},
+	Depths: []int{1, 2, 4, 8, 16, 32}, Width: 1024, Channels: 64, Steps: 4096, EtaFrac: 0.5, NTrainNet: 256,
+}
+
+func paperPooling(cfg Config) (SweepPlan, error) { return poolingPlan(cfg, poolingPaper) }
+
+// poolingPlan runs the figure as a "pooling-theory" sweep over arch x sw2
+// and two "train" sweeps (fcn at Width, the cnns at Channels) over sw2 x
+// depth. The networks train on all NTrain points (NTrainNet is ignored).
+func poolingPlan(cfg Config, st poolingSetup) (SweepPlan, error) {
+	data, note, err := sweepData(cfg)
+	if err != nil {
+		return SweepPlan{}, err
+	}
+	settings := func(extra map[string]any) map[string]any {
+		m := map[string]any{"n_train": st.NTrain, "n_test": st.NTest, "grayscale": true, "downsample": st.Downsample}
+		for _, e := range []map[string]any{data, extra} {
+			for k, v := range e {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	sw2 := make([]float64, len(st.Phases))
+	for i, ph := range st.Phases {
+		sw2[i] = ph.SW2
+	}
+	archAxis := func(archs ...string) sweep.Axis {
+		a := sweep.Axis{}
+		for _, x := range archs {
+			a.Values = append(a.Values, x)
+		}
+		return a
+	}
+	base := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: st.MaxDepth, SW2: 1, SB2: st.SB2}
+	trainSt := settings(map[string]any{"steps": st.Steps, "times": []any{float64(st.Steps)}, "eta_frac": st.EtaFrac})
+	fcn, cnn := base, base
+	fcn.Width, cnn.Width = st.Width, st.Channels
+	files := []sweep.File{
+		{Name: "pooling-theory", Spec: base, Grid: map[string]sweep.Axis{"arch": archAxis(poolingArchs...), "sw2": floatAxis(sw2)},
+			Order: []string{"arch", "sw2"}, Kinds: []string{"pooling-theory"}, Settings: settings(nil), Seed: int64(cfg.Seed)},
+		{Name: "pooling-train-fcn", Spec: fcn, Grid: map[string]sweep.Axis{"sw2": floatAxis(sw2), "depth": intAxis(st.Depths)},
+			Order: []string{"sw2", "depth"}, Kinds: []string{"train"}, Settings: trainSt, Seed: int64(cfg.Seed)},
+		{Name: "pooling-train-cnn", Spec: cnn, Grid: map[string]sweep.Axis{"arch": archAxis(spec.CNNF, spec.CNNGAP), "sw2": floatAxis(sw2), "depth": intAxis(st.Depths)},
+			Order: []string{"arch", "sw2", "depth"}, Kinds: []string{"train"}, Settings: trainSt, Seed: int64(cfg.Seed)},
+	}
+	return SweepPlan{Files: files, Draw: func(tables []sweep.Table) (Result, error) {
+		r := poolingResult{NTrain: st.NTrain, NTrainNet: st.NTrain, Chance: 1 / float64(spec.DefaultOutputs)}
+		nan := func(n int) []float64 {
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = math.NaN()
+			}
+			return v
+		}
+		for _, ph := range st.Phases {
+			var curves []poolingCurve
+			var netTr, netTe [][]float64
+			for _, a := range poolingArchs {
+				c := poolingCurve{Acc: nan(st.MaxDepth), Centred: nan(st.MaxDepth)}
+				for _, row := range tables[0].Rows {
+					if row.Params["arch"] == a && row.Params["sw2"] == ph.SW2 && row.Status == sweep.StatusOK {
+						copy(c.Acc, row.Arrays["pooling-theory.acc"].Data)
+						copy(c.Centred, row.Arrays["pooling-theory.centred"].Data)
+					}
+				}
+				curves = append(curves, c)
+				trAcc, teAcc := nan(len(st.Depths)), nan(len(st.Depths))
+				t := tables[2]
+				if a == spec.FCN {
+					t = tables[1]
+				}
+				for _, row := range t.Rows {
+					if arch, ok := row.Params["arch"]; (ok && arch != a) || row.Params["sw2"] != ph.SW2 {
+						continue
+					}
+					if id := nearest(intsToFloats(st.Depths), row.Params["depth"]); id >= 0 {
+						trAcc[id] = column(row, fmt.Sprintf("train.train_acc_t%d", st.Steps))
+						teAcc[id] = column(row, fmt.Sprintf("train.test_acc_t%d", st.Steps))
+					}
+				}
+				netTr, netTe = append(netTr, trAcc), append(netTe, teAcc)
+			}
+			r.Theory = append(r.Theory, curves)
+			r.NetTrain, r.NetTest = append(r.NetTrain, netTr), append(r.NetTest, netTe)
+		}
+		in := dataSettings{Dataset: data["dataset"].(string), Grayscale: true, Downsample: st.Downsample}.inputShape(spec.CNNF)
+		return drawPooling(st, r, note, "", in[0], in[1]), nil
+	}}, nil
+}
+
+// drawPooling draws the figure and its caption from r; h x w is the image
+// size.
+func drawPooling(st poolingSetup, r poolingResult, note, why string, h, w int) Result {
 	depths := make([]float64, st.MaxDepth)
 	for i := range depths {
 		depths[i] = float64(i + 1)
@@ -340,7 +473,7 @@ func poolingFigure(cfg Config, st poolingSetup) (Result, error) {
 	for i, d := range st.Depths {
 		netDepths[i] = float64(d)
 	}
-	fig := plots.Figure{Title: fmt.Sprintf("erf, sb2 = %g, %s %dx%d grayscale: converged NTK predictor on %d points (lines), trained networks on %d (markers)", st.SB2, note, tr.H, tr.W, r.NTrain, r.NTrainNet), Rows: 1, Cols: len(st.Phases)}
+	fig := plots.Figure{Title: fmt.Sprintf("erf, sb2 = %g, %s %dx%d grayscale: converged NTK predictor on %d points (lines), trained networks on %d (markers)", st.SB2, note, h, w, r.NTrain, r.NTrainNet), Rows: 1, Cols: len(st.Phases)}
 	var obs []string
 	for ip, ph := range st.Phases {
 		p := plots.Panel{Title: fmt.Sprintf("%s, sw2 = %g", ph.Name, ph.SW2), XLabel: "depth", YLabel: "test accuracy", YLim: [2]float64{0, 1},
@@ -378,7 +511,7 @@ func poolingFigure(cfg Config, st poolingSetup) (Result, error) {
 			"With zero initial outputs the converged predictor is a per-logit offset shared by all test points plus a part that differs between them and shrinks relative to the offset like chi_c*^l; accuracy falls to chance when the offset wins. Trained networks add their random initial outputs.",
 		Observed: strings.Join(obs, " "),
 		Numbers:  nums,
-	}}, nil
+	}}
 }
 
 // poolingVerdict states, from the chaotic phase of r, whether the claim

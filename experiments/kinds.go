@@ -261,6 +261,9 @@ func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 		return sweep.Result{}, sweep.Permanent(err)
 	}
 	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{"eta_crit": h.EtaCrit}, Arrays: map[string]npyarray.Array{}}
+	if h.Status == train.Interrupted {
+		return sweep.Result{}, fmt.Errorf("train: interrupted at step %d (the cell is redone on the next run)", h.Step)
+	}
 	if h.Status == train.Diverged {
 		r.Status, r.Reason = sweep.StatusDiverged, fmt.Sprintf("loss blew up at step %d", h.DivergedAt)
 	}
@@ -400,7 +403,7 @@ func putStats(m map[string]float64, prefix, suffix string, st NTKStats) {
 const (
 	costKernelRate   = 8e7     // entry-layer updates per second
 	costBytesPerWord = 8       // float64
-	costOverhead     = 1 << 26 // the data set and the process (64 MiB)
+	costProcess      = 1 << 26 // the process itself (64 MiB)
 )
 
 var costTrainFLOPs, costLinalgFLOPs = 4e9, 3e9 // pure Go
@@ -409,6 +412,15 @@ func init() {
 	if linalg.Backend() == "openblas" {
 		costTrainFLOPs, costLinalgFLOPs = 25e9, 25e9
 	}
+}
+
+// memory is the memory of d's whole data set decoded in float64 (both
+// splits, kept for the life of the process) plus the process itself.
+func (d dataSettings) memory() int64 {
+	if d.Dataset == datasets.MNIST {
+		return 70000*28*28*costBytesPerWord + costProcess
+	}
+	return 60000*32*32*3*costBytesPerWord + costProcess
 }
 
 // inputShape is the shape of one example of d for architecture arch,
@@ -450,7 +462,7 @@ func costTheoryGD(c sweep.Cell) (sweep.Cost, bool) {
 		return sweep.Cost{}, false
 	}
 	sec, mem := kernelCost(c.Spec, st.inputShape(c.Spec.Arch), st.NTrain+st.NTest)
-	return sweep.Cost{Seconds: sec, MemoryBytes: mem + costOverhead}, true
+	return sweep.Cost{Seconds: sec, MemoryBytes: mem + st.memory()}, true
 }
 
 // netCost is the forward FLOPs per example and the training memory of a
@@ -479,7 +491,7 @@ func costTrain(c sweep.Cell) (sweep.Cost, bool) {
 	if st.KernelChange {
 		sec += 2 * float64(c.Spec.Outputs) * 3 * flops * float64(st.NTrain) / costTrainFLOPs
 	}
-	return sweep.Cost{Seconds: sec, MemoryBytes: mem + kmem + costOverhead}, true
+	return sweep.Cost{Seconds: sec, MemoryBytes: mem + kmem + st.memory()}, true
 }
 
 // costNTK counts, per network, one forward and one backward pass per logit
@@ -500,5 +512,5 @@ func costNTK(c sweep.Cell) (sweep.Cost, bool) {
 		ksec, _ := kernelCost(c.Spec, in, st.NTrain)
 		sec += ksec
 	}
-	return sweep.Cost{Seconds: sec, MemoryBytes: 2*mem + costOverhead}, true
+	return sweep.Cost{Seconds: sec, MemoryBytes: 2*mem + st.memory()}, true
 }

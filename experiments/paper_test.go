@@ -153,6 +153,13 @@ func TestTrainCell(t *testing.T) {
 	if !(r.Scalars["eta_crit"] > 0) {
 		t.Errorf("eta_crit %g", r.Scalars["eta_crit"])
 	}
+	// A cancelled cell is a transient error (redone on the next run), never
+	// a result.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if r, err := k.Run(ctx, c); err == nil || sweep.IsPermanent(err) {
+		t.Errorf("cancelled cell: result %s, error %v; want a transient error", r.Status, err)
+	}
 	for name, bad := range map[string]map[string]any{
 		"time not recorded": {"times": []any{100.0}},
 		"no width":          {},

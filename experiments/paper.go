@@ -19,8 +19,9 @@ import (
 // cluster from the sweep files Make writes beside the figure.
 type SweepPlan struct {
 	Files []sweep.File
-	// Draw makes the figure from one table per file, in order. Rows whose
-	// status is not ok (failed, diverged, missing) must show as gaps.
+	// Draw makes the figure from one table per file, in order. Failed
+	// cells must show as gaps (column returns NaN for them); diverged cells
+	// keep the values recorded before the divergence.
 	Draw func(tables []sweep.Table) (Result, error)
 }
 
@@ -93,11 +94,23 @@ func runPlan(name, dir string, cfg Config, plan SweepPlan) (Result, error) {
 		return Result{}, fmt.Errorf("no results under %s for %s; compute them with `ntkharness sweep run FILE --results %s` (or on a cluster: `ntkharness sweep emit k8s|slurm FILE`), then draw again",
 			root, strings.Join(missing, ", "), root)
 	}
-	return plan.Draw(tables)
+	res, err := plan.Draw(tables)
+	if err != nil {
+		return Result{}, err
+	}
+	failed, cells := 0, 0
+	for _, t := range tables {
+		failed += t.Counts()[sweep.StatusFailed]
+		cells += len(t.Rows)
+	}
+	if failed > 0 {
+		res.Caption.Observed += fmt.Sprintf(" %d of the %d sweep cells failed and are gaps in the figure (`ntkharness sweep gather` lists their reasons).", failed, cells)
+	}
+	return res, nil
 }
 
-// column returns the scalar of kind.name in row r, NaN when the cell is not
-// ok or lacks it.
+// column returns the scalar col ("kind.name") of row r, NaN when the cell
+// failed, is missing or lacks it.
 func column(r sweep.Row, col string) float64 {
 	if r.Status != sweep.StatusOK && r.Status != sweep.StatusDiverged {
 		return math.NaN()

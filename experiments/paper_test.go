@@ -421,3 +421,34 @@ func TestPoolingPlan(t *testing.T) {
 		t.Errorf("captions differ:\nsweep:  %s\ndirect: %s", res.Caption.Observed, direct.Caption.Observed)
 	}
 }
+
+// TestRunPlanFailedCells: a cell that fails permanently is a gap in the
+// drawn data and is counted in the caption; the others are drawn, and
+// progress reaches the total.
+func TestRunPlanFailedCells(t *testing.T) {
+	f := sweep.File{Name: "failing", Spec: spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, SW2: 1, SB2: 0.1},
+		Grid: map[string]sweep.Axis{"sw2": floatAxis([]float64{1, 2, 3})}, Kinds: []string{sweep.Synthetic},
+		Settings: map[string]any{"synthetic": map[string]any{"fail": []any{1.0}}}}
+	var got []float64
+	plan := SweepPlan{Files: []sweep.File{f}, Draw: func(tables []sweep.Table) (Result, error) {
+		for _, r := range tables[0].Rows {
+			got = append(got, column(r, "synthetic.value"))
+		}
+		return Result{Caption: plots.ReportFigure{Observed: "drawn."}}, nil
+	}}
+	last, total := 0, 0
+	cfg := Config{Progress: func(d, n int) { last, total = d, n }}
+	res, err := runPlan("failing", t.TempDir(), cfg, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || math.IsNaN(got[0]) || !math.IsNaN(got[1]) || math.IsNaN(got[2]) {
+		t.Errorf("drawn values %v, want a NaN gap for cell 1 only", got)
+	}
+	if !strings.Contains(res.Caption.Observed, "1 of the 3 sweep cells failed") {
+		t.Errorf("caption %q does not count the failed cell", res.Caption.Observed)
+	}
+	if last != 3 || total != 3 {
+		t.Errorf("progress ended at %d of %d, want 3 of 3", last, total)
+	}
+}

@@ -44,13 +44,15 @@ type Config struct {
 
 	// The paper scale of the figures with a SweepPlan runs through sweeps:
 	// Results is their results root (default DIR/sweeps), Workers the cells
-	// computed at once (default 1), and NoRun draws from the results
-	// already there (computed on a cluster) instead of computing the
-	// missing cells. Log receives the sweeps' notices.
-	Results string
-	Workers int
-	NoRun   bool
-	Log     io.Writer
+	// computed at once (default 1), NoRun draws from the results already
+	// there (computed on a cluster) instead of computing the missing cells,
+	// and RetryFailed recomputes cells recorded as failed (after a fix).
+	// Log receives the sweeps' notices.
+	Results     string
+	Workers     int
+	NoRun       bool
+	RetryFailed bool
+	Log         io.Writer
 }
 
 // Result is one computed figure with its caption.

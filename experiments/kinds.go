@@ -314,6 +314,9 @@ type ntkSettings struct {
 	// own statistics (<stat> and <stat>_sd) instead of the statistics of
 	// the mean kernel; rel_err stays that of the mean kernel.
 	PerNetwork bool `json:"per_network"`
+	// MaxMemoryGiB bounds the arrays the empirical NTK holds at once; the
+	// default 16 fits a width-1024, depth-128 fcn on 64 inputs.
+	MaxMemoryGiB float64 `json:"max_memory_gib"`
 }
 
 // runNTKCell computes the mean empirical NTK K of samples networks of the
@@ -328,20 +331,21 @@ func runNTKCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	if err != nil {
 		return sweep.Result{}, err
 	}
-	st := ntkSettings{dataSettings: defaultDataSettings(), Samples: 1, Theory: true}
+	st := ntkSettings{dataSettings: defaultDataSettings(), Samples: 1, Theory: true, MaxMemoryGiB: 16}
 	if err := c.DecodeSettings(&st); err != nil {
 		return sweep.Result{}, sweep.Permanent(err)
 	}
-	if st.Samples < 1 {
-		return sweep.Result{}, sweep.Permanentf("ntk: samples %d: want at least 1", st.Samples)
+	if st.Samples < 1 || !(st.MaxMemoryGiB > 0) {
+		return sweep.Result{}, sweep.Permanentf("ntk: samples %d, max_memory_gib %g: want samples >= 1 and a positive memory", st.Samples, st.MaxMemoryGiB)
 	}
+	opt := ntkempirical.Options{MaxMemory: int64(st.MaxMemoryGiB * (1 << 30))}
 	d, err := st.load(s.Arch, uint64(c.Seed))
 	if err != nil {
 		return sweep.Result{}, err
 	}
 	var k ntkempirical.Kernel
 	if !st.PerNetwork || st.Theory {
-		k, err = ntkempirical.Mean(s, d.xTrain.Shape[1:], d.xTrain, npyarray.Array{}, uint64(c.Seed), st.Samples, ntkempirical.Options{})
+		k, err = ntkempirical.Mean(s, d.xTrain.Shape[1:], d.xTrain, npyarray.Array{}, uint64(c.Seed), st.Samples, opt)
 		if err != nil {
 			return sweep.Result{}, sweep.Permanent(err)
 		}
@@ -350,7 +354,7 @@ func runNTKCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	if st.PerNetwork {
 		per := make([]NTKStats, st.Samples)
 		for m := range per {
-			if per[m], err = finiteNTKStats(s, d.xTrain, ntkempirical.SeedSource(uint64(c.Seed), m)); err != nil {
+			if per[m], err = finiteNTKStats(s, d.xTrain, ntkempirical.SeedSource(uint64(c.Seed), m), opt); err != nil {
 				return sweep.Result{}, sweep.Permanent(err)
 			}
 		}

@@ -184,7 +184,7 @@ func NTKDepthFinite(sw2, sb2 float64, depths []int, width, seeds int, seed uint6
 		s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: l, Width: width, SW2: sw2, SB2: sb2, Outputs: 1}
 		per := make([]NTKStats, seeds)
 		for m := range per {
-			st, err := finiteNTKStats(s, x, ntkempirical.SeedSource(seed, m))
+			st, err := finiteNTKStats(s, x, ntkempirical.SeedSource(seed, m), ntkempirical.Options{})
 			if err != nil {
 				return e, fmt.Errorf("width %d, depth %d, seed %d: %w", width, l, m, err)
 			}
@@ -203,12 +203,12 @@ func NTKDepthFinite(sw2, sb2 float64, depths []int, width, seeds int, seed uint6
 
 // finiteNTKStats draws the network s from rng and returns the NTKStats of
 // its empirical NTK on x.
-func finiteNTKStats(s spec.Spec, x npyarray.Array, rng *rand.Rand) (NTKStats, error) {
+func finiteNTKStats(s spec.Spec, x npyarray.Array, rng *rand.Rand, opt ntkempirical.Options) (NTKStats, error) {
 	net, err := nets.New(s, x.Shape[1:], rng)
 	if err != nil {
 		return NTKStats{}, err
 	}
-	k, err := ntkempirical.Compute(net, x, npyarray.Array{}, ntkempirical.Options{})
+	k, err := ntkempirical.Compute(net, x, npyarray.Array{}, opt)
 	net.Close()
 	// The graph's tensors carry finalizers and outlive it by one GC cycle,
 	// which lets the heap goal ratchet up network after network (4 GB peak

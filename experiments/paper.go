@@ -67,7 +67,7 @@ func runPlan(name, dir string, cfg Config, plan SweepPlan) (Result, error) {
 	before := 0
 	for k, s := range sweeps {
 		if !cfg.NoRun {
-			_, err := s.Run(context.Background(), sweep.RunOptions{Results: root, Workers: cfg.Workers, Log: cfg.Log,
+			_, err := s.Run(context.Background(), sweep.RunOptions{Results: root, Workers: cfg.Workers, RetryFailed: cfg.RetryFailed, Log: cfg.Log,
 				Progress: func(done, todo int) {
 					if cfg.Progress != nil {
 						// Cells done before this run count as finished work.

@@ -216,6 +216,17 @@ func TestNTKCell(t *testing.T) {
 	if d, td := wide.Scalars["diag"], wide.Scalars["theory_diag"]; math.Abs(d-td) > 0.1*td {
 		t.Errorf("mean diagonal %g vs analytic %g", d, td)
 	}
+	// The memory budget reaches the empirical NTK.
+	for _, perNet := range []bool{false, true} {
+		tiny := map[string]any{"max_memory_gib": 1e-6, "per_network": perNet}
+		for k, v := range settings {
+			tiny[k] = v
+		}
+		c := sweep.Cell{Spec: spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 3, Width: 64, SW2: 1.5, SB2: 0.05, Outputs: 1, DType: spec.Float64}, Seed: 4, Settings: tiny}
+		if _, err := k.Run(context.Background(), c); !sweep.IsPermanent(err) || !strings.Contains(err.Error(), "memory budget") {
+			t.Errorf("per_network %v with a 1 KiB budget: error %v, want the budget refused", perNet, err)
+		}
+	}
 }
 
 // TestWidthPlan runs a tiny width plan and checks the drawn fcn errors
@@ -423,8 +434,8 @@ func TestPoolingPlan(t *testing.T) {
 }
 
 // TestRunPlanFailedCells: a cell that fails permanently is a gap in the
-// drawn data and is counted in the caption; the others are drawn, and
-// progress reaches the total.
+// drawn data and is counted in the caption; the others are drawn, progress
+// reaches the total, and RetryFailed recomputes just the failed cell.
 func TestRunPlanFailedCells(t *testing.T) {
 	f := sweep.File{Name: "failing", Spec: spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, SW2: 1, SB2: 0.1},
 		Grid: map[string]sweep.Axis{"sw2": floatAxis([]float64{1, 2, 3})}, Kinds: []string{sweep.Synthetic},
@@ -438,7 +449,8 @@ func TestRunPlanFailedCells(t *testing.T) {
 	}}
 	last, total := 0, 0
 	cfg := Config{Progress: func(d, n int) { last, total = d, n }}
-	res, err := runPlan("failing", t.TempDir(), cfg, plan)
+	dir := t.TempDir()
+	res, err := runPlan("failing", dir, cfg, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,5 +462,30 @@ func TestRunPlanFailedCells(t *testing.T) {
 	}
 	if last != 3 || total != 3 {
 		t.Errorf("progress ended at %d of %d, want 3 of 3", last, total)
+	}
+
+	// RetryFailed recomputes the failed cell (it fails again) and only it.
+	s, err := sweep.New(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Unix(1e9, 0)
+	for i := range 3 {
+		if err := os.Chtimes(s.CellPath(resultsRoot(dir, cfg), i), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.RetryFailed = true
+	if _, err := runPlan("failing", dir, cfg, plan); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		st, err := os.Stat(s.CellPath(resultsRoot(dir, cfg), i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if redone := !st.ModTime().Equal(old); redone != (i == 1) {
+			t.Errorf("cell %d recomputed: %v, want %v", i, redone, i == 1)
+		}
 	}
 }

@@ -42,19 +42,20 @@ type figureFlags struct {
 	scale, dataset, cifar10, out, results *string
 	seed                                  *uint64
 	workers                               *int
-	noRun                                 *bool
+	noRun, retryFailed                    *bool
 }
 
 func addFigureFlags(fs *flagSet) figureFlags {
 	return figureFlags{
-		scale:   fs.String("scale", experiments.Quick, "grid size: quick (minutes on 2 cores) or paper"),
-		dataset: fs.String("dataset", datasets.CIFAR10, "data set: cifar10 (falls back to the embedded mnist when absent) or mnist"),
-		cifar10: fs.String("cifar10", "", "CIFAR-10 binary release: folder or .tar.gz `PATH` (default $CIFAR10_DIR)"),
-		out:     fs.String("out", "", "output `DIR` (required)"),
-		seed:    fs.Uint64("seed", 0, "seed of every subset and initialization"),
-		results: fs.String("results", "", "sweep results `DIR` of the paper scale (default OUT/sweeps)"),
-		workers: fs.Int("workers", 1, "sweep cells computed at once at the paper scale"),
-		noRun:   fs.Bool("no-run", false, "paper scale: do not compute missing sweep cells, only draw from --results"),
+		scale:       fs.String("scale", experiments.Quick, "grid size: quick (minutes on 2 cores) or paper"),
+		dataset:     fs.String("dataset", datasets.CIFAR10, "data set: cifar10 (falls back to the embedded mnist when absent) or mnist"),
+		cifar10:     fs.String("cifar10", "", "CIFAR-10 binary release: folder or .tar.gz `PATH` (default $CIFAR10_DIR)"),
+		out:         fs.String("out", "", "output `DIR` (required)"),
+		seed:        fs.Uint64("seed", 0, "seed of every subset and initialization"),
+		results:     fs.String("results", "", "sweep results `DIR` of the paper scale (default OUT/sweeps)"),
+		workers:     fs.Int("workers", 1, "sweep cells computed at once at the paper scale"),
+		noRun:       fs.Bool("no-run", false, "paper scale: do not compute missing sweep cells, only draw from --results"),
+		retryFailed: fs.Bool("retry-failed", false, "paper scale: recompute sweep cells recorded as failed (after a fix)"),
 	}
 }
 
@@ -72,7 +73,7 @@ func (f figureFlags) config(name string) (experiments.Config, error) {
 		return experiments.Config{}, usagef("%s: --workers %d: want at least 1", name, *f.workers)
 	}
 	return experiments.Config{Scale: *f.scale, Dataset: *f.dataset, CIFAR10: *f.cifar10, Seed: *f.seed,
-		Results: *f.results, Workers: *f.workers, NoRun: *f.noRun, Log: os.Stderr}, nil
+		Results: *f.results, Workers: *f.workers, NoRun: *f.noRun, RetryFailed: *f.retryFailed, Log: os.Stderr}, nil
 }
 
 func runFigure(args []string) error {

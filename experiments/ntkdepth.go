@@ -428,7 +428,11 @@ func ntkDepthResult(cfg Config, fin ntkDepthFinite, finite func(p ntkDepthPoint,
 		if err != nil {
 			return Result{}, fmt.Errorf("%s point sw2 = %g: %w", p.name, p.sw2, err)
 		}
-		dev, err := finiteDeviation(c.NTKDepthSeries, e, len(e.Mean.Depths)-1)
+		deepest := len(e.Mean.Depths) - 1 // the deepest depth with a result (a failed sweep cell is NaN)
+		for deepest > 0 && math.IsNaN(e.Mean.LMax[deepest]) {
+			deepest--
+		}
+		dev, err := finiteDeviation(c.NTKDepthSeries, e, deepest)
 		if err != nil {
 			return Result{}, fmt.Errorf("%s point sw2 = %g: %w", p.name, p.sw2, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -15,6 +16,7 @@ import (
 // Page geometry, in points.
 const (
 	titleHeight      = vg.Length(26)
+	titleLineHeight  = vg.Length(16) // each further line of a wrapped title
 	groupTitleHeight = vg.Length(20)
 	groupGap         = vg.Length(24)
 	sharedBarW       = vg.Length(72) // strip at the right of the figure
@@ -44,6 +46,7 @@ type layout struct {
 	panelW       vg.Length
 	panelH       vg.Length
 	title        vg.Length // height of the title strip
+	titleText    string    // the title wrapped to the page width
 	bar          vg.Length // width of the shared colour bar strip
 	groups       vg.Length // height of the column-group headings
 	gap          vg.Length // space between column groups
@@ -78,9 +81,6 @@ func figureLayout(f *Figure) (*layout, error) {
 		ph = defaultPanelHeight
 	}
 	l := &layout{panelW: vg.Length(pw) * vg.Centimeter, panelH: vg.Length(ph) * vg.Centimeter}
-	if f.Title != "" {
-		l.title = titleHeight
-	}
 	if f.ColorBar != nil && figureHasHeat(f) {
 		l.bar = sharedBarW
 	}
@@ -89,6 +89,11 @@ func figureLayout(f *Figure) (*layout, error) {
 		l.gap = groupGap
 	}
 	l.w = vg.Length(f.Cols)*l.panelW + l.bar + vg.Length(max(len(f.Groups)-1, 0))*l.gap
+	if f.Title != "" {
+		lines := wrapText(textStyle(fontFigTitle), f.Title, l.w-l.bar-2*tilePad)
+		l.titleText = strings.Join(lines, "\n")
+		l.title = titleHeight + vg.Length(len(lines)-1)*titleLineHeight
+	}
 	l.key = figureKey(f)
 	if len(l.key) > 0 {
 		sty := textStyle(fontLegend)
@@ -117,6 +122,25 @@ func figureLayout(f *Figure) (*layout, error) {
 }
 
 const keyThumbW = vg.Length(16)
+
+// wrapText breaks s at spaces into lines no wider than w in style sty (a
+// single word wider than w gets a line of its own).
+func wrapText(sty text.Style, s string, w vg.Length) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case sty.Width(line+" "+word) <= w:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
+	}
+	return append(lines, line)
+}
 
 func keyEntryWidth(sty text.Style, e keyEntry) vg.Length {
 	return keyThumbW + 4 + sty.Width(e.label) + 14
@@ -478,7 +502,7 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
 	if f.Title != "" {
 		sty := textStyle(fontFigTitle)
 		sty.XAlign, sty.YAlign = draw.XCenter, draw.YTop
-		dc.FillText(sty, vg.Point{X: (dc.Min.X + dc.Max.X - l.bar) / 2, Y: dc.Max.Y - 6}, f.Title)
+		dc.FillText(sty, vg.Point{X: (dc.Min.X + dc.Max.X - l.bar) / 2, Y: dc.Max.Y - 6}, l.titleText)
 	}
 	keyH := vg.Length(0)
 	if l.keyRows > 0 {

@@ -176,7 +176,9 @@ type savedCaption struct {
 }
 
 // version is the program's version control revision ("+dirty" when built
-// from a modified tree), or "" when the build does not record it.
+// from a modified tree), else its module version when it has one, or ""
+// when the build records neither (go build -buildvcs=false from a source
+// tree).
 func version() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
@@ -191,10 +193,15 @@ func version() string {
 			dirty = s.Value == "true"
 		}
 	}
-	if rev != "" && dirty {
-		rev += "+dirty"
+	switch {
+	case rev != "" && dirty:
+		return rev + "+dirty"
+	case rev != "":
+		return rev
+	case info.Main.Version != "(devel)":
+		return info.Main.Version
 	}
-	return rev
+	return ""
 }
 
 // Done reports whether dir holds every output of figure name (its picture,

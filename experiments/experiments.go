@@ -47,11 +47,14 @@ type Config struct {
 	// computed at once (default 1), NoRun draws from the results already
 	// there (computed on a cluster) instead of computing the missing cells,
 	// and RetryFailed recomputes cells recorded as failed (after a fix).
-	// Log receives the sweeps' notices.
+	// Partial draws even when cells are missing (as gaps), to watch a
+	// sweep in progress; such a figure is never reused. Log receives the
+	// sweeps' notices.
 	Results     string
 	Workers     int
 	NoRun       bool
 	RetryFailed bool
+	Partial     bool
 	Log         io.Writer
 }
 
@@ -59,6 +62,9 @@ type Config struct {
 type Result struct {
 	Figure  plots.Figure
 	Caption plots.ReportFigure // Name is filled by Make
+	// Incomplete marks a figure drawn with some of its work missing
+	// (Config.Partial); Done never reuses it.
+	Incomplete bool
 }
 
 // Spec describes one figure of the suite. Run computes the quick scale,
@@ -163,6 +169,9 @@ type runKey struct {
 	CIFAR10 string `json:"cifar10,omitempty"`
 	Seed    uint64 `json:"seed"`
 	Version string `json:"version,omitempty"`
+	// Incomplete is set on figures drawn with missing work; keyOf never
+	// sets it, so Done never matches them.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 func keyOf(cfg Config) runKey {
@@ -262,7 +271,9 @@ func Make(name, dir string, cfg Config) (plots.ReportFigure, error) {
 	err = npyarray.WriteFileAtomic(captionFile(dir, name), func(w io.Writer) error {
 		e := json.NewEncoder(w)
 		e.SetIndent("", "  ")
-		return e.Encode(savedCaption{c, keyOf(cfg)})
+		key := keyOf(cfg)
+		key.Incomplete = res.Incomplete
+		return e.Encode(savedCaption{c, key})
 	})
 	if err != nil {
 		return plots.ReportFigure{}, fmt.Errorf("figure %s: caption: %w", name, err)

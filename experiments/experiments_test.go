@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -184,6 +185,25 @@ func TestMakeAndReport(t *testing.T) {
 		if Done(dir, "depthscales", other) {
 			t.Errorf("Done is true for %+v, a figure made with the default config", other)
 		}
+	}
+	// A figure drawn with missing work is never reused.
+	saved, err := loadCaption(dir, "depthscales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved.Run.Incomplete = true
+	b, err := json.Marshal(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(captionFile(dir, "depthscales"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if Done(dir, "depthscales", Config{}) {
+		t.Error("Done is true for an incomplete figure")
+	}
+	if _, err := Make("depthscales", dir, Config{}); err != nil {
+		t.Fatal(err)
 	}
 	png := filepath.Join(dir, "depthscales.png")
 	old := time.Unix(1e9, 0)

@@ -42,7 +42,8 @@ func resultsRoot(dir string, cfg Config) string {
 // runPlan writes the plan's sweep files into dir, computes the cells that
 // have no result under the results root (unless cfg.NoRun), gathers the
 // tables and draws the figure. Finished cells are never recomputed, so an
-// interrupted run loses at most the cells in flight.
+// interrupted run loses at most the cells in flight. Missing cells are an
+// error naming them, unless cfg.Partial: then they are gaps.
 func runPlan(name, dir string, cfg Config, plan SweepPlan) (Result, error) {
 	root := resultsRoot(dir, cfg)
 	sweeps := make([]*sweep.Sweep, len(plan.Files))
@@ -83,14 +84,18 @@ func runPlan(name, dir string, cfg Config, plan SweepPlan) (Result, error) {
 		switch {
 		case err != nil && !cfg.NoRun:
 			return Result{}, err
-		case err != nil:
+		case err != nil: // no results folder yet: every cell is missing
 			missing = append(missing, fmt.Sprintf("all %d cells of %s", s.Len(), sweepFile(dir, name, k)))
+			t.Rows = make([]sweep.Row, s.Len())
+			for i := range t.Rows {
+				t.Rows[i] = sweep.Row{Index: i, Params: s.Cell(i).ParamMap(), Status: sweep.StatusMissing, Reason: "no results folder"}
+			}
 		case t.Counts()[sweep.StatusMissing] > 0:
 			missing = append(missing, fmt.Sprintf("%d of %d cells of %s", t.Counts()[sweep.StatusMissing], s.Len(), sweepFile(dir, name, k)))
 		}
 		tables[k] = t
 	}
-	if len(missing) > 0 {
+	if len(missing) > 0 && !cfg.Partial {
 		return Result{}, fmt.Errorf("no results under %s for %s; compute them with `ntkharness sweep run FILE --results %s` (or on a cluster: `ntkharness sweep emit k8s|slurm FILE`), then draw again",
 			root, strings.Join(missing, ", "), root)
 	}
@@ -98,13 +103,18 @@ func runPlan(name, dir string, cfg Config, plan SweepPlan) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	failed, cells := 0, 0
+	failed, absent, cells := 0, 0, 0
 	for _, t := range tables {
 		failed += t.Counts()[sweep.StatusFailed]
+		absent += t.Counts()[sweep.StatusMissing]
 		cells += len(t.Rows)
 	}
 	if failed > 0 {
 		res.Caption.Observed += fmt.Sprintf(" %d of the %d sweep cells failed and are gaps in the figure (`ntkharness sweep gather` lists their reasons).", failed, cells)
+	}
+	if absent > 0 {
+		res.Incomplete = true
+		res.Caption.Observed = fmt.Sprintf("PARTIAL: %d of the %d sweep cells are not computed yet and are gaps. ", absent, cells) + res.Caption.Observed
 	}
 	return res, nil
 }

@@ -37,9 +37,17 @@ func TestTrainabilityPlan(t *testing.T) {
 	if _, err := runPlan("trainability", dir, noRun, plan); err == nil || !strings.Contains(err.Error(), "sweep run") {
 		t.Fatalf("drawing without results: got %v, want an error saying how to compute them", err)
 	}
+	partial := noRun
+	partial.Partial = true
+	if res, err := runPlan("trainability", dir, partial, plan); err != nil || !res.Incomplete || !strings.HasPrefix(res.Caption.Observed, "PARTIAL: 8 of the 8 sweep cells") {
+		t.Fatalf("partial drawing without results: incomplete %v, caption %q, error %v", res.Incomplete, res.Caption.Observed, err)
+	}
 	res, err := runPlan("trainability", dir, cfg, plan)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Incomplete {
+		t.Error("a figure with every cell computed is marked incomplete")
 	}
 	for k := range plan.Files {
 		if _, err := sweep.Load(sweepFile(dir, "trainability", k)); err != nil {

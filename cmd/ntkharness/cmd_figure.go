@@ -42,7 +42,7 @@ type figureFlags struct {
 	scale, dataset, cifar10, out, results *string
 	seed                                  *uint64
 	workers                               *int
-	noRun, retryFailed                    *bool
+	noRun, retryFailed, partial           *bool
 }
 
 func addFigureFlags(fs *flagSet) figureFlags {
@@ -56,6 +56,7 @@ func addFigureFlags(fs *flagSet) figureFlags {
 		workers:     fs.Int("workers", 1, "sweep cells computed at once at the paper scale"),
 		noRun:       fs.Bool("no-run", false, "paper scale: do not compute missing sweep cells, only draw from --results"),
 		retryFailed: fs.Bool("retry-failed", false, "paper scale: recompute sweep cells recorded as failed (after a fix)"),
+		partial:     fs.Bool("partial", false, "paper scale: draw even if sweep cells are missing (gaps), e.g. with --no-run while a cluster computes them"),
 	}
 }
 
@@ -73,7 +74,7 @@ func (f figureFlags) config(name string) (experiments.Config, error) {
 		return experiments.Config{}, usagef("%s: --workers %d: want at least 1", name, *f.workers)
 	}
 	return experiments.Config{Scale: *f.scale, Dataset: *f.dataset, CIFAR10: *f.cifar10, Seed: *f.seed,
-		Results: *f.results, Workers: *f.workers, NoRun: *f.noRun, RetryFailed: *f.retryFailed, Log: os.Stderr}, nil
+		Results: *f.results, Workers: *f.workers, NoRun: *f.noRun, RetryFailed: *f.retryFailed, Partial: *f.partial, Log: os.Stderr}, nil
 }
 
 func runFigure(args []string) error {

@@ -115,6 +115,7 @@ func runPlan(name, dir string, cfg Config, plan SweepPlan) (Result, error) {
 	if absent > 0 {
 		res.Incomplete = true
 		res.Caption.Observed = fmt.Sprintf("PARTIAL: %d of the %d sweep cells are not computed yet and are gaps. ", absent, cells) + res.Caption.Observed
+		res.Figure.Title = fmt.Sprintf("PARTIAL (%d of %d cells missing): %s", absent, cells, res.Figure.Title)
 	}
 	return res, nil
 }

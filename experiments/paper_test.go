@@ -39,8 +39,8 @@ func TestTrainabilityPlan(t *testing.T) {
 	}
 	partial := noRun
 	partial.Partial = true
-	if res, err := runPlan("trainability", dir, partial, plan); err != nil || !res.Incomplete || !strings.HasPrefix(res.Caption.Observed, "PARTIAL: 8 of the 8 sweep cells") {
-		t.Fatalf("partial drawing without results: incomplete %v, caption %q, error %v", res.Incomplete, res.Caption.Observed, err)
+	if res, err := runPlan("trainability", dir, partial, plan); err != nil || !res.Incomplete || !strings.HasPrefix(res.Caption.Observed, "PARTIAL: 8 of the 8 sweep cells") || !strings.HasPrefix(res.Figure.Title, "PARTIAL") {
+		t.Fatalf("partial drawing without results: incomplete %v, title %q, caption %q, error %v", res.Incomplete, res.Figure.Title, res.Caption.Observed, err)
 	}
 	res, err := runPlan("trainability", dir, cfg, plan)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
@@ -209,11 +208,7 @@ func finiteNTKStats(s spec.Spec, x npyarray.Array, rng *rand.Rand, opt ntkempiri
 		return NTKStats{}, err
 	}
 	k, err := ntkempirical.Compute(net, x, npyarray.Array{}, opt)
-	net.Close()
-	// The graph's tensors carry finalizers and outlive it by one GC cycle,
-	// which lets the heap goal ratchet up network after network (4 GB peak
-	// for the figure); a collection per network keeps it near 1 GB.
-	runtime.GC()
+	net.Close() // also collects the graph's memory, see nets.Net.Close
 	if err != nil {
 		return NTKStats{}, err
 	}

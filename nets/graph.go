@@ -3,6 +3,7 @@ package nets
 import (
 	"fmt"
 	"math"
+	"runtime"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -149,14 +150,20 @@ func (n *Net) graph(kind graphKind, batch int) (*graph, error) {
 	return gr, nil
 }
 
-// Close releases the compiled graphs; the Net stays usable.
+// Close releases the compiled graphs; the Net stays usable. It ends with a
+// garbage collection: the graphs' tensors carry finalizers, so without it
+// their memory outlives them by a cycle and the heap of a loop over
+// networks grows about 40% above what one network needs (measured: 8
+// width-2048 networks in ntkempirical.Mean, peak RSS 1.29 GB without,
+// 0.91 GB with, for 4% more time).
 func (n *Net) Close() {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	for k, gr := range n.graphs {
 		gr.vm.Close()
 		delete(n.graphs, k)
 	}
+	n.mu.Unlock()
+	runtime.GC()
 }
 
 func (n *Net) build(kind graphKind, batch int) (*graph, error) {

@@ -469,24 +469,26 @@ func costTheoryGD(c sweep.Cell) (sweep.Cost, bool) {
 	return sweep.Cost{Seconds: sec, MemoryBytes: mem + st.memory()}, true
 }
 
-// netCost is the forward FLOPs per example and the training memory of a
-// network of spec s on n examples of shape in (batches of at most 256).
-func netCost(s spec.Spec, in []int, n int) (flops float64, mem int64, ok bool) {
-	flops, err := nets.ForwardFLOPs(s, in)
-	if err != nil {
-		return 0, 0, false
+// cellNetCost decodes c's settings into st, whose embedded dataSettings d
+// is, and returns the example shape, the forward FLOPs per example and the
+// training memory (batches of at most 256) of c's network; ok is false when
+// the cell cannot be costed.
+func cellNetCost(c sweep.Cell, st any, d *dataSettings) (in []int, flops float64, mem int64, ok bool) {
+	if c.SpecErr != nil || c.DecodeSettings(st) != nil {
+		return nil, 0, 0, false
 	}
-	mem, err = nets.MemoryEstimate(s, in, min(n, 256))
-	return flops, mem, err == nil
+	in = d.inputShape(c.Spec.Arch)
+	flops, err := nets.ForwardFLOPs(c.Spec, in)
+	if err != nil {
+		return nil, 0, 0, false
+	}
+	mem, err = nets.MemoryEstimate(c.Spec, in, min(d.NTrain, 256))
+	return in, flops, mem, err == nil
 }
 
 func costTrain(c sweep.Cell) (sweep.Cost, bool) {
 	st := trainSettings{dataSettings: defaultDataSettings(), Steps: 4096}
-	if c.SpecErr != nil || c.DecodeSettings(&st) != nil {
-		return sweep.Cost{}, false
-	}
-	in := st.inputShape(c.Spec.Arch)
-	flops, mem, ok := netCost(c.Spec, in, st.NTrain)
+	in, flops, mem, ok := cellNetCost(c, &st, &st.dataSettings)
 	if !ok {
 		return sweep.Cost{}, false
 	}
@@ -502,11 +504,7 @@ func costTrain(c sweep.Cell) (sweep.Cost, bool) {
 // and example (the structured method) plus the n x n Gram products.
 func costNTK(c sweep.Cell) (sweep.Cost, bool) {
 	st := ntkSettings{dataSettings: defaultDataSettings(), Samples: 1, Theory: true}
-	if c.SpecErr != nil || c.DecodeSettings(&st) != nil {
-		return sweep.Cost{}, false
-	}
-	in := st.inputShape(c.Spec.Arch)
-	flops, mem, ok := netCost(c.Spec, in, st.NTrain)
+	in, flops, mem, ok := cellNetCost(c, &st, &st.dataSettings)
 	if !ok {
 		return sweep.Cost{}, false
 	}

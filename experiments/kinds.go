@@ -48,7 +48,7 @@ const (
 // block-averaged, then normalized (see prepareSets). Fully connected
 // networks see the images flattened.
 type dataSettings struct {
-	Dataset    string `json:"dataset"`    // cifar10 (default, falls back to mnist) or mnist
+	Dataset    string `json:"dataset"`    // cifar10 (default) or mnist
 	CIFAR10    string `json:"cifar10"`    // CIFAR-10 location; empty means $CIFAR10_DIR
 	NTrain     int    `json:"n_train"`    // default 256
 	NTest      int    `json:"n_test"`     // default 256
@@ -67,7 +67,8 @@ type cellData struct {
 }
 
 // sets returns the prepared training and test sets of d. Bad settings are
-// permanent errors; a data set that cannot be read is not.
+// permanent errors; a data set that cannot be read (CIFAR-10 included: a
+// cell does not fall back to MNIST) is not.
 func (d dataSettings) sets(seed uint64) (tr, te *datasets.Set, err error) {
 	if d.NTrain < 1 || d.NTest < 1 || d.Downsample < 1 {
 		return nil, nil, sweep.Permanentf("n_train %d, n_test %d, downsample %d: want all >= 1", d.NTrain, d.NTest, d.Downsample)
@@ -76,9 +77,15 @@ func (d dataSettings) sets(seed uint64) (tr, te *datasets.Set, err error) {
 	if err != nil {
 		return nil, nil, sweep.Permanent(err)
 	}
-	train, test, _, _, err := loadData(cfg)
+	train, test, _, why, err := loadData(cfg)
 	if err != nil {
 		return nil, nil, err
+	}
+	if why != "" {
+		// A cell never falls back to another data set: its result would
+		// carry the wrong name. Missing data on a node may be a mount
+		// problem, so the error is transient.
+		return nil, nil, fmt.Errorf("dataset %s is not available here: %s", cfg.Dataset, why)
 	}
 	if tr, te, err = prepareSets(train, test, seed, d); err != nil {
 		return nil, nil, sweep.Permanent(err)

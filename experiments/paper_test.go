@@ -161,6 +161,13 @@ func TestTrainCell(t *testing.T) {
 	if !(r.Scalars["eta_crit"] > 0) {
 		t.Errorf("eta_crit %g", r.Scalars["eta_crit"])
 	}
+	// A cell asking for CIFAR-10 where there is none fails (transiently)
+	// instead of silently training on MNIST.
+	c3 := c
+	c3.Settings = map[string]any{"dataset": "cifar10", "cifar10": filepath.Join(t.TempDir(), "none"), "n_train": 10.0, "n_test": 10.0}
+	if _, err := k.Run(context.Background(), c3); err == nil || sweep.IsPermanent(err) || !strings.Contains(err.Error(), "not available") {
+		t.Errorf("cifar10 cell without CIFAR-10: error %v, want a transient 'not available'", err)
+	}
 	// A cancelled cell is a transient error (redone on the next run), never
 	// a result.
 	ctx, cancel := context.WithCancel(context.Background())

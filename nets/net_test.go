@@ -160,16 +160,7 @@ func TestForwardMatchesReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := refForward(tc.s, tc.inShape, paramData(n), x)
-			// Same arithmetic in a different order: agreement to a few ulps
-			// of the O(1) outputs.
-			for i := range want {
-				for j := range want[i] {
-					if d := math.Abs(got.At(i, j) - want[i][j]); d > 1e-13 {
-						t.Errorf("f[%d][%d] = %.17g, reference %.17g", i, j, got.At(i, j), want[i][j])
-					}
-				}
-			}
+			checkForward(t, "Forward", got, tc, paramData(n), x)
 			// Parameters are live: changing them changes the next output.
 			for _, p := range n.Params() {
 				for i := range p.Data {
@@ -180,11 +171,23 @@ func TestForwardMatchesReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want = refForward(tc.s, tc.inShape, paramData(n), x)
-			if d := math.Abs(got.At(2, 1) - want[2][1]); d > 1e-13 {
-				t.Errorf("after an in-place update: f = %v, reference %v", got.At(2, 1), want[2][1])
-			}
+			checkForward(t, "after an in-place update", got, tc, paramData(n), x)
 		})
+	}
+}
+
+// checkForward compares outputs got with refForward on the same parameters
+// and inputs. Same arithmetic in a different order: agreement to a few ulps
+// of the O(1) outputs.
+func checkForward(t *testing.T, what string, got *mat.Dense, tc testCase, params [][]float64, x npyarray.Array) {
+	t.Helper()
+	want := refForward(tc.s, tc.inShape, params, x)
+	for i := range want {
+		for j := range want[i] {
+			if d := math.Abs(got.At(i, j) - want[i][j]); d > 1e-13 {
+				t.Errorf("%s: f[%d][%d] = %.17g, reference %.17g", what, i, j, got.At(i, j), want[i][j])
+			}
+		}
 	}
 }
 
@@ -231,14 +234,7 @@ func TestLossGradFiniteDifferences(t *testing.T) {
 			}
 			params := paramData(n)
 			// The outputs survive the backward pass (no in-place reuse).
-			ref := refForward(tc.s, tc.inShape, params, x)
-			for i := range ref {
-				for j := range ref[i] {
-					if d := math.Abs(out.At(i, j) - ref[i][j]); d > 1e-13 {
-						t.Errorf("LossGrad f[%d][%d] = %v, reference %v", i, j, out.At(i, j), ref[i][j])
-					}
-				}
-			}
+			checkForward(t, "LossGrad", out, tc, params, x)
 			if want := refLoss(tc, params, x, y); math.Abs(loss-want) > 1e-13 {
 				t.Errorf("loss %v, reference %v", loss, want)
 			}
@@ -307,14 +303,7 @@ func TestJacobianRows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ref := refForward(tc.s, tc.inShape, params, x)
-			for i := range ref {
-				for j := range ref[i] {
-					if d := math.Abs(tr.Out.At(i, j) - ref[i][j]); d > 1e-13 {
-						t.Errorf("Backward f[%d][%d] = %v, reference %v", i, j, tr.Out.At(i, j), ref[i][j])
-					}
-				}
-			}
+			checkForward(t, "Backward", tr.Out, tc, params, x)
 			col = 0
 			for pi, g := range tr.Grads {
 				for i := range g {
@@ -710,14 +699,7 @@ func TestConvBlocks(t *testing.T) {
 			t.Fatal(err)
 		}
 		params := paramData(n)
-		ref := refForward(tc.s, tc.inShape, params, x)
-		for i := range ref {
-			for j := range ref[i] {
-				if d := math.Abs(out.At(i, j) - ref[i][j]); d > 1e-13 {
-					t.Errorf("%s: f[%d][%d] = %v, reference %v", tc.name, i, j, out.At(i, j), ref[i][j])
-				}
-			}
-		}
+		checkForward(t, tc.name, out, tc, params, x)
 		// First-layer filter: its gradient sums over every block.
 		w := params[0]
 		for i := range w {

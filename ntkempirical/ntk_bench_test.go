@@ -150,6 +150,21 @@ func BenchmarkSpeedupFCN1024(b *testing.B) {
 	}
 }
 
+// timeStructured resets the benchmark timer, computes the structured NTK of
+// net on x b.N times and returns the median time in seconds.
+func timeStructured(b *testing.B, net *nets.Net, x npyarray.Array) float64 {
+	b.ResetTimer()
+	var ts []float64
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := Compute(net, x, npyarray.Array{}, Options{}); err != nil {
+			b.Fatal(err)
+		}
+		ts = append(ts, time.Since(start).Seconds())
+	}
+	return median(ts)
+}
+
 // BenchmarkStructuredFCN512 is a small structured run that every build
 // benchmarks: an erf FCN of width 512 and depth 3 on 128 784-d inputs with
 // 10 logits.
@@ -160,17 +175,9 @@ func BenchmarkStructuredFCN512(b *testing.B) {
 	defer net.Close()
 	total, _ := structuredFlops(net, n, s.Outputs)
 	rate := gemmRate()
-	b.ResetTimer()
-	var ts []float64
-	for i := 0; i < b.N; i++ {
-		start := time.Now()
-		if _, err := Compute(net, x, npyarray.Array{}, Options{}); err != nil {
-			b.Fatal(err)
-		}
-		ts = append(ts, time.Since(start).Seconds())
-	}
-	b.ReportMetric(median(ts), "s")
-	b.ReportMetric(total/median(ts)/rate, "frac-of-gemm")
+	t := timeStructured(b, net, x)
+	b.ReportMetric(t, "s")
+	b.ReportMetric(total/t/rate, "frac-of-gemm")
 	reportGemm(b, rate)
 }
 
@@ -186,16 +193,7 @@ func BenchmarkStructuredFCN2048(b *testing.B) {
 	defer net.Close()
 	total, useful := structuredFlops(net, n, s.Outputs)
 	rate := gemmRate()
-	b.ResetTimer()
-	var ts []float64
-	for i := 0; i < b.N; i++ {
-		start := time.Now()
-		if _, err := Compute(net, x, npyarray.Array{}, Options{}); err != nil {
-			b.Fatal(err)
-		}
-		ts = append(ts, time.Since(start).Seconds())
-	}
-	t := median(ts)
+	t := timeStructured(b, net, x)
 	b.ReportMetric(t, "s")
 	b.ReportMetric(total/1e9, "GFLOP")
 	b.ReportMetric(total/t/1e9, "GFLOP/s")

@@ -38,7 +38,7 @@ lint:
 
 # Short fuzzing of every reader (the seed corpora also run in `make test`).
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./datasets/npyarray
+	$(GO) test -run '^$$' -fuzz FuzzRead -fuzztime 30s ./npy
 	$(GO) test -run '^$$' -fuzz FuzzReadIDX -fuzztime 30s ./datasets
 	$(GO) test -run '^$$' -fuzz FuzzCIFAR10 -fuzztime 30s ./datasets
 	$(GO) test -run '^$$' -fuzz FuzzCompute -fuzztime 30s ./theory

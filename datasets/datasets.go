@@ -40,7 +40,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // Dataset names accepted by Load.
@@ -111,7 +111,7 @@ func Load(name string, opts Options) (train, test *Set, err error) {
 // FromArray wraps an array of images as a Set. x has shape [N, H, W, C]
 // (channels last) or [N, d], which is taken as N images of 1x1 pixels with
 // d channels. The Set shares x.Data. Labels must lie in [0, classes).
-func FromArray(x npyarray.Array, labels []int, classes int) (*Set, error) {
+func FromArray(x npy.Array, labels []int, classes int) (*Set, error) {
 	s := &Set{X: x.Data, Labels: labels, Classes: classes}
 	switch len(x.Shape) {
 	case 4:
@@ -159,19 +159,19 @@ func (s *Set) Dim() int { return s.H * s.W * s.C }
 func (s *Set) Image(i int) []float64 { d := s.Dim(); return s.X[i*d : (i+1)*d] }
 
 // Array returns the images as an array of shape [N, H, W, C] sharing X.
-func (s *Set) Array() npyarray.Array {
-	return npyarray.Array{Shape: []int{s.N, s.H, s.W, s.C}, Data: s.X}
+func (s *Set) Array() npy.Array {
+	return npy.Array{Shape: []int{s.N, s.H, s.W, s.C}, Data: s.X}
 }
 
 // Flat returns the images as an array of shape [N, H*W*C] sharing X: row i
 // is image i flattened in (y, x, c) order.
-func (s *Set) Flat() npyarray.Array {
-	return npyarray.Array{Shape: []int{s.N, s.Dim()}, Data: s.X}
+func (s *Set) Flat() npy.Array {
+	return npy.Array{Shape: []int{s.N, s.Dim()}, Data: s.X}
 }
 
 // LabelArray returns the labels as a float64 array of shape [N].
-func (s *Set) LabelArray() npyarray.Array {
-	a := npyarray.New(s.N)
+func (s *Set) LabelArray() npy.Array {
+	a := npy.New(s.N)
 	for i, l := range s.Labels {
 		a.Data[i] = float64(l)
 	}
@@ -184,9 +184,9 @@ func (s *Set) LabelArray() npyarray.Array {
 //
 // Centring (y - 1/k) gives every row mean zero, as in the paper's
 // mean-squared-error experiments.
-func (s *Set) OneHot(center bool) npyarray.Array {
+func (s *Set) OneHot(center bool) npy.Array {
 	k := s.Classes
-	y := npyarray.New(s.N, k)
+	y := npy.New(s.N, k)
 	off := 0.0
 	if center {
 		off = 1 / float64(k)

@@ -4,13 +4,13 @@ import (
 	"fmt"
 
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // Two 2x2 grayscale images, average-pooled by 2 and given centred one-hot
 // targets over 3 classes.
 func ExampleSet_Downsample() {
-	x := npyarray.Array{Shape: []int{2, 2, 2, 1}, Data: []float64{0, 1, 2, 3, 4, 4, 4, 8}}
+	x := npy.Array{Shape: []int{2, 2, 2, 1}, Data: []float64{0, 1, 2, 3, 4, 4, 4, 8}}
 	s, err := datasets.FromArray(x, []int{2, 0}, 3)
 	if err != nil {
 		fmt.Println(err)

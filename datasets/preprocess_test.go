@@ -7,14 +7,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // linearSet returns n images of h x w x c with X[i, y, x, ch] =
 // 1000 i + 10 y + x + 0.25 ch, labels i mod classes.
 func linearSet(t *testing.T, n, h, w, c, classes int) *Set {
 	t.Helper()
-	a := npyarray.New(n, h, w, c)
+	a := npy.New(n, h, w, c)
 	labels := make([]int, n)
 	for i := 0; i < n; i++ {
 		labels[i] = i % classes
@@ -99,7 +99,7 @@ func TestGrayscale(t *testing.T) {
 
 func TestStandardize(t *testing.T) {
 	// Values 1, 2, 3, 4: mean 2.5, population variance 1.25.
-	s, _ := FromArray(npyarray.Array{Shape: []int{2, 2}, Data: []float64{1, 2, 3, 4}}, []int{0, 1}, 2)
+	s, _ := FromArray(npy.Array{Shape: []int{2, 2}, Data: []float64{1, 2, 3, 4}}, []int{0, 1}, 2)
 	g, err := s.Standardize()
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestStandardize(t *testing.T) {
 		}
 	}
 	// Constant data cannot be standardized.
-	flat, _ := FromArray(npyarray.Array{Shape: []int{2, 2}, Data: []float64{3, 3, 3, 3}}, []int{0, 0}, 1)
+	flat, _ := FromArray(npy.Array{Shape: []int{2, 2}, Data: []float64{3, 3, 3, 3}}, []int{0, 0}, 1)
 	if _, err := flat.Standardize(); err == nil || !strings.Contains(err.Error(), "standard deviation 0") {
 		t.Errorf("constant data: error %v", err)
 	}
@@ -152,7 +152,7 @@ func TestStandardize(t *testing.T) {
 
 func TestNormalizeNorm(t *testing.T) {
 	// Image (3, 4) has norm 5; rescaled to norm sqrt(2): (3, 4) sqrt(2)/5.
-	s, _ := FromArray(npyarray.Array{Shape: []int{2, 2}, Data: []float64{3, 4, 0, -2}}, []int{0, 0}, 1)
+	s, _ := FromArray(npy.Array{Shape: []int{2, 2}, Data: []float64{3, 4, 0, -2}}, []int{0, 0}, 1)
 	g, err := s.NormalizeNorm()
 	if err != nil {
 		t.Fatal(err)
@@ -162,14 +162,14 @@ func TestNormalizeNorm(t *testing.T) {
 			t.Errorf("X[%d] = %v, want %v", i, g.X[i], want)
 		}
 	}
-	z, _ := FromArray(npyarray.Array{Shape: []int{2, 2}, Data: []float64{1, 1, 0, 0}}, []int{0, 0}, 1)
+	z, _ := FromArray(npy.Array{Shape: []int{2, 2}, Data: []float64{1, 1, 0, 0}}, []int{0, 0}, 1)
 	if _, err := z.NormalizeNorm(); err == nil || !strings.Contains(err.Error(), "example 1") {
 		t.Errorf("zero image: error %v, want one naming example 1", err)
 	}
 }
 
 func TestOneHot(t *testing.T) {
-	s, _ := FromArray(npyarray.Array{Shape: []int{3, 1}, Data: []float64{0, 0, 0}}, []int{2, 0, 1}, 3)
+	s, _ := FromArray(npy.Array{Shape: []int{3, 1}, Data: []float64{0, 0, 0}}, []int{2, 0, 1}, 3)
 	tests := []struct {
 		center bool
 		want   []float64
@@ -279,7 +279,7 @@ func TestReceiverUnchanged(t *testing.T) {
 }
 
 func TestStatsAndFromArray(t *testing.T) {
-	s, err := FromArray(npyarray.Array{Shape: []int{2, 1, 1, 2}, Data: []float64{1, -1, 3, 5}}, []int{1, 1}, 2)
+	s, err := FromArray(npy.Array{Shape: []int{2, 1, 1, 2}, Data: []float64{1, -1, 3, 5}}, []int{1, 1}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,20 +298,20 @@ func TestStatsAndFromArray(t *testing.T) {
 	if f := s.Flat(); !slices.Equal(f.Shape, []int{2, 2}) {
 		t.Errorf("Flat shape %v", f.Shape)
 	}
-	empty, _ := FromArray(npyarray.Array{Shape: []int{0, 3}}, nil, 1)
+	empty, _ := FromArray(npy.Array{Shape: []int{0, 3}}, nil, 1)
 	if st := empty.Stats(); !math.IsNaN(st.Mean) {
 		t.Errorf("empty Stats = %+v, want NaN", st)
 	}
 	for _, tt := range []struct {
-		a       npyarray.Array
+		a       npy.Array
 		labels  []int
 		classes int
 		want    string
 	}{
-		{npyarray.Array{Shape: []int{2}, Data: []float64{1, 2}}, []int{0, 0}, 1, "want [N, H, W, C] or [N, d]"},
-		{npyarray.Array{Shape: []int{2, 1}, Data: []float64{1, 2}}, []int{0}, 1, "2 images but 1 labels"},
-		{npyarray.Array{Shape: []int{2, 1}, Data: []float64{1, 2}}, []int{0, 3}, 3, "example 1 has label 3, want 0-2"},
-		{npyarray.Array{Shape: []int{2, 2}, Data: []float64{1, 2}}, []int{0, 0}, 1, "holds 2 values, want 4"},
+		{npy.Array{Shape: []int{2}, Data: []float64{1, 2}}, []int{0, 0}, 1, "want [N, H, W, C] or [N, d]"},
+		{npy.Array{Shape: []int{2, 1}, Data: []float64{1, 2}}, []int{0}, 1, "2 images but 1 labels"},
+		{npy.Array{Shape: []int{2, 1}, Data: []float64{1, 2}}, []int{0, 3}, 3, "example 1 has label 3, want 0-2"},
+		{npy.Array{Shape: []int{2, 2}, Data: []float64{1, 2}}, []int{0, 0}, 1, "holds 2 values, want 4"},
 	} {
 		if _, err := FromArray(tt.a, tt.labels, tt.classes); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("FromArray(%v): error %v, want %q", tt.a.Shape, err, tt.want)

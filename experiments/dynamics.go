@@ -8,12 +8,12 @@ import (
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 	"github.com/ntkharness/ntkharness/train"
 )
@@ -47,13 +47,13 @@ type DynamicsRun struct {
 // Dynamics trains a network of spec s (initialization seed) on the data
 // for steps steps at eta = 0.5 eta_crit of the analytic NTK and evaluates
 // both linearizations at the same eta.
-func Dynamics(s spec.Spec, xTr, xTe npyarray.Array, y, yTe *mat.Dense, steps int, seed uint64) (DynamicsRun, error) {
+func Dynamics(s spec.Spec, xTr, xTe npy.Array, y, yTe *mat.Dense, steps int, seed uint64) (DynamicsRun, error) {
 	return dynamics(context.Background(), s, xTr, xTe, y, yTe, steps, 0.5, seed)
 }
 
 // dynamics is Dynamics at eta = etaFrac * eta_crit. A cancelled ctx stops
 // the training and returns ctx's error.
-func dynamics(ctx context.Context, s spec.Spec, xTr, xTe npyarray.Array, y, yTe *mat.Dense, steps int, etaFrac float64, seed uint64) (DynamicsRun, error) {
+func dynamics(ctx context.Context, s spec.Spec, xTr, xTe npy.Array, y, yTe *mat.Dense, steps int, etaFrac float64, seed uint64) (DynamicsRun, error) {
 	net, err := nets.New(s, xTr.Shape[1:], ntkempirical.SeedSource(seed, 0))
 	if err != nil {
 		return DynamicsRun{}, err
@@ -68,12 +68,12 @@ func dynamics(ctx context.Context, s spec.Spec, xTr, xTe npyarray.Array, y, yTe 
 		return DynamicsRun{}, err
 	}
 	n, m := xTr.Shape[0], xTe.Shape[0]
-	all := npyarray.Array{Shape: append([]int{n + m}, xTr.Shape[1:]...), Data: append(append([]float64(nil), xTr.Data...), xTe.Data...)}
-	emp, err := ntkempirical.Compute(net, all, npyarray.Array{}, ntkempirical.Options{})
+	all := npy.Array{Shape: append([]int{n + m}, xTr.Shape[1:]...), Data: append(append([]float64(nil), xTr.Data...), xTe.Data...)}
+	emp, err := ntkempirical.Compute(net, all, npy.Array{}, ntkempirical.Options{})
 	if err != nil {
 		return DynamicsRun{}, fmt.Errorf("empirical NTK: %w", err)
 	}
-	ana, err := theory.Compute(s, all, npyarray.Array{}, theory.Options{})
+	ana, err := theory.Compute(s, all, npy.Array{}, theory.Options{})
 	if err != nil {
 		return DynamicsRun{}, fmt.Errorf("analytic NTK: %w", err)
 	}
@@ -325,13 +325,13 @@ func runDynamicsCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 		}
 		return sweep.Result{}, sweep.Permanent(err)
 	}
-	res := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{"eta_crit": r.EtaCrit, "lr": r.LR}, Arrays: map[string]npyarray.Array{}}
+	res := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{"eta_crit": r.EtaCrit, "lr": r.LR}, Arrays: map[string]npy.Array{}}
 	if r.Status == train.Diverged {
 		res.Status, res.Reason = sweep.StatusDiverged, "the training loss blew up"
 	}
 	for i, c := range r.curves() {
 		v := *c
-		res.Arrays[dynamicsArrays[i]] = npyarray.Array{Shape: []int{len(v)}, Data: v}
+		res.Arrays[dynamicsArrays[i]] = npy.Array{Shape: []int{len(v)}, Data: v}
 		last := math.NaN()
 		if len(v) > 0 {
 			last = v[len(v)-1]

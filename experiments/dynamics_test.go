@@ -8,8 +8,8 @@ import (
 
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
-	"github.com/ntkharness/ntkharness/nets/spec"
 	"github.com/ntkharness/ntkharness/plots"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // tinyDynamicsGrid is a dynamics grid small enough for tests: 10 points,

@@ -22,7 +22,7 @@ import (
 	"sync"
 
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/plots"
 )
 
@@ -268,7 +268,7 @@ func Make(name, dir string, cfg Config) (plots.ReportFigure, error) {
 	if c.Title == "" {
 		c.Title = s.Title
 	}
-	err = npyarray.WriteFileAtomic(captionFile(dir, name), func(w io.Writer) error {
+	err = atomicfile.Write(captionFile(dir, name), func(w io.Writer) error {
 		e := json.NewEncoder(w)
 		e.SetIndent("", "  ")
 		key := keyOf(cfg)

@@ -8,13 +8,13 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
+	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
-	"github.com/ntkharness/ntkharness/theory/linalg"
 	"github.com/ntkharness/ntkharness/train"
 )
 
@@ -61,8 +61,8 @@ func defaultDataSettings() dataSettings { return dataSettings{NTrain: 256, NTest
 
 // cellData is the prepared data of a cell.
 type cellData struct {
-	xTrain, xTest npyarray.Array // [N, d] for fcn, else [N, H, W, C]
-	y, yTest      *mat.Dense     // one-hot targets
+	xTrain, xTest npy.Array  // [N, d] for fcn, else [N, H, W, C]
+	y, yTest      *mat.Dense // one-hot targets
 	lTrain, lTest []int
 }
 
@@ -162,7 +162,7 @@ func runTheoryGDCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 		times = append(append([]float64(nil), times...), math.Inf(1))
 	}
 	n := d.xTrain.Shape[0]
-	all := npyarray.Array{Shape: append([]int{n + d.xTest.Shape[0]}, d.xTrain.Shape[1:]...), Data: append(append([]float64(nil), d.xTrain.Data...), d.xTest.Data...)}
+	all := npy.Array{Shape: append([]int{n + d.xTest.Shape[0]}, d.xTrain.Shape[1:]...), Data: append(append([]float64(nil), d.xTrain.Data...), d.xTest.Data...)}
 	maps := TrainabilityMaps{Grid: TrainabilityGrid{Times: times, EtaFrac: st.EtaFrac}}
 	maps.Train, maps.Test = nanCube(len(times), s.Depth, 1), nanCube(len(times), s.Depth, 1)
 	var predErr error
@@ -171,19 +171,19 @@ func runTheoryGDCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 			predErr = predictCell(&maps, l-1, 0, k.NTK, n, d.y, d.lTrain, d.lTest)
 		}
 	}}
-	if _, err := theory.Compute(s, all, npyarray.Array{}, opt); err != nil {
+	if _, err := theory.Compute(s, all, npy.Array{}, opt); err != nil {
 		return sweep.Result{}, sweep.Permanent(err)
 	}
 	if predErr != nil {
 		return sweep.Result{}, sweep.Permanent(predErr)
 	}
-	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{}, Arrays: map[string]npyarray.Array{}}
+	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{}, Arrays: map[string]npy.Array{}}
 	if st.EachDepth {
 		depth := make([]float64, s.Depth)
 		for i := range depth {
 			depth[i] = float64(i + 1)
 		}
-		r.Arrays["depth"] = npyarray.Array{Shape: []int{s.Depth}, Data: depth}
+		r.Arrays["depth"] = npy.Array{Shape: []int{s.Depth}, Data: depth}
 	}
 	for it, t := range times {
 		suffix := fmt.Sprintf("t%g", t)
@@ -194,7 +194,7 @@ func runTheoryGDCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 		r.Scalars["test_acc_"+suffix] = maps.Test[it][s.Depth-1][0]
 		if st.EachDepth {
 			for name, cube := range map[string][][][]float64{"train_acc_": maps.Train, "test_acc_": maps.Test} {
-				a := npyarray.Array{Shape: []int{s.Depth}, Data: make([]float64, s.Depth)}
+				a := npy.Array{Shape: []int{s.Depth}, Data: make([]float64, s.Depth)}
 				for l := range a.Data {
 					a.Data[l] = cube[it][l][0]
 				}
@@ -267,7 +267,7 @@ func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 		}
 		return sweep.Result{}, sweep.Permanent(err)
 	}
-	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{"eta_crit": h.EtaCrit}, Arrays: map[string]npyarray.Array{}}
+	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{"eta_crit": h.EtaCrit}, Arrays: map[string]npy.Array{}}
 	if h.Status == train.Interrupted {
 		return sweep.Result{}, fmt.Errorf("train: interrupted at step %d (the cell is redone on the next run)", h.Step)
 	}
@@ -280,7 +280,7 @@ func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 			return sweep.Result{}, sweep.Permanent(err)
 		}
 		defer initial.Close()
-		ch, err := ntkempirical.KernelChange(initial, net, d.xTrain, npyarray.Array{}, ntkempirical.Options{})
+		ch, err := ntkempirical.KernelChange(initial, net, d.xTrain, npy.Array{}, ntkempirical.Options{})
 		if err != nil {
 			return sweep.Result{}, sweep.Permanent(err)
 		}
@@ -295,7 +295,7 @@ func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 		cols["test_acc"] = append(cols["test_acc"], float64(p.TestAcc))
 	}
 	for name, v := range cols {
-		r.Arrays[name] = npyarray.Array{Shape: []int{len(v)}, Data: v}
+		r.Arrays[name] = npy.Array{Shape: []int{len(v)}, Data: v}
 	}
 	for _, t := range st.Times {
 		v := map[string]float64{"train_loss": math.NaN(), "test_loss": math.NaN(), "train_acc": math.NaN(), "test_acc": math.NaN()}
@@ -352,7 +352,7 @@ func runNTKCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	}
 	var k ntkempirical.Kernel
 	if !st.PerNetwork || st.Theory {
-		k, err = ntkempirical.Mean(s, d.xTrain.Shape[1:], d.xTrain, npyarray.Array{}, uint64(c.Seed), st.Samples, opt)
+		k, err = ntkempirical.Mean(s, d.xTrain.Shape[1:], d.xTrain, npy.Array{}, uint64(c.Seed), st.Samples, opt)
 		if err != nil {
 			return sweep.Result{}, sweep.Permanent(err)
 		}
@@ -372,7 +372,7 @@ func runNTKCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 		return sweep.Result{}, sweep.Permanent(err)
 	}
 	if st.Theory {
-		th, err := theory.Compute(s, d.xTrain, npyarray.Array{}, theory.Options{})
+		th, err := theory.Compute(s, d.xTrain, npy.Array{}, theory.Options{})
 		if err != nil {
 			return sweep.Result{}, sweep.Permanent(err)
 		}

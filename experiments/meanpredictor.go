@@ -6,9 +6,9 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/plots"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -31,7 +31,7 @@ type MeanPredictorCurve struct {
 
 // MeanPredictor computes the curve of erf FCNs at (sw2, sb2) to maxDepth.
 // Depths whose Theta is not positive definite in floating point are NaN.
-func MeanPredictor(sw2, sb2 float64, maxDepth int, xTr, xTe npyarray.Array, y *mat.Dense, ncomp int) (MeanPredictorCurve, error) {
+func MeanPredictor(sw2, sb2 float64, maxDepth int, xTr, xTe npy.Array, y *mat.Dense, ncomp int) (MeanPredictorCurve, error) {
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: maxDepth, SW2: sw2, SB2: sb2}
 	mf, err := theory.MeanFieldOf(s)
 	if err != nil {
@@ -40,7 +40,7 @@ func MeanPredictor(sw2, sb2 float64, maxDepth int, xTr, xTe npyarray.Array, y *m
 	c := MeanPredictorCurve{MF: mf, Comp: make([][]float64, ncomp)}
 	n, m := xTr.Shape[0], xTe.Shape[0]
 	d := xTr.Shape[1]
-	all := npyarray.Array{Shape: []int{n + m, d}, Data: append(append([]float64(nil), xTr.Data...), xTe.Data...)}
+	all := npy.Array{Shape: []int{n + m, d}, Data: append(append([]float64(nil), xTr.Data...), xTe.Data...)}
 	opt := theory.Options{EachDepth: func(l int, k theory.Kernels) {
 		c.Depths = append(c.Depths, float64(l))
 		theta := mat.NewSymDense(n, nil)
@@ -68,7 +68,7 @@ func MeanPredictor(sw2, sb2 float64, maxDepth int, xTr, xTe npyarray.Array, y *m
 			c.Comp[i] = append(c.Comp[i], comp[i])
 		}
 	}}
-	if _, err := theory.Compute(s, all, npyarray.Array{}, opt); err != nil {
+	if _, err := theory.Compute(s, all, npy.Array{}, opt); err != nil {
 		return c, err
 	}
 	return c, nil

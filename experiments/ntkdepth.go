@@ -9,12 +9,12 @@ import (
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -115,7 +115,7 @@ func ntkDepthSample(maxDepth int) map[int]bool {
 
 // NTKDepth computes the curves of erf FCNs at (sw2, sb2) on inputs x with
 // one theory.Compute pass to maxDepth.
-func NTKDepth(sw2, sb2 float64, maxDepth int, x npyarray.Array, progress func(done, total int)) (NTKDepthCurves, error) {
+func NTKDepth(sw2, sb2 float64, maxDepth int, x npy.Array, progress func(done, total int)) (NTKDepthCurves, error) {
 	act, err := theory.ActivationByName(spec.Erf)
 	if err != nil {
 		return NTKDepthCurves{}, err
@@ -143,7 +143,7 @@ func NTKDepth(sw2, sb2 float64, maxDepth int, x npyarray.Array, progress func(do
 		c.add(l, st)
 	}}
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: maxDepth, SW2: sw2, SB2: sb2}
-	if _, err := theory.Compute(s, x, npyarray.Array{}, opt); err != nil {
+	if _, err := theory.Compute(s, x, npy.Array{}, opt); err != nil {
 		return c, err
 	}
 	return c, statErr
@@ -167,7 +167,7 @@ type NTKDepthEmpirical struct {
 // every depth is drawn from ntkempirical.SeedSource(seed, m), m = 0..seeds-1,
 // and its kernel computed by the structured method. Progress counts
 // network layers: depth l adds seeds*l to a total of seeds*sum(depths).
-func NTKDepthFinite(sw2, sb2 float64, depths []int, width, seeds int, seed uint64, x npyarray.Array, progress func(done, total int)) (NTKDepthEmpirical, error) {
+func NTKDepthFinite(sw2, sb2 float64, depths []int, width, seeds int, seed uint64, x npy.Array, progress func(done, total int)) (NTKDepthEmpirical, error) {
 	if len(x.Shape) != 2 {
 		return NTKDepthEmpirical{}, fmt.Errorf("empirical NTK vs depth: inputs have shape %v, want [n, d]", x.Shape)
 	}
@@ -202,12 +202,12 @@ func NTKDepthFinite(sw2, sb2 float64, depths []int, width, seeds int, seed uint6
 
 // finiteNTKStats draws the network s from rng and returns the NTKStats of
 // its empirical NTK on x.
-func finiteNTKStats(s spec.Spec, x npyarray.Array, rng *rand.Rand, opt ntkempirical.Options) (NTKStats, error) {
+func finiteNTKStats(s spec.Spec, x npy.Array, rng *rand.Rand, opt ntkempirical.Options) (NTKStats, error) {
 	net, err := nets.New(s, x.Shape[1:], rng)
 	if err != nil {
 		return NTKStats{}, err
 	}
-	k, err := ntkempirical.Compute(net, x, npyarray.Array{}, opt)
+	k, err := ntkempirical.Compute(net, x, npy.Array{}, opt)
 	net.Close() // also collects the graph's memory, see nets.Net.Close
 	if err != nil {
 		return NTKStats{}, err
@@ -275,7 +275,7 @@ const ntkDepthN = 64
 
 func runNTKDepth(cfg Config) (Result, error) {
 	fin := ntkDepthNets
-	return ntkDepthResult(cfg, fin, func(p ntkDepthPoint, x npyarray.Array, progress func(done, total int)) (NTKDepthEmpirical, error) {
+	return ntkDepthResult(cfg, fin, func(p ntkDepthPoint, x npy.Array, progress func(done, total int)) (NTKDepthEmpirical, error) {
 		return NTKDepthFinite(p.sw2, ntkDepthSB2, fin.depths, fin.width, fin.seeds, cfg.Seed, x, progress)
 	})
 }
@@ -312,7 +312,7 @@ func ntkDepthPlan(cfg Config, fin ntkDepthFinite) (SweepPlan, error) {
 		Seed:     int64(cfg.Seed),
 	}
 	return SweepPlan{Files: []sweep.File{f}, Draw: func(tables []sweep.Table) (Result, error) {
-		return ntkDepthResult(cfg, fin, func(p ntkDepthPoint, _ npyarray.Array, _ func(done, total int)) (NTKDepthEmpirical, error) {
+		return ntkDepthResult(cfg, fin, func(p ntkDepthPoint, _ npy.Array, _ func(done, total int)) (NTKDepthEmpirical, error) {
 			e := NTKDepthEmpirical{Width: fin.width, Seeds: fin.seeds}
 			for _, r := range tables[0].Rows {
 				if x, _ := r.Params["sw2"].(float64); x != p.sw2 {
@@ -336,7 +336,7 @@ func ntkDepthPlan(cfg Config, fin ntkDepthFinite) (SweepPlan, error) {
 
 // ntkDepthResult draws the figure: the analytic curves of each phase point
 // computed here, the finite-width statistics from finite.
-func ntkDepthResult(cfg Config, fin ntkDepthFinite, finite func(p ntkDepthPoint, x npyarray.Array, progress func(done, total int)) (NTKDepthEmpirical, error)) (Result, error) {
+func ntkDepthResult(cfg Config, fin ntkDepthFinite, finite func(p ntkDepthPoint, x npy.Array, progress func(done, total int)) (NTKDepthEmpirical, error)) (Result, error) {
 	maxDepth, n := 400, ntkDepthN
 	train, _, note, why, err := loadData(cfg)
 	if err != nil {

@@ -8,10 +8,10 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -78,7 +78,7 @@ func TestNTKStatsOf(t *testing.T) {
 
 // ntkDepthInputs returns n MNIST training images of norm sqrt(d), as the
 // figure uses them.
-func ntkDepthInputs(t *testing.T, n int) npyarray.Array {
+func ntkDepthInputs(t *testing.T, n int) npy.Array {
 	t.Helper()
 	train, _, err := datasets.LoadMNISTEmbedded()
 	if err != nil {
@@ -112,7 +112,7 @@ func TestNTKDepthFiniteSeeds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, err := ntkempirical.Compute(net, x, npyarray.Array{}, ntkempirical.Options{Method: ntkempirical.Jacobian})
+		k, err := ntkempirical.Compute(net, x, npy.Array{}, ntkempirical.Options{Method: ntkempirical.Jacobian})
 		net.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -148,7 +148,7 @@ func TestNTKDepthFiniteSeeds(t *testing.T) {
 	if _, err := NTKDepthFinite(sw2, ntkDepthSB2, []int{1}, width, 0, seed, x, nil); err == nil {
 		t.Error("0 seeds: no error")
 	}
-	if _, err := NTKDepthFinite(sw2, ntkDepthSB2, []int{1}, width, 1, seed, npyarray.Array{Shape: []int{6 * x.Shape[1]}, Data: x.Data}, nil); err == nil {
+	if _, err := NTKDepthFinite(sw2, ntkDepthSB2, []int{1}, width, 1, seed, npy.Array{Shape: []int{6 * x.Shape[1]}, Data: x.Data}, nil); err == nil {
 		t.Error("1-D inputs: no error")
 	}
 }

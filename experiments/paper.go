@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
 )
 
 // SweepPlan is how a figure computes its paper scale: independent cells
@@ -54,7 +54,7 @@ func runPlan(name, dir string, cfg Config, plan SweepPlan) (Result, error) {
 			return Result{}, fmt.Errorf("sweep %d: %w", k+1, err)
 		}
 		path := sweepFile(dir, name, k)
-		if err := npyarray.WriteFileAtomic(path, func(w io.Writer) error {
+		if err := atomicfile.Write(path, func(w io.Writer) error {
 			_, err := w.Write(append(s.Canonical(), '\n'))
 			return err
 		}); err != nil {

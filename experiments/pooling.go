@@ -9,12 +9,12 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 	"github.com/ntkharness/ntkharness/train"
 )
@@ -52,8 +52,8 @@ func runPoolingTheoryCell(ctx context.Context, c sweep.Cell) (sweep.Result, erro
 	if err != nil {
 		return sweep.Result{}, sweep.Permanent(err)
 	}
-	vec := func(v []float64) npyarray.Array { return npyarray.Array{Shape: []int{len(v)}, Data: v} }
-	return sweep.Result{Status: sweep.StatusOK, Arrays: map[string]npyarray.Array{"acc": vec(curve.Acc), "centred": vec(curve.Centred)}}, nil
+	vec := func(v []float64) npy.Array { return npy.Array{Shape: []int{len(v)}, Data: v} }
+	return sweep.Result{Status: sweep.StatusOK, Arrays: map[string]npy.Array{"acc": vec(curve.Acc), "centred": vec(curve.Centred)}}, nil
 }
 
 // PoolingAccuracy returns, for depths 1..maxDepth, the test accuracy of the
@@ -76,7 +76,7 @@ type poolingCurve struct {
 
 func poolingCurves(arch string, sw2, sb2 float64, maxDepth int, tr, te *datasets.Set, progress func(done, total int)) (poolingCurve, error) {
 	n, m := tr.N, te.N
-	x := npyarray.Array{Shape: []int{n + m, tr.H, tr.W, tr.C}, Data: append(append([]float64(nil), tr.X...), te.X...)}
+	x := npy.Array{Shape: []int{n + m, tr.H, tr.W, tr.C}, Data: append(append([]float64(nil), tr.X...), te.X...)}
 	if arch == spec.FCN {
 		x.Shape = []int{n + m, tr.Dim()}
 	}
@@ -111,7 +111,7 @@ func poolingCurves(arch string, sw2, sb2 float64, maxDepth int, tr, te *datasets
 			accErr = err
 		}
 	}}
-	if _, err := theory.Compute(s, x, npyarray.Array{}, opt); err != nil {
+	if _, err := theory.Compute(s, x, npy.Array{}, opt); err != nil {
 		return poolingCurve{}, err
 	}
 	return c, accErr

@@ -8,10 +8,10 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/plots"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -67,7 +67,7 @@ type TrainabilityMaps struct {
 // prepareData returns the flattened inputs of n training and m test points
 // (class-balanced seeded subsets), standardized by the global mean and std of
 // the training subset, and the one-hot training targets with both label sets.
-func prepareData(train, test *datasets.Set, n, m int, seed uint64) (xTrain, xTest npyarray.Array, y *mat.Dense, lTrain, lTest []int, err error) {
+func prepareData(train, test *datasets.Set, n, m int, seed uint64) (xTrain, xTest npy.Array, y *mat.Dense, lTrain, lTest []int, err error) {
 	tr, te, err := prepareSets(train, test, seed, dataSettings{NTrain: n, NTest: m})
 	if err != nil {
 		return xTrain, xTest, nil, nil, nil, err
@@ -124,12 +124,12 @@ func prepareSets(train, test *datasets.Set, seed uint64, d dataSettings) (tr, te
 // TheoryTrainability computes the accuracy maps of the infinite-width NTK
 // predictor (theory.Predictor, discrete steps) for erf FCNs on the grid.
 // One theory.Compute pass per sw2 gives every depth (EachDepth).
-func TheoryTrainability(g TrainabilityGrid, xTrain, xTest npyarray.Array, y *mat.Dense, lTrain, lTest []int, progress func(done, total int)) (TrainabilityMaps, error) {
+func TheoryTrainability(g TrainabilityGrid, xTrain, xTest npy.Array, y *mat.Dense, lTrain, lTest []int, progress func(done, total int)) (TrainabilityMaps, error) {
 	n := xTrain.Shape[0]
 	m := xTest.Shape[0]
 	d := xTrain.Shape[1]
 	k := y.RawMatrix().Cols
-	all := npyarray.Array{Shape: []int{n + m, d}, Data: append(append([]float64(nil), xTrain.Data...), xTest.Data...)}
+	all := npy.Array{Shape: []int{n + m, d}, Data: append(append([]float64(nil), xTrain.Data...), xTest.Data...)}
 	maps := TrainabilityMaps{Grid: g, Chance: 1 / float64(k)}
 	maps.Train = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
 	maps.Test = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
@@ -154,7 +154,7 @@ func TheoryTrainability(g TrainabilityGrid, xTrain, xTest npyarray.Array, y *mat
 				progress(done, total)
 			}
 		}}
-		if _, err := theory.Compute(s, all, npyarray.Array{}, opt); err != nil {
+		if _, err := theory.Compute(s, all, npy.Array{}, opt); err != nil {
 			return maps, fmt.Errorf("NTK at sw2 = %g: %w", sw2, err)
 		}
 		if cellErr != nil {

@@ -7,12 +7,12 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
-	"github.com/ntkharness/ntkharness/theory/linalg"
 	"github.com/ntkharness/ntkharness/train"
 )
 
@@ -44,8 +44,8 @@ func trainedGrid(scale string, base TrainabilityGrid) TrainedGrid {
 
 // analyticLambdaMax is the largest eigenvalue of the analytic per-logit
 // NTK of the network's spec on x.
-func analyticLambdaMax(net *nets.Net, x npyarray.Array) (float64, error) {
-	k, err := theory.Compute(net.Spec(), x, npyarray.Array{}, theory.Options{})
+func analyticLambdaMax(net *nets.Net, x npy.Array) (float64, error) {
+	k, err := theory.Compute(net.Spec(), x, npy.Array{}, theory.Options{})
 	if err != nil {
 		return 0, fmt.Errorf("analytic NTK: %w", err)
 	}
@@ -60,7 +60,7 @@ func analyticLambdaMax(net *nets.Net, x npyarray.Array) (float64, error) {
 // TrainedTrainability trains one network per (depth, sw2) cell, drawn from
 // ntkempirical.SeedSource(seed, 0), and records its train and test accuracy
 // at each of g.Times up to g.Steps (NaN beyond, and after a divergence).
-func TrainedTrainability(ctx context.Context, g TrainedGrid, xTr, xTe npyarray.Array, y, yTest *mat.Dense, seed uint64, progress func(done, total int)) (TrainabilityMaps, error) {
+func TrainedTrainability(ctx context.Context, g TrainedGrid, xTr, xTe npy.Array, y, yTest *mat.Dense, seed uint64, progress func(done, total int)) (TrainabilityMaps, error) {
 	_, k := y.Dims()
 	maps := TrainabilityMaps{Grid: g.TrainabilityGrid, Chance: 1 / float64(k)}
 	maps.Train = nanCube(len(g.Times), len(g.Depths), len(g.SW2))

@@ -8,14 +8,14 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/train"
 
-	"github.com/ntkharness/ntkharness/nets/spec"
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -171,7 +171,7 @@ func trainingChange(sub *datasets.Set, cfg Config, depth int, sw2, sb2 float64) 
 		if h.Status != train.Done {
 			return plots.Panel{}, "", fmt.Errorf("training width %d: run %s", w, h.Status)
 		}
-		c, err := ntkempirical.KernelChange(initial, trained, x, npyarray.Array{}, ntkempirical.Options{})
+		c, err := ntkempirical.KernelChange(initial, trained, x, npy.Array{}, ntkempirical.Options{})
 		if err != nil {
 			return plots.Panel{}, "", err
 		}

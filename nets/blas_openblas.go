@@ -8,7 +8,7 @@ import (
 
 	// The linear-algebra layer links OpenBLAS and routes gonum's blas64 to
 	// it; Gorgonia keeps its own BLAS choice, set below.
-	_ "github.com/ntkharness/ntkharness/theory/linalg"
+	_ "github.com/ntkharness/ntkharness/linalg"
 )
 
 const blasBackend = "openblas"

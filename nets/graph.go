@@ -10,8 +10,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // newNet checks s and inShape and lays out the layers and zero parameters.
@@ -21,7 +21,7 @@ func newNet(s spec.Spec, inShape []int) (*Net, error) {
 		return nil, err
 	}
 	for i := range n.params {
-		n.params[i].Data = make([]float64, npyarray.Size(n.params[i].Shape))
+		n.params[i].Data = make([]float64, npy.Size(n.params[i].Shape))
 	}
 	return n, nil
 }

@@ -9,8 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // File names inside a parameter folder.
@@ -36,8 +37,8 @@ func (n *Net) Save(dir string) error {
 		return err
 	}
 	for _, p := range n.params {
-		a := npyarray.Array{Shape: p.Shape, Data: p.Data}
-		if err := npyarray.Save(filepath.Join(dir, p.Name+".npy"), a); err != nil {
+		a := npy.Array{Shape: p.Shape, Data: p.Data}
+		if err := npy.Save(filepath.Join(dir, p.Name+".npy"), a); err != nil {
 			return err
 		}
 	}
@@ -74,7 +75,7 @@ func Load(dir string) (*Net, error) {
 func (n *Net) LoadParams(dir string) error {
 	for _, p := range n.params {
 		path := filepath.Join(dir, p.Name+".npy")
-		a, err := npyarray.Load(path)
+		a, err := npy.Load(path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("nets: parameter file %s is missing", path)
@@ -94,7 +95,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return npyarray.WriteFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		_, err := w.Write(append(b, '\n'))
 		return err
 	})

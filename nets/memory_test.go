@@ -3,7 +3,7 @@ package nets
 import (
 	"testing"
 
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // TestForwardFLOPs checks the count against 2 fan_in fan_out per output

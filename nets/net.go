@@ -36,8 +36,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // Layer describes affine layer l: z = Scale * H W + BiasScale * b.
@@ -114,7 +114,7 @@ func (n *Net) ParamCount() int {
 }
 
 // Forward returns f(x), one row of k logits per example of x.
-func (n *Net) Forward(x npyarray.Array) (*mat.Dense, error) {
+func (n *Net) Forward(x npy.Array) (*mat.Dense, error) {
 	nx, err := n.checkInput(x)
 	if err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func (n *Net) Forward(x npyarray.Array) (*mat.Dense, error) {
 //
 // its gradient dL/dtheta for every parameter (in Params() order, aliasing
 // memory that the next call overwrites) and the outputs f(x).
-func (n *Net) LossGrad(x npyarray.Array, y *mat.Dense) (loss float64, out *mat.Dense, grads [][]float64, err error) {
+func (n *Net) LossGrad(x npy.Array, y *mat.Dense) (loss float64, out *mat.Dense, grads [][]float64, err error) {
 	nx, err := n.checkInput(x)
 	if err != nil {
 		return 0, nil, nil, err
@@ -178,7 +178,7 @@ type Trace struct {
 
 // Backward runs x forward and backpropagates the cotangent cot ([B, k]) to
 // every layer's pre-activation and to every parameter.
-func (n *Net) Backward(x npyarray.Array, cot *mat.Dense) (*Trace, error) {
+func (n *Net) Backward(x npy.Array, cot *mat.Dense) (*Trace, error) {
 	nx, err := n.checkInput(x)
 	if err != nil {
 		return nil, err
@@ -213,7 +213,7 @@ func (n *Net) Backward(x npyarray.Array, cot *mat.Dense) (*Trace, error) {
 
 // JacobianRows returns the [B, ParamCount()] matrix whose row i is
 // d f_logit(x_i) / d theta, parameters flattened in Params() order.
-func (n *Net) JacobianRows(x npyarray.Array, logit int) (*mat.Dense, error) {
+func (n *Net) JacobianRows(x npy.Array, logit int) (*mat.Dense, error) {
 	nx, err := n.checkInput(x)
 	if err != nil {
 		return nil, err
@@ -288,7 +288,7 @@ func ForwardFLOPs(s spec.Spec, inShape []int) (float64, error) {
 func (n *Net) MemoryEstimate(batch int) int64 {
 	var e int64
 	for _, p := range n.params {
-		e += 3 * int64(npyarray.Size(p.Shape)) // value, gradient, update temporaries
+		e += 3 * int64(npy.Size(p.Shape)) // value, gradient, update temporaries
 	}
 	for l, ly := range n.layers {
 		rows := int64(batch) * int64(ly.Positions)
@@ -319,11 +319,11 @@ func (n *Net) batches(nx int, f func(lo, hi int) error) error {
 
 // checkInput returns the number of examples in x or an error if x does not
 // fit the network.
-func (n *Net) checkInput(x npyarray.Array) (int, error) {
+func (n *Net) checkInput(x npy.Array) (int, error) {
 	if len(x.Shape) < 2 || x.Shape[0] < 1 {
 		return 0, fmt.Errorf("nets: input shape %v: want [N, %s] with N >= 1", x.Shape, shapeString(n.inShape))
 	}
-	if len(x.Data) != npyarray.Size(x.Shape) {
+	if len(x.Data) != npy.Size(x.Shape) {
 		return 0, fmt.Errorf("nets: input has %d values for shape %v", len(x.Data), x.Shape)
 	}
 	if n.spec.IsConv() {
@@ -342,7 +342,7 @@ func (n *Net) checkInput(x npyarray.Array) (int, error) {
 }
 
 // rows returns the data of examples lo..hi-1 of x.
-func (n *Net) rows(x npyarray.Array, lo, hi int) []float64 {
+func (n *Net) rows(x npy.Array, lo, hi int) []float64 {
 	_, d := x.Rows()
 	return x.Data[lo*d : hi*d]
 }

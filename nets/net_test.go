@@ -11,8 +11,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // testCase is a tiny network and input shape.
@@ -42,8 +42,8 @@ func tinyCases() []testCase {
 }
 
 // randInput returns n examples of the given shape with N(0,1) entries.
-func randInput(rng *rand.Rand, n int, inShape []int) npyarray.Array {
-	a := npyarray.New(append([]int{n}, inShape...)...)
+func randInput(rng *rand.Rand, n int, inShape []int) npy.Array {
+	a := npy.New(append([]int{n}, inShape...)...)
 	for i := range a.Data {
 		a.Data[i] = rng.NormFloat64()
 	}
@@ -54,7 +54,7 @@ func randInput(rng *rand.Rand, n int, inShape []int) npyarray.Array {
 // sums over the filter window (no patches), explicit flatten and pooling.
 // params are in the documented layouts (dense W [n_in, n_out], conv W
 // [f, f, C_in, C_out], biases [n_out]) in the order w1, b1, ..., w_out, b_out.
-func refForward(s spec.Spec, inShape []int, params [][]float64, x npyarray.Array) [][]float64 {
+func refForward(s spec.Spec, inShape []int, params [][]float64, x npy.Array) [][]float64 {
 	s = s.WithDefaults()
 	sw, sb := math.Sqrt(s.SW2), math.Sqrt(s.SB2)
 	phi := map[string]func(float64) float64{
@@ -179,7 +179,7 @@ func TestForwardMatchesReference(t *testing.T) {
 // checkForward compares outputs got with refForward on the same parameters
 // and inputs. Same arithmetic in a different order: agreement to a few ulps
 // of the O(1) outputs.
-func checkForward(t *testing.T, what string, got *mat.Dense, tc testCase, params [][]float64, x npyarray.Array) {
+func checkForward(t *testing.T, what string, got *mat.Dense, tc testCase, params [][]float64, x npy.Array) {
 	t.Helper()
 	want := refForward(tc.s, tc.inShape, params, x)
 	for i := range want {
@@ -192,7 +192,7 @@ func checkForward(t *testing.T, what string, got *mat.Dense, tc testCase, params
 }
 
 // refLoss is (1/(2Nk)) sum (f - y)^2 from refForward.
-func refLoss(tc testCase, params [][]float64, x npyarray.Array, y *mat.Dense) float64 {
+func refLoss(tc testCase, params [][]float64, x npy.Array, y *mat.Dense) float64 {
 	f := refForward(tc.s, tc.inShape, params, x)
 	r, c := y.Dims()
 	l := 0.0
@@ -382,7 +382,7 @@ func TestErfOp(t *testing.T) {
 	ps := n.Params()
 	ps[0].Data[0], ps[2].Data[0] = 1, 1
 	for _, u := range []float64{-3, -0.7, 0, 0.2, 1.5, 4} {
-		x := npyarray.Array{Shape: []int{1, 1}, Data: []float64{u}}
+		x := npy.Array{Shape: []int{1, 1}, Data: []float64{u}}
 		f, err := n.Forward(x)
 		if err != nil {
 			t.Fatal(err)
@@ -533,7 +533,7 @@ func TestSaveLoad(t *testing.T) {
 	}
 	bad("missing tensor", func(d string) { os.Remove(filepath.Join(d, "w2.npy")) }, "w2.npy is missing")
 	bad("wrong shape", func(d string) {
-		npyarray.Save(filepath.Join(d, "b_out.npy"), npyarray.New(5))
+		npy.Save(filepath.Join(d, "b_out.npy"), npy.New(5))
 	}, "b_out.npy has shape [5], the spec needs [2]")
 	bad("other spec", func(d string) {
 		s := tc.s
@@ -570,17 +570,17 @@ func TestBadInput(t *testing.T) {
 	}
 	nf, _ := New(fcn, []int{4}, rng)
 	nc, _ := New(cnn, []int{2, 2, 1}, rng)
-	nan := npyarray.New(1, 4)
+	nan := npy.New(1, 4)
 	nan.Data[2] = math.NaN()
 	runErrs := []struct {
 		name string
 		n    *Net
-		x    npyarray.Array
+		x    npy.Array
 		want string
 	}{
-		{"fcn wrong d", nf, npyarray.New(2, 5), "want [N, 4]"},
-		{"cnn flat input", nc, npyarray.New(2, 4), "want [N, 2, 2, 1] images"},
-		{"no examples", nf, npyarray.New(0, 4), "N >= 1"},
+		{"fcn wrong d", nf, npy.New(2, 5), "want [N, 4]"},
+		{"cnn flat input", nc, npy.New(2, 4), "want [N, 2, 2, 1] images"},
+		{"no examples", nf, npy.New(0, 4), "N >= 1"},
 		{"nan", nf, nan, "NaN"},
 	}
 	for _, tt := range runErrs {
@@ -590,13 +590,13 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	// fcn accepts images and flattens them.
-	if _, err := nf.Forward(npyarray.New(2, 2, 2, 1)); err != nil {
+	if _, err := nf.Forward(npy.New(2, 2, 2, 1)); err != nil {
 		t.Errorf("fcn on [2,2,2,1] images: %v", err)
 	}
-	if _, _, _, err := nf.LossGrad(npyarray.New(2, 4), mat.NewDense(2, 3, nil)); err == nil || !strings.Contains(err.Error(), "targets are 2x3") {
+	if _, _, _, err := nf.LossGrad(npy.New(2, 4), mat.NewDense(2, 3, nil)); err == nil || !strings.Contains(err.Error(), "targets are 2x3") {
 		t.Errorf("wrong target shape: error %v", err)
 	}
-	if _, err := nf.JacobianRows(npyarray.New(2, 4), 10); err == nil {
+	if _, err := nf.JacobianRows(npy.New(2, 4), 10); err == nil {
 		t.Error("logit 10 of 10 outputs: no error")
 	}
 }
@@ -626,7 +626,7 @@ func ExampleNet_Forward() {
 		fmt.Println(err)
 		return
 	}
-	f, _ := n.Forward(npyarray.New(5, 4))
+	f, _ := n.Forward(npy.New(5, 4))
 	r, c := f.Dims()
 	fmt.Println(r, c, n.ParamCount())
 	// Output: 5 3 403

@@ -2,15 +2,16 @@ package nets
 
 import (
 	"fmt"
-	"github.com/ntkharness/ntkharness/theory/reference"
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/ntkharness/ntkharness/internal/reference"
+
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // refCase is one of the independent reference kernels.
@@ -43,10 +44,10 @@ func TestEmpiricalNTKMatchesTheory(t *testing.T) {
 		}
 		s.Width = width
 		t.Run(fmt.Sprintf("%d-%s-%s-L%d", ci, c.Arch, c.Act, c.Depth), func(t *testing.T) {
-			x1 := npyarray.Array{Shape: c.X1Shape, Data: c.X1}
+			x1 := npy.Array{Shape: c.X1Shape, Data: c.X1}
 			x2 := x1
 			if c.X2 != nil {
-				x2 = npyarray.Array{Shape: c.X2Shape, Data: c.X2}
+				x2 = npy.Array{Shape: c.X2Shape, Data: c.X2}
 			}
 			r, cc := len(c.NTK), len(c.NTK[0])
 			sum := mat.NewDense(r, cc, nil)

@@ -5,7 +5,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // LayerFactors is Backward without the parameter gradients and without
@@ -16,7 +16,7 @@ import (
 // destinations may be views into larger matrices. Structured NTKs need
 // only these factors, and skipping the copies of every parameter gradient
 // saves a pass over all parameters per call.
-func (n *Net) LayerFactors(x npyarray.Array, cot *mat.Dense, inputs, deltas []*mat.Dense) error {
+func (n *Net) LayerFactors(x npy.Array, cot *mat.Dense, inputs, deltas []*mat.Dense) error {
 	nx, err := n.checkInput(x)
 	if err != nil {
 		return err

@@ -6,8 +6,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // TestLayerFactors checks that LayerFactors writes exactly the inputs and
@@ -28,8 +28,8 @@ func TestLayerFactors(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := 3
-		x := npyarray.Array{Shape: append([]int{b}, tc.shape...)}
-		x.Data = make([]float64, npyarray.Size(x.Shape))
+		x := npy.Array{Shape: append([]int{b}, tc.shape...)}
+		x.Data = make([]float64, npy.Size(x.Shape))
 		for i := range x.Data {
 			x.Data[i] = rng.NormFloat64()
 		}

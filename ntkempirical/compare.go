@@ -5,8 +5,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -22,7 +22,7 @@ type Comparison struct {
 // CompareTheory averages the empirical NTKs of `samples` initializations of
 // s (see Mean) and compares the mean with theory.Compute for the same Spec
 // on the same inputs (x2.Data == nil means x2 = x1).
-func CompareTheory(s spec.Spec, inShape []int, x1, x2 npyarray.Array, seed uint64, samples int, opt Options, topt theory.Options) (Comparison, error) {
+func CompareTheory(s spec.Spec, inShape []int, x1, x2 npy.Array, seed uint64, samples int, opt Options, topt theory.Options) (Comparison, error) {
 	emp, err := Mean(s, inShape, x1, x2, seed, samples, opt)
 	if err != nil {
 		return Comparison{}, err

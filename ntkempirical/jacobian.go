@@ -5,8 +5,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // jacobian computes the kernel as J1 J2^T from whole Jacobians. Row (a, i)
@@ -17,7 +17,7 @@ import (
 // examples fit the memory budget; each chunk repeats the backward passes
 // and adds its contribution J1[:, c] J2[:, c]^T. The traced kernel is
 // (1/k) sum_a J1^a J2^a^T, the full one all k^2 blocks.
-func jacobian(net *nets.Net, x1, x2 npyarray.Array, same bool, opt Options) (Kernel, error) {
+func jacobian(net *nets.Net, x1, x2 npy.Array, same bool, opt Options) (Kernel, error) {
 	params := net.Params()
 	offsets := make([]int, len(params)+1)
 	for i, p := range params {
@@ -103,7 +103,7 @@ func jacobian(net *nets.Net, x1, x2 npyarray.Array, same bool, opt Options) (Ker
 // jacobianRows returns the [k N, c1-c0] matrix whose row a*N + i holds
 // d f_a(x_i) / d theta_c for the flattened parameters c0 <= c < c1, from
 // one backward pass per example and logit.
-func jacobianRows(net *nets.Net, x npyarray.Array, c0, c1 int, offsets []int, step func()) (*mat.Dense, error) {
+func jacobianRows(net *nets.Net, x npy.Array, c0, c1 int, offsets []int, step func()) (*mat.Dense, error) {
 	n := x.Shape[0]
 	k := net.Outputs()
 	in := net.InputShape()

@@ -8,10 +8,10 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
-	"github.com/ntkharness/ntkharness/theory/linalg"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // Method selects how the kernel is computed.
@@ -58,7 +58,7 @@ type Kernel struct {
 
 // Compute returns the empirical NTK of net between x1 and x2; x2.Data ==
 // nil means x2 = x1. Inputs have shape [N, ...] as accepted by net.
-func Compute(net *nets.Net, x1, x2 npyarray.Array, opt Options) (Kernel, error) {
+func Compute(net *nets.Net, x1, x2 npy.Array, opt Options) (Kernel, error) {
 	if net == nil {
 		return Kernel{}, errors.New("ntkempirical: nil network")
 	}
@@ -87,12 +87,12 @@ func Compute(net *nets.Net, x1, x2 npyarray.Array, opt Options) (Kernel, error) 
 }
 
 // checkInputs validates x against the network's example shape.
-func checkInputs(net *nets.Net, x npyarray.Array, name string) error {
+func checkInputs(net *nets.Net, x npy.Array, name string) error {
 	in := net.InputShape()
 	if len(x.Shape) < 2 || x.Shape[0] < 1 {
 		return fmt.Errorf("ntkempirical: %s has shape %v: want [N, %v] with N >= 1", name, x.Shape, in)
 	}
-	if len(x.Data) != npyarray.Size(x.Shape) {
+	if len(x.Data) != npy.Size(x.Shape) {
 		return fmt.Errorf("ntkempirical: %s has %d values for shape %v", name, len(x.Data), x.Shape)
 	}
 	size := 1
@@ -112,9 +112,9 @@ func checkInputs(net *nets.Net, x npyarray.Array, name string) error {
 
 // slice returns examples lo..hi-1 of x as an array of the network's
 // example shape.
-func slice(x npyarray.Array, lo, hi int, inShape []int) npyarray.Array {
+func slice(x npy.Array, lo, hi int, inShape []int) npy.Array {
 	_, d := x.Rows()
-	return npyarray.Array{Shape: append([]int{hi - lo}, inShape...), Data: x.Data[lo*d : hi*d]}
+	return npy.Array{Shape: append([]int{hi - lo}, inShape...), Data: x.Data[lo*d : hi*d]}
 }
 
 // oneHot returns the [B, k] cotangent with ones in column a.
@@ -198,7 +198,7 @@ func SeedSource(seed uint64, m int) *rand.Rand {
 // grows the mean converges to the analytic NTK of theory for the same s; at
 // finite width it also removes most of the initialization noise, whose
 // entrywise variance is O(1/width) per sample.
-func Mean(s spec.Spec, inShape []int, x1, x2 npyarray.Array, seed uint64, samples int, opt Options) (Kernel, error) {
+func Mean(s spec.Spec, inShape []int, x1, x2 npy.Array, seed uint64, samples int, opt Options) (Kernel, error) {
 	if samples < 1 {
 		return Kernel{}, fmt.Errorf("ntkempirical: samples %d: need at least one initialization", samples)
 	}

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
-	"github.com/ntkharness/ntkharness/theory/linalg"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // Run the benchmarks one iteration at a time, e.g.
@@ -49,7 +49,7 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-func benchNet(b *testing.B, s spec.Spec, d, n int) (*nets.Net, npyarray.Array) {
+func benchNet(b *testing.B, s spec.Spec, d, n int) (*nets.Net, npy.Array) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	net, err := nets.New(s, []int{d}, rng)
 	if err != nil {
@@ -125,7 +125,7 @@ func BenchmarkSpeedupFCN1024(b *testing.B) {
 		var st Kernel
 		for r := 0; r < 3; r++ {
 			start := time.Now()
-			k, err := Compute(net, x, npyarray.Array{}, Options{})
+			k, err := Compute(net, x, npy.Array{}, Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -134,7 +134,7 @@ func BenchmarkSpeedupFCN1024(b *testing.B) {
 		}
 		jacobianOnce.Do(func() {
 			start := time.Now()
-			jacobianOnce.ntk, jacobianOnce.err = Compute(net, x, npyarray.Array{}, Options{Method: Jacobian, MaxMemory: 4 << 30})
+			jacobianOnce.ntk, jacobianOnce.err = Compute(net, x, npy.Array{}, Options{Method: Jacobian, MaxMemory: 4 << 30})
 			jacobianOnce.seconds = time.Since(start).Seconds()
 		})
 		if jacobianOnce.err != nil {
@@ -152,12 +152,12 @@ func BenchmarkSpeedupFCN1024(b *testing.B) {
 
 // timeStructured resets the benchmark timer, computes the structured NTK of
 // net on x b.N times and returns the median time in seconds.
-func timeStructured(b *testing.B, net *nets.Net, x npyarray.Array) float64 {
+func timeStructured(b *testing.B, net *nets.Net, x npy.Array) float64 {
 	b.ResetTimer()
 	var ts []float64
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		if _, err := Compute(net, x, npyarray.Array{}, Options{}); err != nil {
+		if _, err := Compute(net, x, npy.Array{}, Options{}); err != nil {
 			b.Fatal(err)
 		}
 		ts = append(ts, time.Since(start).Seconds())

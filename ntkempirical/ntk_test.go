@@ -8,9 +8,9 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // tinyCase is a small network and inputs for method comparisons.
@@ -36,16 +36,16 @@ func tinyCases() []tinyCase {
 }
 
 // randomInputs returns n seeded Gaussian examples of the given shape.
-func randomInputs(rng *rand.Rand, n int, shape []int) npyarray.Array {
-	a := npyarray.Array{Shape: append([]int{n}, shape...)}
-	a.Data = make([]float64, npyarray.Size(a.Shape))
+func randomInputs(rng *rand.Rand, n int, shape []int) npy.Array {
+	a := npy.Array{Shape: append([]int{n}, shape...)}
+	a.Data = make([]float64, npy.Size(a.Shape))
 	for i := range a.Data {
 		a.Data[i] = rng.NormFloat64()
 	}
 	return a
 }
 
-func (tc tinyCase) build(t *testing.T, seed uint64) (*nets.Net, npyarray.Array, npyarray.Array) {
+func (tc tinyCase) build(t *testing.T, seed uint64) (*nets.Net, npy.Array, npy.Array) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 99))
 	net, err := nets.New(tc.s, tc.inShape, rng)
@@ -53,7 +53,7 @@ func (tc tinyCase) build(t *testing.T, seed uint64) (*nets.Net, npyarray.Array, 
 		t.Fatalf("%s: %v", tc.name, err)
 	}
 	x1 := randomInputs(rng, tc.n1, tc.inShape)
-	var x2 npyarray.Array
+	var x2 npy.Array
 	if tc.n2 > 0 {
 		x2 = randomInputs(rng, tc.n2, tc.inShape)
 	}
@@ -139,7 +139,7 @@ func TestFiniteDifferences(t *testing.T) {
 		}
 		net, x1, x2 := tc.build(t, 2)
 		k := tc.s.Outputs
-		fd := func(x npyarray.Array) *mat.Dense {
+		fd := func(x npy.Array) *mat.Dense {
 			n := x.Shape[0]
 			j := mat.NewDense(n*k, net.ParamCount(), nil)
 			col := 0
@@ -213,7 +213,7 @@ func TestDepthOneReadout(t *testing.T) {
 			z[i][u] = math.Sqrt(s.SW2/float64(d))*v + math.Sqrt(s.SB2)*b1[u]
 		}
 	}
-	got, err := Compute(net, x, npyarray.Array{}, Options{})
+	got, err := Compute(net, x, npy.Array{}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,20 +250,20 @@ func TestComputeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := npyarray.Array{Shape: []int{2, 3}, Data: make([]float64, 6)}
+	good := npy.Array{Shape: []int{2, 3}, Data: make([]float64, 6)}
 	tests := []struct {
 		name   string
-		x1, x2 npyarray.Array
+		x1, x2 npy.Array
 		opt    Options
 		want   string
 	}{
-		{"wrong width", npyarray.Array{Shape: []int{2, 4}, Data: make([]float64, 8)}, npyarray.Array{}, Options{}, "x1 has examples of shape [4]"},
-		{"x2 wrong", good, npyarray.Array{Shape: []int{1, 2}, Data: make([]float64, 2)}, Options{}, "x2 has examples"},
-		{"NaN", npyarray.Array{Shape: []int{1, 3}, Data: []float64{0, math.NaN(), 0}}, npyarray.Array{}, Options{}, "x1 value 1 is NaN"},
-		{"no examples", npyarray.Array{Shape: []int{0, 3}}, npyarray.Array{}, Options{}, "N >= 1"},
-		{"method", good, npyarray.Array{}, Options{Method: "forward"}, `unknown method "forward"`},
-		{"structured memory", good, npyarray.Array{}, Options{MaxMemory: 100}, "over the memory budget"},
-		{"jacobian memory", good, npyarray.Array{}, Options{Method: Jacobian, MaxMemory: 100}, "does not fit the memory budget"},
+		{"wrong width", npy.Array{Shape: []int{2, 4}, Data: make([]float64, 8)}, npy.Array{}, Options{}, "x1 has examples of shape [4]"},
+		{"x2 wrong", good, npy.Array{Shape: []int{1, 2}, Data: make([]float64, 2)}, Options{}, "x2 has examples"},
+		{"NaN", npy.Array{Shape: []int{1, 3}, Data: []float64{0, math.NaN(), 0}}, npy.Array{}, Options{}, "x1 value 1 is NaN"},
+		{"no examples", npy.Array{Shape: []int{0, 3}}, npy.Array{}, Options{}, "N >= 1"},
+		{"method", good, npy.Array{}, Options{Method: "forward"}, `unknown method "forward"`},
+		{"structured memory", good, npy.Array{}, Options{MaxMemory: 100}, "over the memory budget"},
+		{"jacobian memory", good, npy.Array{}, Options{Method: Jacobian, MaxMemory: 100}, "does not fit the memory budget"},
 	}
 	for _, tc := range tests {
 		_, err := Compute(net, tc.x1, tc.x2, tc.opt)
@@ -271,7 +271,7 @@ func TestComputeErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
 	}
-	if _, err := Mean(s, []int{3}, good, npyarray.Array{}, 1, 0, Options{}); err == nil {
+	if _, err := Mean(s, []int{3}, good, npy.Array{}, 1, 0, Options{}); err == nil {
 		t.Error("Mean accepted zero samples")
 	}
 }
@@ -300,7 +300,7 @@ func TestBlockPlan(t *testing.T) {
 		{budget, 2 * 2}, // parameters dominate the budget
 	} {
 		total := 0
-		_, err := Compute(net, x, npyarray.Array{}, Options{MaxMemory: tc.mem, Progress: func(done, tot int) { total = tot }})
+		_, err := Compute(net, x, npy.Array{}, Options{MaxMemory: tc.mem, Progress: func(done, tot int) { total = tot }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,9 +5,9 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/theory/linalg"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // maxBlock bounds the examples per backward pass of the structured path.
@@ -39,7 +39,7 @@ const (
 // images. The cheaper is used per layer. The traced kernel needs only
 // a = b and streams over logits; the full kernel keeps every logit's
 // factors. All products go through linalg.Gemm and linalg.Syrk.
-func structured(net *nets.Net, x1, x2 npyarray.Array, same bool, opt Options) (Kernel, error) {
+func structured(net *nets.Net, x1, x2 npy.Array, same bool, opt Options) (Kernel, error) {
 	layers := net.Layers()
 	k := net.Outputs()
 	n1 := x1.Shape[0]
@@ -306,7 +306,7 @@ func ones(r, c int) *mat.Dense {
 // wantInputs[l] the layer inputs H_{l-1}, [N P, n_in] (nil for the
 // others), rows (example, position). step is called after each backward
 // pass.
-func collect(net *nets.Net, x npyarray.Array, a, batch int, wantInputs []bool, step func()) (deltas, inputs []*mat.Dense, err error) {
+func collect(net *nets.Net, x npy.Array, a, batch int, wantInputs []bool, step func()) (deltas, inputs []*mat.Dense, err error) {
 	layers := net.Layers()
 	n := x.Shape[0]
 	k := net.Outputs()

@@ -1,15 +1,16 @@
 package ntkempirical
 
 import (
-	"github.com/ntkharness/ntkharness/theory/reference"
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/ntkharness/ntkharness/internal/reference"
+
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -48,10 +49,10 @@ func (c refCase) spec(width, outputs int) spec.Spec {
 		Filter: c.Filter, Padding: c.Padding, Outputs: outputs}
 }
 
-func (c refCase) inputs() (x1, x2 npyarray.Array, inShape []int) {
-	x1 = npyarray.Array{Shape: c.X1Shape, Data: c.X1}
+func (c refCase) inputs() (x1, x2 npy.Array, inShape []int) {
+	x1 = npy.Array{Shape: c.X1Shape, Data: c.X1}
 	if c.X2 != nil {
-		x2 = npyarray.Array{Shape: c.X2Shape, Data: c.X2}
+		x2 = npy.Array{Shape: c.X2Shape, Data: c.X2}
 	}
 	inShape = c.X1Shape[1:]
 	return x1, x2, inShape
@@ -188,7 +189,7 @@ func TestCompareTheory(t *testing.T) {
 	}
 	for _, tc := range tests {
 		x := randomInputs(rng, tc.n, tc.shape)
-		c, err := CompareTheory(tc.s, tc.shape, x, npyarray.Array{}, 3, tc.samples, Options{}, theory.Options{})
+		c, err := CompareTheory(tc.s, tc.shape, x, npy.Array{}, 3, tc.samples, Options{}, theory.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

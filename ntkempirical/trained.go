@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // Change is the empirical NTK of a trained network compared with the one at
@@ -22,7 +22,7 @@ type Change struct {
 // (the same architecture and input shape, e.g. both read with nets.Load from
 // folders written by training) on x1, x2 (x2.Data == nil means x2 = x1) and
 // their relative Frobenius distance.
-func KernelChange(initial, trained *nets.Net, x1, x2 npyarray.Array, opt Options) (Change, error) {
+func KernelChange(initial, trained *nets.Net, x1, x2 npy.Array, opt Options) (Change, error) {
 	if initial == nil || trained == nil {
 		return Change{}, fmt.Errorf("ntkempirical: kernel change needs both networks")
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
 )
 
 // Report is the content of an HTML report over figures saved by Save in
@@ -82,7 +84,7 @@ func WriteReport(dir string, r Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("plots: report directory: %v", err)
 	}
-	return writeAtomic(filepath.Join(dir, "index.html"), func(w io.Writer) error {
+	return atomicfile.Write(filepath.Join(dir, "index.html"), func(w io.Writer) error {
 		_, err := w.Write(b.Bytes())
 		return err
 	})

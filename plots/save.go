@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgpdf"
 	"gonum.org/v1/plot/vg/vgsvg"
@@ -70,7 +71,7 @@ func Save(f Figure, dir, name string) error {
 
 	img := vgimg.NewWith(vgimg.UseWH(l.w, l.h), vgimg.UseDPI(dpi))
 	drawFigure(&f, l, img)
-	if err := writeAtomic(base+".png", func(w io.Writer) error {
+	if err := atomicfile.Write(base+".png", func(w io.Writer) error {
 		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
 		return err
 	}); err != nil {
@@ -78,7 +79,7 @@ func Save(f Figure, dir, name string) error {
 	}
 	svg := vgsvg.New(l.w, l.h)
 	drawFigure(&f, l, svg)
-	if err := writeAtomic(base+".svg", func(w io.Writer) error {
+	if err := atomicfile.Write(base+".svg", func(w io.Writer) error {
 		_, err := svg.WriteTo(w)
 		return err
 	}); err != nil {
@@ -86,16 +87,16 @@ func Save(f Figure, dir, name string) error {
 	}
 	pdf := vgpdf.New(l.w, l.h)
 	drawFigure(&f, l, pdf)
-	if err := writeAtomic(base+".pdf", func(w io.Writer) error {
+	if err := atomicfile.Write(base+".pdf", func(w io.Writer) error {
 		_, err := pdf.WriteTo(w)
 		return err
 	}); err != nil {
 		return err
 	}
-	if err := writeAtomic(base+".csv", func(w io.Writer) error { return WriteCSV(w, &f) }); err != nil {
+	if err := atomicfile.Write(base+".csv", func(w io.Writer) error { return WriteCSV(w, &f) }); err != nil {
 		return err
 	}
-	return writeAtomic(base+".json", func(w io.Writer) error { return WriteJSON(w, &f) })
+	return atomicfile.Write(base+".json", func(w io.Writer) error { return WriteJSON(w, &f) })
 }
 
 // Size returns the page size of the figure in points (1/72 inch) as Save
@@ -109,32 +110,6 @@ func Size(f Figure) (w, h float64, err error) {
 		return 0, 0, err
 	}
 	return l.w.Points(), l.h.Points(), nil
-}
-
-// writeAtomic writes path through a temporary file in the same directory
-// and renames it into place; the file is readable by everyone (0644) like
-// any other output.
-func writeAtomic(path string, fill func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("plots: %v", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := fill(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("plots: writing %s: %v", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("plots: %v", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("plots: writing %s: %v", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("plots: %v", err)
-	}
-	return nil
 }
 
 // WriteJSON writes the figure as JSON (the format Load reads).

@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // TestAsymptotesMatchCompute checks the asymptote conventions (layer index
@@ -32,7 +32,7 @@ func TestAsymptotesMatchCompute(t *testing.T) {
 			t.Fatal(err)
 		}
 		rng := rand.New(rand.NewPCG(9, 10))
-		x := npyarray.New(n, d)
+		x := npy.New(n, d)
 		norm2 := (m.QStar - tt.sb2) / tt.sw2 * d
 		for i := 0; i < n; i++ {
 			row := x.Data[i*d : (i+1)*d]
@@ -46,7 +46,7 @@ func TestAsymptotesMatchCompute(t *testing.T) {
 			}
 		}
 		s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: tt.depth, SW2: tt.sw2, SB2: tt.sb2}
-		k, err := Compute(s, x, npyarray.Array{}, Options{Workers: 1})
+		k, err := Compute(s, x, npy.Array{}, Options{Workers: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,9 +11,9 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
-	"github.com/ntkharness/ntkharness/theory/linalg"
+	"github.com/ntkharness/ntkharness/linalg"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // Kernels holds the per-logit NNGP and NTK between x1 (rows) and x2 (columns).
@@ -61,7 +61,7 @@ type Options struct {
 //
 // Faults of the inputs or of the plan (shapes, NaN, memory) are returned as
 // errors naming the input.
-func Compute(s spec.Spec, x1, x2 npyarray.Array, opt Options) (Kernels, error) {
+func Compute(s spec.Spec, x1, x2 npy.Array, opt Options) (Kernels, error) {
 	if err := s.Validate(); err != nil {
 		return Kernels{}, err
 	}
@@ -126,7 +126,7 @@ type inputs struct {
 	x1, x2  []float64
 }
 
-func prepareInputs(s spec.Spec, x1, x2 npyarray.Array) (inputs, error) {
+func prepareInputs(s spec.Spec, x1, x2 npy.Array) (inputs, error) {
 	var in inputs
 	if err := checkArray("x1", x1); err != nil {
 		return in, err
@@ -167,7 +167,7 @@ func prepareInputs(s spec.Spec, x1, x2 npyarray.Array) (inputs, error) {
 	return in, nil
 }
 
-func checkArray(name string, a npyarray.Array) error {
+func checkArray(name string, a npy.Array) error {
 	if len(a.Shape) < 2 {
 		return fmt.Errorf("theory: %s shape %v: want [N, d] or [N, H, W, C]", name, a.Shape)
 	}
@@ -176,7 +176,7 @@ func checkArray(name string, a npyarray.Array) error {
 			return fmt.Errorf("theory: %s shape %v: every axis must be positive", name, a.Shape)
 		}
 	}
-	if npyarray.Size(a.Shape) != len(a.Data) {
+	if npy.Size(a.Shape) != len(a.Data) {
 		return fmt.Errorf("theory: %s has %d values for shape %v", name, len(a.Data), a.Shape)
 	}
 	for i, v := range a.Data {
@@ -267,7 +267,7 @@ func newPlan(s spec.Spec, in inputs, opt Options) (plan, error) {
 
 // EstimateBytes returns the estimated peak memory of Compute(s, x1, x2, opt)
 // in bytes, or the error Compute would return before starting.
-func EstimateBytes(s spec.Spec, x1, x2 npyarray.Array, opt Options) (int64, error) {
+func EstimateBytes(s spec.Spec, x1, x2 npy.Array, opt Options) (int64, error) {
 	if err := s.Validate(); err != nil {
 		return 0, err
 	}

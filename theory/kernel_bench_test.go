@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
-	"github.com/ntkharness/ntkharness/theory/linalg"
+	"github.com/ntkharness/ntkharness/linalg"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // equalNormInputs returns n seeded Gaussian rows of dimension d scaled to
 // |x|^2/d = 1 (as after per-example normalization).
-func equalNormInputs(seed uint64, n, d int) npyarray.Array {
+func equalNormInputs(seed uint64, n, d int) npy.Array {
 	x := randomArray(seed, n, d)
 	for i := range n {
 		row := x.Data[i*d : (i+1)*d]
@@ -43,7 +43,7 @@ func BenchmarkKernelFCN(b *testing.B) {
 		b.Run(act, func(b *testing.B) {
 			s := spec.Spec{Arch: spec.FCN, Act: act, Depth: depth, SW2: 1.5, SB2: 0.05}
 			for b.Loop() {
-				if _, err := Compute(s, x, npyarray.Array{}, Options{}); err != nil {
+				if _, err := Compute(s, x, npy.Array{}, Options{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -62,7 +62,7 @@ func BenchmarkKernelTanhDirect(b *testing.B) {
 	x := randomArray(2, n, d)
 	s := spec.Spec{Arch: spec.FCN, Act: "tanh", Depth: depth, SW2: 1.5, SB2: 0.05}
 	for b.Loop() {
-		if _, err := Compute(s, x, npyarray.Array{}, Options{}); err != nil {
+		if _, err := Compute(s, x, npy.Array{}, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -77,12 +77,12 @@ func BenchmarkKernelCNNGAP(b *testing.B) {
 	gemm := linalg.GemmFlopRate(1024, 3) / 1e9
 	x := randomArray(3, n, 8, 8, 3)
 	s := spec.Spec{Arch: spec.CNNGAP, Act: "erf", Depth: depth, SW2: 1.5, SB2: 0.05}
-	est, err := EstimateBytes(s, x, npyarray.Array{}, Options{})
+	est, err := EstimateBytes(s, x, npy.Array{}, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if _, err := Compute(s, x, npyarray.Array{}, Options{}); err != nil {
+		if _, err := Compute(s, x, npy.Array{}, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,10 +9,10 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/linalg"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
-	"github.com/ntkharness/ntkharness/theory/linalg"
 )
 
 // sharedCIFAR returns the first n training images of the shared CIFAR-10
@@ -77,16 +77,16 @@ func TestCIFARKernels(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		s    spec.Spec
-		x    npyarray.Array
+		x    npy.Array
 	}{
 		{"fcn-erf-critical", spec.Spec{Arch: "fcn", Act: "erf", Depth: 20, SW2: 1.76, SB2: 0.18}, flat},
 		{"fcn-relu", spec.Spec{Arch: "fcn", Act: "relu", Depth: 10, SW2: 2, SB2: 0.1}, flat},
-		{"fcn-tanh", spec.Spec{Arch: "fcn", Act: "tanh", Depth: 5, SW2: 1.8, SB2: 0.05}, npyarray.Array{Shape: []int{8, flat.Shape[1]}, Data: flat.Data[:8*flat.Shape[1]]}},
-		{"cnn-f-relu", spec.Spec{Arch: "cnn-f", Act: "relu", Depth: 3, SW2: 2, SB2: 0.1}, npyarray.Array{Shape: []int{8, 32, 32, 3}, Data: set.X[:8*set.Dim()]}},
-		{"cnn-gap-erf", spec.Spec{Arch: "cnn-gap", Act: "erf", Depth: 2, SW2: 1.5, SB2: 0.1}, npyarray.Array{Shape: []int{4, 32, 32, 3}, Data: set.X[:4*set.Dim()]}},
+		{"fcn-tanh", spec.Spec{Arch: "fcn", Act: "tanh", Depth: 5, SW2: 1.8, SB2: 0.05}, npy.Array{Shape: []int{8, flat.Shape[1]}, Data: flat.Data[:8*flat.Shape[1]]}},
+		{"cnn-f-relu", spec.Spec{Arch: "cnn-f", Act: "relu", Depth: 3, SW2: 2, SB2: 0.1}, npy.Array{Shape: []int{8, 32, 32, 3}, Data: set.X[:8*set.Dim()]}},
+		{"cnn-gap-erf", spec.Spec{Arch: "cnn-gap", Act: "erf", Depth: 2, SW2: 1.5, SB2: 0.1}, npy.Array{Shape: []int{4, 32, 32, 3}, Data: set.X[:4*set.Dim()]}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			k, err := theory.Compute(tt.s, tt.x, npyarray.Array{}, theory.Options{})
+			k, err := theory.Compute(tt.s, tt.x, npy.Array{}, theory.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,7 +107,7 @@ func TestCIFARKernels(t *testing.T) {
 	}{{"ordered", 1.0}, {"chaotic", 3.0}} {
 		t.Run(tt.name, func(t *testing.T) {
 			const sb2 = 0.18
-			k, err := theory.Compute(spec.Spec{Arch: "fcn", Act: "erf", Depth: 200, SW2: tt.sw2, SB2: sb2}, flat, npyarray.Array{}, theory.Options{})
+			k, err := theory.Compute(spec.Spec{Arch: "fcn", Act: "erf", Depth: 200, SW2: tt.sw2, SB2: sb2}, flat, npy.Array{}, theory.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,8 +3,8 @@ package theory_test
 import (
 	"fmt"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -14,8 +14,8 @@ import (
 // NTK = NNGP + sw2 Tdot K^1 = 2 + 2 = 4.
 func ExampleCompute() {
 	s := spec.Spec{Arch: spec.FCN, Act: spec.ReLU, Depth: 1, SW2: 2, SB2: 0}
-	x := npyarray.Array{Shape: []int{1, 2}, Data: []float64{1, 1}}
-	k, err := theory.Compute(s, x, npyarray.Array{}, theory.Options{})
+	x := npy.Array{Shape: []int{1, 2}, Data: []float64{1, 1}}
+	k, err := theory.Compute(s, x, npy.Array{}, theory.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -28,9 +28,9 @@ func ExampleCompute() {
 // input grows along the depth sweep.
 func ExampleOptions_eachDepth() {
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 3, SW2: 1.5, SB2: 0.05}
-	x := npyarray.Array{Shape: []int{1, 1}, Data: []float64{1}}
+	x := npy.Array{Shape: []int{1, 1}, Data: []float64{1}}
 	var diag []float64
-	_, err := theory.Compute(s, x, npyarray.Array{}, theory.Options{EachDepth: func(depth int, k theory.Kernels) {
+	_, err := theory.Compute(s, x, npy.Array{}, theory.Options{EachDepth: func(depth int, k theory.Kernels) {
 		diag = append(diag, k.NTK.At(0, 0))
 	}})
 	if err != nil {

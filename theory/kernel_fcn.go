@@ -5,8 +5,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/nets/spec"
-	"github.com/ntkharness/ntkharness/theory/linalg"
+	"github.com/ntkharness/ntkharness/linalg"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // computeFCN runs the fully connected recursion layer by layer over the whole

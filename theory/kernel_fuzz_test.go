@@ -7,8 +7,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // FuzzCompute feeds Compute arbitrary small specs and inputs (including NaN,
@@ -44,7 +44,7 @@ func FuzzCompute(f *testing.F) {
 		if s.Arch == "fcn" && at(6)%2 == 0 {
 			shape = []int{n, h * w * c}
 		}
-		x := npyarray.New(shape...)
+		x := npy.New(shape...)
 		for i := range x.Data {
 			j := 10 + 8*i
 			if j+8 <= len(b) {
@@ -53,7 +53,7 @@ func FuzzCompute(f *testing.F) {
 				x.Data[i] = math.Sin(float64(i + at(9)))
 			}
 		}
-		k, err := Compute(s, x, npyarray.Array{}, Options{Workers: 2})
+		k, err := Compute(s, x, npy.Array{}, Options{Workers: 2})
 		if err != nil {
 			return
 		}

@@ -2,16 +2,17 @@ package theory
 
 import (
 	"fmt"
-	"github.com/ntkharness/ntkharness/theory/reference"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/ntkharness/ntkharness/internal/reference"
+
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // referenceCase is one of the independent reference kernels (package
@@ -69,10 +70,10 @@ func maxRelErr(got *mat.Dense, want [][]float64) float64 {
 func TestComputeReference(t *testing.T) {
 	for _, c := range loadReference(t) {
 		t.Run(c.name(), func(t *testing.T) {
-			x1 := npyarray.Array{Shape: c.X1Shape, Data: c.X1}
-			var x2 npyarray.Array
+			x1 := npy.Array{Shape: c.X1Shape, Data: c.X1}
+			var x2 npy.Array
 			if c.X2 != nil {
-				x2 = npyarray.Array{Shape: c.X2Shape, Data: c.X2}
+				x2 = npy.Array{Shape: c.X2Shape, Data: c.X2}
 			}
 			k, err := Compute(c.spec(), x1, x2, Options{})
 			if err != nil {
@@ -114,9 +115,9 @@ func erfTdot(k11, k12, k22 float64) float64 {
 	return 4 / math.Pi / math.Sqrt((1+2*k11)*(1+2*k22)-4*k12*k12)
 }
 
-func randomArray(seed uint64, shape ...int) npyarray.Array {
+func randomArray(seed uint64, shape ...int) npy.Array {
 	rng := rand.New(rand.NewPCG(seed, 99))
-	a := npyarray.New(shape...)
+	a := npy.New(shape...)
 	for i := range a.Data {
 		a.Data[i] = rng.NormFloat64()
 	}
@@ -161,7 +162,7 @@ func TestFCNDepthOne(t *testing.T) {
 func TestZeroInput(t *testing.T) {
 	x := randomArray(3, 3, 4)
 	clear(x.Data[4:8]) // example 1 is zero
-	k, err := Compute(spec.Spec{Arch: "fcn", Act: "relu", Depth: 6, SW2: 2}, x, npyarray.Array{}, Options{})
+	k, err := Compute(spec.Spec{Arch: "fcn", Act: "relu", Depth: 6, SW2: 2}, x, npy.Array{}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestZeroInput(t *testing.T) {
 		}
 	}
 	const sw2, sb2, depth = 1.4, 0.2, 5
-	k, err = Compute(spec.Spec{Arch: "fcn", Act: "erf", Depth: depth, SW2: sw2, SB2: sb2}, x, npyarray.Array{}, Options{})
+	k, err = Compute(spec.Spec{Arch: "fcn", Act: "erf", Depth: depth, SW2: sw2, SB2: sb2}, x, npy.Array{}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +214,7 @@ func TestDeepPhases(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			const sb2 = 0.05
-			k, err := Compute(spec.Spec{Arch: "fcn", Act: "erf", Depth: 1000, SW2: tt.sw2, SB2: sb2}, x, npyarray.Array{}, Options{})
+			k, err := Compute(spec.Spec{Arch: "fcn", Act: "erf", Depth: 1000, SW2: tt.sw2, SB2: sb2}, x, npy.Array{}, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,7 +262,7 @@ func TestDeepPhases(t *testing.T) {
 func TestEachDepth(t *testing.T) {
 	tests := []struct {
 		s  spec.Spec
-		x1 npyarray.Array
+		x1 npy.Array
 	}{
 		{spec.Spec{Arch: "fcn", Act: "erf", Depth: 4, SW2: 1.6, SB2: 0.1}, randomArray(5, 5, 7)},
 		{spec.Spec{Arch: "fcn", Act: "tanh", Depth: 3, SW2: 1.8, SB2: 0.1}, randomArray(6, 4, 7)},
@@ -277,7 +278,7 @@ func TestEachDepth(t *testing.T) {
 				}
 				got = append(got, Kernels{NNGP: mat.DenseCopyOf(k.NNGP), NTK: mat.DenseCopyOf(k.NTK)})
 			}}
-			full, err := Compute(tt.s, tt.x1, npyarray.Array{}, opt)
+			full, err := Compute(tt.s, tt.x1, npy.Array{}, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -287,7 +288,7 @@ func TestEachDepth(t *testing.T) {
 			for l := 1; l <= tt.s.Depth; l++ {
 				s := tt.s
 				s.Depth = l
-				want, err := Compute(s, tt.x1, npyarray.Array{}, Options{Workers: 1})
+				want, err := Compute(s, tt.x1, npy.Array{}, Options{Workers: 1})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -327,11 +328,11 @@ func TestTanhTable(t *testing.T) {
 	}
 	s := spec.Spec{Arch: "fcn", Act: "tanh", Depth: 4, SW2: 2.2, SB2: 0.1}
 	for _, act := range []Activation{tanhGH61, tanhStrip} {
-		fast, err := Compute(s, x, npyarray.Array{}, Options{Activation: act})
+		fast, err := Compute(s, x, npy.Array{}, Options{Activation: act})
 		if err != nil {
 			t.Fatal(err)
 		}
-		slow, err := Compute(s, x, npyarray.Array{}, Options{Activation: struct{ Activation }{act}})
+		slow, err := Compute(s, x, npy.Array{}, Options{Activation: struct{ Activation }{act}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -492,13 +493,13 @@ func TestConvNaive(t *testing.T) {
 // 1e-14.
 func TestConvFilterOne(t *testing.T) {
 	x := randomArray(13, 4, 1, 1, 6)
-	flat := npyarray.Array{Shape: []int{4, 6}, Data: x.Data}
-	want, err := Compute(spec.Spec{Arch: "fcn", Act: "relu", Depth: 3, SW2: 1.9, SB2: 0.1}, flat, npyarray.Array{}, Options{})
+	flat := npy.Array{Shape: []int{4, 6}, Data: x.Data}
+	want, err := Compute(spec.Spec{Arch: "fcn", Act: "relu", Depth: 3, SW2: 1.9, SB2: 0.1}, flat, npy.Array{}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, arch := range []string{"cnn-f", "cnn-gap"} {
-		k, err := Compute(spec.Spec{Arch: arch, Act: "relu", Depth: 3, SW2: 1.9, SB2: 0.1, Filter: 1}, x, npyarray.Array{}, Options{})
+		k, err := Compute(spec.Spec{Arch: arch, Act: "relu", Depth: 3, SW2: 1.9, SB2: 0.1, Filter: 1}, x, npy.Array{}, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -527,29 +528,29 @@ func TestComputeErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		s      spec.Spec
-		x1, x2 npyarray.Array
+		x1, x2 npy.Array
 		opt    Options
 		want   string
 	}{
-		{"unknown arch", with(func(s *spec.Spec) { s.Arch = "rnn" }), flat, npyarray.Array{}, Options{}, `unknown arch "rnn"`},
-		{"unknown act", with(func(s *spec.Spec) { s.Act = "gelu" }), flat, npyarray.Array{}, Options{}, `unknown activation "gelu"`},
-		{"depth 0", with(func(s *spec.Spec) { s.Depth = 0 }), flat, npyarray.Array{}, Options{}, "depth 0"},
-		{"negative sw2", with(func(s *spec.Spec) { s.SW2 = -1 }), flat, npyarray.Array{}, Options{}, "sw2 -1"},
-		{"inf sb2", with(func(s *spec.Spec) { s.SB2 = math.Inf(1) }), flat, npyarray.Array{}, Options{}, "sb2 +Inf"},
+		{"unknown arch", with(func(s *spec.Spec) { s.Arch = "rnn" }), flat, npy.Array{}, Options{}, `unknown arch "rnn"`},
+		{"unknown act", with(func(s *spec.Spec) { s.Act = "gelu" }), flat, npy.Array{}, Options{}, `unknown activation "gelu"`},
+		{"depth 0", with(func(s *spec.Spec) { s.Depth = 0 }), flat, npy.Array{}, Options{}, "depth 0"},
+		{"negative sw2", with(func(s *spec.Spec) { s.SW2 = -1 }), flat, npy.Array{}, Options{}, "sw2 -1"},
+		{"inf sb2", with(func(s *spec.Spec) { s.SB2 = math.Inf(1) }), flat, npy.Array{}, Options{}, "sb2 +Inf"},
 		{"shapes disagree", good, flat, randomArray(5, 2, 5), Options{}, "x1 shape [3 4] and x2 shape [2 5] disagree"},
-		{"cnn on flat", with(func(s *spec.Spec) { s.Arch = "cnn-f" }), flat, npyarray.Array{}, Options{}, "needs images [N, H, W, C], got x1 shape [3 4]"},
-		{"nan x1", good, nan, npyarray.Array{}, Options{}, "x1 has NaN at example 1, value 2"},
+		{"cnn on flat", with(func(s *spec.Spec) { s.Arch = "cnn-f" }), flat, npy.Array{}, Options{}, "needs images [N, H, W, C], got x1 shape [3 4]"},
+		{"nan x1", good, nan, npy.Array{}, Options{}, "x1 has NaN at example 1, value 2"},
 		{"inf x2", good, flat, inf, Options{}, "x2 has -Inf at example 0, value 1"},
-		{"short data", good, npyarray.Array{Shape: []int{3, 4}, Data: make([]float64, 11)}, npyarray.Array{}, Options{}, "x1 has 11 values for shape [3 4]"},
-		{"rank 1", good, npyarray.Array{Shape: []int{4}, Data: make([]float64, 4)}, npyarray.Array{}, Options{}, "x1 shape [4]"},
-		{"no examples", good, npyarray.Array{Shape: []int{0, 4}}, npyarray.Array{}, Options{}, "every axis must be positive"},
-		{"valid too small", with(func(s *spec.Spec) { s.Arch, s.Padding, s.Depth = "cnn-gap", "VALID", 3 }), img, npyarray.Array{}, Options{}, "5x5 images are too small for 3 VALID convolutions"},
-		{"relu overflow", with(func(s *spec.Spec) { s.Act, s.SW2, s.Depth = "relu", 4, 1100 }), flat, npyarray.Array{}, Options{}, "relu NNGP kernel overflows float64 at depth"},
-		{"erf NTK overflow", with(func(s *spec.Spec) { s.SW2, s.Depth = 1e6, 200 }), flat, npyarray.Array{}, Options{}, "erf NTK kernel overflows float64 at depth 200"},
-		{"erf NTK overflow per depth", with(func(s *spec.Spec) { s.SW2, s.Depth = 1e6, 200 }), flat, npyarray.Array{}, Options{EachDepth: func(int, Kernels) {}}, "erf NTK kernel overflows float64 at depth 1"},
-		{"cnn overflow", with(func(s *spec.Spec) { s.Arch, s.Act, s.SW2, s.Depth = "cnn-f", "relu", 50, 1100 }), randomArray(6, 2, 3, 3, 1), npyarray.Array{}, Options{}, "relu NNGP kernel overflows float64 at depth 1100"},
-		{"huge input", good, npyarray.Array{Shape: []int{1, 2}, Data: []float64{1, 1e200}}, npyarray.Array{}, Options{}, "x1 has 1e+200 at example 0, value 1: inputs must be below"},
-		{"over memory", with(func(s *spec.Spec) { s.Arch = "cnn-gap" }), big, npyarray.Array{}, Options{MemLimit: 1 << 20}, "needs an estimated"},
+		{"short data", good, npy.Array{Shape: []int{3, 4}, Data: make([]float64, 11)}, npy.Array{}, Options{}, "x1 has 11 values for shape [3 4]"},
+		{"rank 1", good, npy.Array{Shape: []int{4}, Data: make([]float64, 4)}, npy.Array{}, Options{}, "x1 shape [4]"},
+		{"no examples", good, npy.Array{Shape: []int{0, 4}}, npy.Array{}, Options{}, "every axis must be positive"},
+		{"valid too small", with(func(s *spec.Spec) { s.Arch, s.Padding, s.Depth = "cnn-gap", "VALID", 3 }), img, npy.Array{}, Options{}, "5x5 images are too small for 3 VALID convolutions"},
+		{"relu overflow", with(func(s *spec.Spec) { s.Act, s.SW2, s.Depth = "relu", 4, 1100 }), flat, npy.Array{}, Options{}, "relu NNGP kernel overflows float64 at depth"},
+		{"erf NTK overflow", with(func(s *spec.Spec) { s.SW2, s.Depth = 1e6, 200 }), flat, npy.Array{}, Options{}, "erf NTK kernel overflows float64 at depth 200"},
+		{"erf NTK overflow per depth", with(func(s *spec.Spec) { s.SW2, s.Depth = 1e6, 200 }), flat, npy.Array{}, Options{EachDepth: func(int, Kernels) {}}, "erf NTK kernel overflows float64 at depth 1"},
+		{"cnn overflow", with(func(s *spec.Spec) { s.Arch, s.Act, s.SW2, s.Depth = "cnn-f", "relu", 50, 1100 }), randomArray(6, 2, 3, 3, 1), npy.Array{}, Options{}, "relu NNGP kernel overflows float64 at depth 1100"},
+		{"huge input", good, npy.Array{Shape: []int{1, 2}, Data: []float64{1, 1e200}}, npy.Array{}, Options{}, "x1 has 1e+200 at example 0, value 1: inputs must be below"},
+		{"over memory", with(func(s *spec.Spec) { s.Arch = "cnn-gap" }), big, npy.Array{}, Options{MemLimit: 1 << 20}, "needs an estimated"},
 	}
 	for _, tt := range tests {
 		_, err := Compute(tt.s, tt.x1, tt.x2, tt.opt)
@@ -564,14 +565,14 @@ func TestComputeErrors(t *testing.T) {
 func TestProgress(t *testing.T) {
 	for _, tt := range []struct {
 		s     spec.Spec
-		x     npyarray.Array
+		x     npy.Array
 		total int
 	}{
 		{spec.Spec{Arch: "fcn", Act: "erf", Depth: 7, SW2: 1.5}, randomArray(1, 5, 3), 7},
 		{spec.Spec{Arch: "cnn-f", Act: "erf", Depth: 2, SW2: 1.5}, randomArray(2, 5, 3, 3, 1), 15},
 	} {
 		last, calls := -1, 0
-		_, err := Compute(tt.s, tt.x, npyarray.Array{}, Options{Progress: func(done, total int) {
+		_, err := Compute(tt.s, tt.x, npy.Array{}, Options{Progress: func(done, total int) {
 			calls++
 			if done <= last || total != tt.total || done > total {
 				t.Errorf("%s: progress (%d, %d) after %d", tt.s.Arch, done, total, last)
@@ -599,10 +600,10 @@ func TestComputeReferenceTanhStrip(t *testing.T) {
 		if c.Act != "tanh" {
 			continue
 		}
-		x1 := npyarray.Array{Shape: c.X1Shape, Data: c.X1}
-		var x2 npyarray.Array
+		x1 := npy.Array{Shape: c.X1Shape, Data: c.X1}
+		var x2 npy.Array
 		if c.X2 != nil {
-			x2 = npyarray.Array{Shape: c.X2Shape, Data: c.X2}
+			x2 = npy.Array{Shape: c.X2Shape, Data: c.X2}
 		}
 		k, err := Compute(c.spec(), x1, x2, Options{Activation: TanhStrip()})
 		if err != nil {
@@ -621,7 +622,7 @@ func TestComputeReferenceTanhStrip(t *testing.T) {
 func TestSameInputsDeepChaotic(t *testing.T) {
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 300, SW2: 2.5, SB2: 0.05}
 	const n, d = 3, 8
-	x := npyarray.New(n, d)
+	x := npy.New(n, d)
 	for i := range x.Data {
 		x.Data[i] = math.Sin(float64(i*i+1)) * 2
 	}
@@ -635,7 +636,7 @@ func TestSameInputsDeepChaotic(t *testing.T) {
 			row[j] *= math.Sqrt(d / ss)
 		}
 	}
-	sym, err := Compute(s, x, npyarray.Array{}, Options{})
+	sym, err := Compute(s, x, npy.Array{}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -663,19 +664,19 @@ func TestSameInputsDeepChaotic(t *testing.T) {
 // clamp at the wrong place once froze such pairs at T = 1, K12 = sw2 + sb2).
 func TestCrossKernelCauchySchwarz(t *testing.T) {
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 300, SW2: 2.5, SB2: 0.05}
-	x := npyarray.New(2, 4)
+	x := npy.New(2, 4)
 	for i := range x.Data {
 		x.Data[i] = 1 + float64(i%3)
 	}
-	y := npyarray.New(2, 4)
+	y := npy.New(2, 4)
 	for i := range y.Data {
 		y.Data[i] = x.Data[i] * (1 + 1e-15)
 	}
-	sx, err := Compute(s, x, npyarray.Array{}, Options{})
+	sx, err := Compute(s, x, npy.Array{}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sy, err := Compute(s, y, npyarray.Array{}, Options{})
+	sy, err := Compute(s, y, npy.Array{}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

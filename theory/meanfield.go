@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // Phase is the mean-field phase of a network: ordered (chi_1 < 1), chaotic

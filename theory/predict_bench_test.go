@@ -8,7 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/theory/linalg"
+	"github.com/ntkharness/ntkharness/linalg"
 )
 
 // benchProblem returns a full-rank Wishart train kernel G G^T/N (N x N), a

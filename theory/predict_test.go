@@ -8,7 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/theory/reference"
+	"github.com/ntkharness/ntkharness/internal/reference"
 )
 
 func loadPredictionsRef(t *testing.T) reference.PredictionCase {

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/nets"
 )
 
@@ -80,7 +80,7 @@ func WriteHistory(jsonPath, csvPath string, h *History) error {
 	if err := writeJSON(jsonPath, h); err != nil {
 		return err
 	}
-	return npyarray.WriteFileAtomic(csvPath, func(w io.Writer) error {
+	return atomicfile.Write(csvPath, func(w io.Writer) error {
 		if _, err := fmt.Fprintln(w, "step,train_loss,train_acc,test_loss,test_acc"); err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return npyarray.WriteFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		_, err := w.Write(append(b, '\n'))
 		return err
 	})

@@ -8,8 +8,8 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // EmpiricalLambdaMax estimates the largest eigenvalue of the empirical NTK
@@ -25,7 +25,7 @@ import (
 //
 // The NTK of the finite network is J J^T over all k logits; at infinite
 // width it is Theta_per_logit (x) I_k, with the same largest eigenvalue.
-func EmpiricalLambdaMax(net *nets.Net, x npyarray.Array, iters int, seed uint64) (float64, error) {
+func EmpiricalLambdaMax(net *nets.Net, x npy.Array, iters int, seed uint64) (float64, error) {
 	params := net.Params()
 	n := x.Shape[0]
 	k := net.Outputs()

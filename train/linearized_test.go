@@ -7,10 +7,10 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // TestFollowsEmpiricalLinearization trains a wide network for 5 full-batch
@@ -35,7 +35,7 @@ func TestFollowsEmpiricalLinearization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kern, err := ntkempirical.Compute(net, data.XTrain, npyarray.Array{}, ntkempirical.Options{Full: true})
+	kern, err := ntkempirical.Compute(net, data.XTrain, npy.Array{}, ntkempirical.Options{Full: true})
 	if err != nil {
 		t.Fatal(err)
 	}

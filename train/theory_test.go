@@ -10,9 +10,9 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // erfNTK is the infinite-width per-logit NTK of an erf FCN with a Dense
@@ -26,7 +26,7 @@ import (
 //
 // with depth+1 affine layers (the readout included). x1 is [n1, d], x2 is
 // [n2, d]; it returns the [n1, n2] cross kernel.
-func erfNTK(sw2, sb2 float64, depth int, x1, x2 npyarray.Array) *mat.Dense {
+func erfNTK(sw2, sb2 float64, depth int, x1, x2 npy.Array) *mat.Dense {
 	n1, d := x1.Rows()
 	n2, _ := x2.Rows()
 	dot := func(a, b []float64) float64 {
@@ -36,7 +36,7 @@ func erfNTK(sw2, sb2 float64, depth int, x1, x2 npyarray.Array) *mat.Dense {
 		}
 		return s / float64(d)
 	}
-	row := func(x npyarray.Array, i int) []float64 { return x.Data[i*d : (i+1)*d] }
+	row := func(x npy.Array, i int) []float64 { return x.Data[i*d : (i+1)*d] }
 	out := mat.NewDense(n1, n2, nil)
 	for i := 0; i < n1; i++ {
 		for j := 0; j < n2; j++ {
@@ -84,10 +84,10 @@ func TestErfNTKReference(t *testing.T) {
 		t.Fatal("no reference cases")
 	}
 	for _, c := range ref.Cases {
-		x1 := npyarray.Array{Shape: []int{len(c.NTK), len(c.X1) / len(c.NTK)}, Data: c.X1}
+		x1 := npy.Array{Shape: []int{len(c.NTK), len(c.X1) / len(c.NTK)}, Data: c.X1}
 		x2 := x1
 		if c.X2 != nil {
-			x2 = npyarray.Array{Shape: []int{len(c.NTK[0]), len(c.X2) / len(c.NTK[0])}, Data: c.X2}
+			x2 = npy.Array{Shape: []int{len(c.NTK[0]), len(c.X2) / len(c.NTK[0])}, Data: c.X2}
 		}
 		got := erfNTK(c.SW2, c.SB2, c.Depth, x1, x2)
 		for i := range c.NTK {
@@ -142,7 +142,7 @@ func TestTrainingFollowsLinearizedTheory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	analytic := func(*nets.Net, npyarray.Array) (float64, error) { return lambda[n-1], nil }
+	analytic := func(*nets.Net, npy.Array) (float64, error) { return lambda[n-1], nil }
 	h, err := Run(context.Background(), net, data, Options{Steps: steps, LRFactor: 0.1, LambdaMax: analytic}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -29,23 +29,23 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // Data is a training and a test set: inputs as the network takes them and
 // targets with one row of k values per example (one-hot labels for
 // classification; accuracy compares the argmax of f and y).
 type Data struct {
-	XTrain npyarray.Array
+	XTrain npy.Array
 	YTrain *mat.Dense
-	XTest  npyarray.Array // may be empty (no Shape): no test metrics
+	XTest  npy.Array // may be empty (no Shape): no test metrics
 	YTest  *mat.Dense
 }
 
 // LambdaMaxFunc returns the largest eigenvalue of the per-logit NTK of net
 // on the inputs x (analytic or empirical).
-type LambdaMaxFunc func(net *nets.Net, x npyarray.Array) (float64, error)
+type LambdaMaxFunc func(net *nets.Net, x npy.Array) (float64, error)
 
 // Options configure a run.
 type Options struct {
@@ -173,7 +173,7 @@ func Run(ctx context.Context, net *nets.Net, data Data, opt Options, h *History)
 		case opt.LR == 0 && opt.LRFactor > 0 && !math.IsInf(opt.LRFactor, 0):
 			lmf := opt.LambdaMax
 			if lmf == nil {
-				lmf = func(n *nets.Net, x npyarray.Array) (float64, error) {
+				lmf = func(n *nets.Net, x npy.Array) (float64, error) {
 					return EmpiricalLambdaMax(n, x, 100, opt.Seed)
 				}
 			}
@@ -421,16 +421,16 @@ func checkData(net *nets.Net, d Data) error {
 }
 
 // sliceRows returns examples lo..hi-1 of x, sharing its data.
-func sliceRows(x npyarray.Array, lo, hi int) npyarray.Array {
+func sliceRows(x npy.Array, lo, hi int) npy.Array {
 	_, d := x.Rows()
 	s := append([]int{hi - lo}, x.Shape[1:]...)
-	return npyarray.Array{Shape: s, Data: x.Data[lo*d : hi*d]}
+	return npy.Array{Shape: s, Data: x.Data[lo*d : hi*d]}
 }
 
 // gatherRows returns the examples idx of x, copied.
-func gatherRows(x npyarray.Array, idx []int) npyarray.Array {
+func gatherRows(x npy.Array, idx []int) npy.Array {
 	_, d := x.Rows()
-	out := npyarray.Array{Shape: append([]int{len(idx)}, x.Shape[1:]...), Data: make([]float64, len(idx)*d)}
+	out := npy.Array{Shape: append([]int{len(idx)}, x.Shape[1:]...), Data: make([]float64, len(idx)*d)}
 	for j, e := range idx {
 		copy(out.Data[j*d:(j+1)*d], x.Data[e*d:(e+1)*d])
 	}

@@ -12,10 +12,10 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
-	"github.com/ntkharness/ntkharness/theory/linalg"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // stepFlops counts the floating-point operations of one training step
@@ -56,7 +56,7 @@ func benchStep(b *testing.B, s spec.Spec, inShape []int, batch int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	x := npyarray.New(append([]int{batch}, inShape...)...)
+	x := npy.New(append([]int{batch}, inShape...)...)
 	for i := range x.Data {
 		x.Data[i] = rng.NormFloat64()
 	}

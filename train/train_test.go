@@ -11,9 +11,9 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // toyData returns n training and m test points on the sphere of radius
@@ -25,8 +25,8 @@ func toyData(seed uint64, n, m, d, k int) Data {
 	for i := range teacher {
 		teacher[i] = rng.NormFloat64()
 	}
-	make1 := func(n int) (npyarray.Array, *mat.Dense) {
-		x := npyarray.New(n, d)
+	make1 := func(n int) (npy.Array, *mat.Dense) {
+		x := npy.New(n, d)
 		y := mat.NewDense(n, k, nil)
 		for i := 0; i < n; i++ {
 			row := x.Data[i*d : (i+1)*d]

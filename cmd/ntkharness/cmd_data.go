@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 func init() {
@@ -201,7 +201,7 @@ indices or, with --onehot, as [N, k] one-hot rows, minus 1/k with --center.`)
 	if *flatten {
 		x = s.Flat()
 	}
-	if err := npyarray.Save(*xPath, x); err != nil {
+	if err := npy.Save(*xPath, x); err != nil {
 		return fmt.Errorf("writing images: %v", err)
 	}
 	msg := fmt.Sprintf("wrote %s %v", *xPath, x.Shape)
@@ -210,7 +210,7 @@ indices or, with --onehot, as [N, k] one-hot rows, minus 1/k with --center.`)
 		if *onehot {
 			y = s.OneHot(*center)
 		}
-		if err := npyarray.Save(*yPath, y); err != nil {
+		if err := npy.Save(*yPath, y); err != nil {
 			return fmt.Errorf("writing labels: %v", err)
 		}
 		msg += fmt.Sprintf(" and %s %v", *yPath, y.Shape)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // writeMNISTDir writes a small dataset in the MNIST idx layout, not
@@ -101,10 +101,10 @@ func TestDataExport(t *testing.T) {
 		name           string
 		args           []string
 		xShape, yShape []int
-		check          func(t *testing.T, x, y npyarray.Array)
+		check          func(t *testing.T, x, y npy.Array)
 	}{
 		{"whole split in file order", []string{"--dataset", "mnist", "--mnist-dir", mnist, "--split", "test"}, []int{20, 4, 4, 1}, []int{20},
-			func(t *testing.T, x, y npyarray.Array) {
+			func(t *testing.T, x, y npy.Array) {
 				// Pixel j of test image i is byte (i + j + 1), scaled by 1/255.
 				for i := 0; i < 20; i++ {
 					if y.Data[i] != float64(i%10) {
@@ -118,7 +118,7 @@ func TestDataExport(t *testing.T) {
 				}
 			}},
 		{"subset onehot centred flattened", []string{"--dataset", "mnist", "--mnist-dir", mnist, "--n", "20", "--seed", "3", "--flatten", "--onehot", "--center"}, []int{20, 16}, []int{20, 10},
-			func(t *testing.T, x, y npyarray.Array) {
+			func(t *testing.T, x, y npy.Array) {
 				counts := make([]int, 10)
 				for i := 0; i < 20; i++ {
 					row := y.Data[i*10 : (i+1)*10]
@@ -146,7 +146,7 @@ func TestDataExport(t *testing.T) {
 				}
 			}},
 		{"per class, downsampled, norm", []string{"--dataset", "mnist", "--mnist-dir", mnist, "--n", "3", "--per-class", "--downsample", "2", "--normalize", "norm"}, []int{30, 2, 2, 1}, []int{30},
-			func(t *testing.T, x, y npyarray.Array) {
+			func(t *testing.T, x, y npy.Array) {
 				for i := 0; i < 30; i++ {
 					var ss float64
 					for _, v := range x.Data[i*4 : (i+1)*4] {
@@ -158,7 +158,7 @@ func TestDataExport(t *testing.T) {
 				}
 			}},
 		{"cifar grayscale global", []string{"--dataset", "cifar10", "--cifar10", cifar, "--grayscale", "--downsample", "4", "--normalize", "global"}, []int{20, 8, 8, 1}, []int{20},
-			func(t *testing.T, x, y npyarray.Array) {
+			func(t *testing.T, x, y npy.Array) {
 				var sum, ss float64
 				for _, v := range x.Data {
 					sum += v
@@ -172,7 +172,7 @@ func TestDataExport(t *testing.T) {
 				}
 			}},
 		{"cifar per-channel", []string{"--dataset", "cifar10", "--cifar10", cifar, "--split", "test", "--normalize", "per-channel"}, []int{10, 32, 32, 3}, []int{10},
-			func(t *testing.T, x, y npyarray.Array) {
+			func(t *testing.T, x, y npy.Array) {
 				for c := 0; c < 3; c++ {
 					var sum float64
 					for i := c; i < len(x.Data); i += 3 {
@@ -195,11 +195,11 @@ func TestDataExport(t *testing.T) {
 			if !strings.Contains(stdout, "wrote "+xp+" "+fmt.Sprint(tt.xShape)) {
 				t.Errorf("stdout %q does not report %s %v", stdout, xp, tt.xShape)
 			}
-			x, err := npyarray.Load(xp)
+			x, err := npy.Load(xp)
 			if err != nil {
 				t.Fatal(err)
 			}
-			y, err := npyarray.Load(yp)
+			y, err := npy.Load(yp)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,9 +5,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/ntkharness/ntkharness/cmd/ntkharness/internal/progress"
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/experiments"
+	"github.com/ntkharness/ntkharness/internal/progress"
 )
 
 func init() {

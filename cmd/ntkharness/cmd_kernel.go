@@ -12,9 +12,10 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/cmd/ntkharness/internal/progress"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
+	"github.com/ntkharness/ntkharness/internal/progress"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -111,13 +112,13 @@ func runKernel(args []string) error {
 			return usagef("kernel: %v", err)
 		}
 	}
-	x1, err := npyarray.Load(*x1Path)
+	x1, err := npy.Load(*x1Path)
 	if err != nil {
 		return fmt.Errorf("--x1 %s: %v", *x1Path, err)
 	}
-	var x2 npyarray.Array
+	var x2 npy.Array
 	if *x2Path != "" {
-		if x2, err = npyarray.Load(*x2Path); err != nil {
+		if x2, err = npy.Load(*x2Path); err != nil {
 			return fmt.Errorf("--x2 %s: %v", *x2Path, err)
 		}
 	}
@@ -163,12 +164,12 @@ func runKernel(args []string) error {
 	return nil
 }
 
-// kernelSave writes a atomically, through a buffer (npyarray.Save hands
+// kernelSave writes a atomically, through a buffer (npy.Save hands
 // the unbuffered file to the encoder, which issues one write per value).
-func kernelSave(path string, a npyarray.Array) error {
-	return npyarray.WriteFileAtomic(path, func(w io.Writer) error {
+func kernelSave(path string, a npy.Array) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<20)
-		if err := npyarray.Write(bw, a); err != nil {
+		if err := npy.Write(bw, a); err != nil {
 			return err
 		}
 		return bw.Flush()
@@ -185,9 +186,9 @@ func kernelRows(m *mat.Dense) [][]float64 {
 	return rows
 }
 
-func kernelArray(m *mat.Dense) npyarray.Array {
+func kernelArray(m *mat.Dense) npy.Array {
 	r, c := m.Dims()
-	a := npyarray.New(r, c)
+	a := npy.New(r, c)
 	for i := range r {
 		mat.Row(a.Data[i*c:(i+1)*c], i, m)
 	}

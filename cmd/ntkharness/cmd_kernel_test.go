@@ -11,21 +11,21 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
 // kernelInputs writes seeded Gaussian inputs of the given shape to dir/name.
-func kernelInputs(t *testing.T, dir, name string, seed uint64, shape ...int) (string, npyarray.Array) {
+func kernelInputs(t *testing.T, dir, name string, seed uint64, shape ...int) (string, npy.Array) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
-	a := npyarray.New(shape...)
+	a := npy.New(shape...)
 	for i := range a.Data {
 		a.Data[i] = rng.NormFloat64()
 	}
 	p := filepath.Join(dir, name)
-	if err := npyarray.Save(p, a); err != nil {
+	if err := npy.Save(p, a); err != nil {
 		t.Fatal(err)
 	}
 	return p, a
@@ -66,19 +66,19 @@ func TestKernelJSONContract(t *testing.T) {
 		name   string
 		args   []string
 		s      spec.Spec
-		x1, x2 npyarray.Array
+		x1, x2 npy.Array
 		act    theory.Activation
 	}{
 		{"fcn-erf-sym", []string{"--arch", "fcn", "--act", "erf", "--depth", "3", "--sw2", "1.5", "--sb2", "0.05", "--x1", flat1},
-			spec.Spec{Arch: "fcn", Act: "erf", Depth: 3, SW2: 1.5, SB2: 0.05}, a1, npyarray.Array{}, nil},
+			spec.Spec{Arch: "fcn", Act: "erf", Depth: 3, SW2: 1.5, SB2: 0.05}, a1, npy.Array{}, nil},
 		{"fcn-tanh-cross", []string{"--act", "tanh", "--depth", "2", "--sw2", "1.2", "--sb2", "0.1", "--x1", flat1, "--x2", flat2},
 			spec.Spec{Arch: "fcn", Act: "tanh", Depth: 2, SW2: 1.2, SB2: 0.1}, a1, a2, nil},
 		{"cnn-gap-cross", []string{"--arch", "cnn-gap", "--act", "erf", "--depth", "2", "--sw2", "1.7", "--sb2", "0.2", "--x1", img1, "--x2", img2},
 			spec.Spec{Arch: "cnn-gap", Act: "erf", Depth: 2, SW2: 1.7, SB2: 0.2}, i1, i2, nil},
 		{"spec-file", []string{"--spec", specPath, "--x1", img1},
-			spec.Spec{Arch: "cnn-f", Act: "relu", Depth: 2, SW2: 2, SB2: 0.1}, i1, npyarray.Array{}, nil},
+			spec.Spec{Arch: "cnn-f", Act: "relu", Depth: 2, SW2: 2, SB2: 0.1}, i1, npy.Array{}, nil},
 		{"tanh-strip", []string{"--act", "tanh", "--tanh-quadrature", "strip", "--depth", "2", "--sw2", "2", "--x1", flat2},
-			spec.Spec{Arch: "fcn", Act: "tanh", Depth: 2, SW2: 2}, a2, npyarray.Array{}, theory.TanhStrip()},
+			spec.Spec{Arch: "fcn", Act: "tanh", Depth: 2, SW2: 2}, a2, npy.Array{}, theory.TanhStrip()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,12 +116,12 @@ func TestKernelOut(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("status %d, stderr %q", status, stderr)
 	}
-	want, err := theory.Compute(spec.Spec{Arch: "fcn", Act: "relu", Depth: 4, SW2: 2}, a1, npyarray.Array{}, theory.Options{})
+	want, err := theory.Compute(spec.Spec{Arch: "fcn", Act: "relu", Depth: 4, SW2: 2}, a1, npy.Array{}, theory.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, m := range map[string]*mat.Dense{"nngp.npy": want.NNGP, "ntk.npy": want.NTK} {
-		a, err := npyarray.Load(filepath.Join(out, name))
+		a, err := npy.Load(filepath.Join(out, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,9 +141,9 @@ func TestKernelErrors(t *testing.T) {
 	flat, _ := kernelInputs(t, dir, "a.npy", 1, 3, 4)
 	other, _ := kernelInputs(t, dir, "b.npy", 2, 3, 5)
 	nan := filepath.Join(dir, "nan.npy")
-	bad := npyarray.New(2, 2)
+	bad := npy.New(2, 2)
 	bad.Data[3] = math.NaN()
-	if err := npyarray.Save(nan, bad); err != nil {
+	if err := npy.Save(nan, bad); err != nil {
 		t.Fatal(err)
 	}
 	img, _ := kernelInputs(t, dir, "img.npy", 3, 40, 8, 8, 1)

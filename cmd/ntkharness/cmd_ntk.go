@@ -11,11 +11,12 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/cmd/ntkharness/internal/progress"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
+	"github.com/ntkharness/ntkharness/internal/progress"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -146,13 +147,13 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 		s = s.WithDefaults()
 	}
 
-	x1, err := npyarray.Load(*x1Path)
+	x1, err := npy.Load(*x1Path)
 	if err != nil {
 		return fmt.Errorf("--x1: %v", err)
 	}
-	var x2 npyarray.Array
+	var x2 npy.Array
 	if *x2Path != "" {
-		if x2, err = npyarray.Load(*x2Path); err != nil {
+		if x2, err = npy.Load(*x2Path); err != nil {
 			return fmt.Errorf("--x2: %v", err)
 		}
 	}
@@ -268,7 +269,7 @@ func writeNTKDir(dir string, res ntkempirical.Kernel, out ntkOutput) error {
 	}
 	save := func(name string, m *mat.Dense) error {
 		r, c := m.Dims()
-		return npyarray.Save(filepath.Join(dir, name), npyarray.Array{Shape: []int{r, c}, Data: mat.DenseCopyOf(m).RawMatrix().Data})
+		return npy.Save(filepath.Join(dir, name), npy.Array{Shape: []int{r, c}, Data: mat.DenseCopyOf(m).RawMatrix().Data})
 	}
 	if err := save("ntk.npy", res.NTK); err != nil {
 		return err
@@ -279,17 +280,17 @@ func writeNTKDir(dir string, res ntkempirical.Kernel, out ntkOutput) error {
 		}
 	}
 	if out.Eigenvalues != nil {
-		if err := npyarray.Save(filepath.Join(dir, "eigenvalues.npy"), npyarray.Array{Shape: []int{len(out.Eigenvalues)}, Data: out.Eigenvalues}); err != nil {
+		if err := npy.Save(filepath.Join(dir, "eigenvalues.npy"), npy.Array{Shape: []int{len(out.Eigenvalues)}, Data: out.Eigenvalues}); err != nil {
 			return err
 		}
 	}
 	if out.TheoryNTK != nil {
 		r, c := len(out.TheoryNTK), len(out.TheoryNTK[0])
-		a := npyarray.Array{Shape: []int{r, c}}
+		a := npy.Array{Shape: []int{r, c}}
 		for _, row := range out.TheoryNTK {
 			a.Data = append(a.Data, row...)
 		}
-		if err := npyarray.Save(filepath.Join(dir, "theory_ntk.npy"), a); err != nil {
+		if err := npy.Save(filepath.Join(dir, "theory_ntk.npy"), a); err != nil {
 			return err
 		}
 	}
@@ -310,7 +311,7 @@ func writeNTKDir(dir string, res ntkempirical.Kernel, out ntkOutput) error {
 }
 
 func ntkWriteFile(path string, b []byte) error {
-	return npyarray.WriteFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		_, err := w.Write(b)
 		return err
 	})

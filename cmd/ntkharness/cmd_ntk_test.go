@@ -11,20 +11,20 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // writeNpy writes n seeded Gaussian examples of the given shape.
 func writeNpy(t *testing.T, path string, seed uint64, shape ...int) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
-	a := npyarray.Array{Shape: shape, Data: make([]float64, npyarray.Size(shape))}
+	a := npy.Array{Shape: shape, Data: make([]float64, npy.Size(shape))}
 	for i := range a.Data {
 		a.Data[i] = rng.NormFloat64()
 	}
-	if err := npyarray.Save(path, a); err != nil {
+	if err := npy.Save(path, a); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -123,7 +123,7 @@ func TestNTKCommand(t *testing.T) {
 		if sp.Kappa == nil || math.Abs(float64(*sp.Kappa)-want[n-1]/want[0]) > 1e-6*want[n-1]/want[0] {
 			t.Errorf("%s: kappa %v, want %g", tc.name, sp.Kappa, want[n-1]/want[0])
 		}
-		a, err := npyarray.Load(filepath.Join(outDir, "ntk.npy"))
+		a, err := npy.Load(filepath.Join(outDir, "ntk.npy"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,7 +255,7 @@ func TestNTKCommandTheory(t *testing.T) {
 	dir := t.TempDir()
 	x := filepath.Join(dir, "x.npy")
 	writeNpy(t, x, 6, 3, 4)
-	a, err := npyarray.Load(x)
+	a, err := npy.Load(x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestNTKCommandTheory(t *testing.T) {
 		"--width", "1024", "--sw2", "1.5", "--sb2", "0.1", "--x1", x, "--out", outDir); status != 0 {
 		t.Fatalf("--out: status %d: %s", status, stderr)
 	}
-	th, err := npyarray.Load(filepath.Join(outDir, "theory_ntk.npy"))
+	th, err := npy.Load(filepath.Join(outDir, "theory_ntk.npy"))
 	if err != nil || th.Data[1] != out.TheoryNTK[0][1] {
 		t.Errorf("theory_ntk.npy: %v, %v; want (0,1) = %g", err, th.Data, out.TheoryNTK[0][1])
 	}

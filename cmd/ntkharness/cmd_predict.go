@@ -13,7 +13,8 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
+	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -217,18 +218,18 @@ func runPredict(args []string) error {
 		}
 		rep.Times = append(rep.Times, row)
 		if *outDir != "" {
-			if err := npyarray.Save(filepath.Join(*outDir, "train_t"+predictTimeName(t)+".npy"), predictArray(tr)); err != nil {
+			if err := npy.Save(filepath.Join(*outDir, "train_t"+predictTimeName(t)+".npy"), predictArray(tr)); err != nil {
 				return err
 			}
 			if te != nil {
-				if err := npyarray.Save(filepath.Join(*outDir, "test_t"+predictTimeName(t)+".npy"), predictArray(te)); err != nil {
+				if err := npy.Save(filepath.Join(*outDir, "test_t"+predictTimeName(t)+".npy"), predictArray(te)); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	if *outDir != "" {
-		if err := npyarray.WriteFileAtomic(filepath.Join(*outDir, "metrics.json"), func(w io.Writer) error {
+		if err := atomicfile.Write(filepath.Join(*outDir, "metrics.json"), func(w io.Writer) error {
 			return predictWriteJSON(w, rep)
 		}); err != nil {
 			return err
@@ -285,7 +286,7 @@ func predictTimeName(t float64) string {
 
 // predictLoadMatrix reads a 2-D .npy file (a 1-D file is a column).
 func predictLoadMatrix(path, flagName string) (*mat.Dense, error) {
-	a, err := npyarray.Load(path)
+	a, err := npy.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flagName, err)
 	}
@@ -367,9 +368,9 @@ func predictLoadTestTargets(path string, m, k int) (*mat.Dense, []int, error) {
 	return nil, nil, fmt.Errorf("--y-test %s: %d columns, want %d (like --y) or 1 (class indices)", path, c, k)
 }
 
-func predictArray(d *mat.Dense) npyarray.Array {
+func predictArray(d *mat.Dense) npy.Array {
 	r, c := d.Dims()
-	a := npyarray.New(r, c)
+	a := npy.New(r, c)
 	for i := 0; i < r; i++ {
 		copy(a.Data[i*c:(i+1)*c], d.RawRowView(i))
 	}

@@ -8,17 +8,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/theory/reference"
+	"github.com/ntkharness/ntkharness/internal/reference"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 func predictWriteNpy(t *testing.T, path string, rows [][]float64) {
 	t.Helper()
-	a := npyarray.New(len(rows), len(rows[0]))
+	a := npy.New(len(rows), len(rows[0]))
 	for i, r := range rows {
 		copy(a.Data[i*len(r):], r)
 	}
-	if err := npyarray.Save(path, a); err != nil {
+	if err := npy.Save(path, a); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -97,7 +97,7 @@ func predictFmtT(t float64) string {
 
 func predictCompareNpy(t *testing.T, path string, want [][]float64) {
 	t.Helper()
-	a, err := npyarray.Load(path)
+	a, err := npy.Load(path)
 	if err != nil {
 		t.Error(err)
 		return

@@ -11,8 +11,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/ntkharness/ntkharness/cmd/ntkharness/internal/progress"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
+	"github.com/ntkharness/ntkharness/internal/progress"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -299,22 +300,7 @@ func writeOutput(path string, fill func(io.Writer) error) error {
 	if path == "-" || path == "" {
 		return fill(os.Stdout)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := fill(f); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.Write(path, fill)
 }
 
 func runSweepEmit(args []string) error {

@@ -16,13 +16,13 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/cmd/ntkharness/internal/progress"
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/internal/progress"
+	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
-	"github.com/ntkharness/ntkharness/theory/linalg"
 	"github.com/ntkharness/ntkharness/train"
 )
 
@@ -32,8 +32,8 @@ func init() {
 
 // analyticLambdaMax gives lambda_max of the analytic (infinite-width)
 // per-logit NTK of the network's spec on the training inputs.
-var analyticLambdaMax train.LambdaMaxFunc = func(net *nets.Net, x npyarray.Array) (float64, error) {
-	k, err := theory.Compute(net.Spec(), x, npyarray.Array{}, theory.Options{})
+var analyticLambdaMax train.LambdaMaxFunc = func(net *nets.Net, x npy.Array) (float64, error) {
+	k, err := theory.Compute(net.Spec(), x, npy.Array{}, theory.Options{})
 	if err != nil {
 		return 0, fmt.Errorf("analytic NTK: %v", err)
 	}
@@ -208,7 +208,7 @@ func runTrain(args []string) error {
 		case "auto":
 			// The analytic kernel, or the network's own when the analytic
 			// plan is refused (e.g. a CNN-GAP kernel too big for memory).
-			opt.LambdaMax = func(n *nets.Net, x npyarray.Array) (float64, error) {
+			opt.LambdaMax = func(n *nets.Net, x npy.Array) (float64, error) {
 				if s.Arch == spec.CNNGAP {
 					// The analytic CNN-GAP kernel couples every pixel pair,
 					// O(N^2 (HW)^2) per layer; past ~1e7 pairs the network's
@@ -322,15 +322,15 @@ func loadTrainData(name, path string, nTrain, nTest int, center bool, seed uint6
 
 // loadXY reads inputs and targets; labels [N] become one-hot rows of k
 // (k = 0: max label + 1) classes.
-func loadXY(xPath, yPath string, k int, center bool) (npyarray.Array, *mat.Dense, int, error) {
-	x, err := npyarray.Load(xPath)
+func loadXY(xPath, yPath string, k int, center bool) (npy.Array, *mat.Dense, int, error) {
+	x, err := npy.Load(xPath)
 	if err != nil {
 		return x, nil, 0, err
 	}
 	if len(x.Shape) < 2 || x.Shape[0] < 1 {
 		return x, nil, 0, fmt.Errorf("%s: shape %v: want [N, d] or [N, H, W, C] with N >= 1", xPath, x.Shape)
 	}
-	y, err := npyarray.Load(yPath)
+	y, err := npy.Load(yPath)
 	if err != nil {
 		return x, nil, 0, err
 	}
@@ -377,7 +377,7 @@ func loadXY(xPath, yPath string, k int, center bool) (npyarray.Array, *mat.Dense
 	return x, nil, 0, fmt.Errorf("%s: shape %v: want targets [N, k] or labels [N]", yPath, y.Shape)
 }
 
-func arrayDense(a npyarray.Array) *mat.Dense {
+func arrayDense(a npy.Array) *mat.Dense {
 	return mat.NewDense(a.Shape[0], a.Shape[1], a.Data)
 }
 

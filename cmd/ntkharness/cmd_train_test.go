@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // writeToyNpy writes n examples of dimension d (or images h x w x 1 when
@@ -26,8 +26,8 @@ func writeToyNpy(t *testing.T, dir string, n, d int, image bool) (x, y string) {
 	if image {
 		shape = []int{n, 2, d / 2, 1}
 	}
-	xa := npyarray.New(shape...)
-	ya := npyarray.New(n)
+	xa := npy.New(shape...)
+	ya := npy.New(n)
 	for i := 0; i < n; i++ {
 		s := 0.0
 		for j := 0; j < d; j++ {
@@ -40,10 +40,10 @@ func writeToyNpy(t *testing.T, dir string, n, d int, image bool) (x, y string) {
 		}
 	}
 	x, y = filepath.Join(dir, "x.npy"), filepath.Join(dir, "y.npy")
-	if err := npyarray.Save(x, xa); err != nil {
+	if err := npy.Save(x, xa); err != nil {
 		t.Fatal(err)
 	}
-	if err := npyarray.Save(y, ya); err != nil {
+	if err := npy.Save(y, ya); err != nil {
 		t.Fatal(err)
 	}
 	return x, y
@@ -103,7 +103,7 @@ func TestTrainCommandErrors(t *testing.T) {
 	x, y := writeToyNpy(t, dir, 4, 6, false)
 	xi, yi := writeToyNpy(t, t.TempDir(), 4, 6, true)
 	frac := filepath.Join(dir, "frac.npy")
-	if err := npyarray.Save(frac, npyarray.Array{Shape: []int{4}, Data: []float64{0, 1, 0.5, 1}}); err != nil {
+	if err := npy.Save(frac, npy.Array{Shape: []int{4}, Data: []float64{0, 1, 0.5, 1}}); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "o")

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 
-	"github.com/ntkharness/ntkharness/theory/linalg"
+	"github.com/ntkharness/ntkharness/linalg"
 )
 
 func init() {

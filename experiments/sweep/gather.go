@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // Table is a sweep's results, one row per cell in index order, including
@@ -34,7 +34,7 @@ type Row struct {
 	// Values holds the scalar results by column name "kind.name".
 	Values map[string]float64
 	// Arrays holds the array results by "kind.name".
-	Arrays map[string]npyarray.Array
+	Arrays map[string]npy.Array
 }
 
 // Value returns the named scalar result and whether the row has it.
@@ -84,7 +84,7 @@ func Gather(s *Sweep, root string) (Table, error) {
 				}
 				for name, a := range kr.Arrays {
 					if row.Arrays == nil {
-						row.Arrays = map[string]npyarray.Array{}
+						row.Arrays = map[string]npy.Array{}
 					}
 					row.Arrays[kind+"."+name] = a.Array()
 				}
@@ -204,7 +204,7 @@ func ReadTable(r io.Reader) (Table, error) {
 			}
 		}
 		if len(jr.Arrays) > 0 {
-			r.Arrays = make(map[string]npyarray.Array, len(jr.Arrays))
+			r.Arrays = make(map[string]npy.Array, len(jr.Arrays))
 			for k, a := range jr.Arrays {
 				r.Arrays[k] = a.Array()
 			}

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // Status is the outcome of a cell or of one kind within it.
@@ -27,10 +27,10 @@ const (
 
 // Result is what a kind computes for one cell.
 type Result struct {
-	Status  Status                    // StatusOK or StatusDiverged
-	Reason  string                    // why it diverged, when it did
-	Scalars map[string]float64        // named numbers; NaN and ±Inf allowed
-	Arrays  map[string]npyarray.Array // named arrays (spectra, curves)
+	Status  Status               // StatusOK or StatusDiverged
+	Reason  string               // why it diverged, when it did
+	Scalars map[string]float64   // named numbers; NaN and ±Inf allowed
+	Arrays  map[string]npy.Array // named arrays (spectra, curves)
 }
 
 // CellFunc computes one kind for one cell. It must be a deterministic

@@ -13,8 +13,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
-	"github.com/ntkharness/ntkharness/nets/spec"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
 // CellFormat names the layout of cell result files.
@@ -96,7 +96,7 @@ type ArrayValue struct {
 	Data  []Float `json:"data"`
 }
 
-func toArrayValue(a npyarray.Array) ArrayValue {
+func toArrayValue(a npy.Array) ArrayValue {
 	d := make([]Float, len(a.Data))
 	for i, v := range a.Data {
 		d[i] = Float(v)
@@ -104,13 +104,13 @@ func toArrayValue(a npyarray.Array) ArrayValue {
 	return ArrayValue{Shape: append([]int(nil), a.Shape...), Data: d}
 }
 
-// Array converts back to an npyarray.Array.
-func (a ArrayValue) Array() npyarray.Array {
+// Array converts back to an npy.Array.
+func (a ArrayValue) Array() npy.Array {
 	d := make([]float64, len(a.Data))
 	for i, v := range a.Data {
 		d[i] = float64(v)
 	}
-	return npyarray.Array{Shape: append([]int(nil), a.Shape...), Data: d}
+	return npy.Array{Shape: append([]int(nil), a.Shape...), Data: d}
 }
 
 // envelope is the file layout: the record's bytes and their SHA-256, so that
@@ -189,48 +189,4 @@ func (s *Sweep) ReadCell(root string, i int) (*Record, error) {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	return r, nil
-}
-
-// writeFileAtomic writes data to path so that readers see either the old
-// file or the complete new one, even across a crash: it writes a temporary
-// file in the same folder, fsyncs it, renames it over path and fsyncs the
-// folder. Concurrent writers of the same path each use their own temporary
-// file; the last rename wins and no reader sees a mixture.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(name, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	ok = true
-	// Make the rename durable; some file systems cannot sync a folder, and
-	// the data is already safe in the file, so that error is not fatal.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
 )
 
 // RunOptions configures Run.
@@ -108,7 +110,7 @@ func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
 	}
 	specPath := dir + string(os.PathSeparator) + "sweep.json"
 	if _, err := os.Stat(specPath); err != nil {
-		if err := writeFileAtomic(specPath, s.canonical); err != nil {
+		if err := atomicfile.WriteBytes(specPath, s.canonical); err != nil {
 			return sum, fmt.Errorf("sweep: %v", err)
 		}
 	}
@@ -162,7 +164,7 @@ func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
 					var data []byte
 					data, err = encodeRecord(rec)
 					if err == nil {
-						err = writeFileAtomic(s.CellPath(opt.Results, i), data)
+						err = atomicfile.WriteBytes(s.CellPath(opt.Results, i), data)
 					}
 				}
 				mu.Lock()

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ntkharness/ntkharness/datasets/npyarray"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // Synthetic is the name of the built-in kind that exercises the machinery
@@ -88,14 +88,14 @@ func runSynthetic(ctx context.Context, c Cell) (Result, error) {
 	h.Write([]byte(c.String()))
 	rng := rand.New(rand.NewPCG(uint64(c.Seed), h.Sum64()))
 	value := c.Spec.SW2*float64(c.Spec.Depth) + c.Spec.SB2
-	powers := npyarray.New(4)
+	powers := npy.New(4)
 	for k := range powers.Data {
 		powers.Data[k] = math.Pow(value, float64(k))
 	}
 	r := Result{
 		Status:  StatusOK,
 		Scalars: map[string]float64{"value": value, "noise": rng.Float64()},
-		Arrays:  map[string]npyarray.Array{"powers": powers},
+		Arrays:  map[string]npy.Array{"powers": powers},
 	}
 	if slices.Contains(ss.Diverge, c.Index) {
 		r.Status = StatusDiverged

@@ -7,7 +7,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/theory/linalg"
+	"github.com/ntkharness/ntkharness/linalg"
 )
 
 func ExampleSolveSPD() {

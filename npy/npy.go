@@ -1,4 +1,4 @@
-// Package npyarray reads and writes float64 arrays in NumPy's .npy format,
+// Package npy reads and writes float64 arrays in NumPy's .npy format,
 // row-major (C order), with any number of dimensions. Images are stored
 // channels last, [N, H, W, C], as numpy users expect.
 //
@@ -6,22 +6,21 @@
 // and either memory order, and converts to float64 in C order. The header is
 // checked against the data size before anything is allocated, so a corrupt
 // or hostile file gives an error, not a huge allocation.
-package npyarray
+package npy
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 
-	"codeberg.org/sbinet/npyio/npy"
+	npyio "codeberg.org/sbinet/npyio/npy"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -70,7 +69,7 @@ func Read(r io.Reader) (a Array, err error) {
 	if err != nil {
 		return Array{}, err
 	}
-	rd, err := npy.NewReader(bytes.NewReader(raw))
+	rd, err := npyio.NewReader(bytes.NewReader(raw))
 	if err != nil {
 		return Array{}, fmt.Errorf("not a .npy file: %v", err)
 	}
@@ -91,7 +90,7 @@ func Read(r io.Reader) (a Array, err error) {
 	if need > len(raw)-headerLen(raw) {
 		return Array{}, fmt.Errorf("npy: header says shape %v of %s (%d bytes) but the file holds fewer: truncated", shape, h.Descr.Type, need)
 	}
-	var arr npy.Array
+	var arr npyio.Array
 	if err := rd.Read(&arr); err != nil {
 		return Array{}, fmt.Errorf("npy: reading %s data of shape %v: %v", h.Descr.Type, shape, err)
 	}
@@ -215,15 +214,15 @@ func Write(w io.Writer, a Array) error {
 		if len(a.Data) != 1 {
 			return errors.New("npy: scalar needs one value")
 		}
-		return npy.Write(w, a.Data[0])
+		return npyio.Write(w, a.Data[0])
 	case 1:
-		return npy.Write(w, a.Data)
+		return npyio.Write(w, a.Data)
 	case 2:
 		if a.Shape[0] > 0 && a.Shape[1] > 0 {
-			return npy.Write(w, mat.NewDense(a.Shape[0], a.Shape[1], a.Data))
+			return npyio.Write(w, mat.NewDense(a.Shape[0], a.Shape[1], a.Data))
 		}
 	}
-	return npy.Write(w, nest(a.Data, a.Shape).Interface())
+	return npyio.Write(w, nest(a.Data, a.Shape).Interface())
 }
 
 // nest builds [][]...[]float64 views of data with the given shape.
@@ -260,36 +259,5 @@ func Load(path string) (Array, error) {
 // Save writes a to path atomically: to a temporary file in the same folder,
 // then renamed, so a reader never sees a partial file.
 func Save(path string, a Array) error {
-	return WriteFileAtomic(path, func(w io.Writer) error { return Write(w, a) })
-}
-
-// WriteFileAtomic writes path through fill into a temporary file in the same
-// folder (buffered, synced to disk, mode 0644) and renames it into place once
-// fill and the close succeed, so a reader sees the old file or the whole new
-// one, never a part.
-func WriteFileAtomic(path string, fill func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	err = fill(w)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, func(w io.Writer) error { return Write(w, a) })
 }

@@ -1,4 +1,4 @@
-package npyarray
+package npy
 
 import (
 	"bytes"

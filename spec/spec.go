@@ -52,7 +52,8 @@ const (
 // Archs lists the supported architectures.
 var Archs = []string{FCN, CNNF, CNNGAP}
 
-// Acts lists the supported activations.
+// Acts lists the supported activations. Each has one description (phi,
+// phi' and its kernel maps) in package activation, in this order.
 var Acts = []string{Erf, ReLU, Tanh}
 
 // Spec describes one network architecture and its initialization variances.

@@ -8,18 +8,23 @@
 //
 //	K^{l+1} = sw2 A(T(K^l)) + sb2,  Theta^{l+1} = K^{l+1} + sw2 A(Tdot(K^l) Theta^l)
 //
-// for fcn, cnn-f and cnn-gap; the Gaussian expectations T and Tdot of each
-// nonlinearity are an Activation (closed forms for erf and relu,
-// quadrature otherwise).
+// for fcn, cnn-f and cnn-gap. The Gaussian expectations
+// T = E[phi(u) phi(v)] and Tdot = E[phi'(u) phi'(v)] of each nonlinearity
+// come from its one description in package activation (phi, phi' and, when
+// they exist, closed forms of T and Tdot): an Activation here uses the
+// closed forms (erf, relu) or else integrates phi and phi' by 2-D quadrature
+// (tanh). The erf and relu closed forms are also inlined, with per-example
+// constants, into the kernel loops, which select them by the description.
 package theory
 
 import (
 	"fmt"
 	"math"
-	"strings"
 	"sync"
 
 	"gonum.org/v1/gonum/integrate/quad"
+
+	"github.com/ntkharness/ntkharness/activation"
 )
 
 // Activation gives the Gaussian expectations the kernel recursions need, for
@@ -41,7 +46,9 @@ type Activation interface {
 // smooth activations of moderate variance (the reference values use it).
 const DefaultQuadratureNodes = 61
 
-// ActivationByName returns erf, relu (closed forms) or tanh (Gauss-Hermite quadrature).
+// ActivationByName returns ActivationOf the built-in activation named name
+// (one of spec.Acts): closed forms for erf and relu, Gauss-Hermite
+// quadrature for tanh.
 //
 // tanh uses DefaultQuadratureNodes = 61 nodes per axis, the rule of the
 // project's reference values. Its error grows quickly with the variance
@@ -49,119 +56,33 @@ const DefaultQuadratureNodes = 61
 // 3e-5 at 2, 1e-3 at 4); for accurate tanh kernels at larger variances use
 // TanhStrip.
 func ActivationByName(name string) (Activation, error) {
-	switch name {
-	case "erf":
-		return Erf{}, nil
-	case "relu":
-		return ReLU{}, nil
-	case "tanh":
-		return newTanh(tanhNodes), nil
+	d, err := activation.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("theory: %w", err)
 	}
-	return nil, fmt.Errorf("theory: unknown activation %q (want one of %s)", name, strings.Join([]string{"erf", "relu", "tanh"}, ", "))
+	return ActivationOf(d), nil
 }
 
-// clampCov returns the covariance with negative variances set to zero and
-// |k12| limited to sqrt(k11 k22), so rounding cannot make it indefinite.
-func clampCov(k11, k12, k22 float64) (float64, float64, float64) {
-	if k11 < 0 {
-		k11 = 0
+// ActivationOf returns the expectations of the description d: its closed
+// forms when it has both T and Tdot, else 2-D Gauss-Hermite quadrature of
+// d.Phi and d.DPhi with DefaultQuadratureNodes nodes per axis (see
+// Quadrature), which uses d.PhiDPhi and d.Odd when given.
+func ActivationOf(d *activation.Activation) Activation {
+	if d.HasClosedForm() {
+		return closedForm{d}
 	}
-	if k22 < 0 {
-		k22 = 0
-	}
-	if m := math.Sqrt(k11 * k22); k12 > m {
-		k12 = m
-	} else if k12 < -m {
-		k12 = -m
-	}
-	return k11, k12, k22
+	return quadratureOf(d, quadratureNodes)
 }
 
-// Erf is phi(x) = erf(x), with the closed forms (Williams 1997)
-//
-//	T    = (2/pi) asin(2 k12 / sqrt((1+2 k11)(1+2 k22)))
-//	Tdot = (4/pi) / sqrt((1+2 k11)(1+2 k22) - 4 k12^2).
-type Erf struct{}
+// closedForm is an activation whose T and Tdot are the closed forms of its
+// description.
+type closedForm struct{ d *activation.Activation }
 
-// Name returns "erf".
-func (Erf) Name() string { return "erf" }
-
-// Phi returns erf(x).
-func (Erf) Phi(x float64) float64 { return math.Erf(x) }
-
-// DPhi returns erf'(x) = (2/sqrt(pi)) exp(-x^2).
-func (Erf) DPhi(x float64) float64 { return 2 / math.SqrtPi * math.Exp(-x*x) }
-
-// T returns E[erf(u) erf(v)].
-func (Erf) T(k11, k12, k22 float64) float64 {
-	k11, k12, k22 = clampCov(k11, k12, k22)
-	r := 2 * k12 / math.Sqrt((1+2*k11)*(1+2*k22))
-	return 2 / math.Pi * math.Asin(clamp1(r))
-}
-
-// Tdot returns E[erf'(u) erf'(v)]. The determinant is evaluated as
-// 1 + 2(k11+k22) + 4(k11 k22 - k12^2), which is at least 1 for any positive
-// semi-definite covariance, so Tdot is finite even at correlation +-1.
-func (Erf) Tdot(k11, k12, k22 float64) float64 {
-	k11, k12, k22 = clampCov(k11, k12, k22)
-	det := 1 + 2*(k11+k22) + 4*math.Max(0, k11*k22-k12*k12)
-	return 4 / math.Pi / math.Sqrt(det)
-}
-
-// ReLU is phi(x) = max(x, 0), with the arc-cosine closed forms (Cho and Saul
-// 2009): with cos theta = k12 / sqrt(k11 k22),
-//
-//	T    = sqrt(k11 k22)/(2 pi) (sin theta + (pi - theta) cos theta)
-//	     = (sqrt(k11 k22 - k12^2) + (pi - theta) k12) / (2 pi)
-//	Tdot = (pi - theta) / (2 pi).
-//
-// At zero variance T = 0; Tdot takes the limit along cos theta = 0 (one
-// variance zero: 1/4) or cos theta = 1 (both zero: 1/2).
-type ReLU struct{}
-
-// Name returns "relu".
-func (ReLU) Name() string { return "relu" }
-
-// Phi returns max(x, 0).
-func (ReLU) Phi(x float64) float64 { return math.Max(x, 0) }
-
-// DPhi returns the step function 1[x > 0].
-func (ReLU) DPhi(x float64) float64 {
-	if x > 0 {
-		return 1
-	}
-	return 0
-}
-
-// T returns E[relu(u) relu(v)].
-func (ReLU) T(k11, k12, k22 float64) float64 {
-	k11, k12, k22 = clampCov(k11, k12, k22)
-	p := k11 * k22
-	if p == 0 {
-		return 0
-	}
-	// theta from atan2 keeps sin theta and theta consistent near c = +-1,
-	// where acos is ill-conditioned.
-	sn := math.Sqrt(math.Max(0, p-k12*k12))
-	theta := math.Atan2(sn, k12)
-	return (sn + (math.Pi-theta)*k12) / (2 * math.Pi)
-}
-
-// Tdot returns E[relu'(u) relu'(v)] = P(u > 0, v > 0).
-func (ReLU) Tdot(k11, k12, k22 float64) float64 {
-	k11, k12, k22 = clampCov(k11, k12, k22)
-	p := k11 * k22
-	var c float64
-	switch {
-	case k11 == 0 && k22 == 0:
-		c = 1
-	case p == 0:
-		c = 0
-	default:
-		return (math.Pi - math.Atan2(math.Sqrt(math.Max(0, p-k12*k12)), k12)) / (2 * math.Pi)
-	}
-	return (math.Pi - math.Acos(c)) / (2 * math.Pi)
-}
+func (c closedForm) Name() string                       { return c.d.Name }
+func (c closedForm) Phi(x float64) float64              { return c.d.Phi(x) }
+func (c closedForm) DPhi(x float64) float64             { return c.d.DPhi(x) }
+func (c closedForm) T(k11, k12, k22 float64) float64    { return c.d.T(k11, k12, k22) }
+func (c closedForm) Tdot(k11, k12, k22 float64) float64 { return c.d.Tdot(k11, k12, k22) }
 
 func clamp1(r float64) float64 {
 	if r > 1 {
@@ -350,7 +271,7 @@ func (q *Quadrature) expect(f, g func(float64) float64, k11, k12, k22 float64) f
 	if math.IsNaN(k11) || math.IsNaN(k12) || math.IsNaN(k22) {
 		return math.NaN()
 	}
-	k11, k12, k22 = clampCov(k11, k12, k22)
+	k11, k12, k22 = activation.ClampCov(k11, k12, k22)
 	if k22 > k11 {
 		// Factor the larger variance first, so T(k11, k12, k22) and
 		// T(k22, k12, k11) are the same sum (f = g for T and Tdot).
@@ -400,28 +321,21 @@ func mean1(z, w []float64, f func(float64) float64, s float64) float64 {
 // TanhStrip returns tanh with its expectations by the trapezoidal strip rule
 // of NewStripQuadrature: errors near 1e-13 at variances up to about 3000, at
 // a cost of about (73 sqrt(k_max))^2 evaluations per expectation.
-func TanhStrip() Activation { return newTanh(0) }
+func TanhStrip() Activation { return quadratureOf(activation.Tanh, 0) }
 
-// newTanh returns tanh with its expectations by quadrature: the strip rule
-// (tanh is analytic for |Im x| < pi/2), or a fixed Gauss-Hermite rule when
-// nodes > 0. tanh' = 1 - tanh^2 lets one evaluation serve both T and Tdot.
-func newTanh(nodes int) *Quadrature {
-	phi := math.Tanh
-	dphi := func(x float64) float64 {
-		t := math.Tanh(x)
-		return 1 - t*t
-	}
+// quadratureOf returns d with its expectations by quadrature: a fixed
+// Gauss-Hermite rule of the given nodes per axis, or when nodes = 0 the
+// strip rule for d.Strip. d.PhiDPhi, when given, lets one evaluation serve
+// both T and Tdot, and d.Odd folds the outer sum.
+func quadratureOf(d *activation.Activation, nodes int) *Quadrature {
 	var q *Quadrature
 	if nodes > 0 {
-		q = newQuadrature("tanh", phi, dphi, nodes)
+		q = newQuadrature(d.Name, d.Phi, d.DPhi, nodes)
 	} else {
-		q = newStripQuadrature("tanh", phi, dphi, math.Pi/2)
+		q = newStripQuadrature(d.Name, d.Phi, d.DPhi, d.Strip)
 	}
-	q.both = func(x float64) (float64, float64) {
-		t := math.Tanh(x)
-		return t, 1 - t*t
-	}
-	q.odd = true
+	q.both = d.PhiDPhi
+	q.odd = d.Odd
 	return q
 }
 
@@ -431,7 +345,7 @@ func (q *Quadrature) expectBoth(k11, k12, k22 float64) (t, td float64) {
 	if math.IsNaN(k11) || math.IsNaN(k12) || math.IsNaN(k22) {
 		return math.NaN(), math.NaN()
 	}
-	k11, k12, k22 = clampCov(k11, k12, k22)
+	k11, k12, k22 = activation.ClampCov(k11, k12, k22)
 	if k11 == 0 || k22 == 0 {
 		return q.T(k11, k12, k22), q.Tdot(k11, k12, k22)
 	}
@@ -474,6 +388,6 @@ func (q *Quadrature) expectBoth(k11, k12, k22 float64) (t, td float64) {
 	return t, td
 }
 
-// tanhNodes is the Gauss-Hermite node count ActivationByName uses for tanh;
-// zero selects the strip rule.
-var tanhNodes = DefaultQuadratureNodes
+// quadratureNodes is the Gauss-Hermite node count ActivationOf uses for
+// activations without closed forms (tanh); zero selects the strip rule.
+var quadratureNodes = DefaultQuadratureNodes

@@ -4,12 +4,17 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ntkharness/ntkharness/activation"
 )
 
+// erfAct and reluAct are the closed forms of the built-in descriptions;
 // tanhGH61 and tanhStrip are the two tanh rules under test.
 var (
-	tanhGH61  = newTanh(61)
-	tanhStrip = newTanh(0)
+	erfAct    = ActivationOf(activation.Erf)
+	reluAct   = ActivationOf(activation.ReLU)
+	tanhGH61  = quadratureOf(activation.Tanh, 61)
+	tanhStrip = quadratureOf(activation.Tanh, 0)
 )
 
 func relClose(a, b, tol float64) bool {
@@ -28,21 +33,21 @@ func TestClosedForms(t *testing.T) {
 		k11, k12, k22 float64
 		T, Tdot       float64
 	}{
-		{"relu c=1", ReLU{}, 2, 2, 2, 1, 0.5},
-		{"relu c=1 unequal", ReLU{}, 1, 2, 4, 1, 0.5}, // T = sqrt(k11 k22)/2
-		{"relu c=0", ReLU{}, 1, 0, 4, 2 / (2 * math.Pi), 0.25},
-		{"relu c=-1", ReLU{}, 1, -2, 4, 0, 0},
-		{"relu c slightly > 1", ReLU{}, 3, 3 * (1 + 1e-15), 3, 1.5, 0.5},
-		{"relu c slightly < -1", ReLU{}, 3, -3 * (1 + 1e-15), 3, 0, 0},
-		{"relu zero variance", ReLU{}, 0, 0, 2, 0, 0.25},
-		{"relu both zero", ReLU{}, 0, 0, 0, 0, 0.5},
-		{"erf c=1", Erf{}, 0.7, 0.7, 0.7, erfSelf(0.7), 4 / math.Pi / math.Sqrt(1+4*0.7)},
-		{"erf c=-1", Erf{}, 0.7, -0.7, 0.7, -erfSelf(0.7), 4 / math.Pi / math.Sqrt(1+4*0.7)},
-		{"erf c=1 unequal", Erf{}, 0.5, 1, 2, 2 / math.Pi * math.Asin(2/math.Sqrt(2*5)), 4 / math.Pi / math.Sqrt(1+2*2.5)},
-		{"erf c=0", Erf{}, 0.5, 0, 2, 0, 4 / math.Pi / math.Sqrt(2*5)},
-		{"erf c slightly > 1", Erf{}, 0.7, 0.7 * (1 + 1e-15), 0.7, erfSelf(0.7), 4 / math.Pi / math.Sqrt(1+4*0.7)},
-		{"erf zero variance", Erf{}, 0, 0, 3, 0, 4 / math.Pi / math.Sqrt(7)},
-		{"erf large variance", Erf{}, 1e6, 1e6, 1e6, erfSelf(1e6), 4 / math.Pi / math.Sqrt(1+4e6)},
+		{"relu c=1", reluAct, 2, 2, 2, 1, 0.5},
+		{"relu c=1 unequal", reluAct, 1, 2, 4, 1, 0.5}, // T = sqrt(k11 k22)/2
+		{"relu c=0", reluAct, 1, 0, 4, 2 / (2 * math.Pi), 0.25},
+		{"relu c=-1", reluAct, 1, -2, 4, 0, 0},
+		{"relu c slightly > 1", reluAct, 3, 3 * (1 + 1e-15), 3, 1.5, 0.5},
+		{"relu c slightly < -1", reluAct, 3, -3 * (1 + 1e-15), 3, 0, 0},
+		{"relu zero variance", reluAct, 0, 0, 2, 0, 0.25},
+		{"relu both zero", reluAct, 0, 0, 0, 0, 0.5},
+		{"erf c=1", erfAct, 0.7, 0.7, 0.7, erfSelf(0.7), 4 / math.Pi / math.Sqrt(1+4*0.7)},
+		{"erf c=-1", erfAct, 0.7, -0.7, 0.7, -erfSelf(0.7), 4 / math.Pi / math.Sqrt(1+4*0.7)},
+		{"erf c=1 unequal", erfAct, 0.5, 1, 2, 2 / math.Pi * math.Asin(2/math.Sqrt(2*5)), 4 / math.Pi / math.Sqrt(1+2*2.5)},
+		{"erf c=0", erfAct, 0.5, 0, 2, 0, 4 / math.Pi / math.Sqrt(2*5)},
+		{"erf c slightly > 1", erfAct, 0.7, 0.7 * (1 + 1e-15), 0.7, erfSelf(0.7), 4 / math.Pi / math.Sqrt(1+4*0.7)},
+		{"erf zero variance", erfAct, 0, 0, 3, 0, 4 / math.Pi / math.Sqrt(7)},
+		{"erf large variance", erfAct, 1e6, 1e6, 1e6, erfSelf(1e6), 4 / math.Pi / math.Sqrt(1+4e6)},
 		// tanh: odd, so E[tanh u] = 0 and T vanishes at c = 0 and at zero
 		// variance; tanh'(0) = 1.
 		{"tanh c=0", tanhGH61, 0.5, 0, 0.3, 0, tanhGH61.Tdot(0.5, 0, 0) * tanhGH61.Tdot(0, 0, 0.3)},
@@ -67,7 +72,7 @@ func TestClosedForms(t *testing.T) {
 func TestMonteCarlo(t *testing.T) {
 	const n = 200000
 	covs := [][3]float64{{1, 0.5, 1}, {0.3, -0.2, 2}, {2.5, 2.4, 2.5}, {4, 0, 0.5}}
-	acts := []Activation{Erf{}, ReLU{}, tanhStrip}
+	acts := []Activation{erfAct, reluAct, tanhStrip}
 	rng := rand.New(rand.NewPCG(2020, 1))
 	for _, act := range acts {
 		for _, c := range covs {
@@ -109,9 +114,9 @@ func TestMonteCarlo(t *testing.T) {
 // Gauss-Hermite with 61 nodes agrees with it to 1e-12 only at small
 // variance (k <= 0.25).
 func TestQuadratureRules(t *testing.T) {
-	erfGH := NewQuadrature("erf-gh", Erf{}.Phi, Erf{}.DPhi, 61)
-	erfStrip := NewStripQuadrature("erf-strip", Erf{}.Phi, Erf{}.DPhi, 1)
-	denser := newTanh(0)
+	erfGH := NewQuadrature("erf-gh", erfAct.Phi, erfAct.DPhi, 61)
+	erfStrip := NewStripQuadrature("erf-strip", erfAct.Phi, erfAct.DPhi, 1)
+	denser := quadratureOf(activation.Tanh, 0)
 	denser.strip = math.Pi / 4 // twice the nodes per axis
 	denser.both = nil          // and the unfused, unfolded evaluation
 	covs := [][3]float64{{0.5, 0.2, 0.4}, {1, -1, 1}, {1, 1, 1}, {2, 1.9, 3}, {0.1, 0, 0}, {0, 0, 0.2}, {3, -0.5, 0.01}}
@@ -120,10 +125,10 @@ func TestQuadratureRules(t *testing.T) {
 			if q == erfGH && math.Max(c[0], c[2]) > 0.5 {
 				continue // see the doc comment
 			}
-			if g, w := q.T(c[0], c[1], c[2]), (Erf{}).T(c[0], c[1], c[2]); !relClose(g, w, 1e-12) {
+			if g, w := q.T(c[0], c[1], c[2]), erfAct.T(c[0], c[1], c[2]); !relClose(g, w, 1e-12) {
 				t.Errorf("%s T%v = %.16g, closed form %.16g", q.Name(), c, g, w)
 			}
-			if g, w := q.Tdot(c[0], c[1], c[2]), (Erf{}).Tdot(c[0], c[1], c[2]); !relClose(g, w, 1e-12) {
+			if g, w := q.Tdot(c[0], c[1], c[2]), erfAct.Tdot(c[0], c[1], c[2]); !relClose(g, w, 1e-12) {
 				t.Errorf("%s Tdot%v = %.16g, closed form %.16g", q.Name(), c, g, w)
 			}
 		}
@@ -151,7 +156,7 @@ func TestQuadratureRules(t *testing.T) {
 // degenerate covariances: correlation exactly +-1 equals the limit from
 // inside, correlation beyond +-1 by rounding is clamped, and NaN propagates.
 func TestSpecialCovariances(t *testing.T) {
-	for _, act := range []Activation{Erf{}, ReLU{}, tanhGH61, tanhStrip} {
+	for _, act := range []Activation{erfAct, reluAct, tanhGH61, tanhStrip} {
 		for _, s := range []float64{1, -1} {
 			k11, k22 := 0.8, 1.7
 			m := math.Sqrt(k11 * k22)

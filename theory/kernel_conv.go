@@ -6,6 +6,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/activation"
 	"github.com/ntkharness/ntkharness/spec"
 )
 
@@ -119,21 +120,22 @@ func (g geometry) convFull(dst, src, tmp []float64, l int) {
 	}
 }
 
-// pairFunc returns a function computing T and Tdot at one covariance, with
-// the closed forms inlined for erf and relu.
+// pairFunc returns a function computing T and Tdot at one covariance: for
+// the description activation.Erf both closed forms inlined with one clamp of
+// the covariance, for other closed forms the description's T and Tdot, else
+// quadrature (one pass for both when the activation can).
 func pairFunc(act Activation) func(k11, k12, k22 float64) (float64, float64) {
-	switch act.(type) {
-	case Erf:
-		return func(k11, k12, k22 float64) (float64, float64) {
-			k11, k12, k22 = clampCov(k11, k12, k22)
-			r := 2 * k12 / math.Sqrt((1+2*k11)*(1+2*k22))
-			det := 1 + 2*(k11+k22) + 4*math.Max(0, k11*k22-k12*k12)
-			return 2 / math.Pi * math.Asin(clamp1(r)), 4 / math.Pi / math.Sqrt(det)
+	if c, ok := act.(closedForm); ok {
+		if c.d == activation.Erf {
+			return func(k11, k12, k22 float64) (float64, float64) {
+				k11, k12, k22 = activation.ClampCov(k11, k12, k22)
+				r := 2 * k12 / math.Sqrt((1+2*k11)*(1+2*k22))
+				det := 1 + 2*(k11+k22) + 4*math.Max(0, k11*k22-k12*k12)
+				return 2 / math.Pi * math.Asin(clamp1(r)), 4 / math.Pi / math.Sqrt(det)
+			}
 		}
-	case ReLU:
-		return func(k11, k12, k22 float64) (float64, float64) {
-			return ReLU{}.T(k11, k12, k22), ReLU{}.Tdot(k11, k12, k22)
-		}
+		t, td := c.d.T, c.d.Tdot
+		return func(k11, k12, k22 float64) (float64, float64) { return t(k11, k12, k22), td(k11, k12, k22) }
 	}
 	return func(k11, k12, k22 float64) (float64, float64) { return expectBoth(act, k11, k12, k22) }
 }

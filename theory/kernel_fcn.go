@@ -5,6 +5,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/activation"
 	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/spec"
 )
@@ -144,21 +145,18 @@ func fcnUpdate(lay fcnLayer, sw2, sb2 float64, i, j0 int, k, th []float64) {
 const commonTol = 1e-12
 
 // newFCNLayer prepares the per-row and per-column constants of one layer.
-// With table, a quadrature activation whose variances all agree is
+// The descriptions activation.Erf and activation.ReLU select their closed
+// forms inlined into the entry loop (erfLayer, reluLayer); with table, a quadrature activation whose variances all agree is
 // tabulated once for the layer.
 func newFCNLayer(act Activation, q1, q2 []float64, table bool) fcnLayer {
 	switch a := act.(type) {
-	case Erf:
-		l := &erfLayer{q1: q1, q2: q2, s1: make([]float64, len(q1)), s2: make([]float64, len(q2))}
-		for i, q := range q1 {
-			l.s1[i] = 1 / math.Sqrt(1+2*math.Max(q, 0))
+	case closedForm:
+		switch a.d {
+		case activation.Erf:
+			return newErfLayer(q1, q2)
+		case activation.ReLU:
+			return &reluLayer{q1: q1, q2: q2}
 		}
-		for j, q := range q2 {
-			l.s2[j] = 1 / math.Sqrt(1+2*math.Max(q, 0))
-		}
-		return l
-	case ReLU:
-		return &reluLayer{q1: q1, q2: q2}
 	case *Quadrature:
 		if !table {
 			break
@@ -170,6 +168,18 @@ func newFCNLayer(act Activation, q1, q2 []float64, table bool) fcnLayer {
 		}
 	}
 	return &genericLayer{act: act, q1: q1, q2: q2}
+}
+
+// newErfLayer precomputes s = 1/sqrt(1 + 2 K_ii) for the rows and columns.
+func newErfLayer(q1, q2 []float64) *erfLayer {
+	l := &erfLayer{q1: q1, q2: q2, s1: make([]float64, len(q1)), s2: make([]float64, len(q2))}
+	for i, q := range q1 {
+		l.s1[i] = 1 / math.Sqrt(1+2*math.Max(q, 0))
+	}
+	for j, q := range q2 {
+		l.s2[j] = 1 / math.Sqrt(1+2*math.Max(q, 0))
+	}
+	return l
 }
 
 // commonVariance returns the mean of q1 and q2 and whether all of them agree
@@ -231,7 +241,7 @@ func (l *erfLayer) maps(i, j0 int, k, th []float64) {
 }
 
 func (l *erfLayer) pair(k11, k12, k22 float64) (float64, float64) {
-	return Erf{}.T(k11, k12, k22), Erf{}.Tdot(k11, k12, k22)
+	return activation.Erf.T(k11, k12, k22), activation.Erf.Tdot(k11, k12, k22)
 }
 
 // reluLayer uses theta = atan2(sqrt(K11 K22 - K12^2), K12):
@@ -248,7 +258,7 @@ func (l *reluLayer) maps(i, j0 int, k, th []float64) {
 		pp := qi * q2[j]
 		var t, td float64
 		if pp == 0 {
-			t, td = 0, ReLU{}.Tdot(qi, kij, q2[j])
+			t, td = 0, activation.ReLU.Tdot(qi, kij, q2[j])
 		} else {
 			// theta = atan2(sn, K12) with sn = sqrt(K11 K22 - K12^2) >= 0,
 			// from one Atan; theta and sn stay consistent, so the rounding
@@ -273,7 +283,7 @@ func (l *reluLayer) maps(i, j0 int, k, th []float64) {
 }
 
 func (l *reluLayer) pair(k11, k12, k22 float64) (float64, float64) {
-	return ReLU{}.T(k11, k12, k22), ReLU{}.Tdot(k11, k12, k22)
+	return activation.ReLU.T(k11, k12, k22), activation.ReLU.Tdot(k11, k12, k22)
 }
 
 // tableLayer interpolates T and Tdot in a correlation table (all variances

@@ -100,9 +100,9 @@ func TestComputeReference(t *testing.T) {
 // setTanhNodes makes ActivationByName use a fixed n-node rule for tanh and
 // returns the function restoring the default.
 func setTanhNodes(n int) func() {
-	old := tanhNodes
-	tanhNodes = n
-	return func() { tanhNodes = old }
+	old := quadratureNodes
+	quadratureNodes = n
+	return func() { quadratureNodes = old }
 }
 
 // erfT and erfTdot are the erf closed forms, written out again here so that

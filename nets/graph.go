@@ -10,6 +10,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/activation"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/spec"
 )
@@ -261,17 +262,14 @@ func (n *Net) build(kind graphKind, batch int) (*graph, error) {
 	return gr, nil
 }
 
-// activate applies phi elementwise.
+// activate applies phi elementwise, phi being the description of the
+// activation named act.
 func activate(act string, z *G.Node) (*G.Node, error) {
-	switch act {
-	case spec.Erf:
-		return G.ApplyOp(erfOp, z)
-	case spec.Tanh:
-		return G.ApplyOp(tanhOp, z)
-	case spec.ReLU:
-		return G.ApplyOp(reluOp, z)
+	d, err := activation.Lookup(act)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("activation %q not implemented", act)
+	return G.ApplyOp(phiOp(d), z)
 }
 
 // run copies the inputs in and runs the graph once.

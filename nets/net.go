@@ -17,6 +17,11 @@
 //	cnn-f:   Conv  -> [phi -> Conv ] x (L-1) -> phi -> Flatten       -> Dense(readout)
 //	cnn-gap: Conv  -> [phi -> Conv ] x (L-1) -> phi -> GlobalAvgPool -> Dense(readout)
 //
+// Each phi is built from its one description in package activation: the
+// layer applies its Phi (slice form Forward) and backpropagates through its
+// phi' (slice form Chain), the same description whose Gaussian expectations
+// package theory uses.
+//
 // Convolutions have stride 1. Inputs are [N, d] for fcn (any [N, ...] is
 // flattened) and [N, H, W, C] channels last for the CNNs.
 //

@@ -4,19 +4,22 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
-	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/ntkharness/ntkharness/activation"
 )
 
 // matOp is a Gorgonia operation on float64 matrices (2-D tensors) written in
-// plain Go. Gorgonia v0.9.18 lacks erf, and its pooling and convolution
-// layouts are wrong or slow for this package (see DESIGN.md §4), so the
-// network uses a few such operations:
+// plain Go. Gorgonia v0.9.18 lacks erf, its Tanh overwrites its output
+// when differentiated (destroying the layer inputs that Backward reports),
+// and its pooling and convolution layouts are wrong or slow for this
+// package, so the network uses a few such operations:
 //
-//   - erf, elementwise, with derivative (2/sqrt(pi)) exp(-x^2);
+//   - every activation phi, elementwise, and its chain rule g phi', built
+//     from the activation's description (phiOp, chainOp);
 //   - the layers' matrix products (gemm.go), a convolution being the product
 //     of the [B*Ho*Wo, f*f*C] matrix of filter patches (im2col) of the
 //     channels-last images, stored as a [B*H*W, C] matrix, with the filter;
@@ -173,37 +176,51 @@ func sameShape(in []tensor.Shape) (tensor.Shape, error) {
 	return in[0].Clone(), nil
 }
 
-// twoOverSqrtPi is erf'(0) = 2/sqrt(pi).
-const twoOverSqrtPi = 1.1283791670955126
-
-// erfOp is the elementwise error function erf(x) = (2/sqrt(pi)) int_0^x exp(-t^2) dt.
-var erfOp = &matOp{
-	name:  "erf",
-	arity: 1,
-	shape: sameShape,
-	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
-		for i, x := range in[0] {
-			out[i] = math.Erf(x)
+// phiOp applies the activation d elementwise: out = phi(x), by d.Forward
+// when given, else by d.Phi. Its gradient is chainOp(d).
+func phiOp(d *activation.Activation) *matOp {
+	fwd := d.Forward
+	if fwd == nil {
+		fwd = func(out, x []float64) {
+			for i, v := range x {
+				out[i] = d.Phi(v)
+			}
 		}
-	},
-	grad: func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-		d, err := G.ApplyOp(erfGradOp, inputs[0], grad)
-		return G.Nodes{d}, err
-	},
+	}
+	return &matOp{
+		name:  d.Name,
+		arity: 1,
+		shape: sameShape,
+		do:    func(out []float64, in [][]float64, _ []tensor.Shape) { fwd(out, in[0]) },
+		grad: func(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+			v := inputs[0]
+			if d.ChainFromOutput {
+				v = output
+			}
+			g, err := G.ApplyOp(chainOp(d), v, grad)
+			return G.Nodes{g}, err
+		},
+	}
 }
 
-// erfGradOp maps (x, g) to g * erf'(x) = g * (2/sqrt(pi)) exp(-x^2), the
-// chain rule through erf. It has no gradient itself (no second order).
-var erfGradOp = &matOp{
-	name:  "erf'",
-	arity: 2,
-	shape: sameShape,
-	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
-		x, g := in[0], in[1]
-		for i := range out {
-			out[i] = g[i] * twoOverSqrtPi * math.Exp(-x[i]*x[i])
+// chainOp maps (v, g) to g * phi'(x), the chain rule through phiOp(d), where
+// v is the input x of phi, or its output y = phi(x) when
+// d.ChainFromOutput. It has no gradient itself (no second order).
+func chainOp(d *activation.Activation) *matOp {
+	chain := d.Chain
+	if chain == nil {
+		chain = func(out, x, g []float64) {
+			for i := range out {
+				out[i] = g[i] * d.DPhi(x[i])
+			}
 		}
-	},
+	}
+	return &matOp{
+		name:  d.Name + "'",
+		arity: 2,
+		shape: sameShape,
+		do:    func(out []float64, in [][]float64, _ []tensor.Shape) { chain(out, in[0], in[1]) },
+	}
 }
 
 // convGeom is the geometry of a stride-1 convolution with an f x f filter on
@@ -376,70 +393,6 @@ func colSumOp(scale float64) *matOp {
 			}
 		},
 	}
-}
-
-// tanhOp is the elementwise hyperbolic tangent. Gorgonia's own Tanh
-// computes its derivative in place over its output during backpropagation,
-// which destroys the layer inputs that Backward reports, hence this op.
-var tanhOp = &matOp{
-	name:  "tanh",
-	arity: 1,
-	shape: sameShape,
-	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
-		for i, x := range in[0] {
-			out[i] = math.Tanh(x)
-		}
-	},
-	grad: func(_ G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-		d, err := G.ApplyOp(tanhGradOp, output, grad)
-		return G.Nodes{d}, err
-	},
-}
-
-// tanhGradOp maps (y, g) with y = tanh(x) to g * (1 - y^2) = g * tanh'(x).
-var tanhGradOp = &matOp{
-	name:  "tanh'",
-	arity: 2,
-	shape: sameShape,
-	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
-		y, g := in[0], in[1]
-		for i := range out {
-			out[i] = g[i] * (1 - y[i]*y[i])
-		}
-	},
-}
-
-// reluOp is max(x, 0) elementwise.
-var reluOp = &matOp{
-	name:  "relu",
-	arity: 1,
-	shape: sameShape,
-	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
-		for i, x := range in[0] {
-			out[i] = max(x, 0)
-		}
-	},
-	grad: func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-		d, err := G.ApplyOp(reluGradOp, inputs[0], grad)
-		return G.Nodes{d}, err
-	},
-}
-
-// reluGradOp maps (x, g) to g * step(x), taking the derivative at 0 as 0.
-var reluGradOp = &matOp{
-	name:  "relu'",
-	arity: 2,
-	shape: sameShape,
-	do: func(out []float64, in [][]float64, _ []tensor.Shape) {
-		x, g := in[0], in[1]
-		for i := range out {
-			if x[i] > 0 {
-				out[i] = g[i]
-			} else {
-				out[i] = 0
-			}
-		}
-	},
 }
 
 // mseOp maps (f, y) to the [1, 1] matrix scale * sum (f - y)^2; with

@@ -13,7 +13,9 @@ import (
 
 // matOp is a Gorgonia operation on float64 matrices (2-D tensors) written in
 // plain Go. Gorgonia v0.9.18 lacks erf, and its pooling and convolution
-// layouts are wrong or slow for this package (see DESIGN.md §4), so the
+// layouts are wrong or slow for this package (Sum and Mean over a middle
+// axis of a 4-D tensor give wrong values and gradients, AveragePool2D
+// divides by the input width, GlobalAveragePool2D has no gradient), so the
 // network uses a few such operations:
 //
 //   - erf, elementwise, with derivative (2/sqrt(pi)) exp(-x^2);

@@ -1,16 +1,3 @@
-// Package theory computes the infinite-width theory of the networks described
-// by a spec.Spec: the NNGP and NTK kernels, the mean-field fixed points and
-// depth scales, and the predictions of gradient descent. It is pure gonum,
-// float64 throughout, and follows the conventions of Neural Tangents (NTK
-// parameterization, depth = number of nonlinearities, Dense readout).
-//
-// The kernels come from Compute, which runs the layer recursions
-//
-//	K^{l+1} = sw2 A(T(K^l)) + sb2,  Theta^{l+1} = K^{l+1} + sw2 A(Tdot(K^l) Theta^l)
-//
-// for fcn, cnn-f and cnn-gap; the Gaussian expectations T and Tdot of each
-// nonlinearity are an Activation (closed forms for erf and relu,
-// quadrature otherwise).
 package theory
 
 import (

@@ -95,8 +95,11 @@ SlurmctldLogFile=$ROOT/log/slurmctld.log
 SlurmdLogFile=$ROOT/log/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
-# No cgroups: they are often unavailable in containers.
-ProctrackType=proctrack/linuxproc
+# No cgroups: they are often unavailable in containers. Jobs are tracked by
+# process group, so that when a batch shell is killed (scancel --batch
+# --signal=KILL) the rest of its group is killed with it; proctrack/linuxproc
+# lets the orphaned children run on.
+ProctrackType=proctrack/pgid
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none

@@ -114,7 +114,10 @@ func TestSlurmSweep(t *testing.T) {
 	}()
 
 	// 2. Kill the array task killTask with SIGKILL while it runs: after its
-	// first cell is written and before its second is.
+	// first cell is written and before its second is. Without --batch Slurm
+	// treats SIGKILL as a cancellation and sends SIGTERM first (a graceful
+	// stop); with it the batch shell gets SIGKILL and the step's other
+	// processes are killed when the step ends.
 	cells := filepath.Join(clusterResults, mainHash, "cells")
 	first, second := cellFile(cells, killTask*mainPerTask), cellFile(cells, killTask*mainPerTask+1)
 	task := fmt.Sprintf("%s_%d", mainJob, killTask)

@@ -133,6 +133,10 @@ func TestSlurmSweep(t *testing.T) {
 		if exists(second) {
 			t.Fatalf("array task %s computed its second cell before it could be killed: the cells are too fast for this test", task)
 		}
+		if c.squeue(mainJob) == "" {
+			t.Fatalf("job %s ended without array task %d running between its two cells (is the task in the array?); cells written: %v",
+				mainJob, killTask, listDir(cells))
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	mustRun(t, "", 30*time.Second, "scancel", "--signal=KILL", "--batch", task)
@@ -394,6 +398,15 @@ func cellFile(dir string, i int) string { return filepath.Join(dir, fmt.Sprintf(
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+func listDir(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

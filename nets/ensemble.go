@@ -246,12 +246,12 @@ func (e *Ensemble) check(x npy.Array, active []bool) (int, error) {
 }
 
 // workspace returns the buffers for batches of nx examples, keeping at
-// most two batch sizes (full batch and minibatch, or a last short chunk).
+// most three batch sizes (say training set, test set and minibatch).
 func (e *Ensemble) workspace(nx int) *ensWork {
 	if w, ok := e.work[nx]; ok {
 		return w
 	}
-	if len(e.work) >= 2 {
+	if len(e.work) >= 3 {
 		clear(e.work)
 	}
 	w := newEnsWork(e, nx)

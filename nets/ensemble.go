@@ -166,7 +166,7 @@ func (e *Ensemble) Forward(x npy.Array, active []bool) ([]*mat.Dense, error) {
 	for lo := 0; lo < nx; lo += maxBatch {
 		hi := min(nx, lo+maxBatch)
 		w := e.workspace(hi - lo)
-		w.forward(x.Data[lo*d:hi*d], active)
+		w.run(x.Data[lo*d:hi*d], nil, active)
 		zo := w.z[len(e.layers)-1]
 		for m, o := range out {
 			if o != nil {
@@ -197,8 +197,7 @@ func (e *Ensemble) LossGrad(x npy.Array, y *mat.Dense, active []bool) (loss []fl
 		return nil, nil, nil, fmt.Errorf("nets: targets are %dx%d, want %dx%d (examples x outputs)", r, c, nx, k)
 	}
 	w := e.workspace(nx)
-	w.forward(x.Data, active)
-	loss = w.backward(denseData(y), active)
+	loss = w.run(x.Data, denseData(y), active)
 	S := e.Size()
 	out = make([]*mat.Dense, S)
 	grads = make([][][]float64, S)

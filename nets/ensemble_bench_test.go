@@ -2,7 +2,10 @@ package nets
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,13 +42,16 @@ func (c fcnBench) setup(b *testing.B) (*Ensemble, npy.Array, *mat.Dense) {
 }
 
 // gemmStep runs the matrix products of one ensemble training step alone,
-// with the same shapes, transposes and BLAS: per member and layer the
-// forward product, the weight gradient and (but for the first layer) the
-// input gradient, on scratch buffers.
+// with the same shapes, transposes and BLAS, scheduled as the step
+// schedules them (members shared out among goroutines on single-threaded
+// BLAS, a lone member on threaded BLAS): per member and layer the forward
+// product, the weight gradient and (but for the first layer) the input
+// gradient, on scratch buffers.
 type gemmStep struct {
-	e          *Ensemble
-	n          int
-	a, bb, out []float64
+	e     *Ensemble
+	n     int
+	a, bb []float64
+	out   [][]float64 // per goroutine
 }
 
 func newGemmStep(e *Ensemble, n int) *gemmStep {
@@ -53,24 +59,49 @@ func newGemmStep(e *Ensemble, n int) *gemmStep {
 	for _, ly := range e.layers {
 		big = max(big, n*ly.FanIn, n*ly.FanOut, ly.FanIn*ly.FanOut)
 	}
-	g := &gemmStep{e: e, n: n, a: make([]float64, big), bb: make([]float64, big), out: make([]float64, big)}
+	g := &gemmStep{e: e, n: n, a: make([]float64, big), bb: make([]float64, big)}
 	for i := range g.a {
 		g.a[i], g.bb[i] = 1e-3*float64(i%7), 1e-3*float64(i%5)
+	}
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		g.out = append(g.out, make([]float64, big))
 	}
 	return g
 }
 
-func (g *gemmStep) run() {
-	for m := 0; m < g.e.Size(); m++ {
-		for l, ly := range g.e.layers {
-			r, in, o := g.n, ly.FanIn, ly.FanOut
-			gemm(blas.NoTrans, blas.NoTrans, r, o, in, g.a, in, g.bb, o, 0, g.out, o)
-			gemm(blas.Trans, blas.NoTrans, in, o, r, g.a, in, g.bb, o, 0, g.out, o)
-			if l > 0 {
-				gemm(blas.NoTrans, blas.Trans, r, in, o, g.a, o, g.bb, o, 0, g.out, in)
-			}
+func (g *gemmStep) member(out []float64) {
+	for l, ly := range g.e.layers {
+		r, in, o := g.n, ly.FanIn, ly.FanOut
+		gemm(blas.NoTrans, blas.NoTrans, r, o, in, g.a, in, g.bb, o, 0, out, o)
+		gemm(blas.Trans, blas.NoTrans, in, o, r, g.a, in, g.bb, o, 0, out, o)
+		if l > 0 {
+			gemm(blas.NoTrans, blas.Trans, r, in, o, g.a, o, g.bb, o, 0, out, in)
 		}
 	}
+}
+
+func (g *gemmStep) run() {
+	S := g.e.Size()
+	workers := min(len(g.out), S)
+	if workers < 2 {
+		for m := 0; m < S; m++ {
+			g.member(g.out[0])
+		}
+		return
+	}
+	defer blasSingleThread()()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func(out []float64) {
+			defer wg.Done()
+			for int(next.Add(1)) <= S {
+				g.member(out)
+			}
+		}(g.out[i])
+	}
+	wg.Wait()
 }
 
 // benchEnsembleStep times full-batch GD steps (LossGrad and the update of

@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -42,8 +43,9 @@ type ensWork struct {
 	h       [][]float64 // per hidden layer: phi(z), S * zSize
 	pooled  []float64   // cnn-gap: the readout input, S * B * C
 	dPooled []float64   // its gradient
-	gA, gB  []float64   // reverse-pass buffers, S * max size
-	col     []float64   // one block of patches
+	gA, gB  []float64   // reverse-pass buffers, maxSize per member
+	maxSize int         // largest z or layer input of one member
+	col     [][]float64 // per goroutine, one block of patches
 	grads   [][]float64 // per parameter tensor, S blocks
 	x       []float64   // the batch of the last forward pass
 	active  []int       // members of the last forward pass
@@ -80,8 +82,9 @@ func newEnsWork(e *Ensemble, B int) *ensWork {
 		w.pooled = make([]float64, S*w.inSize[L])
 		w.dPooled = make([]float64, S*w.inSize[L])
 	}
+	w.maxSize = maxSize
 	w.gA, w.gB = make([]float64, S*maxSize), make([]float64, S*maxSize)
-	w.col = make([]float64, maxCol)
+	w.col = [][]float64{make([]float64, maxCol)}
 	for _, sz := range e.size {
 		w.grads = append(w.grads, make([]float64, S*sz))
 	}
@@ -113,8 +116,16 @@ func (w *ensWork) bias(l, m int) (b, grad []float64) {
 	return w.e.params[i][m*sz:][:sz], w.grads[i][m*sz:][:sz]
 }
 
-// forward runs x (B examples) through the active members.
-func (w *ensWork) forward(x []float64, active []bool) {
+// run evaluates the members active in the mask on the batch x: the
+// forward pass and, when y (the [B, k] targets) is not nil, the losses
+// and the reverse pass. With two or more members to run and more than one
+// core, the members are shared out among goroutines, each running whole
+// members with single-threaded BLAS (blasSingleThread): members are
+// independent, so there is nothing to synchronize, and small products run
+// far faster side by side than one after another on threaded BLAS. A
+// single member runs alone, with threaded BLAS and its elementwise stages
+// split across cores.
+func (w *ensWork) run(x, y []float64, active []bool) []float64 {
 	w.x = x
 	w.active = w.active[:0]
 	for m := 0; m < w.e.Size(); m++ {
@@ -122,51 +133,84 @@ func (w *ensWork) forward(x []float64, active []bool) {
 			w.active = append(w.active, m)
 		}
 	}
+	loss := make([]float64, w.e.Size())
+	one := func(m int, col []float64, split bool) {
+		w.forwardMember(m, col, split)
+		if y != nil {
+			loss[m] = w.backwardMember(m, y, col, split)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(w.active))
+	if workers < 2 {
+		for _, m := range w.active {
+			one(m, w.col[0], true)
+		}
+		return loss
+	}
+	defer blasSingleThread()()
+	for len(w.col) < workers {
+		w.col = append(w.col, make([]float64, len(w.col[0])))
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func(col []float64) {
+			defer wg.Done()
+			for {
+				j := int(next.Add(1)) - 1
+				if j >= len(w.active) {
+					return
+				}
+				one(w.active[j], col, false)
+			}
+		}(w.col[i])
+	}
+	wg.Wait()
+	return loss
+}
+
+// forwardMember runs member m through the layers.
+func (w *ensWork) forwardMember(m int, col []float64, split bool) {
 	L := len(w.e.layers) - 1
 	for l, ly := range w.e.layers {
 		zs := w.zSize[l]
-		for _, m := range w.active {
-			wt, _ := w.weight(l, m)
-			out := w.z[l][m*zs:][:zs]
-			if ly.Conv {
-				w.convForward(l, w.input(l, m), wt, out)
-			} else {
-				rows := w.B * ly.Positions
-				gemm(blas.NoTrans, blas.NoTrans, rows, ly.FanOut, ly.FanIn, w.input(l, m), ly.FanIn, wt, ly.FanOut, 0, out, ly.FanOut)
-			}
+		wt, _ := w.weight(l, m)
+		z := w.z[l][m*zs:][:zs]
+		if ly.Conv {
+			w.convForward(l, w.input(l, m), wt, z, col)
+		} else {
+			rows := w.B * ly.Positions
+			gemm(blas.NoTrans, blas.NoTrans, rows, ly.FanOut, ly.FanIn, w.input(l, m), ly.FanIn, wt, ly.FanOut, 0, z, ly.FanOut)
 		}
-		rows := w.B * ly.Positions
+		ml := w.e.nets[m].layers[l]
+		scale, bscale := ml.Scale, ml.BiasScale
+		b, _ := w.bias(l, m)
 		n := ly.FanOut
-		w.parallel(len(w.active)*rows, n, func(lo, hi int) {
-			for u := lo; u < hi; u++ {
-				m, r := w.active[u/rows], u%rows
-				ml := w.e.nets[m].layers[l]
-				scale, bscale := ml.Scale, ml.BiasScale
-				b, _ := w.bias(l, m)
-				z := w.z[l][m*zs+r*n:][:n]
-				for j, v := range z {
-					z[j] = scale*v + bscale*b[j]
+		parallel(split, zs/n, n, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				zr := z[r*n:][:n]
+				for j, v := range zr {
+					zr[j] = scale*v + bscale*b[j]
 				}
 				if l < L {
-					w.act.fwd(w.h[l][m*zs+r*n:][:n], z)
+					w.act.fwd(w.h[l][m*zs+r*n:][:n], zr)
 				}
 			}
 		})
 		if l == L-1 && w.pooled != nil {
 			g := w.geoms[L]
-			for _, m := range w.active {
-				gapForward(w.pooled[m*w.inSize[L]:][:w.inSize[L]], w.h[l][m*zs:][:zs], g.H*g.W, g.C)
-			}
+			gapForward(w.pooled[m*w.inSize[L]:][:w.inSize[L]], w.h[l][m*zs:][:zs], g.H*g.W, g.C)
 		}
 	}
 }
 
 // convForward is convOp's product for one member: im2col(im) wt into out.
-func (w *ensWork) convForward(l int, im, wt, out []float64) {
+func (w *ensWork) convForward(l int, im, wt, out, col []float64) {
 	g, k, m := w.geoms[l], w.e.layers[l].FanIn, w.e.layers[l].FanOut
 	w.blocks(l, func(r0, r1 int) {
-		g.im2colRows(w.col, im, r0, r1)
-		gemm(blas.NoTrans, blas.NoTrans, r1-r0, m, k, w.col, k, wt, m, 0, out[r0*m:], m)
+		g.im2colRows(col, im, r0, r1)
+		gemm(blas.NoTrans, blas.NoTrans, r1-r0, m, k, col, k, wt, m, 0, out[r0*m:], m)
 	})
 }
 
@@ -178,143 +222,124 @@ func (w *ensWork) blocks(l int, f func(r0, r1 int)) {
 	}
 }
 
-// backward computes the losses against the targets y ([B, k]) and the
-// gradients of the members of the last forward pass.
-func (w *ensWork) backward(y []float64, active []bool) []float64 {
+// backwardMember returns member m's loss against the targets y ([B, k])
+// after its forward pass and sets its gradients.
+func (w *ensWork) backwardMember(m int, y, col []float64, split bool) float64 {
 	e := w.e
 	L := len(e.layers) - 1
 	k := e.layers[L].FanOut
-	loss := make([]float64, e.Size())
-	zs := w.zSize[L]
 	// mseOp and mseGradOp with output gradient 1.
 	scale := 1 / (2 * float64(w.B*k))
 	c := 2 * scale * 1
-	g := w.gA
-	for _, m := range w.active {
-		f, gm := w.z[L][m*zs:][:zs], g[m*zs:][:zs]
-		s := 0.0
-		for i, v := range f {
-			d := v - y[i]
-			s += d * d
-		}
-		loss[m] = scale * s
-		for i, v := range f {
-			gm[i] = c * (v - y[i])
-		}
+	f := w.z[L][m*w.zSize[L]:][:w.zSize[L]]
+	g := w.gA[m*w.maxSize:][:w.maxSize]
+	gNext := w.gB[m*w.maxSize:][:w.maxSize]
+	s := 0.0
+	for i, v := range f {
+		d := v - y[i]
+		s += d * d
 	}
-	gNext := w.gB
+	loss := scale * s
+	for i, v := range f {
+		g[i] = c * (v - y[i])
+	}
 	for l := L; l >= 0; l-- {
 		ly := e.layers[l]
 		zs := w.zSize[l]
-		w.biasGrad(l, g)
-		for _, m := range w.active {
-			_, gw := w.weight(l, m)
-			gm := g[m*zs:][:zs]
-			if ly.Conv {
-				w.convGradWeight(l, w.input(l, m), gm, gw)
-			} else {
-				rows := w.B * ly.Positions
-				gemm(blas.Trans, blas.NoTrans, ly.FanIn, ly.FanOut, rows, w.input(l, m), ly.FanIn, gm, ly.FanOut, 0, gw, ly.FanOut)
-			}
+		gl := g[:zs]
+		w.biasGrad(l, m, gl, split)
+		wt, gw := w.weight(l, m)
+		if ly.Conv {
+			w.convGradWeight(l, w.input(l, m), gl, gw, col)
+		} else {
+			rows := w.B * ly.Positions
+			gemm(blas.Trans, blas.NoTrans, ly.FanIn, ly.FanOut, rows, w.input(l, m), ly.FanIn, gl, ly.FanOut, 0, gw, ly.FanOut)
 		}
 		if l == 0 {
 			break
 		}
-		// dH into gNext, laid out as h[l-1] (stride zSize[l-1]).
+		// dH into gNext, laid out as h[l-1].
 		ps := w.zSize[l-1]
-		for _, m := range w.active {
-			wt, _ := w.weight(l, m)
-			gm := g[m*zs:][:zs]
-			switch {
-			case ly.Conv:
-				w.convGradInput(l, gm, wt, gNext[m*ps:][:ps])
-			case w.pooled != nil && l == L:
-				is := w.inSize[l]
-				dp := w.dPooled[m*is:][:is]
-				gemm(blas.NoTrans, blas.Trans, w.B, ly.FanIn, ly.FanOut, gm, ly.FanOut, wt, ly.FanOut, 0, dp, ly.FanIn)
-				gp := w.geoms[L]
-				gapBackward(gNext[m*ps:][:ps], dp, gp.H*gp.W, gp.C)
-			default:
-				rows := w.B * ly.Positions
-				gemm(blas.NoTrans, blas.Trans, rows, ly.FanIn, ly.FanOut, gm, ly.FanOut, wt, ly.FanOut, 0, gNext[m*ps:][:ps], ly.FanIn)
-			}
+		dh := gNext[:ps]
+		switch {
+		case ly.Conv:
+			w.convGradInput(l, gl, wt, dh, col)
+		case w.pooled != nil && l == L:
+			is := w.inSize[l]
+			dp := w.dPooled[m*is:][:is]
+			gemm(blas.NoTrans, blas.Trans, w.B, ly.FanIn, ly.FanOut, gl, ly.FanOut, wt, ly.FanOut, 0, dp, ly.FanIn)
+			gp := w.geoms[L]
+			gapBackward(dh, dp, gp.H*gp.W, gp.C)
+		default:
+			rows := w.B * ly.Positions
+			gemm(blas.NoTrans, blas.Trans, rows, ly.FanIn, ly.FanOut, gl, ly.FanOut, wt, ly.FanOut, 0, dh, ly.FanIn)
 		}
 		// Through phi of layer l-1.
 		n := e.layers[l-1].FanOut
-		rows := ps / n
-		w.parallel(len(w.active)*rows, n, func(lo, hi int) {
-			for u := lo; u < hi; u++ {
-				m, r := w.active[u/rows], u%rows
-				off := m*ps + r*n
-				w.act.bwd(gNext[off:][:n], w.z[l-1][off:][:n], w.h[l-1][off:][:n])
-			}
+		zp, hp := w.z[l-1][m*ps:][:ps], w.h[l-1][m*ps:][:ps]
+		parallel(split, ps/n, n, func(lo, hi int) {
+			w.act.bwd(dh[lo*n:hi*n], zp[lo*n:hi*n], hp[lo*n:hi*n])
 		})
 		g, gNext = gNext, g
 	}
 	return loss
 }
 
-// biasGrad sets db = BiasScale colsum(G) and then G <- Scale G for layer
-// l (colSumOp and scaleOp), over (member, block of columns) units.
-func (w *ensWork) biasGrad(l int, g []float64) {
-	ly := w.e.layers[l]
-	n, zs := ly.FanOut, w.zSize[l]
-	rows := zs / n
+// biasGrad sets member m's db = BiasScale colsum(G) and then G <- Scale G
+// for layer l (colSumOp and scaleOp), by blocks of columns.
+func (w *ensWork) biasGrad(l, m int, g []float64, split bool) {
+	n := w.e.layers[l].FanOut
+	rows := len(g) / n
+	ml := w.e.nets[m].layers[l]
+	_, db := w.bias(l, m)
 	const cb = 64
-	nb := (n + cb - 1) / cb
-	w.parallel(len(w.active)*nb, rows*cb, func(lo, hi int) {
-		for u := lo; u < hi; u++ {
-			m := w.active[u/nb]
-			j0 := (u % nb) * cb
-			j1 := min(n, j0+cb)
-			ml := w.e.nets[m].layers[l]
-			_, db := w.bias(l, m)
-			acc := db[j0:j1]
-			clear(acc)
-			gm := g[m*zs:][:zs]
-			for r := 0; r < rows; r++ {
-				for j, v := range gm[r*n+j0 : r*n+j1] {
-					acc[j] += v
-				}
+	parallel(split, (n+cb-1)/cb, rows*cb, func(lo, hi int) {
+		j0, j1 := lo*cb, min(n, hi*cb)
+		acc := db[j0:j1]
+		clear(acc)
+		for r := 0; r < rows; r++ {
+			for j, v := range g[r*n+j0 : r*n+j1] {
+				acc[j] += v
 			}
-			for j := range acc {
-				acc[j] *= ml.BiasScale
-			}
-			for r := 0; r < rows; r++ {
-				row := gm[r*n+j0 : r*n+j1]
-				for j, v := range row {
-					row[j] = ml.Scale * v
-				}
+		}
+		for j := range acc {
+			acc[j] *= ml.BiasScale
+		}
+		for r := 0; r < rows; r++ {
+			row := g[r*n+j0 : r*n+j1]
+			for j, v := range row {
+				row[j] = ml.Scale * v
 			}
 		}
 	})
 }
 
 // convGradWeight is convGradWeightOp for one member.
-func (w *ensWork) convGradWeight(l int, im, g, out []float64) {
+func (w *ensWork) convGradWeight(l int, im, g, out, col []float64) {
 	gm, k, m := w.geoms[l], w.e.layers[l].FanIn, w.e.layers[l].FanOut
 	clear(out)
 	w.blocks(l, func(r0, r1 int) {
-		gm.im2colRows(w.col, im, r0, r1)
-		gemm(blas.Trans, blas.NoTrans, k, m, r1-r0, w.col, k, g[r0*m:], m, 1, out, m)
+		gm.im2colRows(col, im, r0, r1)
+		gemm(blas.Trans, blas.NoTrans, k, m, r1-r0, col, k, g[r0*m:], m, 1, out, m)
 	})
 }
 
 // convGradInput is convGradInputOp for one member.
-func (w *ensWork) convGradInput(l int, g, wt, out []float64) {
+func (w *ensWork) convGradInput(l int, g, wt, out, col []float64) {
 	gm, k, m := w.geoms[l], w.e.layers[l].FanIn, w.e.layers[l].FanOut
 	clear(out)
 	w.blocks(l, func(r0, r1 int) {
-		gemm(blas.NoTrans, blas.Trans, r1-r0, k, m, g[r0*m:], m, wt, m, 0, w.col, k)
-		gm.col2imRows(out, w.col, r0, r1)
+		gemm(blas.NoTrans, blas.Trans, r1-r0, k, m, g[r0*m:], m, wt, m, 0, col, k)
+		gm.col2imRows(out, col, r0, r1)
 	})
 }
 
-// parallel calls f on contiguous ranges covering [0, units), on up to
-// GOMAXPROCS goroutines when there is enough work (units * per values).
-func (w *ensWork) parallel(units, per int, f func(lo, hi int)) {
+// parallel calls f on contiguous ranges covering [0, units): when split
+// and there is enough work (units * per values), on up to GOMAXPROCS
+// goroutines, else at once.
+func parallel(split bool, units, per int, f func(lo, hi int)) {
 	workers := min(runtime.GOMAXPROCS(0), units)
-	if workers <= 1 || units*per < 1<<14 {
+	if !split || workers <= 1 || units*per < 1<<14 {
 		f(0, units)
 		return
 	}

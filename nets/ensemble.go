@@ -67,6 +67,9 @@ func NewEnsemble(specs []spec.Spec, inShape []int, rngs []*rand.Rand) (*Ensemble
 				return nil, fmt.Errorf("nets: ensemble member %d: %v", m, err)
 			}
 		}
+		if _, ok := ensActs[n.spec.Act]; !ok {
+			return nil, fmt.Errorf("nets: ensemble member %d: activation %q is not implemented for ensembles", m, n.spec.Act)
+		}
 		e.specs = append(e.specs, n.spec)
 		e.nets = append(e.nets, n)
 	}
@@ -184,8 +187,8 @@ func (e *Ensemble) Forward(x npy.Array, active []bool) ([]*mat.Dense, error) {
 //
 // its gradient dL_m/dtheta_m and the outputs f(x; theta_m), in one forward
 // and one reverse pass over the layers for all members. grads[m] lists the
-// member's gradients in Params() order; they and out alias memory the next
-// call overwrites. Inactive members get loss 0 and nil outputs and
+// member's gradients in Params() order; they alias memory the next call
+// overwrites. Inactive members get loss 0 and nil outputs and
 // gradients, and cost nothing.
 func (e *Ensemble) LossGrad(x npy.Array, y *mat.Dense, active []bool) (loss []float64, out []*mat.Dense, grads [][][]float64, err error) {
 	nx, err := e.check(x, active)
@@ -206,7 +209,7 @@ func (e *Ensemble) LossGrad(x npy.Array, y *mat.Dense, active []bool) (loss []fl
 		if !isActive(active, m) {
 			continue
 		}
-		out[m] = mat.NewDense(nx, k, w.z[L][m*w.zSize[L]:][:nx*k:nx*k])
+		out[m] = mat.NewDense(nx, k, append([]float64(nil), w.z[L][m*w.zSize[L]:][:nx*k]...))
 		grads[m] = make([][]float64, len(e.size))
 		for i, sz := range e.size {
 			grads[m][i] = w.grads[i][m*sz : (m+1)*sz : (m+1)*sz]

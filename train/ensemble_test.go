@@ -59,7 +59,7 @@ func TestEnsembleMatchesRun(t *testing.T) {
 		}
 		for _, md := range modes {
 			t.Run(tc.name+"-"+md.name, func(t *testing.T) {
-				data := imageData(5, 8, 4, tc.inShape, 2)
+				data := imageData(5, 8, 8, tc.inShape, 2) // as many test as training points: one batch size
 				var specs []spec.Spec
 				var rngs []*rand.Rand
 				factors := []float64{0.5, 0.9, 20}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/npy"
@@ -216,6 +217,28 @@ func (e *Ensemble) LossGrad(x npy.Array, y *mat.Dense, active []bool) (loss []fl
 		}
 	}
 	return loss, out, grads, nil
+}
+
+// Update takes a gradient step for every member m with grads[m] != nil:
+//
+//	theta_m <- theta_m - lr[m] grads[m],
+//
+// grads[m] in Params() order (as LossGrad returns them), members updated
+// side by side on the available cores. It panics if the lengths do not fit.
+func (e *Ensemble) Update(grads [][][]float64, lr []float64) {
+	if len(grads) != e.Size() || len(lr) != e.Size() {
+		panic(fmt.Sprintf("nets: Update of %d members with %d gradients and %d step sizes", e.Size(), len(grads), len(lr)))
+	}
+	parallel(true, e.Size(), e.ParamCount(), func(lo, hi int) {
+		for m := lo; m < hi; m++ {
+			if grads[m] == nil {
+				continue
+			}
+			for i, sz := range e.size {
+				floats.AddScaled(e.params[i][m*sz:(m+1)*sz], -lr[m], grads[m][i])
+			}
+		}
+	})
 }
 
 // FLOPs returns the floating-point operations of one LossGrad step of one

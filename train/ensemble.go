@@ -121,6 +121,7 @@ func RunEnsemble(ctx context.Context, e *nets.Ensemble, data Data, opt EnsembleO
 			}
 		}
 		stepped := false
+		step := make([][][]float64, S)
 		for m, h := range r.hs {
 			if !r.live[m] {
 				continue
@@ -141,9 +142,7 @@ func RunEnsemble(ctx context.Context, e *nets.Ensemble, data Data, opt EnsembleO
 				h.Status = Done
 				r.live[m] = false
 			default:
-				for i, g := range grads[m] {
-					floats.AddScaled(r.params[m][i].Data, -h.LR, g)
-				}
+				step[m] = grads[m]
 				h.Step++
 				stepped = true
 			}
@@ -151,6 +150,7 @@ func RunEnsemble(ctx context.Context, e *nets.Ensemble, data Data, opt EnsembleO
 		if !stepped {
 			break
 		}
+		e.Update(step, opt.LR)
 		if opt.Progress != nil {
 			opt.Progress(t+1, opt.Steps)
 		}

@@ -219,6 +219,43 @@ func (e *Ensemble) LossGrad(x npy.Array, y *mat.Dense, active []bool) (loss []fl
 	return loss, out, grads, nil
 }
 
+// LayerFactors is Net.LayerFactors for every active member m, in one
+// pass: it runs x forward, backpropagates the cotangent cot ([B, k]) and
+// copies member m's layer inputs H_{l-1} into inputs[m][l]
+// ([B*Positions_l, FanIn_l]) and its dS/dz_l into deltas[m][l]
+// ([B*Positions_l, FanOut_l]), S = sum_ij cot_ij f_j(x_i; theta_m), for
+// the destinations that are not nil (inputs or deltas may be nil, as may
+// a member's list). The destinations may be views into larger matrices.
+func (e *Ensemble) LayerFactors(x npy.Array, cot *mat.Dense, active []bool, inputs, deltas [][]*mat.Dense) error {
+	nx, err := e.check(x, active)
+	if err != nil {
+		return err
+	}
+	if r, c := cot.Dims(); r != nx || c != e.Outputs() {
+		return fmt.Errorf("nets: cotangent is %dx%d, want %dx%d (examples x outputs)", r, c, nx, e.Outputs())
+	}
+	S, L := e.Size(), len(e.layers)
+	if inputs == nil {
+		inputs = make([][]*mat.Dense, S)
+	}
+	if deltas == nil {
+		deltas = make([][]*mat.Dense, S)
+	}
+	if len(inputs) != S || len(deltas) != S {
+		panic(fmt.Sprintf("nets: LayerFactors: input and delta destinations for %d and %d members, want %d", len(inputs), len(deltas), S))
+	}
+	for m := 0; m < S; m++ {
+		if (inputs[m] != nil && len(inputs[m]) != L) || (deltas[m] != nil && len(deltas[m]) != L) {
+			panic(fmt.Sprintf("nets: LayerFactors: member %d has %d input and %d delta destinations for %d layers", m, len(inputs[m]), len(deltas[m]), L))
+		}
+	}
+	w := e.workspace(nx)
+	w.fac = &ensFactors{inputs: inputs, deltas: deltas}
+	defer func() { w.fac = nil }()
+	w.run(x.Data, denseData(cot), active)
+	return nil
+}
+
 // Update takes a gradient step for every member m with grads[m] != nil:
 //
 //	theta_m <- theta_m - lr[m] grads[m],

@@ -1,12 +1,14 @@
 package nets
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/spec"
 )
@@ -49,6 +51,12 @@ type ensWork struct {
 	grads   [][]float64 // per parameter tensor, S blocks
 	x       []float64   // the batch of the last forward pass
 	active  []int       // members of the last forward pass
+	fac     *ensFactors // set: the reverse pass backpropagates a cotangent and copies factors
+}
+
+// ensFactors are the destinations of LayerFactors, per member and layer.
+type ensFactors struct {
+	inputs, deltas [][]*mat.Dense
 }
 
 func newEnsWork(e *Ensemble, B int) *ensWork {
@@ -235,24 +243,38 @@ func (w *ensWork) backwardMember(m int, y, col []float64, split bool) float64 {
 	g := w.gA[m*w.maxSize:][:w.maxSize]
 	gNext := w.gB[m*w.maxSize:][:w.maxSize]
 	s := 0.0
-	for i, v := range f {
-		d := v - y[i]
-		s += d * d
+	if w.fac != nil {
+		copy(g, y) // the cotangent: dS/df
+	} else {
+		for i, v := range f {
+			d := v - y[i]
+			s += d * d
+		}
+		for i, v := range f {
+			g[i] = c * (v - y[i])
+		}
 	}
 	loss := scale * s
-	for i, v := range f {
-		g[i] = c * (v - y[i])
-	}
 	for l := L; l >= 0; l-- {
 		ly := e.layers[l]
 		zs := w.zSize[l]
 		gl := g[:zs]
+		rows := w.B * ly.Positions
+		if w.fac != nil {
+			if d := w.fac.deltas[m]; d != nil && d[l] != nil {
+				copyInto(d[l], gl, rows, ly.FanOut)
+			}
+			if in := w.fac.inputs[m]; in != nil && in[l] != nil {
+				w.copyInput(in[l], l, m)
+			}
+		}
 		w.biasGrad(l, m, gl, split)
 		wt, gw := w.weight(l, m)
-		if ly.Conv {
+		if w.fac != nil {
+			// Factors need no weight gradients.
+		} else if ly.Conv {
 			w.convGradWeight(l, w.input(l, m), gl, gw, col)
 		} else {
-			rows := w.B * ly.Positions
 			gemm(blas.Trans, blas.NoTrans, ly.FanIn, ly.FanOut, rows, w.input(l, m), ly.FanIn, gl, ly.FanOut, 0, gw, ly.FanOut)
 		}
 		if l == 0 {
@@ -283,6 +305,25 @@ func (w *ensWork) backwardMember(m int, y, col []float64, split bool) float64 {
 		g, gNext = gNext, g
 	}
 	return loss
+}
+
+// copyInput writes member m's layer-l input H_{l-1} ([B*Positions,
+// FanIn]) into dst, building the patches of a convolution row by row, as
+// Net.copyLayerInput does.
+func (w *ensWork) copyInput(dst *mat.Dense, l, m int) {
+	ly := w.e.layers[l]
+	rows := w.B * ly.Positions
+	if !ly.Conv {
+		copyInto(dst, w.input(l, m), rows, ly.FanIn)
+		return
+	}
+	if r, c := dst.Dims(); r != rows || c != ly.FanIn {
+		panic(fmt.Sprintf("nets: layer %s input destination is %dx%d, want %dx%d", ly.Name, r, c, rows, ly.FanIn))
+	}
+	raw := dst.RawMatrix()
+	for r := 0; r < rows; r++ {
+		w.geoms[l].im2colRows(raw.Data[r*raw.Stride:r*raw.Stride+ly.FanIn], w.input(l, m), r, r+1)
+	}
 }
 
 // biasGrad sets member m's db = BiasScale colsum(G) and then G <- Scale G

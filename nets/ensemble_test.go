@@ -226,3 +226,70 @@ func TestEnsembleErrors(t *testing.T) {
 		t.Errorf("bad input: error %v", err)
 	}
 }
+
+// TestEnsembleLayerFactors: the layer inputs and deltas of every active
+// member agree with its own Net's LayerFactors (the Gorgonia graph's
+// reverse mode) to 1e-13 relative, including patches of convolutions;
+// destinations left nil and inactive members are not written.
+func TestEnsembleLayerFactors(t *testing.T) {
+	for _, tc := range tinyCases() {
+		specs, rngs := ensembleOf(tc.s, 3, 31)
+		e, err := NewEnsemble(specs, tc.inShape, rngs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(5, 6))
+		x := randInput(rng, 3, tc.inShape)
+		cot := mat.NewDense(3, e.Outputs(), nil)
+		for i := 0; i < 3; i++ {
+			for j := 0; j < e.Outputs(); j++ {
+				cot.Set(i, j, rng.NormFloat64())
+			}
+		}
+		layers := e.Layers(0)
+		alloc := func(skip int) ([]*mat.Dense, []*mat.Dense) {
+			var in, d []*mat.Dense
+			for l, ly := range layers {
+				if l == skip {
+					in, d = append(in, nil), append(d, nil)
+					continue
+				}
+				in = append(in, mat.NewDense(3*ly.Positions, ly.FanIn, nil))
+				d = append(d, mat.NewDense(3*ly.Positions, ly.FanOut, nil))
+			}
+			return in, d
+		}
+		inputs := make([][]*mat.Dense, 3)
+		deltas := make([][]*mat.Dense, 3)
+		for m := range inputs {
+			inputs[m], deltas[m] = alloc(m) // member m skips layer m
+		}
+		if err := e.LayerFactors(x, cot, []bool{true, false, true}, inputs, deltas); err != nil {
+			t.Fatal(err)
+		}
+		for m := range specs {
+			wantIn, wantD := alloc(-1)
+			member := e.Member(m)
+			if err := member.LayerFactors(x, cot, wantIn, wantD); err != nil {
+				t.Fatal(err)
+			}
+			for l := range layers {
+				if inputs[m][l] == nil {
+					continue
+				}
+				for _, pair := range [][2]*mat.Dense{{inputs[m][l], wantIn[l]}, {deltas[m][l], wantD[l]}} {
+					got, want := pair[0].RawMatrix().Data, pair[1].RawMatrix().Data
+					for i := range want {
+						switch {
+						case m == 1 && got[i] != 0:
+							t.Fatalf("%s: inactive member 1 layer %d written", tc.name, l)
+						case m != 1 && !close(got[i], want[i], 1e-13):
+							t.Fatalf("%s member %d layer %d: factor %d = %.17g, Net %.17g", tc.name, m, l, i, got[i], want[i])
+						}
+					}
+				}
+			}
+			member.Close()
+		}
+	}
+}

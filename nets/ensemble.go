@@ -22,17 +22,19 @@ import (
 // the m-th of S equal-sized blocks of one slice, in the layout of the
 // Net's Params()[i].
 //
-// One call of Forward or LossGrad is one pass over the layers, for all
-// members at once: layer l is a batch of S matrix products (one BLAS call
-// per member and layer, on the member's own stacked block; for
-// convolutions on row blocks of patches as in a Net), and every
-// elementwise stage (affine, activation and their adjoints, the loss) is
-// one loop over all members, split over the available cores. There is no
-// Gorgonia graph: the forward and reverse passes are written out by hand
-// (ensemble_pass.go), since a graph would only add its
-// per-operation cost and a copy of every value without saving arithmetic;
-// the results agree with a Net's graph to rounding (in practice bit for
-// bit, since the arithmetic is done in the same order).
+// One call of Forward, LossGrad or LayerFactors is one pass over the
+// layers for all members: layer l is a batch of S matrix products, one
+// BLAS call per member on its own stacked block (for convolutions, on row
+// blocks of patches as in a Net). Members are independent, so the pass
+// shares them out among goroutines, one per core, each running whole
+// members (forward, loss, reverse) on single-threaded BLAS with no
+// synchronization; a lone member instead uses threaded BLAS and splits its
+// elementwise stages across cores. There is no Gorgonia graph: the passes
+// are written out by hand (ensemble_pass.go), since a graph would only
+// add its per-operation cost and a copy of every value without saving
+// arithmetic. The arithmetic is that of the Net's operations, in the same
+// order, so a member's loss, gradient and factors agree with those of its
+// own Net to rounding (in tests, bit for bit).
 //
 // An Ensemble is not safe for concurrent use.
 type Ensemble struct {

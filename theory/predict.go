@@ -43,7 +43,7 @@ type PredictorOptions struct {
 
 // Predictor evaluates the mean predictions of an infinitely wide network
 // trained by gradient descent on the MSE loss (1/(2 N k)) sum (f - y)^2 in
-// the linearized (NTK) regime (DESIGN.md §1). With the per-logit train-train
+// the linearized (NTK) regime. With the per-logit train-train
 // NTK Theta = V diag(lambda) V^T (N x N), the test-train NTK Theta_td
 // (M x N), targets y (N x k) and a decay factor g_t(lambda) per eigenmode,
 //

@@ -10,7 +10,7 @@ GOFLAGS := -tags=$(TAGS)
 BIN     := bin/ntkharness
 OUT     ?= out
 
-.PHONY: all build run test bench lint fuzz figures clean
+.PHONY: all build run test test-cluster bench lint fuzz figures clean
 
 all: build
 
@@ -28,6 +28,20 @@ figures: build
 
 test:
 	$(GO) test $(GOFLAGS) ./...
+
+# The cluster path on a real scheduler: a one-node Slurm cluster under
+# $(SLURM_DIR) (scripts/slurm-local.sh, as root; installs slurm-wlm and munge
+# when missing), the tests in tests/cluster against it, and the cluster
+# stopped and removed whatever the outcome.
+SLURM_DIR ?= /tmp/ntkharness-slurm
+test-cluster: build
+	@export NTKHARNESS_SLURM_DIR=$(SLURM_DIR) SLURM_CONF=$(SLURM_DIR)/slurm.conf; \
+	status=0; \
+	scripts/slurm-local.sh up && \
+	NTKHARNESS_SLURM=1 NTKHARNESS_BIN=$(CURDIR)/$(BIN) \
+		$(GO) test $(GOFLAGS) -count=1 -v -timeout 15m ./tests/cluster || status=$$?; \
+	scripts/slurm-local.sh down || status=1; \
+	exit $$status
 
 bench:
 	$(GO) test $(GOFLAGS) -run '^$$' -bench . -benchtime 3x -count 3 -timeout 0 ./...

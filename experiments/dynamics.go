@@ -5,129 +5,19 @@ import (
 	"fmt"
 	"math"
 
-	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat"
 
+	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
-	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/npy"
-	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
 	"github.com/ntkharness/ntkharness/spec"
-	"github.com/ntkharness/ntkharness/theory"
 	"github.com/ntkharness/ntkharness/train"
 )
 
 func init() {
-	register(Spec{Name: "dynamics", Title: "Training dynamics against the linearized predictions",
+	register(Figure{Name: "dynamics", Title: "Training dynamics against the linearized predictions",
 		Summary: "train and test loss vs step of trained FCNs of several widths, with the linearizations by their own empirical NTK and by the analytic NTK",
 		Run:     runDynamics, Paper: paperDynamics})
-	// "dynamics": a network of the cell's spec trained by full-batch
-	// gradient descent at eta_frac * eta_crit (analytic), and its two
-	// linearizations (empirical NTK at initialization, analytic NTK) at
-	// the same steps; see runDynamicsCell.
-	sweep.RegisterKind("dynamics", runDynamicsCell, sweep.WithCost(dynamicsCost))
-}
-
-// DynamicsRun is one trained network with its two linearizations: the
-// losses of gradient descent f <- f - (eta/(N k)) Theta (f - y) started from
-// the network's own initial outputs, with Theta its empirical NTK at
-// initialization (Emp) or the analytic NTK (Ana), at the logged steps
-// (powers of two and the last; step 0 is left out).
-type DynamicsRun struct {
-	Width             int
-	Steps             []float64
-	Train, Test       []float64 // the trained network
-	EmpTrain, EmpTest []float64
-	AnaTrain, AnaTest []float64
-	EtaCrit, LR       float64 // eta_crit of the analytic NTK and the step size used
-	Status            string  // of the training run: train.Done or train.Diverged
-}
-
-// Dynamics trains a network of spec s (initialization seed) on the data
-// for steps steps at eta = 0.5 eta_crit of the analytic NTK and evaluates
-// both linearizations at the same eta.
-func Dynamics(s spec.Spec, xTr, xTe npy.Array, y, yTe *mat.Dense, steps int, seed uint64) (DynamicsRun, error) {
-	return dynamics(context.Background(), s, xTr, xTe, y, yTe, steps, 0.5, seed)
-}
-
-// dynamics is Dynamics at eta = etaFrac * eta_crit. A cancelled ctx stops
-// the training and returns ctx's error.
-func dynamics(ctx context.Context, s spec.Spec, xTr, xTe npy.Array, y, yTe *mat.Dense, steps int, etaFrac float64, seed uint64) (DynamicsRun, error) {
-	net, err := nets.New(s, xTr.Shape[1:], ntkempirical.SeedSource(seed, 0))
-	if err != nil {
-		return DynamicsRun{}, err
-	}
-	defer net.Close()
-	f0tr, err := net.Forward(xTr)
-	if err != nil {
-		return DynamicsRun{}, err
-	}
-	f0te, err := net.Forward(xTe)
-	if err != nil {
-		return DynamicsRun{}, err
-	}
-	n, m := xTr.Shape[0], xTe.Shape[0]
-	all := npy.Array{Shape: append([]int{n + m}, xTr.Shape[1:]...), Data: append(append([]float64(nil), xTr.Data...), xTe.Data...)}
-	emp, err := ntkempirical.Compute(net, all, npy.Array{}, ntkempirical.Options{})
-	if err != nil {
-		return DynamicsRun{}, fmt.Errorf("empirical NTK: %w", err)
-	}
-	ana, err := theory.Compute(s, all, npy.Array{}, theory.Options{})
-	if err != nil {
-		return DynamicsRun{}, fmt.Errorf("analytic NTK: %w", err)
-	}
-	h, err := train.Run(ctx, net, train.Data{XTrain: xTr, YTrain: y, XTest: xTe, YTest: yTe},
-		train.Options{Steps: steps, LRFactor: etaFrac, LambdaMax: analyticLambdaMax, Seed: seed}, nil)
-	if err != nil {
-		return DynamicsRun{}, err
-	}
-	if h.Status == train.Interrupted {
-		return DynamicsRun{}, fmt.Errorf("training interrupted at step %d: %w", h.Step, context.Cause(ctx))
-	}
-	r := DynamicsRun{Width: s.Width, EtaCrit: h.EtaCrit, LR: h.LR, Status: h.Status}
-	preds := make([]*theory.Predictor, 2)
-	for i, k := range []*mat.Dense{emp.NTK, ana.NTK} {
-		theta := mat.NewSymDense(n, nil)
-		for a := 0; a < n; a++ {
-			for b := a; b < n; b++ {
-				theta.SetSym(a, b, 0.5*(k.At(a, b)+k.At(b, a)))
-			}
-		}
-		td := mat.DenseCopyOf(k.Slice(n, n+m, 0, n))
-		if preds[i], err = theory.NewPredictor(theta, td, y, &theory.PredictorOptions{FTrain0: f0tr, FTest0: f0te}); err != nil {
-			return r, err
-		}
-	}
-	for _, p := range h.Points {
-		if p.Step == 0 {
-			continue
-		}
-		t := float64(p.Step)
-		r.Steps = append(r.Steps, t)
-		r.Train = append(r.Train, float64(p.TrainLoss))
-		r.Test = append(r.Test, float64(p.TestLoss))
-		for i, pr := range preds {
-			ftr, fte, err := pr.At(theory.Steps, h.LR, t)
-			if err != nil {
-				return r, err
-			}
-			a, err := theory.MSELoss(ftr, y)
-			if err != nil {
-				return r, err
-			}
-			b, err := theory.MSELoss(fte, yTe)
-			if err != nil {
-				return r, err
-			}
-			if i == 0 {
-				r.EmpTrain, r.EmpTest = append(r.EmpTrain, a), append(r.EmpTest, b)
-			} else {
-				r.AnaTrain, r.AnaTest = append(r.AnaTrain, a), append(r.AnaTest, b)
-			}
-		}
-	}
-	return r, nil
 }
 
 // DynamicsGrid is the setting of the dynamics figure: erf FCNs of depth
@@ -161,8 +51,8 @@ func (g DynamicsGrid) spec(w, k int) spec.Spec {
 }
 
 // data is the data selection of g's cells for the data set of cfg.
-func (g DynamicsGrid) data(cfg Config) dataSettings {
-	d := defaultDataSettings()
+func (g DynamicsGrid) data(cfg Config) cells.DataSettings {
+	d := cells.DefaultDataSettings()
 	d.Dataset, d.CIFAR10, d.NTrain, d.NTest = cfg.Dataset, cfg.CIFAR10, g.NTrain, g.NTest
 	return d
 }
@@ -180,15 +70,15 @@ func dynamicsDirect(cfg Config, g DynamicsGrid) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	runs := make([][]DynamicsRun, len(g.Widths))
+	runs := make([][]cells.DynamicsRun, len(g.Widths))
 	done, total := 0, len(g.Widths)*len(g.Seeds)
 	for iw, w := range g.Widths {
 		for _, seed := range g.Seeds {
-			d, err := g.data(cfg).load(spec.FCN, seed)
+			d, err := g.data(cfg).Load(spec.FCN, seed)
 			if err != nil {
 				return Result{}, err
 			}
-			r, err := dynamics(context.Background(), g.spec(w, d.y.RawMatrix().Cols), d.xTrain, d.xTest, d.y, d.yTest, g.Steps, g.EtaFrac, seed)
+			r, err := cells.RunDynamics(context.Background(), g.spec(w, d.Y.RawMatrix().Cols), d.XTrain, d.XTest, d.Y, d.YTest, g.Steps, g.EtaFrac, seed)
 			if err != nil {
 				return Result{}, fmt.Errorf("width %d seed %d: %w", w, seed, err)
 			}
@@ -235,25 +125,16 @@ func dynamicsPlan(cfg Config, g DynamicsGrid) (SweepPlan, error) {
 	}}, nil
 }
 
-// dynamicsArrays are the names of a "dynamics" cell's arrays, in the order
-// of the DynamicsRun fields they hold.
-var dynamicsArrays = []string{"step", "train_loss", "test_loss", "emp_train_loss", "emp_test_loss", "ana_train_loss", "ana_test_loss"}
-
-// curves returns the fields of r named by dynamicsArrays.
-func (r *DynamicsRun) curves() []*[]float64 {
-	return []*[]float64{&r.Steps, &r.Train, &r.Test, &r.EmpTrain, &r.EmpTest, &r.AnaTrain, &r.AnaTest}
-}
-
 // runsFromTable returns the runs of the table's cells by width and seed of
 // g; a cell without results (failed, missing) is a run with no steps.
-func runsFromTable(g DynamicsGrid, t sweep.Table) [][]DynamicsRun {
-	runs := make([][]DynamicsRun, len(g.Widths))
+func runsFromTable(g DynamicsGrid, t sweep.Table) [][]cells.DynamicsRun {
+	runs := make([][]cells.DynamicsRun, len(g.Widths))
 	seeds := make([]float64, len(g.Seeds))
 	for i, s := range g.Seeds {
 		seeds[i] = float64(s)
 	}
 	for iw, w := range g.Widths {
-		runs[iw] = make([]DynamicsRun, len(g.Seeds))
+		runs[iw] = make([]cells.DynamicsRun, len(g.Seeds))
 		for is := range runs[iw] {
 			runs[iw][is].Width = w
 		}
@@ -269,101 +150,11 @@ func runsFromTable(g DynamicsGrid, t sweep.Table) [][]DynamicsRun {
 		if row.Status == sweep.StatusDiverged {
 			r.Status = train.Diverged
 		}
-		for i, c := range r.curves() {
-			*c = row.Arrays["dynamics."+dynamicsArrays[i]].Data
+		for i, c := range r.Curves() {
+			*c = row.Arrays["dynamics."+cells.DynamicsArrays[i]].Data
 		}
 	}
 	return runs
-}
-
-// dynamicsSettings are the settings of a "dynamics" cell.
-type dynamicsSettings struct {
-	dataSettings
-	Steps   int     `json:"steps"`    // gradient steps; default 4096
-	EtaFrac float64 `json:"eta_frac"` // eta / eta_crit, with eta_crit from the analytic NTK; default 0.5
-}
-
-// decode reads the settings of cell c with their defaults and checks them.
-func (st *dynamicsSettings) decode(c sweep.Cell) error {
-	*st = dynamicsSettings{dataSettings: defaultDataSettings(), Steps: 4096, EtaFrac: 0.5}
-	if err := c.DecodeSettings(st); err != nil {
-		return sweep.Permanent(err)
-	}
-	if st.Steps < 1 || !(st.EtaFrac > 0) || math.IsInf(st.EtaFrac, 0) {
-		return sweep.Permanentf("dynamics: steps %d, eta_frac %g: want steps >= 1 and a finite eta_frac > 0", st.Steps, st.EtaFrac)
-	}
-	return nil
-}
-
-// runDynamicsCell trains the cell's network on its data (cell seed for the
-// data subsets and the initialization) as Dynamics does. Arrays: step and
-// the network's train_loss and test_loss with the linearized
-// emp_{train,test}_loss and ana_{train,test}_loss at those steps (the loss
-// is (1/(2 N k)) sum (f - y)^2). Scalars: eta_crit, lr, and the same seven
-// at the last step as <name>_last. A network whose loss blows up is a
-// diverged result with the steps reached.
-func runDynamicsCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
-	s, err := cellSpec(c, true)
-	if err != nil {
-		return sweep.Result{}, err
-	}
-	var st dynamicsSettings
-	if err := st.decode(c); err != nil {
-		return sweep.Result{}, err
-	}
-	d, err := st.load(s.Arch, uint64(c.Seed))
-	if err != nil {
-		return sweep.Result{}, err
-	}
-	if k := d.y.RawMatrix().Cols; s.Outputs != k {
-		return sweep.Result{}, sweep.Permanentf("dynamics: the spec has %d outputs but the data set has %d classes", s.Outputs, k)
-	}
-	r, err := dynamics(ctx, s, d.xTrain, d.xTest, d.y, d.yTest, st.Steps, st.EtaFrac, uint64(c.Seed))
-	if err != nil {
-		if ctx.Err() != nil {
-			return sweep.Result{}, err
-		}
-		return sweep.Result{}, sweep.Permanent(err)
-	}
-	res := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{"eta_crit": r.EtaCrit, "lr": r.LR}, Arrays: map[string]npy.Array{}}
-	if r.Status == train.Diverged {
-		res.Status, res.Reason = sweep.StatusDiverged, "the training loss blew up"
-	}
-	for i, c := range r.curves() {
-		v := *c
-		res.Arrays[dynamicsArrays[i]] = npy.Array{Shape: []int{len(v)}, Data: v}
-		last := math.NaN()
-		if len(v) > 0 {
-			last = v[len(v)-1]
-		}
-		res.Scalars[dynamicsArrays[i]+"_last"] = finiteOrNaN(last)
-	}
-	return res, nil
-}
-
-// dynamicsCost is the cost of the training run (costTrain: gradient
-// descent and the analytic NTK for eta_crit) plus that of the empirical and
-// analytic NTKs on the N + M training and test points (costNTK).
-func dynamicsCost(c sweep.Cell) (sweep.Cost, bool) {
-	var st dynamicsSettings
-	if st.decode(c) != nil {
-		return sweep.Cost{}, false
-	}
-	tr, ok := costTrain(c)
-	if !ok {
-		return sweep.Cost{}, false
-	}
-	kc := c
-	kc.Settings = map[string]any{}
-	for k, v := range c.Settings {
-		kc.Settings[k] = v
-	}
-	kc.Settings["n_train"] = st.NTrain + st.NTest
-	k, ok := costNTK(kc)
-	if !ok {
-		return sweep.Cost{}, false
-	}
-	return sweep.Cost{Seconds: tr.Seconds + k.Seconds, MemoryBytes: tr.MemoryBytes + k.MemoryBytes}, true
 }
 
 // dynamicsResult draws, per width, the train (row 1) and test (row 2)
@@ -371,7 +162,7 @@ func dynamicsCost(c sweep.Cell) (sweep.Cost, bool) {
 // and of their two linearizations (mean over seeds), and states in the
 // caption the largest relative gap between the network and its empirical
 // linearization per width.
-func dynamicsResult(g DynamicsGrid, runs [][]DynamicsRun, note, why string) Result {
+func dynamicsResult(g DynamicsGrid, runs [][]cells.DynamicsRun, note, why string) Result {
 	fig := plots.Figure{Title: fmt.Sprintf("erf FCN depth %d, sw2 = %g, sb2 = %g, %d %s training points, eta = %g eta_crit, %d seed(s)",
 		g.Depth, g.SW2, g.SB2, g.NTrain, note, g.EtaFrac, len(g.Seeds)), Rows: 2, Cols: len(g.Widths)}
 	var trainRow, testRow []plots.Panel
@@ -416,25 +207,25 @@ func dynamicsResult(g DynamicsGrid, runs [][]DynamicsRun, note, why string) Resu
 // losses (NaN from one run); each mean is over the runs that reached the
 // step with a finite value.
 type dynamicsMean struct {
-	DynamicsRun
+	cells.DynamicsRun
 	TrainSD, TestSD []float64
 }
 
-func meanDynamics(runs []DynamicsRun) dynamicsMean {
+func meanDynamics(runs []cells.DynamicsRun) dynamicsMean {
 	var m dynamicsMean
 	for _, r := range runs {
 		if len(r.Steps) > len(m.Steps) {
 			m.Steps = r.Steps
 		}
 	}
-	mc := m.curves()
+	mc := m.Curves()
 	sds := map[int]*[]float64{1: &m.TrainSD, 2: &m.TestSD} // the network's losses
 	for i := 1; i < len(mc); i++ {
 		sd := sds[i]
 		for j, t := range m.Steps {
 			var v []float64
 			for _, r := range runs {
-				rc := r.curves()
+				rc := r.Curves()
 				if j < len(r.Steps) && r.Steps[j] == t && !math.IsNaN((*rc[i])[j]) && !math.IsInf((*rc[i])[j], 0) {
 					v = append(v, (*rc[i])[j])
 				}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/experiments/sweep"
+	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
 	"github.com/ntkharness/ntkharness/spec"
@@ -264,7 +264,7 @@ func TestTrainedTrainability(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := TrainedTrainability(context.Background(), g, xTr, xTe, y, oneHot(lTe, 10), 3, nil)
+	m, err := TrainedTrainability(context.Background(), g, xTr, xTe, y, cells.OneHot(lTe, 10), 3, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,10 @@ func TestNTKDepth(t *testing.T) {
 }
 
 // TestMeanPredictorDecay: in the chaotic phase the data-dependent part of
-// the converged predictor decays like l (chi_c*/chi_1)^l (DESIGN.md §1).
+// the converged predictor decays like l (chi_c*/chi_1)^l: Theta^l tends to
+// a constant matrix with a data-dependent part shrinking like
+// (chi_c*/chi_1)^l, chi_c* the slope of the correlation map at its fixed
+// point.
 // The measured log-slope between depths 20 and 40 (after removing the
 // factor l) must match ln(chi_c*/chi_1) to 5%: the closed form is the
 // leading large-depth term, corrections decay faster.
@@ -386,7 +389,7 @@ func TestDynamicsLinearization(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: 1024, SW2: 1.5, SB2: 0.05, Outputs: 10}
-	r, err := Dynamics(s, xTr, xTe, y, oneHot(lTe, 10), 16, 4)
+	r, err := cells.Dynamics(s, xTr, xTe, y, cells.OneHot(lTe, 10), 16, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,81 +403,6 @@ func TestDynamicsLinearization(t *testing.T) {
 	}
 	if last := len(r.Steps) - 1; !(r.Train[last] < r.Train[0]) {
 		t.Errorf("train loss did not fall: %g at step %g, %g at step %g", r.Train[0], r.Steps[0], r.Train[last], r.Steps[last])
-	}
-}
-
-// TestPoolingChaoticFCN: the converged predictor of a deep chaotic fcn
-// predicts at chance (all test points get the same output), a shallow one
-// does not.
-func TestPoolingChaoticFCN(t *testing.T) {
-	train, test, err := datasets.LoadMNISTEmbedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := train.Subset(20, false, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	te, err := test.Subset(20, false, 6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tr, err = tr.Downsample(4); err != nil {
-		t.Fatal(err)
-	}
-	if te, err = te.Downsample(4); err != nil {
-		t.Fatal(err)
-	}
-	acc, err := PoolingAccuracy(spec.FCN, 3.0, 0.05, 80, tr, te, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if acc[0] < 0.3 {
-		t.Errorf("depth-1 test accuracy %g, want >= 0.3 (well above chance 0.1)", acc[0])
-	}
-	// 20 balanced test points: one shared prediction is right on exactly 2.
-	if got := acc[len(acc)-1]; math.Abs(got-0.1) > 1e-12 {
-		t.Errorf("depth-80 test accuracy %g, want chance 0.1", got)
-	}
-}
-
-// TestTheoryGDCell runs the "theory-gd" sweep kind on one deep chaotic cell
-// (memorizes, predicts at chance) and on a CNN-GAP cell, and refuses
-// impossible settings.
-func TestTheoryGDCell(t *testing.T) {
-	k, ok := sweep.LookupKind("theory-gd")
-	if !ok {
-		t.Fatal("theory-gd is not registered")
-	}
-	settings := map[string]any{"dataset": "mnist", "n_train": 20, "n_test": 20, "times": []any{4096.0}}
-	c := sweep.Cell{Spec: spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 60, SW2: 3, SB2: 0.18, Outputs: 10}, Seed: 1, Settings: settings}
-	r, err := k.Run(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := r.Scalars["train_acc_t4096"]; got != 1 {
-		t.Errorf("train accuracy %g, want 1", got)
-	}
-	if got := r.Scalars["test_acc_t4096"]; math.Abs(got-0.1) > 0.02 {
-		t.Errorf("test accuracy %g, want chance 0.1 within 2 points", got)
-	}
-	// Any architecture: the converged predictor of a CNN-GAP interpolates
-	// its training points (Theta is positive definite).
-	c.Spec = spec.Spec{Arch: spec.CNNGAP, Act: spec.ReLU, Depth: 2, SW2: 2, SB2: 0.05, Outputs: 10, Filter: 3, Padding: spec.Same}
-	c.Settings = map[string]any{"dataset": "mnist", "n_train": 10, "n_test": 10, "grayscale": true, "downsample": 4.0, "times": []any{1.0}, "converged": true}
-	r, err = k.Run(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := r.Scalars["train_acc_inf"]; got != 1 {
-		t.Errorf("cnn-gap converged train accuracy %g, want 1", got)
-	}
-	if _, ok := r.Scalars["test_acc_t1"]; !ok {
-		t.Error("cnn-gap cell lacks test_acc_t1")
-	}
-	c.Settings["eta_frac"] = 2.0
-	if _, err := k.Run(context.Background(), c); !sweep.IsPermanent(err) {
-		t.Errorf("eta_frac 2: error %v, want a permanent failure", err)
 	}
 }
 

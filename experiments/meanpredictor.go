@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register(Spec{Name: "mean-predictor", Title: "The converged mean predictor vs depth",
+	register(Figure{Name: "mean-predictor", Title: "The converged mean predictor vs depth",
 		Summary: "|P(Theta^l) Y| vs depth: decaying like l (chi_c*/chi_1)^l when chaotic, approaching constants when ordered",
 		Run:     runMeanPredictor, PaperInRun: true})
 }
@@ -38,24 +38,16 @@ func MeanPredictor(sw2, sb2 float64, maxDepth int, xTr, xTe npy.Array, y *mat.De
 		return MeanPredictorCurve{}, err
 	}
 	c := MeanPredictorCurve{MF: mf, Comp: make([][]float64, ncomp)}
-	n, m := xTr.Shape[0], xTe.Shape[0]
-	d := xTr.Shape[1]
-	all := npy.Array{Shape: []int{n + m, d}, Data: append(append([]float64(nil), xTr.Data...), xTe.Data...)}
+	n := xTr.Shape[0]
+	all := theory.StackTrainTest(xTr, xTe)
 	opt := theory.Options{EachDepth: func(l int, k theory.Kernels) {
 		c.Depths = append(c.Depths, float64(l))
-		theta := mat.NewSymDense(n, nil)
-		for i := 0; i < n; i++ {
-			for j := i; j < n; j++ {
-				theta.SetSym(i, j, k.NTK.At(i, j))
-			}
-		}
-		td := mat.DenseCopyOf(k.NTK.Slice(n, n+m, 0, n))
 		dev := math.NaN()
 		comp := make([]float64, ncomp)
 		for i := range comp {
 			comp[i] = math.NaN()
 		}
-		if p, err := theory.NewPredictor(theta, td, y, nil); err == nil {
+		if p, err := theory.NewTrainTestPredictor(k.NTK, n, y, nil); err == nil {
 			if _, f, err := p.At(theory.Flow, 1, math.Inf(1)); err == nil {
 				dev = centredRMS(f)
 				for i := range comp {

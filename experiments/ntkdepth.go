@@ -3,14 +3,12 @@ package experiments
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
-	"gonum.org/v1/gonum/stat"
 
+	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
-	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
@@ -19,7 +17,7 @@ import (
 )
 
 func init() {
-	register(Spec{Name: "ntk-depth", Title: "The NTK vs depth in the three phases",
+	register(Figure{Name: "ntk-depth", Title: "The NTK vs depth in the three phases",
 		Summary: "Theta_aa, Theta_ab, lambda_max, lambda_min and kappa of the analytic NTK vs depth with the asymptotes, and of width-512 networks' empirical NTKs",
 		Run:     runNTKDepth, Paper: paperNTKDepth})
 }
@@ -28,49 +26,7 @@ func init() {
 // an ordered point, the critical sw2 and a chaotic point.
 const ntkDepthSB2 = 0.05
 
-// NTKStats are the statistics of an n x n symmetric kernel K (n >= 2)
-// drawn by the ntk-depth figure: the mean diagonal (1/n) sum_a K_aa, the
-// mean off-diagonal (1/(n(n-1))) sum_{a != b} K_ab, the extreme
-// eigenvalues and kappa = lambda_max / lambda_min (NaN when lambda_min <= 0
-// in floating point, where the kernel is singular to working precision).
-type NTKStats struct {
-	Diag, Off  float64
-	LMax, LMin float64
-	Kappa      float64
-}
-
-// NTKStatsOf returns the NTKStats of any symmetric kernel k, analytic or
-// empirical (pass an empirical kernel through ntkempirical.Symmetric
-// first). The eigenvalues come from ntkempirical.Eigenvalues
-// (linalg.EigenSym); it is an error when k is smaller than 2x2 or holds
-// NaN or Inf.
-func NTKStatsOf(k mat.Symmetric) (NTKStats, error) {
-	n := k.SymmetricDim()
-	if n < 2 {
-		return NTKStats{}, fmt.Errorf("NTK statistics: kernel is %dx%d, the off-diagonal mean needs at least 2 inputs", n, n)
-	}
-	diag, off := 0.0, 0.0
-	for i := 0; i < n; i++ {
-		for j := 0; j < n; j++ {
-			if i == j {
-				diag += k.At(i, j)
-			} else {
-				off += k.At(i, j)
-			}
-		}
-	}
-	sp, err := ntkempirical.Eigenvalues(k)
-	if err != nil {
-		return NTKStats{}, fmt.Errorf("NTK statistics of a %dx%d kernel: %w", n, n, err)
-	}
-	kappa := math.NaN()
-	if sp.LambdaMin > 0 {
-		kappa = sp.Kappa
-	}
-	return NTKStats{Diag: diag / float64(n), Off: off / float64(n*(n-1)), LMax: sp.LambdaMax, LMin: sp.LambdaMin, Kappa: kappa}, nil
-}
-
-// NTKDepthSeries lists NTKStats of a kernel at each of Depths, one slice
+// NTKDepthSeries lists cells.NTKStats of a kernel at each of Depths, one slice
 // per statistic.
 type NTKDepthSeries struct {
 	Depths                []float64
@@ -78,7 +34,7 @@ type NTKDepthSeries struct {
 	Kappa                 []float64
 }
 
-func (c *NTKDepthSeries) add(depth int, s NTKStats) {
+func (c *NTKDepthSeries) add(depth int, s cells.NTKStats) {
 	c.Depths = append(c.Depths, float64(depth))
 	c.Diag = append(c.Diag, s.Diag)
 	c.Off = append(c.Off, s.Off)
@@ -87,7 +43,7 @@ func (c *NTKDepthSeries) add(depth int, s NTKStats) {
 	c.Kappa = append(c.Kappa, s.Kappa)
 }
 
-// NTKDepthCurves are the NTKStats of the per-logit analytic NTK Theta^l of
+// NTKDepthCurves are the cells.NTKStats of the per-logit analytic NTK Theta^l of
 // n inputs at each sampled depth l, with the mean-field quantities of the
 // phase point.
 type NTKDepthCurves struct {
@@ -135,7 +91,7 @@ func NTKDepth(sw2, sb2 float64, maxDepth int, x npy.Array, progress func(done, t
 		if !sample[l] || statErr != nil {
 			return
 		}
-		st, err := NTKStatsOf(mat.NewSymDense(n, append([]float64(nil), k.NTK.RawMatrix().Data...)))
+		st, err := cells.NTKStatsOf(mat.NewSymDense(n, append([]float64(nil), k.NTK.RawMatrix().Data...)))
 		if err != nil {
 			statErr = fmt.Errorf("depth %d: %w", l, err)
 			return
@@ -149,7 +105,7 @@ func NTKDepth(sw2, sb2 float64, maxDepth int, x npy.Array, progress func(done, t
 	return c, statErr
 }
 
-// NTKDepthEmpirical are the NTKStats of the empirical NTKs of finite erf
+// NTKDepthEmpirical are the cells.NTKStats of the empirical NTKs of finite erf
 // FCNs at each depth: Mean and SD are the mean and the sample standard
 // deviation over Seeds initializations of the statistics of each network's
 // own kernel (not the statistics of the mean kernel), so they show what a
@@ -181,9 +137,9 @@ func NTKDepthFinite(sw2, sb2 float64, depths []int, width, seeds int, seed uint6
 	e := NTKDepthEmpirical{Width: width, Seeds: seeds}
 	for _, l := range depths {
 		s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: l, Width: width, SW2: sw2, SB2: sb2, Outputs: 1}
-		per := make([]NTKStats, seeds)
+		per := make([]cells.NTKStats, seeds)
 		for m := range per {
-			st, err := finiteNTKStats(s, x, ntkempirical.SeedSource(seed, m), ntkempirical.Options{})
+			st, err := cells.FiniteNTKStats(s, x, ntkempirical.SeedSource(seed, m), ntkempirical.Options{})
 			if err != nil {
 				return e, fmt.Errorf("width %d, depth %d, seed %d: %w", width, l, m, err)
 			}
@@ -193,45 +149,11 @@ func NTKDepthFinite(sw2, sb2 float64, depths []int, width, seeds int, seed uint6
 				progress(done, total)
 			}
 		}
-		mean, sd := meanSD(per)
+		mean, sd := cells.MeanSD(per)
 		e.Mean.add(l, mean)
 		e.SD.add(l, sd)
 	}
 	return e, nil
-}
-
-// finiteNTKStats draws the network s from rng and returns the NTKStats of
-// its empirical NTK on x.
-func finiteNTKStats(s spec.Spec, x npy.Array, rng *rand.Rand, opt ntkempirical.Options) (NTKStats, error) {
-	net, err := nets.New(s, x.Shape[1:], rng)
-	if err != nil {
-		return NTKStats{}, err
-	}
-	k, err := ntkempirical.Compute(net, x, npy.Array{}, opt)
-	net.Close() // also collects the graph's memory, see nets.Net.Close
-	if err != nil {
-		return NTKStats{}, err
-	}
-	sym, err := ntkempirical.Symmetric(k.NTK, 1e-10)
-	if err != nil {
-		return NTKStats{}, err
-	}
-	return NTKStatsOf(sym)
-}
-
-// meanSD returns the mean and the sample standard deviation (divisor
-// len-1, NaN for one value) of each statistic over ss.
-func meanSD(ss []NTKStats) (mean, sd NTKStats) {
-	fields := func(s *NTKStats) []*float64 { return []*float64{&s.Diag, &s.Off, &s.LMax, &s.LMin, &s.Kappa} }
-	mf, sf := fields(&mean), fields(&sd)
-	v := make([]float64, len(ss))
-	for i := range mf {
-		for j := range ss {
-			v[j] = *fields(&ss[j])[i]
-		}
-		*mf[i], *sf[i] = stat.MeanStdDev(v, nil)
-	}
-	return mean, sd
 }
 
 // ntkDepthFinite sets the finite-width overlay of the ntk-depth figure:
@@ -294,7 +216,7 @@ func ntkDepthPlan(cfg Config, fin ntkDepthFinite) (SweepPlan, error) {
 	if err != nil {
 		return SweepPlan{}, err
 	}
-	st := map[string]any{"n_train": ntkDepthN, "n_test": 1, "normalize": NormalizeNorm, "samples": fin.seeds, "per_network": true, "theory": false}
+	st := map[string]any{"n_train": ntkDepthN, "n_test": 1, "normalize": cells.NormalizeNorm, "samples": fin.seeds, "per_network": true, "theory": false}
 	for k, v := range data {
 		st[k] = v
 	}
@@ -319,7 +241,7 @@ func ntkDepthPlan(cfg Config, fin ntkDepthFinite) (SweepPlan, error) {
 					continue
 				}
 				l, _ := r.Params["depth"].(float64)
-				var mean, sd NTKStats
+				var mean, sd cells.NTKStats
 				for _, f := range []struct {
 					m, s *float64
 					name string

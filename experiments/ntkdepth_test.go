@@ -2,12 +2,10 @@ package experiments
 
 import (
 	"math"
-	"strings"
 	"testing"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
@@ -15,65 +13,8 @@ import (
 	"github.com/ntkharness/ntkharness/theory"
 )
 
-// aIPlusBOnes returns a I + b 1 1^T of size n, whose eigenvalues are a + n b
-// (eigenvector 1) and a (multiplicity n - 1, the vectors orthogonal to 1).
-func aIPlusBOnes(n int, a, b float64) *mat.SymDense {
-	k := mat.NewSymDense(n, nil)
-	for i := 0; i < n; i++ {
-		for j := i; j < n; j++ {
-			v := b
-			if i == j {
-				v += a
-			}
-			k.SetSym(i, j, v)
-		}
-	}
-	return k
-}
-
 func relClose(got, want, tol float64) bool {
 	return math.Abs(got-want) <= tol*math.Abs(want)
-}
-
-// TestNTKStatsOf checks NTKStatsOf on a I + b 1 1^T: diagonal a + b,
-// off-diagonal b, lambda_max = a + n b, lambda_min = a, kappa = (a + n b)/a,
-// and kappa NaN when a < 0 makes lambda_min negative.
-func TestNTKStatsOf(t *testing.T) {
-	for _, c := range []struct {
-		n    int
-		a, b float64
-	}{{5, 2, 0.5}, {7, 0.01, 3}, {2, 1, -0.25}, {4, -1, 1}} {
-		got, err := NTKStatsOf(aIPlusBOnes(c.n, c.a, c.b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := float64(c.n)
-		lmax, lmin := c.a+n*c.b, c.a
-		if lmax < lmin {
-			lmax, lmin = lmin, lmax
-		}
-		wantKappa := math.NaN()
-		if lmin > 0 {
-			wantKappa = lmax / lmin
-		}
-		const tol = 1e-12
-		if !relClose(got.Diag, c.a+c.b, tol) || !relClose(got.Off, c.b, tol) ||
-			!relClose(got.LMax, lmax, tol) || !relClose(got.LMin, lmin, tol) {
-			t.Errorf("n = %d, a = %g, b = %g: got %+v, want diag %g, off %g, lambda_max %g, lambda_min %g",
-				c.n, c.a, c.b, got, c.a+c.b, c.b, lmax, lmin)
-		}
-		if math.IsNaN(wantKappa) != math.IsNaN(got.Kappa) || (!math.IsNaN(wantKappa) && !relClose(got.Kappa, wantKappa, tol)) {
-			t.Errorf("n = %d, a = %g, b = %g: kappa %g, want %g", c.n, c.a, c.b, got.Kappa, wantKappa)
-		}
-	}
-	if _, err := NTKStatsOf(aIPlusBOnes(1, 1, 0)); err == nil || !strings.Contains(err.Error(), "1x1") {
-		t.Errorf("1x1 kernel: error %v, want one naming the size", err)
-	}
-	bad := aIPlusBOnes(3, 1, 0)
-	bad.SetSym(0, 2, math.NaN())
-	if _, err := NTKStatsOf(bad); err == nil {
-		t.Error("kernel holding NaN: no error")
-	}
 }
 
 // ntkDepthInputs returns n MNIST training images of norm sqrt(d), as the
@@ -105,7 +46,7 @@ func TestNTKDepthFiniteSeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var per [2]NTKStats
+	var per [2]cells.NTKStats
 	for m := range per {
 		s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: depth, Width: width, SW2: sw2, SB2: ntkDepthSB2, Outputs: 1}
 		net, err := nets.New(s, []int{x.Shape[1]}, ntkempirical.SeedSource(seed, m))
@@ -121,7 +62,7 @@ func TestNTKDepthFiniteSeeds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if per[m], err = NTKStatsOf(sym); err != nil {
+		if per[m], err = cells.NTKStatsOf(sym); err != nil {
 			t.Fatal(err)
 		}
 	}

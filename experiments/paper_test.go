@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
@@ -67,7 +68,7 @@ func TestTrainabilityPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trained, err := TrainedTrainability(context.Background(), tg, xTr, xTe, y, oneHot(lTe, 10), cfg.Seed, nil)
+	trained, err := TrainedTrainability(context.Background(), tg, xTr, xTe, y, cells.OneHot(lTe, 10), cfg.Seed, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,126 +125,6 @@ func TestTrainabilityPlan(t *testing.T) {
 	}
 }
 
-// TestTrainCell runs the "train" kind on a small CNN-GAP cell: a shallow
-// network fits 10 points, its scalars are the history's values at the
-// requested steps, and impossible settings are permanent failures.
-func TestTrainCell(t *testing.T) {
-	k, ok := sweep.LookupKind("train")
-	if !ok {
-		t.Fatal("train is not registered")
-	}
-	settings := map[string]any{"dataset": "mnist", "n_train": 10, "n_test": 10, "grayscale": true, "downsample": 4.0, "steps": 256.0, "times": []any{1.0, 256.0}, "kernel_change": true}
-	c := sweep.Cell{Spec: spec.Spec{Arch: spec.CNNGAP, Act: spec.Erf, Depth: 2, Width: 16, SW2: 1.5, SB2: 0.05, Outputs: 10, Filter: 3, Padding: spec.Same, DType: spec.Float64}, Seed: 2, Settings: settings}
-	r, err := k.Run(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Status != sweep.StatusOK {
-		t.Fatalf("status %s (%s)", r.Status, r.Reason)
-	}
-	steps, loss := r.Arrays["step"].Data, r.Arrays["train_loss"].Data
-	if len(steps) == 0 || len(steps) != len(loss) {
-		t.Fatalf("history arrays of lengths %d and %d", len(steps), len(loss))
-	}
-	for i, s := range steps {
-		if s == 256 && r.Scalars["train_loss_t256"] != loss[i] {
-			t.Errorf("train_loss_t256 = %g, history says %g", r.Scalars["train_loss_t256"], loss[i])
-		}
-	}
-	if !(r.Scalars["train_loss_t256"] < r.Scalars["train_loss_t1"]) {
-		t.Errorf("train loss went from %g (t=1) to %g (t=256): no progress", r.Scalars["train_loss_t1"], r.Scalars["train_loss_t256"])
-	}
-	// A network of 16 channels moves its NTK visibly, but by less than
-	// the kernel itself.
-	if ch := r.Scalars["ntk_change"]; !(ch > 1e-3 && ch < 1) {
-		t.Errorf("ntk_change %g, want in (1e-3, 1)", ch)
-	}
-	if !(r.Scalars["eta_crit"] > 0) {
-		t.Errorf("eta_crit %g", r.Scalars["eta_crit"])
-	}
-	// A cell asking for CIFAR-10 where there is none fails (transiently)
-	// instead of silently training on MNIST.
-	c3 := c
-	c3.Settings = map[string]any{"dataset": "cifar10", "cifar10": filepath.Join(t.TempDir(), "none"), "n_train": 10.0, "n_test": 10.0}
-	if _, err := k.Run(context.Background(), c3); err == nil || sweep.IsPermanent(err) || !strings.Contains(err.Error(), "not available") {
-		t.Errorf("cifar10 cell without CIFAR-10: error %v, want a transient 'not available'", err)
-	}
-	// A cancelled cell is a transient error (redone on the next run), never
-	// a result.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if r, err := k.Run(ctx, c); err == nil || sweep.IsPermanent(err) {
-		t.Errorf("cancelled cell: result %s, error %v; want a transient error", r.Status, err)
-	}
-	for name, bad := range map[string]map[string]any{
-		"time not recorded": {"times": []any{100.0}},
-		"no width":          {},
-	} {
-		c2 := c
-		c2.Settings = map[string]any{}
-		for k, v := range settings {
-			c2.Settings[k] = v
-		}
-		for k, v := range bad {
-			c2.Settings[k] = v
-		}
-		if name == "no width" {
-			c2.Spec.Width = 0
-		}
-		if _, err := k.Run(context.Background(), c2); !sweep.IsPermanent(err) {
-			t.Errorf("%s: error %v, want a permanent failure", name, err)
-		}
-	}
-}
-
-// TestNTKCell runs the "ntk" kind: the mean empirical NTK of wide networks
-// is close to the analytic one (error ~ (width samples)^-1/2, 0.09 seen at
-// width 1024 with 2 samples; bound 0.15) and farther
-// from it at small width; the statistics obey lambda_min <= mean diagonal
-// <= lambda_max (Rayleigh quotients).
-func TestNTKCell(t *testing.T) {
-	k, ok := sweep.LookupKind("ntk")
-	if !ok {
-		t.Fatal("ntk is not registered")
-	}
-	settings := map[string]any{"dataset": "mnist", "n_train": 8, "n_test": 1, "downsample": 4.0, "normalize": "norm", "samples": 2.0}
-	run := func(width int) sweep.Result {
-		c := sweep.Cell{Spec: spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 3, Width: width, SW2: 1.5, SB2: 0.05, Outputs: 1, DType: spec.Float64}, Seed: 4, Settings: settings}
-		r, err := k.Run(context.Background(), c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	wide, narrow := run(1024), run(8)
-	if e := wide.Scalars["rel_err"]; !(e < 0.15) {
-		t.Errorf("width 1024: relative error %g, want < 0.15", e)
-	}
-	if !(narrow.Scalars["rel_err"] > 2*wide.Scalars["rel_err"]) {
-		t.Errorf("relative error %g at width 8 is not well above %g at width 1024", narrow.Scalars["rel_err"], wide.Scalars["rel_err"])
-	}
-	for _, p := range []string{"", "theory_"} {
-		s := wide.Scalars
-		if !(s[p+"lambda_min"] <= s[p+"diag"] && s[p+"diag"] <= s[p+"lambda_max"] && s[p+"kappa"] >= 1) {
-			t.Errorf("%sstatistics inconsistent: lambda_min %g, diag %g, lambda_max %g, kappa %g", p, s[p+"lambda_min"], s[p+"diag"], s[p+"lambda_max"], s[p+"kappa"])
-		}
-	}
-	if d, td := wide.Scalars["diag"], wide.Scalars["theory_diag"]; math.Abs(d-td) > 0.1*td {
-		t.Errorf("mean diagonal %g vs analytic %g", d, td)
-	}
-	// The memory budget reaches the empirical NTK.
-	for _, perNet := range []bool{false, true} {
-		tiny := map[string]any{"max_memory_gib": 1e-6, "per_network": perNet}
-		for k, v := range settings {
-			tiny[k] = v
-		}
-		c := sweep.Cell{Spec: spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 3, Width: 64, SW2: 1.5, SB2: 0.05, Outputs: 1, DType: spec.Float64}, Seed: 4, Settings: tiny}
-		if _, err := k.Run(context.Background(), c); !sweep.IsPermanent(err) || !strings.Contains(err.Error(), "memory budget") {
-			t.Errorf("per_network %v with a 1 KiB budget: error %v, want the budget refused", perNet, err)
-		}
-	}
-}
-
 // TestWidthPlan runs a tiny width plan and checks the drawn fcn errors
 // against ntkempirical.CompareTheory on the same images, and that the
 // change panel has one point per trained width.
@@ -289,68 +170,6 @@ func TestWidthPlan(t *testing.T) {
 	}
 	if got := len(res.Figure.Panels[1].Series[0].X); got != len(wp.changeWidths) {
 		t.Errorf("change panel has %d widths, want %d", got, len(wp.changeWidths))
-	}
-}
-
-// TestKindCosts checks the cost models' scaling: a training cell's time is
-// linear in its steps (the analytic kernel's share is small here), the
-// analytic kernel's is linear in depth, and a CNN-GAP kernel costs a pixel count more than a CNN-F kernel.
-func TestKindCosts(t *testing.T) {
-	cell := func(s spec.Spec, st map[string]any) sweep.Cell {
-		return sweep.Cell{Spec: s.WithDefaults(), Settings: st}
-	}
-	fcn := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 4, Width: 512, SW2: 1.5, SB2: 0.05}
-	k, _ := sweep.LookupKind("train")
-	a, ok1 := k.Cost(cell(fcn, map[string]any{"dataset": "mnist", "steps": 1000.0}))
-	b, ok2 := k.Cost(cell(fcn, map[string]any{"dataset": "mnist", "steps": 2000.0}))
-	if !ok1 || !ok2 || math.Abs(b.Seconds/a.Seconds-2) > 0.01 || a.MemoryBytes <= 0 {
-		t.Errorf("train cost at 1000 and 2000 steps: %+v, %+v", a, b)
-	}
-	g, _ := sweep.LookupKind("theory-gd")
-	at := func(depth int) float64 {
-		s := fcn
-		s.Depth = depth
-		c, _ := g.Cost(cell(s, map[string]any{"n_train": 1000.0, "n_test": 1000.0}))
-		return c.Seconds
-	}
-	if d1, d2 := at(204)-at(4), at(404)-at(204); !(d1 > 0 && math.Abs(d2/d1-1) < 1e-9) {
-		t.Errorf("theory-gd time not linear in depth: +%g s for depths 4-204, +%g s for 204-404", d1, d2)
-	}
-	conv := spec.Spec{Arch: spec.CNNF, Act: spec.Erf, Depth: 10, Width: 1, SW2: 1.5, SB2: 0.05}
-	gap := conv
-	gap.Arch = spec.CNNGAP
-	st := map[string]any{"dataset": "mnist", "downsample": 4.0, "n_train": 100.0, "n_test": 100.0}
-	cf, _ := g.Cost(cell(conv, st))
-	cg, _ := g.Cost(cell(gap, st))
-	if r := cg.Seconds / cf.Seconds; !(r > 10 && r < 49) {
-		t.Errorf("cnn-gap / cnn-f kernel time %g, want about the 49 pixels of 7x7 images", r)
-	}
-}
-
-// TestTheoryGDEachDepth: the per-depth arrays of one cell equal the
-// scalars of separate cells at those depths.
-func TestTheoryGDEachDepth(t *testing.T) {
-	k, _ := sweep.LookupKind("theory-gd")
-	st := map[string]any{"dataset": "mnist", "n_train": 10, "n_test": 10, "grayscale": true, "downsample": 4.0, "times": []any{8.0}, "converged": true, "each_depth": true}
-	s := spec.Spec{Arch: spec.CNNF, Act: spec.Erf, Depth: 4, SW2: 2.5, SB2: 0.05, Outputs: 10, Filter: 3, Padding: spec.Same}
-	all, err := k.Run(context.Background(), sweep.Cell{Spec: s, Seed: 1, Settings: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := all.Arrays["depth"].Data; len(got) != 4 || got[3] != 4 {
-		t.Fatalf("depth array %v, want 1..4", got)
-	}
-	for _, depth := range []int{1, 3} {
-		s.Depth = depth
-		one, err := k.Run(context.Background(), sweep.Cell{Spec: s, Seed: 1, Settings: st})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range []string{"train_acc_t8", "test_acc_t8", "train_acc_inf", "test_acc_inf"} {
-			if a, b := all.Arrays[name].Data[depth-1], one.Scalars[name]; a != b {
-				t.Errorf("depth %d %s: each_depth array %g, own cell %g", depth, name, a, b)
-			}
-		}
 	}
 }
 

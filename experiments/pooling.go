@@ -6,171 +6,18 @@ import (
 	"math"
 	"strings"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
-	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/npy"
-	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
 	"github.com/ntkharness/ntkharness/spec"
-	"github.com/ntkharness/ntkharness/theory"
 	"github.com/ntkharness/ntkharness/train"
 )
 
 func init() {
-	register(Spec{Name: "pooling", Title: "Pooling: FCN vs CNN-F vs CNN-GAP",
+	register(Figure{Name: "pooling", Title: "Pooling: FCN vs CNN-F vs CNN-GAP",
 		Summary: "test accuracy vs depth for fcn, cnn-f and cnn-gap in the chaotic and ordered phases: the converged NTK predictor (theory) and trained finite networks",
 		Run:     runPooling, Paper: paperPooling})
-	// "pooling-theory": the test accuracy at every depth 1..spec.depth of
-	// the converged NTK predictor of the cell's spec, and of its centred
-	// version, as arrays acc and centred (see poolingCurve).
-	sweep.RegisterKind("pooling-theory", runPoolingTheoryCell, sweep.WithCost(costTheoryGD))
-}
-
-func runPoolingTheoryCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
-	s, err := cellSpec(c, false)
-	if err != nil {
-		return sweep.Result{}, err
-	}
-	st := defaultDataSettings()
-	if err := c.DecodeSettings(&st); err != nil {
-		return sweep.Result{}, sweep.Permanent(err)
-	}
-	tr, te, err := st.sets(uint64(c.Seed))
-	if err != nil {
-		return sweep.Result{}, err
-	}
-	if s.Outputs != tr.Classes {
-		return sweep.Result{}, sweep.Permanentf("pooling-theory: the spec has %d outputs but the data set has %d classes", s.Outputs, tr.Classes)
-	}
-	if s.Act != spec.Erf {
-		return sweep.Result{}, sweep.Permanentf("pooling-theory: act %q: the figure's predictor is for erf", s.Act)
-	}
-	curve, err := poolingCurves(s.Arch, s.SW2, s.SB2, s.Depth, tr, te, nil)
-	if err != nil {
-		return sweep.Result{}, sweep.Permanent(err)
-	}
-	vec := func(v []float64) npy.Array { return npy.Array{Shape: []int{len(v)}, Data: v} }
-	return sweep.Result{Status: sweep.StatusOK, Arrays: map[string]npy.Array{"acc": vec(curve.Acc), "centred": vec(curve.Centred)}}, nil
-}
-
-// PoolingAccuracy returns, for depths 1..maxDepth, the test accuracy of the
-// converged (t = infinity) NTK predictor of an erf network of the given
-// architecture on images [N, H, W, C] (flattened for fcn); NaN where Theta is
-// not positive definite in floating point.
-func PoolingAccuracy(arch string, sw2, sb2 float64, maxDepth int, tr, te *datasets.Set, progress func(done, total int)) ([]float64, error) {
-	c, err := poolingCurves(arch, sw2, sb2, maxDepth, tr, te, progress)
-	return c.Acc, err
-}
-
-// poolingCurve is the test accuracy per depth of the converged predictor
-// f = Theta_td Theta^-1 Y (Acc) and of its centred version (Centred), each
-// logit minus its mean over the test points, f_ic - (1/M) sum_j f_jc: the
-// part of f that differs between test points. Acc falls to chance when a
-// per-logit offset shared by all test points outgrows that part.
-type poolingCurve struct {
-	Acc, Centred []float64
-}
-
-func poolingCurves(arch string, sw2, sb2 float64, maxDepth int, tr, te *datasets.Set, progress func(done, total int)) (poolingCurve, error) {
-	n, m := tr.N, te.N
-	x := npy.Array{Shape: []int{n + m, tr.H, tr.W, tr.C}, Data: append(append([]float64(nil), tr.X...), te.X...)}
-	if arch == spec.FCN {
-		x.Shape = []int{n + m, tr.Dim()}
-	}
-	y := oneHot(tr.Labels, tr.Classes)
-	c := poolingCurve{Acc: make([]float64, maxDepth), Centred: make([]float64, maxDepth)}
-	for i := range c.Acc {
-		c.Acc[i], c.Centred[i] = math.NaN(), math.NaN()
-	}
-	var accErr error
-	s := spec.Spec{Arch: arch, Act: spec.Erf, Depth: maxDepth, SW2: sw2, SB2: sb2, Outputs: tr.Classes}
-	opt := theory.Options{Progress: progress, EachDepth: func(l int, k theory.Kernels) {
-		theta := mat.NewSymDense(n, nil)
-		for a := 0; a < n; a++ {
-			for b := a; b < n; b++ {
-				theta.SetSym(a, b, k.NTK.At(a, b))
-			}
-		}
-		td := mat.DenseCopyOf(k.NTK.Slice(n, n+m, 0, n))
-		p, err := theory.NewPredictor(theta, td, y, nil)
-		if err != nil {
-			return
-		}
-		_, f, err := p.At(theory.Flow, 1, math.Inf(1))
-		if err != nil {
-			return
-		}
-		if c.Acc[l-1], err = theory.Accuracy(f, te.Labels); err != nil {
-			accErr = err
-			return
-		}
-		if c.Centred[l-1], err = theory.Accuracy(centreColumns(f), te.Labels); err != nil {
-			accErr = err
-		}
-	}}
-	if _, err := theory.Compute(s, x, npy.Array{}, opt); err != nil {
-		return poolingCurve{}, err
-	}
-	return c, accErr
-}
-
-// centreColumns returns f with the mean of each column subtracted.
-func centreColumns(f *mat.Dense) *mat.Dense {
-	r, k := f.Dims()
-	out := mat.NewDense(r, k, nil)
-	for j := 0; j < k; j++ {
-		col := mat.Col(nil, j, f)
-		mean := 0.0
-		for _, v := range col {
-			mean += v
-		}
-		mean /= float64(r)
-		for i, v := range col {
-			out.Set(i, j, v-mean)
-		}
-	}
-	return out
-}
-
-// TrainedAccuracy trains the finite network s, initialized from
-// ntkempirical.SeedSource(opt.Seed, 0), on tr with the MSE loss
-// (1/(2 N k)) sum (f - y)^2 and one-hot targets, by train.Run with opt, and
-// returns its train and test accuracy after the last step. Images are
-// flattened for fcn. When opt.LR is 0 and opt.LambdaMax is nil, eta_crit
-// = 2 N k / lambda_max comes from the analytic NTK. A run whose loss blows
-// up returns NaN accuracies and no error.
-func TrainedAccuracy(ctx context.Context, s spec.Spec, tr, te *datasets.Set, opt train.Options) (trainAcc, testAcc float64, err error) {
-	if s.Outputs != 0 && s.Outputs != tr.Classes {
-		return 0, 0, fmt.Errorf("%s: the spec has %d outputs but the data have %d classes", s.Arch, s.Outputs, tr.Classes)
-	}
-	if te.H != tr.H || te.W != tr.W || te.C != tr.C {
-		return 0, 0, fmt.Errorf("%s: test images are %dx%dx%d, training images %dx%dx%d", s.Arch, te.H, te.W, te.C, tr.H, tr.W, tr.C)
-	}
-	s.Outputs = tr.Classes
-	xTr, xTe := tr.Array(), te.Array()
-	if !s.IsConv() {
-		xTr, xTe = tr.Flat(), te.Flat()
-	}
-	net, err := nets.New(s, xTr.Shape[1:], ntkempirical.SeedSource(opt.Seed, 0))
-	if err != nil {
-		return 0, 0, fmt.Errorf("%s depth %d: %w", s.Arch, s.Depth, err)
-	}
-	defer net.Close()
-	if opt.LR == 0 && opt.LambdaMax == nil {
-		opt.LambdaMax = analyticLambdaMax
-	}
-	h, err := train.Run(ctx, net, train.Data{XTrain: xTr, YTrain: oneHot(tr.Labels, tr.Classes), XTest: xTe, YTest: oneHot(te.Labels, te.Classes)}, opt, nil)
-	if err != nil {
-		return 0, 0, fmt.Errorf("training %s depth %d: %w", s.Arch, s.Depth, err)
-	}
-	if h.Status == train.Diverged {
-		return math.NaN(), math.NaN(), nil
-	}
-	p := h.Last()
-	return finiteOrNaN(float64(p.TrainAcc)), finiteOrNaN(float64(p.TestAcc)), nil
 }
 
 // poolingSetup is the data and the grids of the pooling figure.
@@ -238,8 +85,8 @@ func poolingData(cfg Config, st poolingSetup) (tr, te *datasets.Set, note, why s
 // poolingResult is the data behind the figure, per phase and architecture
 // (in the order of poolingArchs).
 type poolingResult struct {
-	Theory            [][]poolingCurve // [phase][arch], depths 1..MaxDepth
-	NetTrain, NetTest [][][]float64    // [phase][arch][depth index of Depths]
+	Theory            [][]cells.PoolingCurve // [phase][arch], depths 1..MaxDepth
+	NetTrain, NetTest [][][]float64          // [phase][arch][depth index of Depths]
 	NTrain, NTrainNet int
 	Chance            float64
 }
@@ -270,11 +117,11 @@ func computePooling(ctx context.Context, st poolingSetup, tr, te *datasets.Set, 
 		}
 	}
 	for _, ph := range st.Phases {
-		var curves []poolingCurve
+		var curves []cells.PoolingCurve
 		var netTr, netTe [][]float64
 		for _, a := range poolingArchs {
 			base := done
-			c, err := poolingCurves(a, ph.SW2, st.SB2, st.MaxDepth, tr, te, func(d, tot int) { report(base + d*st.MaxDepth/tot) })
+			c, err := cells.PoolingCurves(a, ph.SW2, st.SB2, st.MaxDepth, tr, te, func(d, tot int) { report(base + d*st.MaxDepth/tot) })
 			if err != nil {
 				return r, fmt.Errorf("%s %s theory: %w", ph.Name, a, err)
 			}
@@ -288,7 +135,7 @@ func computePooling(ctx context.Context, st poolingSetup, tr, te *datasets.Set, 
 			trAcc, teAcc := make([]float64, len(st.Depths)), make([]float64, len(st.Depths))
 			for id, d := range st.Depths {
 				s := spec.Spec{Arch: a, Act: spec.Erf, Depth: d, Width: width, SW2: ph.SW2, SB2: st.SB2}
-				trAcc[id], teAcc[id], err = TrainedAccuracy(ctx, s, trNet, te, train.Options{Steps: st.Steps, LRFactor: st.EtaFrac, Seed: seed})
+				trAcc[id], teAcc[id], err = cells.TrainedAccuracy(ctx, s, trNet, te, train.Options{Steps: st.Steps, LRFactor: st.EtaFrac, Seed: seed})
 				if err != nil {
 					return r, fmt.Errorf("%s: %w", ph.Name, err)
 				}
@@ -427,10 +274,10 @@ func poolingPlan(cfg Config, st poolingSetup) (SweepPlan, error) {
 			return v
 		}
 		for _, ph := range st.Phases {
-			var curves []poolingCurve
+			var curves []cells.PoolingCurve
 			var netTr, netTe [][]float64
 			for _, a := range poolingArchs {
-				c := poolingCurve{Acc: nan(st.MaxDepth), Centred: nan(st.MaxDepth)}
+				c := cells.PoolingCurve{Acc: nan(st.MaxDepth), Centred: nan(st.MaxDepth)}
 				for _, row := range tables[0].Rows {
 					if row.Params["arch"] == a && row.Params["sw2"] == ph.SW2 && row.Status == sweep.StatusOK {
 						copy(c.Acc, row.Arrays["pooling-theory.acc"].Data)
@@ -457,7 +304,7 @@ func poolingPlan(cfg Config, st poolingSetup) (SweepPlan, error) {
 			r.Theory = append(r.Theory, curves)
 			r.NetTrain, r.NetTest = append(r.NetTrain, netTr), append(r.NetTest, netTe)
 		}
-		in := dataSettings{Dataset: data["dataset"].(string), Grayscale: true, Downsample: st.Downsample}.inputShape(spec.CNNF)
+		in := cells.DataSettings{Dataset: data["dataset"].(string), Grayscale: true, Downsample: st.Downsample}.InputShape(spec.CNNF)
 		return drawPooling(st, r, note, "", in[0], in[1]), nil
 	}}, nil
 }

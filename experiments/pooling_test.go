@@ -6,9 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/train"
 )
@@ -36,7 +35,7 @@ func TestPoolingTheoryShallow(t *testing.T) {
 	tr, te := tinyPoolingData(t, 40, 20)
 	for _, a := range poolingArchs {
 		for _, sw2 := range []float64{3, 1} {
-			c, err := poolingCurves(a, sw2, 0.05, 2, tr, te, nil)
+			c, err := cells.PoolingCurves(a, sw2, 0.05, 2, tr, te, nil)
 			if err != nil {
 				t.Fatalf("%s sw2 %g: %v", a, sw2, err)
 			}
@@ -56,7 +55,7 @@ func TestPoolingTheoryShallow(t *testing.T) {
 // the data dependence but its size against an offset shared by all points.
 func TestPoolingTheoryDeepChaoticOffset(t *testing.T) {
 	tr, te := tinyPoolingData(t, 40, 20)
-	c, err := poolingCurves(spec.FCN, 3, 0.05, 80, tr, te, nil)
+	c, err := cells.PoolingCurves(spec.FCN, 3, 0.05, 80, tr, te, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,14 +70,6 @@ func TestPoolingTheoryDeepChaoticOffset(t *testing.T) {
 	}
 }
 
-func TestCentreColumns(t *testing.T) {
-	f := mat.NewDense(3, 2, []float64{1, 10, 2, 20, 6, 60})
-	want := mat.NewDense(3, 2, []float64{-2, -20, -1, -10, 3, 30})
-	if got := centreColumns(f); !mat.EqualApprox(got, want, 1e-14) {
-		t.Errorf("centreColumns = %v, want %v", mat.Formatted(got), mat.Formatted(want))
-	}
-}
-
 // TestTrainedAccuracyFits: a depth-1 network with more parameters than
 // targets fits 10 training points (train accuracy 1) at half eta_crit; a
 // spec whose outputs disagree with the classes is refused.
@@ -88,7 +79,7 @@ func TestTrainedAccuracyFits(t *testing.T) {
 		{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: 64, SW2: 1.5, SB2: 0.05},
 		{Arch: spec.CNNF, Act: spec.Erf, Depth: 1, Width: 4, SW2: 1.5, SB2: 0.05},
 	} {
-		trAcc, teAcc, err := TrainedAccuracy(context.Background(), s, tr, te, train.Options{Steps: 200, LRFactor: 0.5, Seed: 1})
+		trAcc, teAcc, err := cells.TrainedAccuracy(context.Background(), s, tr, te, train.Options{Steps: 200, LRFactor: 0.5, Seed: 1})
 		if err != nil {
 			t.Fatalf("%s: %v", s.Arch, err)
 		}
@@ -100,7 +91,7 @@ func TestTrainedAccuracyFits(t *testing.T) {
 		}
 	}
 	bad := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: 8, SW2: 1.5, SB2: 0.05, Outputs: 3}
-	if _, _, err := TrainedAccuracy(context.Background(), bad, tr, te, train.Options{Steps: 1, LRFactor: 0.5}); err == nil || !strings.Contains(err.Error(), "3 outputs") {
+	if _, _, err := cells.TrainedAccuracy(context.Background(), bad, tr, te, train.Options{Steps: 1, LRFactor: 0.5}); err == nil || !strings.Contains(err.Error(), "3 outputs") {
 		t.Errorf("spec with 3 outputs for 10 classes: error %v, want one naming the outputs", err)
 	}
 }

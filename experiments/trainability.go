@@ -8,15 +8,19 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
+	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
 	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
+	"github.com/ntkharness/ntkharness/train"
 )
 
 func init() {
-	register(Spec{Name: "trainability", Title: "Trainability and generalization vs sw2 and depth",
+	register(Figure{Name: "trainability", Title: "Trainability and generalization vs sw2 and depth",
 		Summary: "train and test accuracy of the infinite-width NTK predictor at t = 1..4096 steps, with 8 xi_1 and 8 xi_* overlaid",
 		Run:     runTrainability, Paper: paperTrainability})
 }
@@ -68,7 +72,7 @@ type TrainabilityMaps struct {
 // (class-balanced seeded subsets), standardized by the global mean and std of
 // the training subset, and the one-hot training targets with both label sets.
 func prepareData(train, test *datasets.Set, n, m int, seed uint64) (xTrain, xTest npy.Array, y *mat.Dense, lTrain, lTest []int, err error) {
-	tr, te, err := prepareSets(train, test, seed, dataSettings{NTrain: n, NTest: m})
+	tr, te, err := cells.PrepareSets(train, test, seed, cells.DataSettings{NTrain: n, NTest: m})
 	if err != nil {
 		return xTrain, xTest, nil, nil, nil, err
 	}
@@ -77,59 +81,13 @@ func prepareData(train, test *datasets.Set, n, m int, seed uint64) (xTrain, xTes
 	return tr.Flat(), te.Flat(), y, tr.Labels, te.Labels, nil
 }
 
-// prepareSets draws class-balanced seeded subsets of d.NTrain training and
-// d.NTest test points (seeds seed and seed+1), optionally in grayscale and
-// block-averaged, and normalizes them: by default standardized by the global
-// mean and std of the training subset; with Normalize "norm" each image
-// scaled to norm sqrt(dimension).
-func prepareSets(train, test *datasets.Set, seed uint64, d dataSettings) (tr, te *datasets.Set, err error) {
-	if tr, err = train.Subset(d.NTrain, false, seed); err != nil {
-		return nil, nil, fmt.Errorf("training subset: %w", err)
-	}
-	if te, err = test.Subset(d.NTest, false, seed+1); err != nil {
-		return nil, nil, fmt.Errorf("test subset: %w", err)
-	}
-	if d.Grayscale {
-		tr, te = tr.Grayscale(), te.Grayscale()
-	}
-	if d.Downsample > 1 {
-		if tr, err = tr.Downsample(d.Downsample); err != nil {
-			return nil, nil, err
-		}
-		if te, err = te.Downsample(d.Downsample); err != nil {
-			return nil, nil, err
-		}
-	}
-	switch d.Normalize {
-	case "", NormalizeGlobal:
-		st := tr.Stats()
-		if tr, err = tr.StandardizeWith(st.Mean, st.Std); err != nil {
-			return nil, nil, err
-		}
-		te, err = te.StandardizeWith(st.Mean, st.Std)
-	case NormalizeNorm:
-		if tr, err = tr.NormalizeNorm(); err != nil {
-			return nil, nil, err
-		}
-		te, err = te.NormalizeNorm()
-	default:
-		err = fmt.Errorf("normalize %q: want %s or %s", d.Normalize, NormalizeGlobal, NormalizeNorm)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return tr, te, nil
-}
-
 // TheoryTrainability computes the accuracy maps of the infinite-width NTK
 // predictor (theory.Predictor, discrete steps) for erf FCNs on the grid.
 // One theory.Compute pass per sw2 gives every depth (EachDepth).
 func TheoryTrainability(g TrainabilityGrid, xTrain, xTest npy.Array, y *mat.Dense, lTrain, lTest []int, progress func(done, total int)) (TrainabilityMaps, error) {
 	n := xTrain.Shape[0]
-	m := xTest.Shape[0]
-	d := xTrain.Shape[1]
 	k := y.RawMatrix().Cols
-	all := npy.Array{Shape: []int{n + m, d}, Data: append(append([]float64(nil), xTrain.Data...), xTest.Data...)}
+	all := theory.StackTrainTest(xTrain, xTest)
 	maps := TrainabilityMaps{Grid: g, Chance: 1 / float64(k)}
 	maps.Train = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
 	maps.Test = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
@@ -165,41 +123,15 @@ func TheoryTrainability(g TrainabilityGrid, xTrain, xTest npy.Array, y *mat.Dens
 }
 
 // predictCell fills the accuracies of one (depth, sw2) cell from the NTK of
-// the training and test points together. A kernel the predictor refuses
-// (for example not positive definite in floating point) leaves NaN cells.
+// the training and test points together (cells.GDAccuracies). A kernel the
+// predictor refuses (for example not positive definite in floating point)
+// leaves NaN cells.
 func predictCell(maps *TrainabilityMaps, id, is int, ntk *mat.Dense, n int, y *mat.Dense, lTrain, lTest []int) error {
-	tot, _ := ntk.Dims()
-	theta := mat.NewSymDense(n, nil)
-	for i := 0; i < n; i++ {
-		for j := i; j < n; j++ {
-			theta.SetSym(i, j, ntk.At(i, j))
-		}
+	train, test, err := cells.GDAccuracies(ntk, n, y, lTrain, lTest, maps.Grid.EtaFrac, maps.Grid.Times)
+	for it := range maps.Grid.Times {
+		maps.Train[it][id][is], maps.Test[it][id][is] = train[it], test[it]
 	}
-	td := mat.DenseCopyOf(ntk.Slice(n, tot, 0, n))
-	p, err := theory.NewPredictor(theta, td, y, nil)
-	if err != nil {
-		return nil
-	}
-	eta := maps.Grid.EtaFrac * p.EtaCrit()
-	if math.IsInf(eta, 0) || !(eta > 0) {
-		return nil
-	}
-	for it, t := range maps.Grid.Times {
-		ftr, fte, err := p.At(theory.Steps, eta, t)
-		if err != nil {
-			continue
-		}
-		a, err := theory.Accuracy(ftr, lTrain)
-		if err != nil {
-			return err
-		}
-		b, err := theory.Accuracy(fte, lTest)
-		if err != nil {
-			return err
-		}
-		maps.Train[it][id][is], maps.Test[it][id][is] = a, b
-	}
-	return nil
+	return err
 }
 
 func nanCube(a, b, c int) [][][]float64 {
@@ -274,7 +206,7 @@ func runTrainability(cfg Config) (Result, error) {
 	}
 	_, k := y2.Dims()
 	cost := theoryCells
-	trained, err := TrainedTrainability(context.Background(), tg, xTr2, xTe2, y2, oneHot(lTe2, k), cfg.Seed, func(done, _ int) {
+	trained, err := TrainedTrainability(context.Background(), tg, xTr2, xTe2, y2, cells.OneHot(lTe2, k), cfg.Seed, func(done, _ int) {
 		cost += 10 * tg.Depths[(done-1)/len(tg.SW2)]
 		if cfg.Progress != nil {
 			cfg.Progress(cost, total)
@@ -486,4 +418,69 @@ func mapsFromTable(g TrainabilityGrid, t sweep.Table, kind string) TrainabilityM
 		}
 	}
 	return m
+}
+
+// TrainedGrid is the grid of finite erf FCNs trained by full-batch gradient
+// descent at eta = EtaFrac * eta_crit, with eta_crit = 2 N k / lambda_max of
+// the analytic NTK on the training inputs (the same step rule as the theory
+// maps, so the time axes agree).
+type TrainedGrid struct {
+	TrainabilityGrid
+	Width int
+	Steps int // the last of Times that is <= Steps is the last one run
+}
+
+// trainedGrid is the finite-network grid of a scale: coarse enough that
+// the whole grid trains in a couple of minutes on 2 cores at quick scale.
+func trainedGrid(scale string, base TrainabilityGrid) TrainedGrid {
+	g := TrainedGrid{TrainabilityGrid: base, Width: 128, Steps: 512}
+	g.SW2 = linspace(0.5, 3, 5)
+	g.Depths = []int{1, 4, 10, 20}
+	g.NTrain, g.NTest = 64, 64
+	if scale == Paper {
+		g.Width, g.Steps = 512, 4096
+		g.SW2 = linspace(0.5, 3, 11)
+		g.Depths = []int{1, 2, 4, 8, 12, 16, 24, 32, 48}
+		g.NTrain, g.NTest = 256, 256
+	}
+	return g
+}
+
+// TrainedTrainability trains one network per (depth, sw2) cell, drawn from
+// ntkempirical.SeedSource(seed, 0), and records its train and test accuracy
+// at each of g.Times up to g.Steps (NaN beyond, and after a divergence).
+func TrainedTrainability(ctx context.Context, g TrainedGrid, xTr, xTe npy.Array, y, yTest *mat.Dense, seed uint64, progress func(done, total int)) (TrainabilityMaps, error) {
+	_, k := y.Dims()
+	maps := TrainabilityMaps{Grid: g.TrainabilityGrid, Chance: 1 / float64(k)}
+	maps.Train = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
+	maps.Test = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
+	total := len(g.Depths) * len(g.SW2)
+	done := 0
+	for id, depth := range g.Depths {
+		for is, sw2 := range g.SW2 {
+			s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: depth, Width: g.Width, SW2: sw2, SB2: g.SB2, Outputs: k}
+			net, err := nets.New(s, xTr.Shape[1:], ntkempirical.SeedSource(seed, 0))
+			if err != nil {
+				return maps, fmt.Errorf("depth %d sw2 %g: %w", depth, sw2, err)
+			}
+			h, err := train.Run(ctx, net, train.Data{XTrain: xTr, YTrain: y, XTest: xTe, YTest: yTest},
+				train.Options{Steps: g.Steps, LRFactor: g.EtaFrac, LambdaMax: cells.AnalyticLambdaMax, Seed: seed}, nil)
+			if err != nil {
+				return maps, fmt.Errorf("training depth %d sw2 %g: %w", depth, sw2, err)
+			}
+			for it, t := range g.Times {
+				for _, p := range h.Points {
+					if float64(p.Step) == t {
+						maps.Train[it][id][is] = cells.FiniteOrNaN(float64(p.TrainAcc))
+						maps.Test[it][id][is] = cells.FiniteOrNaN(float64(p.TestAcc))
+					}
+				}
+			}
+			done++
+			if progress != nil {
+				progress(done, total)
+			}
+		}
+	}
+	return maps, nil
 }

@@ -11,16 +11,15 @@ import (
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
-	"github.com/ntkharness/ntkharness/train"
-
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
 	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
+	"github.com/ntkharness/ntkharness/train"
 )
 
 func init() {
-	register(Spec{Name: "width", Title: "Finite-width error of the empirical NTK",
+	register(Figure{Name: "width", Title: "Finite-width error of the empirical NTK",
 		Summary: "relative Frobenius error of the mean empirical NTK against the analytic one vs width, fcn, cnn-f and cnn-gap",
 		Run:     runWidth, Paper: paperWidth})
 }

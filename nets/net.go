@@ -1,36 +1,3 @@
-// Package nets builds the finite networks described by a spec.Spec as
-// Gorgonia graphs, in the NTK parameterization the infinite-width theory
-// assumes, and exposes what training and empirical kernels need through a
-// small interface (this file) rather than Gorgonia internals.
-//
-// Every affine layer l computes
-//
-//	z_l = (sigma_w / sqrt(n_in)) H_{l-1} W_l + sigma_b b_l,    W_l, b_l ~ N(0, 1) at initialization,
-//
-// where the rows of H_{l-1} are the layer inputs: one row per example for a
-// dense layer (n_in = units), one row per example and output pixel for a
-// convolution (the f x f x C_in patch around the pixel, zero padded for SAME;
-// n_in = C_in f f). The trainable parameters are W_l and b_l themselves.
-// Depth L counts the nonlinearities phi (erf, tanh or relu):
-//
-//	fcn:     Dense -> [phi -> Dense] x (L-1) -> phi -> Dense(readout, k outputs)
-//	cnn-f:   Conv  -> [phi -> Conv ] x (L-1) -> phi -> Flatten       -> Dense(readout)
-//	cnn-gap: Conv  -> [phi -> Conv ] x (L-1) -> phi -> GlobalAvgPool -> Dense(readout)
-//
-// Each phi is built from its one description in package activation: the
-// layer applies its Phi (slice form Forward) and backpropagates through its
-// phi' (slice form Chain), the same description whose Gaussian expectations
-// package theory uses.
-//
-// Convolutions have stride 1. Inputs are [N, d] for fcn (any [N, ...] is
-// flattened) and [N, H, W, C] channels last for the CNNs.
-//
-// Parameters are stored as dense W [n_in, n_out] and b [n_out] and as conv
-// W [f, f, C_in, C_out] (HWIO) and b [C_out], the layouts of Neural Tangents'
-// stax, named w1, b1, ..., wL, bL for the hidden layers and w_out, b_out for
-// the readout.
-//
-// A Net is not safe for concurrent use.
 package nets
 
 import (

@@ -16,7 +16,10 @@ import (
 // plain Go. Gorgonia v0.9.18 lacks erf, its Tanh overwrites its output
 // when differentiated (destroying the layer inputs that Backward reports),
 // and its pooling and convolution layouts are wrong or slow for this
-// package, so the network uses a few such operations:
+// package (Sum and Mean over a middle axis of a 4-D tensor give wrong values
+// and gradients, AveragePool2D divides by the input width,
+// GlobalAveragePool2D has no gradient), so the network uses a few such
+// operations:
 //
 //   - every activation phi, elementwise, and its chain rule g phi', built
 //     from the activation's description (phiOp, chainOp);

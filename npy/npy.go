@@ -1,11 +1,3 @@
-// Package npy reads and writes float64 arrays in NumPy's .npy format,
-// row-major (C order), with any number of dimensions. Images are stored
-// channels last, [N, H, W, C], as numpy users expect.
-//
-// Reading accepts float64, float32 and integer files of either byte order
-// and either memory order, and converts to float64 in C order. The header is
-// checked against the data size before anything is allocated, so a corrupt
-// or hostile file gives an error, not a huge allocation.
 package npy
 
 import (

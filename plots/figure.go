@@ -1,24 +1,3 @@
-// Package plots turns result tables into figures and an HTML report. It
-// draws; it never computes science: every number on a figure arrives in a
-// Figure value, and Save writes the same numbers beside the picture as CSV
-// and JSON so a figure can always be checked against its data.
-//
-// A Figure is a grid of Panels (rows x cols, row-major). A Panel holds
-// line or marker Series (theory lines, empirical points with error bars),
-// at most one HeatMap, reference lines (for example a critical point) and
-// text Notes. Heat maps either keep the data coordinates of their cell
-// edges (cell i spans the midpoints to its neighbours), or, with EqualRows
-// / EqualCols, give every row or column the same size on the page through
-// a piecewise-linear axis, which keeps overlays in data coordinates. NaN
-// cells mean "not run" and are drawn grey and hatched; flagged cells (for
-// example "diverged") carry a cross. A Figure-level ColorBar shares one
-// colour scale between all its heat maps; without it every heat map gets
-// its own bar.
-//
-// Save(fig, dir, name) writes name.png, name.svg, name.pdf, name.csv and
-// name.json atomically; Load reads the JSON back into a Figure so that a
-// figure can be redrawn without recomputing it. WriteReport writes a
-// self-contained index.html over saved figures.
 package plots
 
 import (

@@ -1,18 +1,3 @@
-// Package spec holds the architecture description shared by the finite
-// networks (package nets), their empirical kernels (package ntkempirical) and
-// the infinite-width theory (package theory).
-//
-// A Spec is plain data. The same value drives all three, so theory and
-// experiment compare like with like by construction. Depth L counts the
-// nonlinearities:
-//
-//	fcn:     Dense -> [phi -> Dense] x (L-1) -> phi -> Dense(readout, k outputs)
-//	cnn-f:   Conv  -> [phi -> Conv ] x (L-1) -> phi -> Flatten       -> Dense(readout)
-//	cnn-gap: Conv  -> [phi -> Conv ] x (L-1) -> phi -> GlobalAvgPool -> Dense(readout)
-//
-// Every layer, the first and the readout included, is in the NTK
-// parameterization z = (sigma_w/sqrt(n_in)) W h + sigma_b b with W, b ~ N(0, 1),
-// and uses the same variances SW2 = sigma_w^2 and SB2 = sigma_b^2.
 package spec
 
 import (

@@ -1,20 +1,3 @@
-// Package theory computes the infinite-width theory of the networks described
-// by a spec.Spec: the NNGP and NTK kernels, the mean-field fixed points and
-// depth scales, and the predictions of gradient descent. It is pure gonum,
-// float64 throughout, and follows the conventions of Neural Tangents (NTK
-// parameterization, depth = number of nonlinearities, Dense readout).
-//
-// The kernels come from Compute, which runs the layer recursions
-//
-//	K^{l+1} = sw2 A(T(K^l)) + sb2,  Theta^{l+1} = K^{l+1} + sw2 A(Tdot(K^l) Theta^l)
-//
-// for fcn, cnn-f and cnn-gap. The Gaussian expectations
-// T = E[phi(u) phi(v)] and Tdot = E[phi'(u) phi'(v)] of each nonlinearity
-// come from its one description in package activation (phi, phi' and, when
-// they exist, closed forms of T and Tdot): an Activation here uses the
-// closed forms (erf, relu) or else integrates phi and phi' by 2-D quadrature
-// (tanh). The erf and relu closed forms are also inlined, with per-example
-// constants, into the kernel loops, which select them by the description.
 package theory
 
 import (

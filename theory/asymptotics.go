@@ -2,8 +2,8 @@ package theory
 
 import "math"
 
-// Large-depth asymptotics of the fully connected NTK (DESIGN.md §1), as
-// functions of the layer index l of the recursion
+// Large-depth asymptotics of the fully connected NTK (Xiao, Pennington and
+// Schoenholz 2020), as functions of the layer index l of the recursion
 //
 //	K^1 = sw2 K^0 + sb2,                Theta^1 = K^1,
 //	K^{l+1} = sw2 T(K^l) + sb2,          Theta^{l+1} = K^{l+1} + sw2 Tdot(K^l) Theta^l.

@@ -47,7 +47,7 @@ type Options struct {
 // Inputs are [N, d] for fcn (images [N, H, W, C] are flattened) and
 // [N, H, W, C] for cnn-f and cnn-gap. The input kernel is K^0 = x.x'/d (for
 // images: per pixel pair, summed over channels and divided by C). With depth
-// L (the number of nonlinearities) and sw2, sb2 as in DESIGN.md §1:
+// L (the number of nonlinearities) and variances sw2, sb2 of every layer:
 //
 //	K^1 = sw2 A(K^0) + sb2,                     Theta^1 = K^1
 //	K^{l+1} = sw2 A(T(K^l)) + sb2,              Theta^{l+1} = K^{l+1} + sw2 A(Tdot(K^l) Theta^l)

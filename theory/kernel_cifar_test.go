@@ -65,7 +65,7 @@ func minEigen(t *testing.T, m *mat.Dense) (lo, hi float64) {
 // TestCIFARKernels checks properties the theory guarantees on real images:
 // every kernel is symmetric positive semi-definite (smallest eigenvalue
 // above -1e-12 of the largest, rounding), and deep erf FCN kernels show the
-// two phases of DESIGN.md §1. Ordered (sw2 = 1.0, sb2 = 0.18): all
+// two mean-field phases. Ordered (sw2 = 1.0, sb2 = 0.18): all
 // correlations tend to c* = 1. Chaotic (sw2 = 3.0): every off-diagonal
 // correlation tends to the same c* < 1, the fixed point of the scalar
 // correlation map computed here from the erf closed form; after 200 layers

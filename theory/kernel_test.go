@@ -192,7 +192,7 @@ func TestZeroInput(t *testing.T) {
 // TestDeepPhases runs depth 1000 in the ordered (erf sw2 = 1.25, sb2 = 0.05)
 // and chaotic (sw2 = 2.5) phases. Both must stay finite. Ordered: every
 // NNGP entry tends to q* and every NTK entry to p* = q*/(1 - chi_1) (c* = 1,
-// Theta^l -> p* 1 1^T, DESIGN.md §1), with q* and chi_1 from a scalar
+// Theta^l -> p* 1 1^T in the ordered phase), with q* and chi_1 from a scalar
 // fixed-point iteration written here; the kernel is numerically singular,
 // which Cond must report. Chaotic: the NNGP diagonal tends to q* and the
 // NTK condition number stays moderate. Tolerances: after 1000 layers the

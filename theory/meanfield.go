@@ -38,7 +38,7 @@ func PhaseOf(chi1 float64) Phase {
 }
 
 // MeanField holds the mean-field quantities of a deep fully connected network
-// with activation phi and variances sw2, sb2 (DESIGN.md §1). With
+// with activation phi and variances sw2, sb2 (Schoenholz et al. 2017). With
 // T(K11, K12, K22) = E[phi(u) phi(v)] and Tdot = E[phi'(u) phi'(v)] for
 // (u, v) ~ N(0, [[K11, K12], [K12, K22]]):
 //

@@ -9,8 +9,8 @@ import (
 	"github.com/ntkharness/ntkharness/theory"
 )
 
-// The erf network of DESIGN.md §1 at sb2 = 0.05: ordered at sw2 = 1.25,
-// chaotic at sw2 = 1.5.
+// The erf network at sb2 = 0.05: ordered at sw2 = 1.25 (q* = 0.4352,
+// chi_1 = 0.9614, xi_1 = 25.4), chaotic at sw2 = 1.5 (xi_* = 15.4).
 func ExampleSolveMeanField() {
 	erf, err := theory.ActivationByName("erf")
 	if err != nil {

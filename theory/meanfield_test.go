@@ -113,8 +113,9 @@ func TestMeanFieldReference(t *testing.T) {
 	}
 }
 
-// TestMeanFieldDesignValues checks the values quoted (to the digits shown)
-// in DESIGN.md §1.
+// TestMeanFieldDesignValues checks the reference values of erf at
+// sb2 = 0.05 quoted to 4 digits in the package documentation (q*, c*,
+// chi_1, chi_c*; xi_1 and xi_* to 3).
 func TestMeanFieldDesignValues(t *testing.T) {
 	tests := []struct {
 		sw2, sb2             float64
@@ -225,8 +226,8 @@ func TestCriticalSW2(t *testing.T) {
 		tests = append(tests, tc{r.Act, r.SB2, r.SW2Critical, fixedPointAbsTol})
 	}
 	tests = append(tests,
-		tc{"erf", 0.18, 1.748, 5e-4}, // DESIGN.md, quoted to 4 digits
-		tc{"tanh", 0.05, 1.76, 5e-3}, // DESIGN.md, quoted to 3 digits
+		tc{"erf", 0.18, 1.748, 5e-4}, // documented value, quoted to 4 digits
+		tc{"tanh", 0.05, 1.76, 5e-3}, // documented value, quoted to 3 digits
 		tc{"relu", 0.1, 2, 1e-9},     // chi_1 = sw2/2
 		tc{"relu", 1, 2, 1e-9},
 	)

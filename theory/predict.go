@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/linalg"
+	"github.com/ntkharness/ntkharness/npy"
 )
 
 // Dynamics selects the gradient-descent dynamics of a Predictor.
@@ -43,7 +44,7 @@ type PredictorOptions struct {
 
 // Predictor evaluates the mean predictions of an infinitely wide network
 // trained by gradient descent on the MSE loss (1/(2 N k)) sum (f - y)^2 in
-// the linearized (NTK) regime (DESIGN.md §1). With the per-logit train-train
+// the linearized (NTK) regime of Lee et al. (2019). With the per-logit train-train
 // NTK Theta = V diag(lambda) V^T (N x N), the test-train NTK Theta_td
 // (M x N), targets y (N x k) and a decay factor g_t(lambda) per eigenmode,
 //
@@ -139,6 +140,49 @@ func NewPredictor(theta mat.Symmetric, testTrain, y *mat.Dense, opts *PredictorO
 		linalg.Gemm(false, false, 1, p.td, vecs, 0, p.tdV)
 	}
 	return p, nil
+}
+
+// StackTrainTest returns the N training inputs followed by the M test
+// inputs, [N + M, ...]: the inputs of one kernel computation whose joint
+// NTK NewTrainTestPredictor splits. The data are copied. xTest must have
+// the example shape of xTrain (it panics otherwise).
+func StackTrainTest(xTrain, xTest npy.Array) npy.Array {
+	if len(xTest.Shape) != len(xTrain.Shape) || len(xTest.Data)*xTrain.Shape[0] != len(xTrain.Data)*xTest.Shape[0] {
+		panic(fmt.Sprintf("theory: test inputs %v and training inputs %v differ in example shape", xTest.Shape, xTrain.Shape))
+	}
+	n, m := xTrain.Shape[0], xTest.Shape[0]
+	return npy.Array{Shape: append([]int{n + m}, xTrain.Shape[1:]...), Data: append(append([]float64(nil), xTrain.Data...), xTest.Data...)}
+}
+
+// NewTrainTestPredictor returns the Predictor of the joint per-logit NTK
+// of n training points followed by M test points,
+//
+//	ntk = [[Theta, .], [Theta_td, .]]   ((n + M) x (n + M)),
+//
+// as NewPredictor(Theta, Theta_td, y, opts). Theta is the symmetric part
+// (K + K^T)/2 of the leading n x n block K (an exactly symmetric block,
+// such as an analytic kernel, is taken as it is) and Theta_td the M x n
+// block below it, copied. Without test points (n + M = n) Theta_td is nil.
+func NewTrainTestPredictor(ntk *mat.Dense, n int, y *mat.Dense, opts *PredictorOptions) (*Predictor, error) {
+	r, c := ntk.Dims()
+	if r != c || n < 1 || n > r {
+		return nil, fmt.Errorf("theory: joint NTK is %dx%d, want a square matrix with at least %d (training) rows", r, c, max(n, 1))
+	}
+	theta := mat.NewSymDense(n, nil)
+	for a := 0; a < n; a++ {
+		for b := a; b < n; b++ {
+			v, w := ntk.At(a, b), ntk.At(b, a)
+			if v != w {
+				v = 0.5 * (v + w)
+			}
+			theta.SetSym(a, b, v)
+		}
+	}
+	var td *mat.Dense
+	if r > n {
+		td = mat.DenseCopyOf(ntk.Slice(n, r, 0, n))
+	}
+	return NewPredictor(theta, td, y, opts)
 }
 
 // residual returns y - f_train(0).

@@ -16,8 +16,8 @@ import (
 )
 
 // erfNTK is the infinite-width per-logit NTK of an erf FCN with a Dense
-// readout (DESIGN.md §1), written here independently of the code under
-// test:
+// readout in the NTK parameterization, written here independently of the
+// code under test:
 //
 //	K^1 = sw2 x.x'/d + sb2,  Theta^1 = K^1
 //	K^{l+1} = sw2 T(K^l) + sb2,  Theta^{l+1} = K^{l+1} + sw2 Tdot(K^l) Theta^l

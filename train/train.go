@@ -1,20 +1,3 @@
-// Package train trains a nets.Net by gradient descent on the mean squared
-// error
-//
-//	L(theta) = (1/(2 N k)) sum_{i<N, j<k} (f_j(x_i; theta) - y_ij)^2,
-//
-// full batch (theta <- theta - eta grad L on all N examples) or by minibatch
-// SGD (the same loss on B examples per step, batches drawn without
-// replacement from a seeded permutation per epoch).
-//
-// The step size is absolute or a fraction of the critical step
-// eta_crit = 2 N k / lambda_max, where lambda_max is the largest eigenvalue of
-// the per-logit NTK on the training inputs: the linearized dynamics
-// f <- f - (eta/(N k)) Theta (f - y) are stable exactly when
-// eta < eta_crit. Train and test loss and accuracy are recorded at steps
-// 0, 1, 2, 4, ... and the last; a run whose loss becomes NaN, infinite or
-// BlowUp times its initial value stops and is marked diverged. Runs
-// checkpoint atomically and resume from the checkpoint.
 package train
 
 import (

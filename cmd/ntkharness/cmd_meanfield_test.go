@@ -88,7 +88,7 @@ func TestMeanFieldCLIReference(t *testing.T) {
 
 func TestMeanFieldCLITable(t *testing.T) {
 	stdout, _, status := runCLI(t, "meanfield", "--act", "erf", "--sw2", "1.5", "--sb2", "0.05")
-	// DESIGN.md reference values: q* = 0.6018, xi_* = 15.4 (chaotic).
+	// erf at sb2 = 0.05, sw2 = 1.5 (chaotic): q* = 0.6018, xi_* = 15.4.
 	for _, want := range []string{"phase       chaotic", "q*          0.6017", "xi_*        15.37", "xi_1        -  (ordered phase only)"} {
 		if status != 0 || !strings.Contains(stdout, want) {
 			t.Errorf("table (status %d) lacks %q:\n%s", status, want, stdout)

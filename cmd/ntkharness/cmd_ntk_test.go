@@ -246,7 +246,7 @@ func TestNTKCommandErrors(t *testing.T) {
 }
 
 // TestNTKCommandTheory checks --theory on a depth-1 erf fcn against the
-// closed form of DESIGN.md §1: K1 = sw2 x.x'/d + sb2, Theta1 = K1,
+// closed form of the erf NTK: K1 = sw2 x.x'/d + sb2, Theta1 = K1,
 // Theta = sw2 T(K1) + sb2 + sw2 Tdot(K1) K1 with
 // T = (2/pi) asin(2 K12 / sqrt((1+2 K11)(1+2 K22))) and
 // Tdot = (4/pi) / sqrt((1+2 K11)(1+2 K22) - 4 K12^2) (1e-12 relative,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,40 +44,89 @@ a vector of N values (k = 1). For test accuracy and loss pass --y-test
 (M x k, or a vector of M class indices). Accuracy is the fraction of rows
 whose argmax is the target's class (reported for k > 1).
 
+--variance adds the distribution over initializations of the trained
+network's outputs (Gaussian, logits independent), from the NNGP kernel K of
+the same recursion: --nngp-train K_DD (N x N), and for test points
+--nngp-test-train K_TD (M x N) and --nngp-test K_TT (M x M, or a vector of
+its M diagonal entries). Per logit, with A_t = I - g_t(Theta),
+
+  Sigma_t(x,x') = K(x,x') + Theta_xD Theta^-1 A_t K_DD A_t Theta^-1 Theta_Dx'
+                  - (Theta_xD Theta^-1 A_t K_Dx' + transpose),
+
+so Sigma_t(D,D) = (I - A_t) K_DD (I - A_t). It reports the variances
+Sigma_t(x,x), the expected accuracy of one trained network (the mean over
+points of P(argmax of the Gaussian logits = label)), the expected loss
+(loss of the mean plus the mean variance / 2) and, with the full M x M
+--nngp-test, the spread of the test accuracy over initializations from
+--draws joint draws (Cholesky of Sigma_t over the test points, jittered if
+needed; seeded by --seed). --variance describes networks started at random,
+so it excludes --f0-train and --f0-test.
+
 Output: a table of loss and accuracy per time, or with --json one JSON object
   {"n":N,"m":M,"k":k,"dynamics":"flow|steps","eta":..,"eta_crit":..,
    "lambda_min":..,"lambda_max":..,
-   "times":[{"t":1,"train_loss":..,"train_acc":..,"test_loss":..,"test_acc":..},..]}
-where t is a number or "inf" and absent metrics are null. --out DIR also
-writes DIR/train_t<T>.npy, DIR/test_t<T>.npy and DIR/metrics.json.
+   "times":[{"t":1,"diverged":false,"train_loss":..,"train_acc":..,
+             "test_loss":..,"test_acc":..},..]}
+where t is a number or "inf" and absent metrics are null. With --variance
+each time also has "train_var" (N numbers), "test_var" (M numbers),
+"expected_train_acc", "expected_test_acc", "expected_test_acc_sd",
+"expected_test_acc_band" ([5%, 95%] quantiles), "expected_train_loss" and
+"expected_test_loss". --out DIR also writes DIR/train_t<T>.npy,
+DIR/test_t<T>.npy, with --variance DIR/train_var_t<T>.npy and
+DIR/test_var_t<T>.npy, and DIR/metrics.json (the JSON object).
+
+Discrete steps with eta > eta_crit diverge: a time whose outputs are not
+finite or whose training loss exceeds 1e6 times the loss at t = 0 is marked
+"diverged": true with null metrics (the table says "diverged"); the exit
+status stays 0.
 
 Exit status: 2 for command-line mistakes (missing or conflicting flags, bad
-times), 1 for faults of the files (unreadable, wrong shapes, NaN, a kernel
+times, a learning rate that is not finite), 1 for faults of the files (unreadable, wrong shapes, NaN, a kernel
 that is not symmetric or, for "inf", not positive definite).`
 
-// predictTime is one row of the report.
+// predictTime is one row of the report. Metrics are null when absent or
+// when the time diverged.
 type predictTime struct {
 	T         any      `json:"t"` // float64, or "inf"
-	TrainLoss float64  `json:"train_loss"`
+	Diverged  bool     `json:"diverged"`
+	TrainLoss *float64 `json:"train_loss"`
 	TrainAcc  *float64 `json:"train_acc"`
 	TestLoss  *float64 `json:"test_loss"`
 	TestAcc   *float64 `json:"test_acc"`
 }
 
-type predictReport struct {
-	N         int           `json:"n"`
-	M         int           `json:"m"`
-	K         int           `json:"k"`
-	Dynamics  string        `json:"dynamics"`
-	Eta       float64       `json:"eta"`
-	EtaCrit   float64       `json:"eta_crit"`
-	LambdaMin float64       `json:"lambda_min"`
-	LambdaMax float64       `json:"lambda_max"`
-	Times     []predictTime `json:"times"`
+// predictVarTime is a row with the --variance metrics.
+type predictVarTime struct {
+	predictTime
+	TrainVar            []float64  `json:"train_var"`
+	TestVar             []float64  `json:"test_var"`
+	ExpTrainAcc         *float64   `json:"expected_train_acc"`
+	ExpTestAcc          *float64   `json:"expected_test_acc"`
+	ExpTestAccSD        *float64   `json:"expected_test_acc_sd"`
+	ExpTestAccBand      *[]float64 `json:"expected_test_acc_band"`
+	ExpTrainLoss        *float64   `json:"expected_train_loss"`
+	ExpTestLoss         *float64   `json:"expected_test_loss"`
+	trainVarS, testVarS string     // table summaries
 }
 
+type predictReport struct {
+	N         int     `json:"n"`
+	M         int     `json:"m"`
+	K         int     `json:"k"`
+	Dynamics  string  `json:"dynamics"`
+	Eta       float64 `json:"eta"`
+	EtaCrit   float64 `json:"eta_crit"`
+	LambdaMin float64 `json:"lambda_min"`
+	LambdaMax float64 `json:"lambda_max"`
+	Times     []any   `json:"times"` // predictTime or predictVarTime
+}
+
+// predictDivergence is the factor over the loss at t = 0 beyond which a
+// time counts as diverged (the train command's rule).
+const predictDivergence = 1e6
+
 func runPredict(args []string) error {
-	fs := newFlags("predict", "--ntk-train K.npy --y Y.npy [--ntk-test-train KT.npy --y-test YT.npy] [--times 1,8,64,inf] [--eta E | --lr-factor F] [--flow | --steps] [--json] [--out DIR]", predictDescription)
+	fs := newFlags("predict", "--ntk-train K.npy --y Y.npy [--ntk-test-train KT.npy --y-test YT.npy] [--times 1,8,64,inf] [--eta E | --lr-factor F] [--flow | --steps] [--variance --nngp-train N.npy [--nngp-test-train NT.npy --nngp-test NTT.npy]] [--json] [--out DIR]", predictDescription)
 	ntkTrain := fs.String("ntk-train", "", "train-train NTK, N x N .npy (required)")
 	ntkTest := fs.String("ntk-test-train", "", "test-train NTK, M x N .npy")
 	yPath := fs.String("y", "", "training targets, N x k .npy (required)")
@@ -88,6 +138,12 @@ func runPredict(args []string) error {
 	lrFactor := fs.Float64("lr-factor", 0, "learning rate as a fraction of eta_crit = 2 N k / lambda_max (default 0.5)")
 	flow := fs.Bool("flow", false, "gradient flow, exp(-eta lambda t/(N k)) (the default)")
 	steps := fs.Bool("steps", false, "t discrete gradient-descent steps, (1 - eta lambda/(N k))^t")
+	variance := fs.Bool("variance", false, "also the output distribution over initializations: variances, expected accuracy and loss (needs --nngp-train)")
+	nngpTrain := fs.String("nngp-train", "", "train-train NNGP kernel K_DD, N x N .npy (with --variance)")
+	nngpTestTrain := fs.String("nngp-test-train", "", "test-train NNGP kernel K_TD, M x N .npy (with --variance: test variances)")
+	nngpTest := fs.String("nngp-test", "", "test-test NNGP kernel K_TT, M x M .npy, or its M diagonal entries (with --variance; the full matrix gives the test accuracy's spread)")
+	draws := fs.Int("draws", 1000, "joint draws of the test outputs for the spread of the test accuracy (with --variance and a full --nngp-test)")
+	seed := fs.Uint64("seed", 1, "seed of the joint draws")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	outDir := fs.String("out", "", "also write the outputs (.npy) and metrics.json into this directory")
 	if err := parseFlags(fs, args, false); err != nil {
@@ -118,6 +174,22 @@ func runPredict(args []string) error {
 	if *ntkTest == "" && (*yTestPath != "" || *f0Test != "") {
 		return usagef("predict: --y-test and --f0-test need --ntk-test-train")
 	}
+	if *variance {
+		switch {
+		case *nngpTrain == "":
+			return usagef("predict: --variance needs --nngp-train")
+		case *f0Train != "" || *f0Test != "":
+			return usagef("predict: --variance describes networks started at random; it excludes --f0-train and --f0-test")
+		case *nngpTestTrain != "" && *ntkTest == "":
+			return usagef("predict: --nngp-test-train needs --ntk-test-train")
+		case *nngpTest != "" && *nngpTestTrain == "":
+			return usagef("predict: --nngp-test needs --nngp-test-train")
+		case *draws < 2:
+			return usagef("predict: --draws %d: want at least 2", *draws)
+		}
+	} else if *nngpTrain != "" || *nngpTestTrain != "" || *nngpTest != "" {
+		return usagef("predict: --nngp-train, --nngp-test-train and --nngp-test need --variance")
+	}
 	times, err := predictParseTimes(*timesFlag, dyn)
 	if err != nil {
 		return err
@@ -127,7 +199,7 @@ func runPredict(args []string) error {
 	if err != nil {
 		return err
 	}
-	theta, err := predictSymmetric(thetaArr, *ntkTrain)
+	theta, err := predictSymmetric(thetaArr, *ntkTrain, "--ntk-train")
 	if err != nil {
 		return err
 	}
@@ -152,8 +224,18 @@ func runPredict(args []string) error {
 			return err
 		}
 	}
-	p, err := theory.NewPredictor(theta, td, y, opts)
-	if err != nil {
+	var p *theory.Predictor
+	var dist *theory.Distribution
+	if *variance {
+		kern, err := predictNNGP(theta, td, *nngpTrain, *nngpTestTrain, *nngpTest)
+		if err != nil {
+			return err
+		}
+		if dist, err = theory.NewDistribution(kern, y); err != nil {
+			return err
+		}
+		p = dist.Predictor()
+	} else if p, err = theory.NewPredictor(theta, td, y, opts); err != nil {
 		return err
 	}
 	n, m, k := p.Dims()
@@ -166,9 +248,12 @@ func runPredict(args []string) error {
 	}
 	lr := *eta
 	if lr == 0 {
-		lr = *lrFactor * p.EtaCrit()
-		if math.IsInf(lr, 0) {
+		if math.IsInf(p.EtaCrit(), 0) {
 			return fmt.Errorf("%s: the train-train NTK has no positive eigenvalue, so eta_crit is infinite; pass --eta", *ntkTrain)
+		}
+		lr = *lrFactor * p.EtaCrit()
+		if !(lr > 0) || math.IsInf(lr, 0) {
+			return usagef("predict: --lr-factor %v x eta_crit %.6g = %v: the learning rate is not finite and positive; pass a smaller --lr-factor or --eta", *lrFactor, p.EtaCrit(), lr)
 		}
 	}
 	lambda := p.Eigenvalues()
@@ -183,47 +268,73 @@ func runPredict(args []string) error {
 			return err
 		}
 	}
+	// The loss at t = 0 sets the divergence threshold.
+	tr0, _, err := p.At(dyn, lr, 0)
+	if err != nil {
+		return err
+	}
+	loss0, err := theory.MSELoss(tr0, y)
+	if err != nil {
+		return err
+	}
+	var vrows []*predictVarTime
 	for _, t := range times {
-		tr, te, err := p.At(dyn, lr, t)
-		if err != nil {
+		var tr, te *mat.Dense
+		var mo *theory.Moments
+		if dist != nil {
+			if mo, err = dist.At(dyn, lr, t); err != nil {
+				return err
+			}
+			tr, te = mo.TrainMean, mo.TestMean
+		} else if tr, te, err = p.At(dyn, lr, t); err != nil {
 			return err
 		}
 		row := predictTime{T: t}
 		if math.IsInf(t, 1) {
 			row.T = "inf"
 		}
-		if row.TrainLoss, err = theory.MSELoss(tr, y); err != nil {
+		trainLoss, err := theory.MSELoss(tr, y)
+		if err != nil {
 			return err
 		}
-		if k > 1 {
-			a, err := theory.Accuracy(tr, trainLabels)
-			if err != nil {
+		row.Diverged = !predictFinite(tr) || (te != nil && !predictFinite(te)) || !(trainLoss <= predictDivergence*loss0 || loss0 == 0) ||
+			math.IsNaN(trainLoss) || math.IsInf(trainLoss, 0) || (mo != nil && !predictFiniteVar(mo))
+		if !row.Diverged {
+			if err := predictMeanMetrics(&row, trainLoss, tr, te, trainLabels, yTest, testLabels); err != nil {
 				return err
 			}
-			row.TrainAcc = &a
 		}
-		if yTest != nil {
-			l, err := theory.MSELoss(te, yTest)
-			if err != nil {
-				return err
+		if dist == nil {
+			rep.Times = append(rep.Times, row)
+		} else {
+			vr := &predictVarTime{predictTime: row}
+			if !row.Diverged {
+				rng := rand.New(rand.NewPCG(*seed, math.Float64bits(t)))
+				if err := predictVarMetrics(vr, dist, mo, dyn, lr, t, y, trainLabels, yTest, testLabels, *draws, rng); err != nil {
+					return err
+				}
 			}
-			row.TestLoss = &l
+			rep.Times = append(rep.Times, vr)
+			vrows = append(vrows, vr)
 		}
-		if testLabels != nil {
-			a, err := theory.Accuracy(te, testLabels)
-			if err != nil {
-				return err
-			}
-			row.TestAcc = &a
-		}
-		rep.Times = append(rep.Times, row)
 		if *outDir != "" {
-			if err := npy.Save(filepath.Join(*outDir, "train_t"+predictTimeName(t)+".npy"), predictArray(tr)); err != nil {
+			name := predictTimeName(t)
+			if err := npy.Save(filepath.Join(*outDir, "train_t"+name+".npy"), predictArray(tr)); err != nil {
 				return err
 			}
 			if te != nil {
-				if err := npy.Save(filepath.Join(*outDir, "test_t"+predictTimeName(t)+".npy"), predictArray(te)); err != nil {
+				if err := npy.Save(filepath.Join(*outDir, "test_t"+name+".npy"), predictArray(te)); err != nil {
 					return err
+				}
+			}
+			if mo != nil {
+				if err := npy.Save(filepath.Join(*outDir, "train_var_t"+name+".npy"), predictVector(mo.TrainVar)); err != nil {
+					return err
+				}
+				if mo.TestVar != nil {
+					if err := npy.Save(filepath.Join(*outDir, "test_var_t"+name+".npy"), predictVector(mo.TestVar)); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -238,19 +349,208 @@ func runPredict(args []string) error {
 	if *asJSON {
 		return mfPrintJSON(rep)
 	}
+	return predictTable(rep, vrows, p)
+}
+
+// predictMeanMetrics fills the loss and accuracy of the mean outputs.
+func predictMeanMetrics(row *predictTime, trainLoss float64, tr, te *mat.Dense, trainLabels []int, yTest *mat.Dense, testLabels []int) error {
+	row.TrainLoss = &trainLoss
+	_, k := tr.Dims()
+	if k > 1 {
+		a, err := theory.Accuracy(tr, trainLabels)
+		if err != nil {
+			return err
+		}
+		row.TrainAcc = &a
+	}
+	if yTest != nil {
+		l, err := theory.MSELoss(te, yTest)
+		if err != nil {
+			return err
+		}
+		row.TestLoss = &l
+	}
+	if testLabels != nil {
+		a, err := theory.Accuracy(te, testLabels)
+		if err != nil {
+			return err
+		}
+		row.TestAcc = &a
+	}
+	return nil
+}
+
+// predictVarMetrics fills the --variance metrics of one time.
+func predictVarMetrics(vr *predictVarTime, dist *theory.Distribution, mo *theory.Moments, dyn theory.Dynamics, lr, t float64,
+	y *mat.Dense, trainLabels []int, yTest *mat.Dense, testLabels []int, draws int, rng *rand.Rand) error {
+	vr.TrainVar, vr.TestVar = mo.TrainVar, mo.TestVar
+	vr.trainVarS, vr.testVarS = predictVarSummary(mo.TrainVar), predictVarSummary(mo.TestVar)
+	_, k := y.Dims()
+	l, err := theory.ExpectedMSELoss(mo.TrainMean, mo.TrainVar, y)
+	if err != nil {
+		return err
+	}
+	vr.ExpTrainLoss = &l
+	if k > 1 {
+		a, err := theory.ExpectedAccuracy(mo.TrainMean, mo.TrainVar, trainLabels)
+		if err != nil {
+			return err
+		}
+		vr.ExpTrainAcc = &a
+	}
+	if mo.TestVar == nil {
+		return nil
+	}
+	if yTest != nil {
+		l, err := theory.ExpectedMSELoss(mo.TestMean, mo.TestVar, yTest)
+		if err != nil {
+			return err
+		}
+		vr.ExpTestLoss = &l
+	}
+	if testLabels == nil {
+		return nil
+	}
+	a, err := theory.ExpectedAccuracy(mo.TestMean, mo.TestVar, testLabels)
+	if err != nil {
+		return err
+	}
+	vr.ExpTestAcc = &a
+	cov, err := dist.TestCovariance(dyn, lr, t, nil)
+	if err != nil {
+		return nil // no full test-test NNGP kernel: no spread
+	}
+	sp, err := theory.SampleAccuracy(mo.TestMean, cov, testLabels, draws, rng)
+	if err != nil {
+		return fmt.Errorf("--nngp-test: test accuracy spread at t=%v: %w", t, err)
+	}
+	vr.ExpTestAccSD = &sp.SD
+	vr.ExpTestAccBand = &[]float64{sp.P5, sp.P95}
+	return nil
+}
+
+// predictTable prints the report as a table.
+func predictTable(rep predictReport, vrows []*predictVarTime, p *theory.Predictor) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Printf("N=%d M=%d k=%d %s eta=%.6g (eta_crit=%.6g) lambda in [%.4g, %.4g]\n", n, m, k, dyn, lr, p.EtaCrit(), rep.LambdaMin, rep.LambdaMax)
-	fmt.Fprintln(tw, "t\ttrain loss\ttrain acc\ttest loss\ttest acc\t")
+	fmt.Printf("N=%d M=%d k=%d %s eta=%.6g (eta_crit=%.6g) lambda in [%.4g, %.4g]\n", rep.N, rep.M, rep.K, rep.Dynamics, rep.Eta, p.EtaCrit(), rep.LambdaMin, rep.LambdaMax)
+	head := "t\ttrain loss\ttrain acc\ttest loss\ttest acc\t"
+	if vrows != nil {
+		head += "train var mean/max\tE train acc\ttest var mean/max\tE test acc\t5-95% band\t"
+	}
+	fmt.Fprintln(tw, head)
 	opt := func(v *float64) string {
 		if v == nil {
 			return "-"
 		}
 		return fmt.Sprintf("%.6g", *v)
 	}
-	for _, r := range rep.Times {
-		fmt.Fprintf(tw, "%v\t%.6g\t%s\t%s\t%s\t\n", r.T, r.TrainLoss, opt(r.TrainAcc), opt(r.TestLoss), opt(r.TestAcc))
+	for i, x := range rep.Times {
+		var r predictTime
+		switch v := x.(type) {
+		case predictTime:
+			r = v
+		case *predictVarTime:
+			r = v.predictTime
+		}
+		if r.Diverged {
+			fmt.Fprintf(tw, "%v\tdiverged\tdiverged\tdiverged\tdiverged\t", r.T)
+			if vrows != nil {
+				fmt.Fprint(tw, "diverged\tdiverged\tdiverged\tdiverged\t-\t")
+			}
+			fmt.Fprintln(tw)
+			continue
+		}
+		fmt.Fprintf(tw, "%v\t%s\t%s\t%s\t%s\t", r.T, opt(r.TrainLoss), opt(r.TrainAcc), opt(r.TestLoss), opt(r.TestAcc))
+		if vrows != nil {
+			v := vrows[i]
+			band := "-"
+			if v.ExpTestAccBand != nil {
+				band = fmt.Sprintf("[%.4g, %.4g] (SD %.3g)", (*v.ExpTestAccBand)[0], (*v.ExpTestAccBand)[1], *v.ExpTestAccSD)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t", v.trainVarS, opt(v.ExpTrainAcc), v.testVarS, opt(v.ExpTestAcc), band)
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
+}
+
+// predictVarSummary returns "mean/max" of variances, or "-".
+func predictVarSummary(v []float64) string {
+	if v == nil {
+		return "-"
+	}
+	s, mx := 0.0, 0.0
+	for _, x := range v {
+		s += x
+		mx = math.Max(mx, x)
+	}
+	return fmt.Sprintf("%.4g/%.4g", s/float64(len(v)), mx)
+}
+
+// predictFinite reports whether every entry of a is finite.
+func predictFinite(a *mat.Dense) bool {
+	r, _ := a.Dims()
+	for i := 0; i < r; i++ {
+		for _, v := range a.RawRowView(i) {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func predictFiniteVar(mo *theory.Moments) bool {
+	for _, v := range append(append([]float64(nil), mo.TrainVar...), mo.TestVar...) {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// predictNNGP loads the NNGP kernels of --variance.
+func predictNNGP(theta *mat.SymDense, td *mat.Dense, trainPath, testTrainPath, testPath string) (theory.DistributionKernels, error) {
+	kern := theory.DistributionKernels{NTKTrain: theta, NTKTestTrain: td}
+	a, err := predictLoadMatrix(trainPath, "--nngp-train")
+	if err != nil {
+		return kern, err
+	}
+	n := theta.SymmetricDim()
+	if r, c := a.Dims(); r != n || c != n {
+		return kern, fmt.Errorf("--nngp-train %s: shape %dx%d, want %dx%d like --ntk-train", trainPath, r, c, n, n)
+	}
+	if kern.NNGPTrain, err = predictSymmetric(a, trainPath, "--nngp-train"); err != nil {
+		return kern, err
+	}
+	if testTrainPath == "" {
+		return kern, nil
+	}
+	m, _ := td.Dims()
+	if kern.NNGPTestTrain, err = predictLoadMatrix(testTrainPath, "--nngp-test-train"); err != nil {
+		return kern, err
+	}
+	if r, c := kern.NNGPTestTrain.Dims(); r != m || c != n {
+		return kern, fmt.Errorf("--nngp-test-train %s: shape %dx%d, want %dx%d like --ntk-test-train", testTrainPath, r, c, m, n)
+	}
+	if testPath == "" {
+		return kern, nil
+	}
+	b, err := predictLoadMatrix(testPath, "--nngp-test")
+	if err != nil {
+		return kern, err
+	}
+	switch r, c := b.Dims(); {
+	case r == m && c == m:
+		if kern.NNGPTest, err = predictSymmetric(b, testPath, "--nngp-test"); err != nil {
+			return kern, err
+		}
+	case r == m && c == 1:
+		kern.NNGPTestDiag = mat.Col(nil, 0, b)
+	default:
+		return kern, fmt.Errorf("--nngp-test %s: shape %dx%d, want %dx%d or a vector of %d diagonal entries", testPath, r, c, m, m, m)
+	}
+	return kern, nil
 }
 
 // predictParseTimes parses a comma-separated list of non-negative times; "inf"
@@ -308,10 +608,10 @@ func predictLoadMatrix(path, flagName string) (*mat.Dense, error) {
 // predictSymmetric checks that a is square and symmetric to a relative 1e-8 (an
 // NTK assembled in float64 from blocks is symmetric to round-off) and
 // returns it as a SymDense.
-func predictSymmetric(a *mat.Dense, path string) (*mat.SymDense, error) {
+func predictSymmetric(a *mat.Dense, path, flagName string) (*mat.SymDense, error) {
 	r, c := a.Dims()
 	if r != c {
-		return nil, fmt.Errorf("--ntk-train %s: shape %dx%d, want a square matrix", path, r, c)
+		return nil, fmt.Errorf("%s %s: shape %dx%d, want a square matrix", flagName, path, r, c)
 	}
 	scale := 0.0
 	for i := 0; i < r; i++ {
@@ -322,7 +622,7 @@ func predictSymmetric(a *mat.Dense, path string) (*mat.SymDense, error) {
 	for i := 0; i < r; i++ {
 		for j := i + 1; j < r; j++ {
 			if d := math.Abs(a.At(i, j) - a.At(j, i)); d > 1e-8*scale || math.IsNaN(d) {
-				return nil, fmt.Errorf("--ntk-train %s: not symmetric: entries (%d, %d) and (%d, %d) differ by %.3g", path, i, j, j, i, d)
+				return nil, fmt.Errorf("%s %s: not symmetric: entries (%d, %d) and (%d, %d) differ by %.3g", flagName, path, i, j, j, i, d)
 			}
 		}
 	}
@@ -366,6 +666,12 @@ func predictLoadTestTargets(path string, m, k int) (*mat.Dense, []int, error) {
 		return y, nil, nil
 	}
 	return nil, nil, fmt.Errorf("--y-test %s: %d columns, want %d (like --y) or 1 (class indices)", path, c, k)
+}
+
+func predictVector(v []float64) npy.Array {
+	a := npy.New(len(v))
+	copy(a.Data, v)
+	return a
 }
 
 func predictArray(d *mat.Dense) npy.Array {

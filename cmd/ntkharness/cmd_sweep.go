@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	_ "github.com/ntkharness/ntkharness/experiments/cells" // registers the cell kinds a sweep runs
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/internal/progress"

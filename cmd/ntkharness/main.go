@@ -1,15 +1,3 @@
-// Command ntkharness trains wide networks, computes their empirical and
-// analytic neural tangent kernels, and draws the figures of "Disentangling
-// Trainability and Generalization in Deep Neural Networks" (Xiao, Pennington,
-// Schoenholz, 2020) with theory and training side by side.
-//
-// Usage:
-//
-//	ntkharness COMMAND [flags]
-//	ntkharness COMMAND --help
-//
-// Each command lives in its own cmd_*.go file and registers itself in init.
-// Usage errors exit 2, runtime errors exit 1; both print one line.
 package main
 
 import (

@@ -8,8 +8,8 @@
 //	  "name": "phase-diagram",
 //	  "spec": {"arch": "fcn", "act": "erf", "depth": 1, "sw2": 1, "sb2": 0.18},
 //	  "grid": {"sw2": {"from": 0.5, "to": 3, "steps": 40}, "depth": [1, 2, 4, 8], "seed": [0, 1]},
-//	  "kinds": ["theory"],
-//	  "settings": {"dataset": "cifar10", "train_size": 256}
+//	  "kinds": ["theory-gd"],
+//	  "settings": {"dataset": "cifar10", "n_train": 256}
 //	}
 //
 // The grid is the Cartesian product of its axes. An axis named after a Spec
@@ -34,7 +34,7 @@
 // package of the harness is one file with one RegisterKind call, e.g.
 //
 //	func init() {
-//		sweep.RegisterKind("theory", func(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
+//		sweep.RegisterKind("theory-gd", func(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 //			var st struct{ Dataset string `json:"dataset"` } // the cell's settings
 //			if err := c.DecodeSettings(&st); err != nil {
 //				return sweep.Result{}, sweep.Permanent(err)

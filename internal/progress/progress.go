@@ -1,6 +1,3 @@
-// Package progress draws the progress of long work for the command line: a bar with an ETA when
-// the output is a terminal, a log line every few seconds otherwise (logs,
-// CI, cluster jobs).
 package progress
 
 import (

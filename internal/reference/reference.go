@@ -1,11 +1,3 @@
-// Package reference holds the independent reference values that the tests
-// check against. Kernels (theory, nets, ntkempirical): per-logit NNGP and
-// NTK for fcn, cnn-f and cnn-gap with a Dense readout, computed outside the
-// project by a float64 implementation of the conventions of package theory
-// that agrees with Neural Tangents 0.6.6 to about 1e-15 (tanh by 61-point
-// Gauss-Hermite quadrature). Predictions (theory, the predict command): the
-// linearized gradient-descent outputs of a small NTK. They are golden
-// values: never regenerate them from the project's own code.
 package reference
 
 import (

@@ -9,8 +9,7 @@ import (
 )
 
 func init() {
-	register(Spec{Name: "phase", Title: "Phase diagrams of erf and tanh networks", Summary: "q*, c* and chi_1 over sw2 x sb2 with the critical line", Run: runPhase, PaperInRun: true})
-	register(Spec{Name: "depthscales", Title: "Depth scales at sb2 = 0.05", Summary: "xi_1, xi_* and xi_c* vs sw2, diverging at the critical point", Run: runDepthScales, PaperInRun: true})
+	register(Figure{Name: "phase", Title: "Phase diagrams of erf and tanh networks", Summary: "q*, c* and chi_1 over sw2 x sb2 with the critical line", Run: runPhase, PaperInRun: true})
 }
 
 // phaseGrid is the sw2 x sb2 grid of the phase diagrams.
@@ -24,7 +23,10 @@ func phaseGrid(scale string) (sw2, sb2 []float64) {
 	return linspace(0.05, 3, n), linspace(0.01, 0.25, m)
 }
 
-// runPhase computes the phase diagrams of DESIGN.md §1: for erf and tanh,
+// runPhase computes the mean-field phase diagrams, where the variance map
+// q^{l+1} = sw2 E[phi(z)^2] + sb2 (z ~ N(0, q^l)) has the fixed point q*,
+// the correlation map its fixed point c*, and the network is ordered
+// (correlations converge to c* = 1) or chaotic: for erf and tanh,
 // q*, c* and chi_1 = sw2 E[phi'(z)^2] on a grid of (sw2, sb2), with the
 // critical line chi_1 = 1 from theory.CriticalSW2. Ordered (chi_1 < 1) lies
 // left of the line, chaotic (chi_1 > 1) right of it.
@@ -99,70 +101,4 @@ func grid(rows, cols int) plots.Grid {
 		g[i] = make([]float64, cols)
 	}
 	return g
-}
-
-// depthScalesSB2 is the bias variance of the depthscales figure.
-const depthScalesSB2 = 0.05
-
-// depthScales returns xi_1, xi_* and xi_c* of erf networks at sb2 along sw2
-// (NaN where a scale does not exist) and the critical sw2.
-func depthScales(sw2s []float64, sb2 float64) (xi1, xiStar, xiC []float64, crit float64, err error) {
-	act, err := theory.ActivationByName("erf")
-	if err != nil {
-		return nil, nil, nil, 0, err
-	}
-	for _, sw2 := range sw2s {
-		mf, err := theory.SolveMeanField(act, sw2, sb2)
-		if err != nil {
-			return nil, nil, nil, 0, fmt.Errorf("sw2=%g sb2=%g: %w", sw2, sb2, err)
-		}
-		xi1 = append(xi1, mf.Xi1)
-		xiStar = append(xiStar, mf.XiStar)
-		xiC = append(xiC, mf.XiCStar)
-	}
-	crit, err = theory.CriticalSW2(act, sb2)
-	return xi1, xiStar, xiC, crit, err
-}
-
-// runDepthScales plots xi_1 = -1/ln chi_1, xi_* = -1/(ln chi_c* - ln chi_1)
-// and xi_c* = -1/ln chi_c* of erf networks against sw2 at sb2 = 0.05. All
-// diverge at the critical sw2.
-func runDepthScales(cfg Config) (Result, error) {
-	n := 200
-	if cfg.Scale == Paper {
-		n = 1000
-	}
-	sw2s := linspace(0.5, 3, n)
-	xi1, xiS, xiC, crit, err := depthScales(sw2s, depthScalesSB2)
-	if err != nil {
-		return Result{}, err
-	}
-	if cfg.Progress != nil {
-		cfg.Progress(1, 1)
-	}
-	// The largest finite scale on each side, as a measure of the divergence.
-	maxOrd, atOrd, maxCh, atCh := 0.0, 0.0, 0.0, 0.0
-	for i, sw2 := range sw2s {
-		if theory.Has(xi1[i]) && xi1[i] > maxOrd {
-			maxOrd, atOrd = xi1[i], sw2
-		}
-		if theory.Has(xiS[i]) && xiS[i] > maxCh {
-			maxCh, atCh = xiS[i], sw2
-		}
-	}
-	fig := plots.Figure{Title: "Depth scales of erf networks, sb2 = 0.05", Rows: 1, Cols: 1, Panels: []plots.Panel{{
-		Title: "depth scales", XLabel: "sw2", YLabel: "depth scale", LogY: true,
-		Series: []plots.Series{
-			{Label: "xi_1 (ordered)", X: sw2s, Y: xi1, Style: plots.Line},
-			{Label: "xi_* (chaotic)", X: sw2s, Y: xiS, Style: plots.Line},
-			{Label: "xi_c*", X: sw2s, Y: xiC, Style: plots.Line, Dashed: true},
-		},
-		Refs: []plots.RefLine{{Vertical: true, At: crit, Label: "critical sw2"}},
-	}}}
-	return Result{Figure: fig, Caption: plots.ReportFigure{
-		Theory: "xi_1 (ordered side) and xi_* (chaotic side) diverge at the critical point chi_1 = 1; signals propagate through about xi layers.",
-		Observed: fmt.Sprintf("Critical sw2 = %.4f. Largest xi_1 on the grid %.3g at sw2 = %.3f, largest xi_* %.3g at sw2 = %.3f, both next to the critical point.",
-			crit, maxOrd, atOrd, maxCh, atCh),
-		Numbers: []plots.KeyNumber{{Name: "critical sw2 (sb2 = 0.05)", Value: fmt.Sprintf("%.6f", crit)}},
-	}}, nil
 }

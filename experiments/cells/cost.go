@@ -1,0 +1,87 @@
+package cells
+
+import (
+	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/experiments/sweep"
+	"github.com/ntkharness/ntkharness/linalg"
+	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/spec"
+)
+
+// Rates of the cost models on one core, measured with each backend: a
+// training step's FLOPs (a width-512 fcn on 256 MNIST points ran 4096
+// steps in 98 CPU-seconds with OpenBLAS, 27 GFLOP/s), the analytic
+// kernel's entry-layer updates (fcn; a conv layer costs f^2 per pixel
+// pair it tracks), and eigendecompositions and solves.
+const (
+	costKernelRate   = 8e7     // entry-layer updates per second
+	costBytesPerWord = 8       // float64
+	costProcess      = 1 << 26 // the process itself (64 MiB)
+)
+
+var costTrainFLOPs, costLinalgFLOPs = 4e9, 3e9 // pure Go
+
+func init() {
+	if linalg.Backend() == "openblas" {
+		costTrainFLOPs, costLinalgFLOPs = 25e9, 25e9
+	}
+}
+
+// memory is the memory of d's whole data set decoded in float64 (both
+// splits, kept for the life of the process) plus the process itself.
+func (d DataSettings) memory() int64 {
+	if d.Dataset == datasets.MNIST {
+		return 70000*28*28*costBytesPerWord + costProcess
+	}
+	return 60000*32*32*3*costBytesPerWord + costProcess
+}
+
+// inputShape is the shape of one example of d for architecture arch,
+// without loading the data (a fallback from CIFAR-10 to MNIST is not seen).
+func (d DataSettings) InputShape(arch string) []int {
+	h, c := 32, 3
+	if d.Dataset == datasets.MNIST {
+		h, c = 28, 1
+	}
+	if d.Grayscale {
+		c = 1
+	}
+	h /= max(d.Downsample, 1)
+	if arch == spec.FCN {
+		return []int{h * h * c}
+	}
+	return []int{h, h, c}
+}
+
+// kernelCost is the time and memory of the analytic NTK of s on n inputs.
+func kernelCost(s spec.Spec, inShape []int, n int) (seconds float64, bytes int64) {
+	pairs := float64(n) * float64(n)
+	per := 1.0
+	if s.IsConv() {
+		pix := float64(inShape[0] * inShape[1])
+		f2 := float64(s.Filter * s.Filter)
+		per = pix * f2
+		if s.Arch == spec.CNNGAP {
+			per = pix * pix * f2
+		}
+	}
+	seconds = pairs*per*float64(s.Depth)/costKernelRate + 10*pairs*float64(n)/costLinalgFLOPs
+	return seconds, int64(4 * pairs * costBytesPerWord)
+}
+
+// cellNetCost decodes c's settings into st, whose embedded DataSettings d
+// is, and returns the example shape, the forward FLOPs per example and the
+// training memory (batches of at most 256) of c's network; ok is false when
+// the cell cannot be costed.
+func cellNetCost(c sweep.Cell, st any, d *DataSettings) (in []int, flops float64, mem int64, ok bool) {
+	if c.SpecErr != nil || c.DecodeSettings(st) != nil {
+		return nil, 0, 0, false
+	}
+	in = d.InputShape(c.Spec.Arch)
+	flops, err := nets.ForwardFLOPs(c.Spec, in)
+	if err != nil {
+		return nil, 0, 0, false
+	}
+	mem, err = nets.MemoryEstimate(c.Spec, in, min(d.NTrain, 256))
+	return in, flops, mem, err == nil
+}

@@ -1,0 +1,232 @@
+package cells
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/experiments/sweep"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
+)
+
+// Normalizations of a cell's data (DataSettings.Normalize).
+const (
+	NormalizeGlobal = "global" // standardize by the training subset's global mean and std
+	NormalizeNorm   = "norm"   // scale each image to norm sqrt(dimension)
+)
+
+// Source names a data set: datasets.CIFAR10 (the default) or
+// datasets.MNIST, with CIFAR-10's location (empty means $CIFAR10_DIR).
+type Source struct {
+	Dataset string
+	CIFAR10 string
+}
+
+// Validate fills the default data set of src and checks its name.
+func (src Source) Validate() (Source, error) {
+	switch src.Dataset {
+	case "":
+		src.Dataset = datasets.CIFAR10
+	case datasets.CIFAR10, datasets.MNIST:
+	default:
+		return src, fmt.Errorf("dataset %q: want %s or %s", src.Dataset, datasets.CIFAR10, datasets.MNIST)
+	}
+	return src, nil
+}
+
+// DataSettings select and preprocess the data of a cell: class-balanced
+// subsets drawn with the cell's seed, optionally in grayscale and
+// block-averaged, then normalized (see PrepareSets). Fully connected
+// networks see the images flattened.
+type DataSettings struct {
+	Dataset    string `json:"dataset"`    // cifar10 (default) or mnist
+	CIFAR10    string `json:"cifar10"`    // CIFAR-10 location; empty means $CIFAR10_DIR
+	NTrain     int    `json:"n_train"`    // default 256
+	NTest      int    `json:"n_test"`     // default 256
+	Grayscale  bool   `json:"grayscale"`  // average the colour channels
+	Downsample int    `json:"downsample"` // block-average factor; default 1
+	Normalize  string `json:"normalize"`  // global (default) or norm
+}
+
+// DefaultDataSettings are the settings a cell starts from before decoding
+// its own: 256 training and 256 test points at full resolution.
+func DefaultDataSettings() DataSettings { return DataSettings{NTrain: 256, NTest: 256, Downsample: 1} }
+
+// CellData is the prepared data of a cell.
+type CellData struct {
+	XTrain, XTest npy.Array  // [N, d] for fcn, else [N, H, W, C]
+	Y, YTest      *mat.Dense // one-hot targets
+	LTrain, LTest []int      // labels
+}
+
+// sets returns the prepared training and test sets of d. Bad settings are
+// permanent errors; a data set that cannot be read (CIFAR-10 included: a
+// cell does not fall back to MNIST) is not.
+func (d DataSettings) sets(seed uint64) (tr, te *datasets.Set, err error) {
+	if d.NTrain < 1 || d.NTest < 1 || d.Downsample < 1 {
+		return nil, nil, sweep.Permanentf("n_train %d, n_test %d, downsample %d: want all >= 1", d.NTrain, d.NTest, d.Downsample)
+	}
+	cfg, err := Source{Dataset: d.Dataset, CIFAR10: d.CIFAR10}.Validate()
+	if err != nil {
+		return nil, nil, sweep.Permanent(err)
+	}
+	train, test, _, why, err := LoadData(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if why != "" {
+		// A cell never falls back to another data set: its result would
+		// carry the wrong name. Missing data on a node may be a mount
+		// problem, so the error is transient.
+		return nil, nil, fmt.Errorf("dataset %s is not available here: %s", cfg.Dataset, why)
+	}
+	if tr, te, err = PrepareSets(train, test, seed, d); err != nil {
+		return nil, nil, sweep.Permanent(err)
+	}
+	return tr, te, nil
+}
+
+// Load prepares the data of d for a network of architecture arch.
+func (d DataSettings) Load(arch string, seed uint64) (CellData, error) {
+	tr, te, err := d.sets(seed)
+	if err != nil {
+		return CellData{}, err
+	}
+	c := CellData{XTrain: tr.Array(), XTest: te.Array(), LTrain: tr.Labels, LTest: te.Labels}
+	if arch == spec.FCN {
+		c.XTrain, c.XTest = tr.Flat(), te.Flat()
+	}
+	c.Y, c.YTest = OneHot(tr.Labels, tr.Classes), OneHot(te.Labels, te.Classes)
+	return c, nil
+}
+
+// cellSpec returns the cell's spec after checking it, as a permanent error.
+func cellSpec(c sweep.Cell, finite bool) (spec.Spec, error) {
+	if c.SpecErr != nil {
+		return spec.Spec{}, sweep.Permanent(c.SpecErr)
+	}
+	check := c.Spec.Validate
+	if finite {
+		check = c.Spec.ValidateFinite
+	}
+	if err := check(); err != nil {
+		return spec.Spec{}, sweep.Permanent(err)
+	}
+	return c.Spec, nil
+}
+
+// PrepareSets draws class-balanced seeded subsets of d.NTrain training and
+// d.NTest test points (seeds seed and seed+1), optionally in grayscale and
+// block-averaged, and normalizes them: by default standardized by the global
+// mean and std of the training subset; with Normalize "norm" each image
+// scaled to norm sqrt(dimension).
+func PrepareSets(train, test *datasets.Set, seed uint64, d DataSettings) (tr, te *datasets.Set, err error) {
+	if tr, err = train.Subset(d.NTrain, false, seed); err != nil {
+		return nil, nil, fmt.Errorf("training subset: %w", err)
+	}
+	if te, err = test.Subset(d.NTest, false, seed+1); err != nil {
+		return nil, nil, fmt.Errorf("test subset: %w", err)
+	}
+	if d.Grayscale {
+		tr, te = tr.Grayscale(), te.Grayscale()
+	}
+	if d.Downsample > 1 {
+		if tr, err = tr.Downsample(d.Downsample); err != nil {
+			return nil, nil, err
+		}
+		if te, err = te.Downsample(d.Downsample); err != nil {
+			return nil, nil, err
+		}
+	}
+	switch d.Normalize {
+	case "", NormalizeGlobal:
+		st := tr.Stats()
+		if tr, err = tr.StandardizeWith(st.Mean, st.Std); err != nil {
+			return nil, nil, err
+		}
+		te, err = te.StandardizeWith(st.Mean, st.Std)
+	case NormalizeNorm:
+		if tr, err = tr.NormalizeNorm(); err != nil {
+			return nil, nil, err
+		}
+		te, err = te.NormalizeNorm()
+	default:
+		err = fmt.Errorf("normalize %q: want %s or %s", d.Normalize, NormalizeGlobal, NormalizeNorm)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return tr, te, nil
+}
+
+// OneHot returns the one-hot targets of labels.
+func OneHot(labels []int, k int) *mat.Dense {
+	y := mat.NewDense(len(labels), k, nil)
+	for i, l := range labels {
+		y.Set(i, l, 1)
+	}
+	return y
+}
+
+// LoadData loads the train and test splits of cfg.Dataset, falling back to
+// the embedded MNIST when CIFAR-10 is not available. note says which set was
+// used (and why, after a fallback) for captions.
+//
+// why is empty unless CIFAR-10 was requested and could not be loaded.
+func LoadData(cfg Source) (train, test *datasets.Set, note, why string, err error) {
+	key := cfg.Dataset + "\x00" + cfg.CIFAR10
+	dataCache.Lock()
+	defer dataCache.Unlock()
+	if d, ok := dataCache.m[key]; ok {
+		return d.train, d.test, d.note, d.why, nil
+	}
+	if train, test, note, why, err = loadDataUncached(cfg); err != nil {
+		return nil, nil, "", "", err
+	}
+	if dataCache.m == nil {
+		dataCache.m = map[string]loadedData{}
+	}
+	dataCache.m[key] = loadedData{train, test, note, why}
+	return train, test, note, why, nil
+}
+
+// dataCache keeps the data sets loaded by this process: the sweep cells of
+// a paper-scale figure would otherwise each decode the whole data set. Sets
+// are never modified in place (every preprocessing step returns a new Set).
+var dataCache struct {
+	sync.Mutex
+	m map[string]loadedData
+}
+
+type loadedData struct {
+	train, test *datasets.Set
+	note, why   string
+}
+
+func loadDataUncached(cfg Source) (train, test *datasets.Set, note, why string, err error) {
+	if cfg.Dataset == datasets.CIFAR10 {
+		train, test, err = datasets.Load(datasets.CIFAR10, datasets.Options{CIFAR10: cfg.CIFAR10})
+		if err == nil {
+			return train, test, "CIFAR-10", "", nil
+		}
+		cerr := err
+		train, test, err = datasets.Load(datasets.MNIST, datasets.Options{})
+		if err != nil {
+			return nil, nil, "", "", err
+		}
+		return train, test, "MNIST (CIFAR-10 not available)", firstLine(cerr.Error()), nil
+	}
+	train, test, err = datasets.Load(datasets.MNIST, datasets.Options{})
+	return train, test, "MNIST", "", err
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

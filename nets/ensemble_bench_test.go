@@ -1,0 +1,210 @@
+package nets
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/ntkharness/ntkharness/linalg"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
+)
+
+// fcnBench is an FCN ensemble benchmark: S members of width and depth
+// on n random points of dimension d, one full-batch GD step per iteration;
+// erf unless act is set.
+type fcnBench struct {
+	S, width, depth, n, d int
+	act                   string
+}
+
+func (c fcnBench) setup(b *testing.B) (*Ensemble, npy.Array, *mat.Dense) {
+	if c.act == "" {
+		c.act = spec.Erf
+	}
+	s := spec.Spec{Arch: spec.FCN, Act: c.act, Depth: c.depth, Width: c.width, SW2: 1.5, SB2: 0.05, Outputs: 10}
+	specs, rngs := ensembleOf(s, c.S, 1)
+	for m := range specs { // stay near the critical line
+		specs[m].SW2 = 1.2 + 0.6*float64(m)/float64(c.S)
+	}
+	e, err := NewEnsemble(specs, []int{c.d}, rngs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := randInput(rng, c.n, []int{c.d})
+	y := mat.NewDense(c.n, 10, nil)
+	for i := 0; i < c.n; i++ {
+		y.Set(i, i%10, 1)
+	}
+	return e, x, y
+}
+
+// gemmStep runs the matrix products of one ensemble training step alone,
+// with the same shapes, transposes and BLAS, scheduled as the step
+// schedules them (members shared out among goroutines on single-threaded
+// BLAS, a lone member on threaded BLAS): per member and layer the forward
+// product, the weight gradient and (but for the first layer) the input
+// gradient, on scratch buffers.
+type gemmStep struct {
+	e     *Ensemble
+	n     int
+	a, bb []float64
+	out   [][]float64 // per goroutine
+}
+
+func newGemmStep(e *Ensemble, n int) *gemmStep {
+	big := 0
+	for _, ly := range e.layers {
+		big = max(big, n*ly.FanIn, n*ly.FanOut, ly.FanIn*ly.FanOut)
+	}
+	g := &gemmStep{e: e, n: n, a: make([]float64, big), bb: make([]float64, big)}
+	for i := range g.a {
+		g.a[i], g.bb[i] = 1e-3*float64(i%7), 1e-3*float64(i%5)
+	}
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		g.out = append(g.out, make([]float64, big))
+	}
+	return g
+}
+
+func (g *gemmStep) member(out []float64) {
+	for l, ly := range g.e.layers {
+		r, in, o := g.n, ly.FanIn, ly.FanOut
+		gemm(blas.NoTrans, blas.NoTrans, r, o, in, g.a, in, g.bb, o, 0, out, o)
+		gemm(blas.Trans, blas.NoTrans, in, o, r, g.a, in, g.bb, o, 0, out, o)
+		if l > 0 {
+			gemm(blas.NoTrans, blas.Trans, r, in, o, g.a, o, g.bb, o, 0, out, in)
+		}
+	}
+}
+
+func (g *gemmStep) run() {
+	S := g.e.Size()
+	workers := min(len(g.out), S)
+	if workers < 2 {
+		for m := 0; m < S; m++ {
+			g.member(g.out[0])
+		}
+		return
+	}
+	defer blasSingleThread()()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func(out []float64) {
+			defer wg.Done()
+			for int(next.Add(1)) <= S {
+				g.member(out)
+			}
+		}(g.out[i])
+	}
+	wg.Wait()
+}
+
+// benchEnsembleStep times full-batch GD steps (LossGrad and the update of
+// every member) and, after each, the same step's matrix products alone
+// (gemmStep) and a 1024^3 product. It reports the medians: the step's
+// GFLOP/s (FLOPs as Ensemble.FLOPs: 2 x multiply-adds of the forward
+// products, weight gradients and input gradients), the same-shape GEMM
+// rate and the step's fraction of it (%GEMM), and the fraction of the
+// large-GEMM rate (%GEMM1024).
+func benchEnsembleStep(b *testing.B, c fcnBench) {
+	e, x, y := c.setup(b)
+	lr := make([]float64, c.S)
+	for m := range lr {
+		lr[m] = 1e-3
+	}
+	step := func() {
+		_, _, grads, err := e.LossGrad(x, y, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.Update(grads, lr)
+	}
+	ref := newGemmStep(e, c.n)
+	step()
+	ref.run()
+	flops := float64(c.S) * e.FLOPs(c.n)
+	var rates, gemms, ratios, big []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		step()
+		r := flops / time.Since(start).Seconds()
+		b.StopTimer()
+		start = time.Now()
+		ref.run()
+		g := flops / time.Since(start).Seconds()
+		g1024 := linalg.GemmFlopRate(1024, 1)
+		b.StartTimer()
+		rates, gemms, ratios, big = append(rates, r), append(gemms, g), append(ratios, r/g), append(big, r/g1024)
+	}
+	b.StopTimer()
+	b.ReportMetric(medianOf(rates)/1e9, "GFLOP/s")
+	b.ReportMetric(medianOf(gemms)/1e9, "GEMM-GFLOP/s")
+	b.ReportMetric(100*medianOf(ratios), "%GEMM")
+	b.ReportMetric(100*medianOf(big), "%GEMM1024")
+}
+
+// BenchmarkEnsembleStepFCN32: 32 erf FCNs of width 128 and depth 20 on 64
+// MNIST-sized (784) points, one full-batch GD step of all of them.
+func BenchmarkEnsembleStepFCN32(b *testing.B) {
+	benchEnsembleStep(b, fcnBench{S: 32, width: 128, depth: 20, n: 64, d: 784})
+}
+
+// BenchmarkEnsembleStepFCN32ReLU is BenchmarkEnsembleStepFCN32 with relu,
+// whose elementwise stages cost next to nothing: the difference between
+// the two is the cost of math.Erf and math.Exp, which the ensemble shares
+// with the Net's operations so that both give the same numbers.
+func BenchmarkEnsembleStepFCN32ReLU(b *testing.B) {
+	benchEnsembleStep(b, fcnBench{S: 32, width: 128, depth: 20, n: 64, d: 784, act: spec.ReLU})
+}
+
+// BenchmarkEnsembleStepFCN512: one erf FCN of width 512 and depth 20 on
+// 256 points through the ensemble path.
+func BenchmarkEnsembleStepFCN512(b *testing.B) {
+	benchEnsembleStep(b, fcnBench{S: 1, width: 512, depth: 20, n: 256, d: 784})
+}
+
+// BenchmarkNetStepFCN128 is the Gorgonia graph baseline: one member of
+// BenchmarkEnsembleStepFCN32 trained alone by Net.LossGrad.
+func BenchmarkNetStepFCN128(b *testing.B) {
+	e, x, y := fcnBench{S: 1, width: 128, depth: 20, n: 64, d: 784}.setup(b)
+	n := e.Member(0)
+	params := n.Params()
+	step := func() {
+		_, _, grads, err := n.LossGrad(x, y)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, g := range grads {
+			floats.AddScaled(params[i].Data, -1e-3, g)
+		}
+	}
+	step()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		step()
+	}
+	b.StopTimer()
+	b.ReportMetric(e.FLOPs(64)/(float64(b.Elapsed().Nanoseconds())/float64(b.N))*1e9/1e9, "GFLOP/s")
+}
+
+func medianOf(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,419 @@
+package nets
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/ntkharness/ntkharness/activation"
+	"github.com/ntkharness/ntkharness/spec"
+)
+
+// The ensemble's forward and reverse passes, written out by hand with the
+// arithmetic of the Net's graph operations (ops.go, gemm.go) in the same
+// order, member by member for the matrix products and over all members at
+// once, split across cores, for the elementwise stages.
+//
+// Forward, for layer l with input H (x for l = 0, shared by all members):
+//
+//	M = H W                         (conv: im2col(H) W, row block by row block)
+//	z = Scale M + BiasScale b       (in place over M)
+//	h = phi(z)                      (hidden layers; GAP then pools h)
+//
+// Reverse, from G = dL/dz_out = (1/(B k)) (f - y) down, for layer l:
+//
+//	db = BiasScale colsum(G)
+//	G <- Scale G                    (dL/dM)
+//	dW = H^T G                      (conv: im2col(H)^T G)
+//	dH = G W^T                      (conv: col2im(G W^T); l > 0 only)
+//	G_{l-1} = dH .* phi'(z_{l-1})   (tanh: 1 - h^2; GAP: spread dH first)
+
+// ensWork holds the values of one batch size: per layer the pre-activations
+// z and the hidden activations h of every member, member-major.
+type ensWork struct {
+	e       *Ensemble
+	B       int
+	act     ensAct
+	geoms   []convGeom  // per layer, with B set
+	zSize   []int       // per layer: B * Positions * FanOut
+	inSize  []int       // per layer: values of the layer input per member (images for convolutions)
+	z       [][]float64 // per layer: S * zSize
+	h       [][]float64 // per hidden layer: phi(z), S * zSize
+	pooled  []float64   // cnn-gap: the readout input, S * B * C
+	dPooled []float64   // its gradient
+	gA, gB  []float64   // reverse-pass buffers, maxSize per member
+	maxSize int         // largest z or layer input of one member
+	col     [][]float64 // per goroutine, one block of patches
+	grads   [][]float64 // per parameter tensor, S blocks
+	x       []float64   // the batch of the last forward pass
+	active  []int       // members of the last forward pass
+	fac     *ensFactors // set: the reverse pass backpropagates a cotangent and copies factors
+}
+
+// ensFactors are the destinations of LayerFactors, per member and layer.
+type ensFactors struct {
+	inputs, deltas [][]*mat.Dense
+}
+
+func newEnsWork(e *Ensemble, B int) *ensWork {
+	S := e.Size()
+	w := &ensWork{e: e, B: B, act: e.act}
+	L := len(e.layers) - 1
+	maxSize, maxCol := 0, 0
+	for l, ly := range e.layers {
+		var g convGeom // fcn layouts have no readout geometry
+		if l < len(e.nets[0].geoms) {
+			g = e.nets[0].geoms[l]
+		}
+		g.B = B
+		w.geoms = append(w.geoms, g)
+		zs := B * ly.Positions * ly.FanOut
+		is := B * ly.FanIn
+		if ly.Conv {
+			is = B * g.H * g.W * g.C
+			ho, wo := g.out()
+			maxCol = max(maxCol, min(B*ho*wo, convBlockRows)*ly.FanIn)
+		}
+		w.zSize = append(w.zSize, zs)
+		w.inSize = append(w.inSize, is)
+		w.z = append(w.z, make([]float64, S*zs))
+		if l < L {
+			w.h = append(w.h, make([]float64, S*zs))
+		}
+		maxSize = max(maxSize, zs, is)
+	}
+	if e.specs[0].Arch == spec.CNNGAP {
+		w.pooled = make([]float64, S*w.inSize[L])
+		w.dPooled = make([]float64, S*w.inSize[L])
+	}
+	w.maxSize = maxSize
+	w.gA, w.gB = make([]float64, S*maxSize), make([]float64, S*maxSize)
+	w.col = [][]float64{make([]float64, maxCol)}
+	for _, sz := range e.size {
+		w.grads = append(w.grads, make([]float64, S*sz))
+	}
+	return w
+}
+
+// input returns layer l's input for member m: the batch for l = 0, else
+// the previous layer's activations (pooled for the cnn-gap readout).
+func (w *ensWork) input(l, m int) []float64 {
+	if l == 0 {
+		return w.x
+	}
+	if w.pooled != nil && l == len(w.e.layers)-1 {
+		return w.pooled[m*w.inSize[l]:][:w.inSize[l]]
+	}
+	return w.h[l-1][m*w.zSize[l-1]:][:w.zSize[l-1]]
+}
+
+// weight returns member m's weight of layer l and its gradient buffer.
+func (w *ensWork) weight(l, m int) (wt, grad []float64) {
+	i := w.e.layers[l].W
+	sz := w.e.size[i]
+	return w.e.params[i][m*sz:][:sz], w.grads[i][m*sz:][:sz]
+}
+
+func (w *ensWork) bias(l, m int) (b, grad []float64) {
+	i := w.e.layers[l].B
+	sz := w.e.size[i]
+	return w.e.params[i][m*sz:][:sz], w.grads[i][m*sz:][:sz]
+}
+
+// run evaluates the members active in the mask on the batch x: the
+// forward pass and, when y (the [B, k] targets) is not nil, the losses
+// and the reverse pass. With two or more members to run and more than one
+// core, the members are shared out among goroutines, each running whole
+// members with single-threaded BLAS (blasSingleThread): members are
+// independent, so there is nothing to synchronize, and small products run
+// far faster side by side than one after another on threaded BLAS. A
+// single member runs alone, with threaded BLAS and its elementwise stages
+// split across cores.
+func (w *ensWork) run(x, y []float64, active []bool) []float64 {
+	w.x = x
+	w.active = w.active[:0]
+	for m := 0; m < w.e.Size(); m++ {
+		if isActive(active, m) {
+			w.active = append(w.active, m)
+		}
+	}
+	loss := make([]float64, w.e.Size())
+	one := func(m int, col []float64, split bool) {
+		w.forwardMember(m, col, split)
+		if y != nil {
+			loss[m] = w.backwardMember(m, y, col, split)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(w.active))
+	if workers < 2 {
+		for _, m := range w.active {
+			one(m, w.col[0], true)
+		}
+		return loss
+	}
+	defer blasSingleThread()()
+	for len(w.col) < workers {
+		w.col = append(w.col, make([]float64, len(w.col[0])))
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func(col []float64) {
+			defer wg.Done()
+			for {
+				j := int(next.Add(1)) - 1
+				if j >= len(w.active) {
+					return
+				}
+				one(w.active[j], col, false)
+			}
+		}(w.col[i])
+	}
+	wg.Wait()
+	return loss
+}
+
+// forwardMember runs member m through the layers.
+func (w *ensWork) forwardMember(m int, col []float64, split bool) {
+	L := len(w.e.layers) - 1
+	for l, ly := range w.e.layers {
+		zs := w.zSize[l]
+		wt, _ := w.weight(l, m)
+		z := w.z[l][m*zs:][:zs]
+		if ly.Conv {
+			w.convForward(l, w.input(l, m), wt, z, col)
+		} else {
+			rows := w.B * ly.Positions
+			gemm(blas.NoTrans, blas.NoTrans, rows, ly.FanOut, ly.FanIn, w.input(l, m), ly.FanIn, wt, ly.FanOut, 0, z, ly.FanOut)
+		}
+		ml := w.e.nets[m].layers[l]
+		scale, bscale := ml.Scale, ml.BiasScale
+		b, _ := w.bias(l, m)
+		n := ly.FanOut
+		parallel(split, zs/n, n, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				zr := z[r*n:][:n]
+				for j, v := range zr {
+					zr[j] = scale*v + bscale*b[j]
+				}
+				if l < L {
+					w.act.fwd(w.h[l][m*zs+r*n:][:n], zr)
+				}
+			}
+		})
+		if l == L-1 && w.pooled != nil {
+			g := w.geoms[L]
+			gapForward(w.pooled[m*w.inSize[L]:][:w.inSize[L]], w.h[l][m*zs:][:zs], g.H*g.W, g.C)
+		}
+	}
+}
+
+// convForward is convOp's product for one member: im2col(im) wt into out.
+func (w *ensWork) convForward(l int, im, wt, out, col []float64) {
+	g, k, m := w.geoms[l], w.e.layers[l].FanIn, w.e.layers[l].FanOut
+	w.blocks(l, func(r0, r1 int) {
+		g.im2colRows(col, im, r0, r1)
+		gemm(blas.NoTrans, blas.NoTrans, r1-r0, m, k, col, k, wt, m, 0, out[r0*m:], m)
+	})
+}
+
+// blocks calls f on the row blocks of layer l's patches, as convGeom.blocks.
+func (w *ensWork) blocks(l int, f func(r0, r1 int)) {
+	rows := w.B * w.e.layers[l].Positions
+	for r0 := 0; r0 < rows; r0 += convBlockRows {
+		f(r0, min(rows, r0+convBlockRows))
+	}
+}
+
+// backwardMember returns member m's loss against the targets y ([B, k])
+// after its forward pass and sets its gradients.
+func (w *ensWork) backwardMember(m int, y, col []float64, split bool) float64 {
+	e := w.e
+	L := len(e.layers) - 1
+	k := e.layers[L].FanOut
+	// mseOp and mseGradOp with output gradient 1.
+	scale := 1 / (2 * float64(w.B*k))
+	c := 2 * scale * 1
+	f := w.z[L][m*w.zSize[L]:][:w.zSize[L]]
+	g := w.gA[m*w.maxSize:][:w.maxSize]
+	gNext := w.gB[m*w.maxSize:][:w.maxSize]
+	s := 0.0
+	if w.fac != nil {
+		copy(g, y) // the cotangent: dS/df
+	} else {
+		for i, v := range f {
+			d := v - y[i]
+			s += d * d
+		}
+		for i, v := range f {
+			g[i] = c * (v - y[i])
+		}
+	}
+	loss := scale * s
+	for l := L; l >= 0; l-- {
+		ly := e.layers[l]
+		zs := w.zSize[l]
+		gl := g[:zs]
+		rows := w.B * ly.Positions
+		if w.fac != nil {
+			if d := w.fac.deltas[m]; d != nil && d[l] != nil {
+				copyInto(d[l], gl, rows, ly.FanOut)
+			}
+			if in := w.fac.inputs[m]; in != nil && in[l] != nil {
+				w.copyInput(in[l], l, m)
+			}
+		}
+		w.biasGrad(l, m, gl, split)
+		wt, gw := w.weight(l, m)
+		if w.fac != nil {
+			// Factors need no weight gradients.
+		} else if ly.Conv {
+			w.convGradWeight(l, w.input(l, m), gl, gw, col)
+		} else {
+			gemm(blas.Trans, blas.NoTrans, ly.FanIn, ly.FanOut, rows, w.input(l, m), ly.FanIn, gl, ly.FanOut, 0, gw, ly.FanOut)
+		}
+		if l == 0 {
+			break
+		}
+		// dH into gNext, laid out as h[l-1].
+		ps := w.zSize[l-1]
+		dh := gNext[:ps]
+		switch {
+		case ly.Conv:
+			w.convGradInput(l, gl, wt, dh, col)
+		case w.pooled != nil && l == L:
+			is := w.inSize[l]
+			dp := w.dPooled[m*is:][:is]
+			gemm(blas.NoTrans, blas.Trans, w.B, ly.FanIn, ly.FanOut, gl, ly.FanOut, wt, ly.FanOut, 0, dp, ly.FanIn)
+			gp := w.geoms[L]
+			gapBackward(dh, dp, gp.H*gp.W, gp.C)
+		default:
+			rows := w.B * ly.Positions
+			gemm(blas.NoTrans, blas.Trans, rows, ly.FanIn, ly.FanOut, gl, ly.FanOut, wt, ly.FanOut, 0, dh, ly.FanIn)
+		}
+		// Through phi of layer l-1.
+		n := e.layers[l-1].FanOut
+		zp, hp := w.z[l-1][m*ps:][:ps], w.h[l-1][m*ps:][:ps]
+		parallel(split, ps/n, n, func(lo, hi int) {
+			w.act.bwd(dh[lo*n:hi*n], zp[lo*n:hi*n], hp[lo*n:hi*n])
+		})
+		g, gNext = gNext, g
+	}
+	return loss
+}
+
+// copyInput writes member m's layer-l input H_{l-1} ([B*Positions,
+// FanIn]) into dst, building the patches of a convolution row by row, as
+// Net.copyLayerInput does.
+func (w *ensWork) copyInput(dst *mat.Dense, l, m int) {
+	ly := w.e.layers[l]
+	rows := w.B * ly.Positions
+	if !ly.Conv {
+		copyInto(dst, w.input(l, m), rows, ly.FanIn)
+		return
+	}
+	if r, c := dst.Dims(); r != rows || c != ly.FanIn {
+		panic(fmt.Sprintf("nets: layer %s input destination is %dx%d, want %dx%d", ly.Name, r, c, rows, ly.FanIn))
+	}
+	raw := dst.RawMatrix()
+	for r := 0; r < rows; r++ {
+		w.geoms[l].im2colRows(raw.Data[r*raw.Stride:r*raw.Stride+ly.FanIn], w.input(l, m), r, r+1)
+	}
+}
+
+// biasGrad sets member m's db = BiasScale colsum(G) and then G <- Scale G
+// for layer l (colSumOp and scaleOp), by blocks of columns.
+func (w *ensWork) biasGrad(l, m int, g []float64, split bool) {
+	n := w.e.layers[l].FanOut
+	rows := len(g) / n
+	ml := w.e.nets[m].layers[l]
+	_, db := w.bias(l, m)
+	const cb = 64
+	parallel(split, (n+cb-1)/cb, rows*cb, func(lo, hi int) {
+		j0, j1 := lo*cb, min(n, hi*cb)
+		acc := db[j0:j1]
+		clear(acc)
+		for r := 0; r < rows; r++ {
+			for j, v := range g[r*n+j0 : r*n+j1] {
+				acc[j] += v
+			}
+		}
+		for j := range acc {
+			acc[j] *= ml.BiasScale
+		}
+		for r := 0; r < rows; r++ {
+			row := g[r*n+j0 : r*n+j1]
+			for j, v := range row {
+				row[j] = ml.Scale * v
+			}
+		}
+	})
+}
+
+// convGradWeight is convGradWeightOp for one member.
+func (w *ensWork) convGradWeight(l int, im, g, out, col []float64) {
+	gm, k, m := w.geoms[l], w.e.layers[l].FanIn, w.e.layers[l].FanOut
+	clear(out)
+	w.blocks(l, func(r0, r1 int) {
+		gm.im2colRows(col, im, r0, r1)
+		gemm(blas.Trans, blas.NoTrans, k, m, r1-r0, col, k, g[r0*m:], m, 1, out, m)
+	})
+}
+
+// convGradInput is convGradInputOp for one member.
+func (w *ensWork) convGradInput(l int, g, wt, out, col []float64) {
+	gm, k, m := w.geoms[l], w.e.layers[l].FanIn, w.e.layers[l].FanOut
+	clear(out)
+	w.blocks(l, func(r0, r1 int) {
+		gemm(blas.NoTrans, blas.Trans, r1-r0, k, m, g[r0*m:], m, wt, m, 0, col, k)
+		gm.col2imRows(out, col, r0, r1)
+	})
+}
+
+// parallel calls f on contiguous ranges covering [0, units): when split
+// and there is enough work (units * per values), on up to GOMAXPROCS
+// goroutines, else at once.
+func parallel(split bool, units, per int, f func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), units)
+	if !split || workers <= 1 || units*per < 1<<14 {
+		f(0, units)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < workers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			f(i*units/workers, (i+1)*units/workers)
+		}(i)
+	}
+	f(0, units/workers)
+	wg.Wait()
+}
+
+// ensAct is an activation for the ensemble: fwd sets h = phi(z); bwd
+// multiplies the gradient g by phi'(z) (given z and h = phi(z)) in place.
+// Both come from the activation's one description, whose slice forms the
+// Net's operations use too, so both give the same numbers.
+type ensAct struct {
+	fwd func(h, z []float64)
+	bwd func(g, z, h []float64)
+}
+
+// ensActOf returns the ensemble form of the activation named name.
+func ensActOf(name string) (ensAct, error) {
+	a, err := activation.Lookup(name)
+	if err != nil {
+		return ensAct{}, err
+	}
+	bwd := func(g, z, _ []float64) { a.Chain(g, z, g) }
+	if a.ChainFromOutput {
+		bwd = func(g, _, h []float64) { a.Chain(g, h, g) }
+	}
+	return ensAct{fwd: a.Forward, bwd: bwd}, nil
+}

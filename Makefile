@@ -26,8 +26,12 @@ run: build
 figures: build
 	./$(BIN) report --scale quick --out $(OUT)/figures
 
+# The last line says which optional suites ran: the tests on the shared
+# data (../shared or $$NTKHARNESS_SHARED) and the OpenBLAS agreement tests.
 test:
-	$(GO) test $(GOFLAGS) ./...
+	@status=0; $(GO) test $(GOFLAGS) ./... || status=$$?; \
+	$(GO) test $(GOFLAGS) -count=1 -v -run '^TestOptionalSuites$$' ./internal/testshared | grep '^optional suites:'; \
+	exit $$status
 
 # The cluster path on a real scheduler: a one-node Slurm cluster under
 # $(SLURM_DIR) (scripts/slurm-local.sh, as root; installs slurm-wlm and munge

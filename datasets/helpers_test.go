@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/ntkharness/ntkharness/internal/testshared"
 )
 
 // idxFile builds an idx file: the 4-byte magic, big-endian dimension
@@ -155,17 +157,5 @@ func embeddedMNIST(t *testing.T) (train, test *Set) {
 // skips the test when the shared data folder is absent.
 func sharedCIFAR(t *testing.T) string {
 	t.Helper()
-	const name = "cifar-10-binary-subset.tar.gz"
-	var cands []string
-	if d := os.Getenv("NTKHARNESS_SHARED"); d != "" {
-		cands = append(cands, filepath.Join(d, "data", name), filepath.Join(d, name))
-	}
-	cands = append(cands, filepath.Join("..", "..", "shared", "data", name))
-	for _, p := range cands {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Skipf("real CIFAR-10 subset not found (looked for %v; set NTKHARNESS_SHARED to the shared folder): skipping", cands)
-	return ""
+	return testshared.File(t, testshared.CIFAR10)
 }

@@ -377,8 +377,10 @@ func TestWidthSetting(t *testing.T) {
 
 // TestDynamicsLinearization: a wide (1024) shallow network trained for 16
 // steps at half eta_crit follows its own empirical-NTK linearization. The
-// train loss must agree within 10% at every logged step (the deviation is
-// O(1/sqrt(width)) ~ 3% plus the kernel's change during training).
+// gap at every logged step, relative to the loss at step 1 (as in
+// TestDynamicsPlan: late losses are tiny, ~5e-4 at step 16, and a relative
+// gap there measures nothing), must stay below 3%, the O(1/sqrt(width))
+// ~ 1/sqrt(1024) deviation theory allows; measured 1.0%.
 func TestDynamicsLinearization(t *testing.T) {
 	train, test, err := datasets.LoadMNISTEmbedded()
 	if err != nil {
@@ -396,9 +398,12 @@ func TestDynamicsLinearization(t *testing.T) {
 	if len(r.Steps) == 0 {
 		t.Fatal("no logged steps")
 	}
+	worst := 0.0
 	for i, st := range r.Steps {
-		if rel := math.Abs(r.Train[i]-r.EmpTrain[i]) / r.EmpTrain[i]; rel > 0.1 {
-			t.Errorf("step %g: train loss %g vs linearized %g (relative %.3f)", st, r.Train[i], r.EmpTrain[i], rel)
+		rel := math.Abs(r.Train[i]-r.EmpTrain[i]) / r.EmpTrain[0]
+		worst = math.Max(worst, rel)
+		if rel > 0.03 {
+			t.Errorf("step %g: train loss %g vs linearized %g (gap %.3f of the step-%g loss %g)", st, r.Train[i], r.EmpTrain[i], rel, r.Steps[0], r.EmpTrain[0])
 		}
 	}
 	if last := len(r.Steps) - 1; !(r.Train[last] < r.Train[0]) {

@@ -2,9 +2,9 @@ package theory_test
 
 import (
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/ntkharness/ntkharness/internal/testshared"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -20,10 +20,7 @@ import (
 // paper's experiments), or skips the test when the subset is absent.
 func sharedCIFAR(t *testing.T, n int) *datasets.Set {
 	t.Helper()
-	path := filepath.Join("..", "..", "shared", "data", "cifar-10-binary-subset.tar.gz")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("the shared CIFAR-10 subset is absent (%v): real-data kernel checks skipped", err)
-	}
+	path := testshared.File(t, testshared.CIFAR10)
 	train, _, err := datasets.LoadCIFAR10(path)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ntkharness/ntkharness/internal/testshared"
+
 	"github.com/ntkharness/ntkharness/npy"
 )
 
@@ -232,44 +234,43 @@ func TestTrainInterrupt(t *testing.T) {
 // TestTrainDatasets trains briefly on the embedded MNIST (fcn and cnn-gap)
 // and, when the shared CIFAR-10 subset is present, on CIFAR-10 (cnn-f).
 func TestTrainDatasets(t *testing.T) {
-	cifar := filepath.Join("..", "..", "..", "shared", "data", "cifar-10-binary-subset.tar.gz")
 	tests := []struct {
 		name string
 		args []string
 	}{
 		{"mnist-fcn", []string{"--dataset", "mnist", "--arch", "fcn"}},
 		{"mnist-cnn-gap", []string{"--dataset", "mnist", "--arch", "cnn-gap", "--act", "relu", "--sw2", "2"}},
-		{"cifar10-cnn-f", []string{"--dataset", "cifar10", "--data", cifar, "--arch", "cnn-f"}},
+		{"cifar10-cnn-f", []string{"--dataset", "cifar10", "--data", "", "--arch", "cnn-f"}},
 	}
 	for _, tt := range tests {
-		if tt.name == "cifar10-cnn-f" {
-			if _, err := os.Stat(cifar); err != nil {
-				t.Logf("skipping %s: the CIFAR-10 subset %s is absent", tt.name, cifar)
-				continue
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args
+			if tt.name == "cifar10-cnn-f" {
+				args = append([]string(nil), args...)
+				args[3] = testshared.File(t, testshared.CIFAR10)
 			}
-		}
-		out := filepath.Join(t.TempDir(), "run")
-		args := append([]string{"train", "--n-train", "20", "--n-test", "10", "--width", "8", "--depth", "1",
-			"--steps", "3", "--quiet", "--out", out}, tt.args...)
-		stdout, stderr, status := runCLI(t, args...)
-		if status != 0 || !strings.HasPrefix(stdout, "done: step 3") {
-			t.Errorf("%s: status %d, stdout %q, stderr %q", tt.name, status, stdout, stderr)
-			continue
-		}
-		var h struct {
-			NTrain int `json:"n_train"`
-			NTest  int `json:"n_test"`
-			Points []struct {
-				TrainLoss float64 `json:"train_loss"`
+			out := filepath.Join(t.TempDir(), "run")
+			args = append([]string{"train", "--n-train", "20", "--n-test", "10", "--width", "8", "--depth", "1",
+				"--steps", "3", "--quiet", "--out", out}, args...)
+			stdout, stderr, status := runCLI(t, args...)
+			if status != 0 || !strings.HasPrefix(stdout, "done: step 3") {
+				t.Fatalf("status %d, stdout %q, stderr %q", status, stdout, stderr)
 			}
-		}
-		b, _ := os.ReadFile(filepath.Join(out, "history.json"))
-		if err := json.Unmarshal(b, &h); err != nil {
-			t.Fatal(err)
-		}
-		// lr-factor 0.5 of the analytic eta_crit: the loss must go down.
-		if h.NTrain != 20 || h.NTest != 10 || h.Points[len(h.Points)-1].TrainLoss >= h.Points[0].TrainLoss {
-			t.Errorf("%s: history %+v", tt.name, h)
-		}
+			var h struct {
+				NTrain int `json:"n_train"`
+				NTest  int `json:"n_test"`
+				Points []struct {
+					TrainLoss float64 `json:"train_loss"`
+				}
+			}
+			b, _ := os.ReadFile(filepath.Join(out, "history.json"))
+			if err := json.Unmarshal(b, &h); err != nil {
+				t.Fatal(err)
+			}
+			// lr-factor 0.5 of the analytic eta_crit: the loss must go down.
+			if h.NTrain != 20 || h.NTest != 10 || h.Points[len(h.Points)-1].TrainLoss >= h.Points[0].TrainLoss {
+				t.Errorf("history %+v", h)
+			}
+		})
 	}
 }

@@ -1,13 +1,18 @@
 package cells
 
 import (
+	"context"
 	"math"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/spec"
+	"github.com/ntkharness/ntkharness/train"
 )
 
 // TestPoolingChaoticFCN: the converged predictor of a deep chaotic fcn
@@ -50,5 +55,108 @@ func TestCentreColumns(t *testing.T) {
 	want := mat.NewDense(3, 2, []float64{-2, -20, -1, -10, 3, 30})
 	if got := centreColumns(f); !mat.EqualApprox(got, want, 1e-14) {
 		t.Errorf("centreColumns = %v, want %v", mat.Formatted(got), mat.Formatted(want))
+	}
+}
+
+// argmaxAccuracy is the fraction of rows of f whose largest entry is at
+// the label: the accuracy computed here, independently of package train.
+func argmaxAccuracy(f *mat.Dense, labels []int) float64 {
+	right := 0
+	for i, l := range labels {
+		best := 0
+		for j := 1; j < f.RawMatrix().Cols; j++ {
+			if f.At(i, j) > f.At(i, best) {
+				best = j
+			}
+		}
+		if best == l {
+			right++
+		}
+	}
+	return float64(right) / float64(len(labels))
+}
+
+// TestTrainedAccuracyMatchesOutputs: the accuracies TrainedAccuracy reports
+// are those of the trained network's own outputs, recomputed here as the
+// argmax of Forward against the labels after the same training (same seed,
+// same options). A network with more parameters than targets fits its 10
+// training points at half eta_crit (train accuracy 1), and a spec whose
+// outputs disagree with the classes is refused.
+func TestTrainedAccuracyMatchesOutputs(t *testing.T) {
+	trAll, teAll, err := datasets.LoadMNISTEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := trAll.Subset(10, false, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	te, err := teAll.Subset(20, false, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr, err = tr.Downsample(4); err != nil {
+		t.Fatal(err)
+	}
+	if te, err = te.Downsample(4); err != nil {
+		t.Fatal(err)
+	}
+	st := tr.Stats()
+	if tr, err = tr.StandardizeWith(st.Mean, st.Std); err != nil {
+		t.Fatal(err)
+	}
+	if te, err = te.StandardizeWith(st.Mean, st.Std); err != nil {
+		t.Fatal(err)
+	}
+	opt := train.Options{Steps: 200, LRFactor: 0.5, Seed: 1}
+	for _, s := range []spec.Spec{
+		{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: 64, SW2: 1.5, SB2: 0.05},
+		{Arch: spec.CNNF, Act: spec.Erf, Depth: 1, Width: 4, SW2: 1.5, SB2: 0.05},
+	} {
+		trAcc, teAcc, err := TrainedAccuracy(context.Background(), s, tr, te, opt)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Arch, err)
+		}
+		// The same training, then the accuracy from the outputs.
+		s.Outputs = tr.Classes
+		xTr, xTe := tr.Array(), te.Array()
+		if !s.IsConv() {
+			xTr, xTe = tr.Flat(), te.Flat()
+		}
+		net, err := nets.New(s, xTr.Shape[1:], ntkempirical.SeedSource(opt.Seed, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := opt
+		o.LambdaMax = AnalyticLambdaMax
+		if _, err := train.Run(context.Background(), net, train.Data{XTrain: xTr, YTrain: OneHot(tr.Labels, tr.Classes), XTest: xTe, YTest: OneHot(te.Labels, te.Classes)}, o, nil); err != nil {
+			t.Fatal(err)
+		}
+		fTr, err := net.Forward(xTr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fTe, err := net.Forward(xTe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		net.Close()
+		wantTr, wantTe := argmaxAccuracy(fTr, tr.Labels), argmaxAccuracy(fTe, te.Labels)
+		// Accuracies are multiples of 1/10 and 1/20: equal up to rounding.
+		if math.Abs(trAcc-wantTr) > 1e-12 || math.Abs(teAcc-wantTe) > 1e-12 {
+			t.Errorf("%s: TrainedAccuracy gives train %g test %g, the trained outputs' argmax %g and %g", s.Arch, trAcc, teAcc, wantTr, wantTe)
+		}
+		if trAcc != 1 {
+			t.Errorf("%s: train accuracy %g, want 1", s.Arch, trAcc)
+		}
+		// A vacuous test accuracy (chance, or all right) would not tell a
+		// wrong comparison from a right one.
+		if wantTe <= 0.1 || wantTe == 1 {
+			t.Errorf("%s: test accuracy %g: the check needs a value strictly between chance and 1", s.Arch, wantTe)
+		}
+	}
+	bad := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: 8, SW2: 1.5, SB2: 0.05, Outputs: 3}
+	if _, _, err := TrainedAccuracy(context.Background(), bad, tr, te, train.Options{Steps: 1, LRFactor: 0.5}); err == nil || !strings.Contains(err.Error(), "3 outputs") {
+		t.Errorf("spec with 3 outputs for 10 classes: error %v, want one naming the outputs", err)
 	}
 }

@@ -180,7 +180,9 @@ func (d *Distribution) modes(dyn Dynamics, eta, t float64) (g, h []float64, err 
 			return nil, nil, fmt.Errorf("theory: learning rate %v >= eta_crit %v: discrete gradient descent does not converge", eta, p.EtaCrit())
 		}
 		lmin, lmax := p.lambda[0], p.lambda[p.n-1]
-		if !(lmin > lmax/mat.ConditionTolerance) {
+		// The numerical-rank tolerance n eps lambda_max: eigensolvers
+		// return a zero eigenvalue as a few eps lambda_max of either sign.
+		if !(lmin > float64(p.n)*0x1p-52*lmax) {
 			return nil, nil, fmt.Errorf("theory: covariance at t = Inf needs Theta^-1: train-train NTK is singular to working precision (eigenvalues %.3g to %.3g)", lmin, lmax)
 		}
 		for i, l := range p.lambda {

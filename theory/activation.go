@@ -25,19 +25,19 @@ type Activation interface {
 	Tdot(k11, k12, k22 float64) float64 // E[phi'(u) phi'(v)]
 }
 
-// DefaultQuadratureNodes is a Gauss-Hermite node count per axis suited to
-// smooth activations of moderate variance (the reference values use it).
+// DefaultQuadratureNodes is the node count per axis of the approximate
+// Gauss-Hermite rule that NewQuadrature and HermiteQuadrature are usually
+// given. It is not the default: activations without closed forms (tanh) use
+// the trapezoidal strip rule (see ActivationOf), because a fixed
+// Gauss-Hermite rule converges slowly for phi with poles near the real axis
+// (61 nodes for tanh: errors of 2e-7 at variance 1, 1e-3 at variance 4,
+// 10% near variance 100).
 const DefaultQuadratureNodes = 61
 
 // ActivationByName returns ActivationOf the built-in activation named name
-// (one of spec.Acts): closed forms for erf and relu, Gauss-Hermite
-// quadrature for tanh.
-//
-// tanh uses DefaultQuadratureNodes = 61 nodes per axis, the rule of the
-// project's reference values. Its error grows quickly with the variance
-// (measured against a converged rule: 5e-15 at variance 0.25, 2e-7 at 1,
-// 3e-5 at 2, 1e-3 at 4); for accurate tanh kernels at larger variances use
-// TanhStrip.
+// (one of spec.Acts): closed forms for erf and relu, the trapezoidal strip
+// rule for tanh (errors below 1e-12 relative at any variance; see
+// NewStripQuadrature).
 func ActivationByName(name string) (Activation, error) {
 	d, err := activation.Lookup(name)
 	if err != nil {
@@ -47,9 +47,10 @@ func ActivationByName(name string) (Activation, error) {
 }
 
 // ActivationOf returns the expectations of the description d: its closed
-// forms when it has both T and Tdot, else 2-D Gauss-Hermite quadrature of
-// d.Phi and d.DPhi with DefaultQuadratureNodes nodes per axis (see
-// Quadrature), which uses d.PhiDPhi and d.Odd when given.
+// forms when it has both T and Tdot, else 2-D quadrature of d.Phi and d.DPhi
+// by the trapezoidal strip rule for d.Strip (see NewStripQuadrature), which
+// uses d.PhiDPhi and d.Odd when given. A description without a Strip falls
+// back to Gauss-Hermite with DefaultQuadratureNodes nodes per axis.
 func ActivationOf(d *activation.Activation) Activation {
 	if d.HasClosedForm() {
 		return closedForm{d}
@@ -162,9 +163,12 @@ func newQuadrature(name string, phi, dphi func(float64) float64, nodes int) *Qua
 // Constants of the strip rule.
 const (
 	stripRange    = 9.0  // integrate z over [-9, 9]: the normal tail beyond is 2e-19
-	stripExponent = 40.0 // step h = 2 pi d / 40: errors near 1e-13 (measured against a finer rule)
+	stripExponent = 40.0 // step h <= 2 pi d / 40: errors near 1e-13 (measured against a finer rule)
 	stripMaxStep  = 0.4  // the Gaussian alone: exp(-2 pi^2 / h^2) < 1e-50
-	stripMaxNodes = 4001
+	// stripMaxHalf bounds the nodes per axis to 2 stripMaxHalf + 1 (about
+	// variance 5e6 for tanh); beyond it the step is no longer refined and
+	// the accuracy degrades.
+	stripMaxHalf = 1 << 17
 )
 
 // NewStripQuadrature returns an activation computed by 2-D quadrature with
@@ -174,11 +178,14 @@ const (
 // For an integrand analytic in the strip |Im z| < d, the trapezoidal rule
 // with step h converges like exp(-2 pi d / h) (Trefethen and Weideman 2014).
 // phi(sqrt(k) z) is analytic for |Im z| < strip/sqrt(k), so each call takes
-// h = 2 pi strip / (40 sqrt(k_max)) (at most 0.4), k_max = max(k11, k22),
-// on z in [-9, 9]. For tanh that is about 73 sqrt(k_max) nodes per axis
-// (75 at k = 1, 147 at k = 4, at most 4001, reached near k = 3000, beyond
-// which the accuracy degrades), with errors below 3e-13 measured against a
-// rule of twice the density. It panics if strip <= 0 or phi or dphi is nil.
+// h <= 2 pi strip / (40 sqrt(k_max)) (at most 0.4), k_max = max(k11, k22),
+// on z in [-9, 9], the node count rounded up to one of 8 per octave so that
+// few distinct rules are built. For tanh that is about 73 sqrt(k_max) nodes
+// per axis (at least 47; 79 at k = 1, 159 at k = 4, about 7400 at k = 1e4),
+// with errors below 1e-12 relative to sqrt(T(k11,k11,k11) T(k22,k22,k22))
+// at every variance tested (1e-4 to 1e4; TestStripRuleConverged), and a
+// cost of about (73 sqrt(k_max))^2 / 2 evaluations of phi per expectation.
+// It panics if strip <= 0 or phi or dphi is nil.
 func NewStripQuadrature(name string, phi, dphi func(float64) float64, strip float64) Activation {
 	return newStripQuadrature(name, phi, dphi, strip)
 }
@@ -205,11 +212,8 @@ func (q *Quadrature) rule(k11, k22 float64) *rule {
 	if km := math.Max(k11, k22); km > 0 {
 		h = math.Min(h, 2*math.Pi*q.strip/(stripExponent*math.Sqrt(km)))
 	}
-	half := int(math.Ceil(stripRange / h))
+	half := stripHalf(math.Ceil(stripRange / h))
 	n := 2*half + 1
-	if n > stripMaxNodes {
-		n = stripMaxNodes
-	}
 	if r, ok := q.rules.Load(n); ok {
 		return r.(*rule)
 	}
@@ -228,6 +232,25 @@ func (q *Quadrature) rule(k11, k22 float64) *rule {
 	r := newRule(z, w)
 	q.rules.Store(n, r)
 	return r
+}
+
+// stripHalf rounds the half node count m up to the next value of the form
+// k 2^e with 8 <= k < 16 (8 values per octave, at most 12.5% more nodes
+// than needed), capped at stripMaxHalf.
+func stripHalf(m float64) int {
+	if m >= stripMaxHalf {
+		return stripMaxHalf
+	}
+	n := int(m)
+	if n < 16 {
+		return max(n, 1)
+	}
+	e := 0
+	for n>>e >= 16 {
+		e++
+	}
+	k := (n + 1<<e - 1) >> e // ceil(n / 2^e), in [8, 16]
+	return k << e
 }
 
 // Name returns the activation's name.
@@ -302,9 +325,22 @@ func mean1(z, w []float64, f func(float64) float64, s float64) float64 {
 }
 
 // TanhStrip returns tanh with its expectations by the trapezoidal strip rule
-// of NewStripQuadrature: errors near 1e-13 at variances up to about 3000, at
-// a cost of about (73 sqrt(k_max))^2 evaluations per expectation.
+// of NewStripQuadrature, the rule ActivationByName("tanh") uses: errors below
+// 1e-12 relative at any variance the recursions reach.
 func TanhStrip() Activation { return quadratureOf(activation.Tanh, 0) }
+
+// HermiteQuadrature returns d with its expectations by a fixed Gauss-Hermite
+// rule of the given nodes per axis. It is approximate for phi with poles
+// near the real axis: for tanh with 61 nodes, errors of 2e-7 at variance 1,
+// 1e-3 at variance 4 and 10% near variance 100 (where it wrongly puts tanh
+// with sw2 = 100 in a state with chi_c* > 1). It is kept to reproduce
+// results computed with that rule. It panics if nodes < 1.
+func HermiteQuadrature(d *activation.Activation, nodes int) Activation {
+	if nodes < 1 {
+		panic(fmt.Sprintf("theory: HermiteQuadrature(%q): need nodes >= 1 (got %d)", d.Name, nodes))
+	}
+	return quadratureOf(d, nodes)
+}
 
 // quadratureOf returns d with its expectations by quadrature: a fixed
 // Gauss-Hermite rule of the given nodes per axis, or when nodes = 0 the
@@ -312,7 +348,10 @@ func TanhStrip() Activation { return quadratureOf(activation.Tanh, 0) }
 // both T and Tdot, and d.Odd folds the outer sum.
 func quadratureOf(d *activation.Activation, nodes int) *Quadrature {
 	var q *Quadrature
-	if nodes > 0 {
+	if nodes > 0 || !(d.Strip > 0) {
+		if nodes <= 0 {
+			nodes = DefaultQuadratureNodes
+		}
 		q = newQuadrature(d.Name, d.Phi, d.DPhi, nodes)
 	} else {
 		q = newStripQuadrature(d.Name, d.Phi, d.DPhi, d.Strip)
@@ -372,5 +411,6 @@ func (q *Quadrature) expectBoth(k11, k12, k22 float64) (t, td float64) {
 }
 
 // quadratureNodes is the Gauss-Hermite node count ActivationOf uses for
-// activations without closed forms (tanh); zero selects the strip rule.
-var quadratureNodes = DefaultQuadratureNodes
+// activations without closed forms (tanh); zero, the default, selects the
+// strip rule. Tests set it to inject a coarse rule.
+var quadratureNodes = 0

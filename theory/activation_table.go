@@ -42,14 +42,25 @@ const (
 // when the Chebyshev series did not converge to tableCoefTol by degree
 // tableMaxDegree (the caller then falls back to direct quadrature).
 func newCorrTable(act Activation, q float64) (*corrTable, bool) {
+	return newCorrTable2(act, q, q)
+}
+
+// newCorrTable2 is newCorrTable for the variances q1, q2 > 0: the table
+// holds c -> T(q1, c sqrt(q1 q2), q2) and Tdot, and eval takes
+// k12 = c sqrt(q1 q2).
+func newCorrTable2(act Activation, q1, q2 float64) (*corrTable, bool) {
 	var ct, cd []float64
 	ok := false
+	sq := math.Sqrt(q1 * q2)
+	if q1 == q2 {
+		sq = q1
+	}
 	for m := tableMinDegree; m <= tableMaxDegree; m *= 2 {
 		ft := make([]float64, m)
 		fd := make([]float64, m)
 		for k := range m {
 			x := math.Cos(math.Pi * (float64(k) + 0.5) / float64(m))
-			ft[k], fd[k] = expectBoth(act, q, x*q, q)
+			ft[k], fd[k] = expectBoth(act, q1, x*sq, q2)
 		}
 		ct, cd = chebCoeffs(ft), chebCoeffs(fd)
 		if chebConverged(ct) && chebConverged(cd) {
@@ -62,7 +73,7 @@ func newCorrTable(act Activation, q float64) (*corrTable, bool) {
 	}
 	dct, dcd := chebDeriv(ct), chebDeriv(cd)
 	n := tableIntervals + 1
-	tb := &corrTable{q: q, invq: 1 / q, g: tableIntervals / 2,
+	tb := &corrTable{q: sq, invq: 1 / sq, g: tableIntervals / 2,
 		t: make([]float64, n), dt: make([]float64, n), d: make([]float64, n), dd: make([]float64, n)}
 	for k := range n {
 		x := -1 + float64(k)/tb.g

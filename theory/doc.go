@@ -44,10 +44,13 @@
 //	Tdot = (pi - theta)/(2 pi).
 //
 // Any other phi (tanh) is integrated by 2-D quadrature through the Cholesky
-// factor of the 2x2 covariance: Gauss-Hermite (NewQuadrature; 61 nodes per
-// axis by default) or, accurate at large variances, the trapezoidal strip
-// rule (NewStripQuadrature, TanhStrip). relu is never integrated: its kink
-// limits quadrature to about 1e-3.
+// factor of the 2x2 covariance, by default with the trapezoidal strip rule
+// (NewStripQuadrature, TanhStrip; errors near 1e-13 at any variance), or
+// with a fixed Gauss-Hermite rule (NewQuadrature, HermiteQuadrature), which
+// is approximate for tanh. Kernels tabulate the expectations per layer: over
+// the correlation when all variances agree, else over pairs of variances and
+// the correlation (checked against direct quadrature as it is built). relu
+// is never integrated: its kink limits quadrature to about 1e-3.
 //
 // Convolutional networks (cnn-f, cnn-gap; stride 1, f x f filters) carry one
 // covariance per pixel pair (a, a'). A convolution averages along the filter

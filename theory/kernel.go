@@ -35,7 +35,7 @@ type Options struct {
 	EachDepth func(depth int, k Kernels)
 	Progress  func(done, total int) // optional progress callback
 	// Activation, when set, replaces the activation named by the spec, e.g.
-	// TanhStrip() for accurate tanh kernels at large variances, any
+	// the approximate HermiteQuadrature to reproduce old tanh results, any
 	// NewQuadrature activation, or ActivationOf a new description.
 	Activation Activation
 }

@@ -2,6 +2,7 @@ package theory
 
 import (
 	"math"
+	"runtime"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -161,9 +162,15 @@ func newFCNLayer(act Activation, q1, q2 []float64, table bool) fcnLayer {
 		if !table {
 			break
 		}
-		if q, ok := commonVariance(q1, q2); ok && q > 0 {
+		q, ok := commonVariance(q1, q2)
+		if ok && q > 0 {
 			if tb, ok := newCorrTable(a, q); ok {
 				return &tableLayer{tb: tb}
+			}
+		}
+		if !ok {
+			if l := newVarLayer(a, q1, q2); l != nil {
+				return l
 			}
 		}
 	}
@@ -302,6 +309,70 @@ func (l *tableLayer) maps(_, _ int, k, th []float64) {
 }
 
 func (l *tableLayer) pair(_, k12, _ float64) (float64, float64) { return l.tb.eval(k12) }
+
+// varLayer interpolates T and Tdot in a varTable (variances that differ),
+// with the Lagrange weights and 1/sqrt(q) of every row and column computed
+// once per layer.
+type varLayer struct {
+	vt     *varTable
+	g      int
+	w1, w2 []float64 // w1[i*g+a] = l_a(x(q1[i]))
+	r1, r2 []float64 // 1/sqrt(q)
+}
+
+// newVarLayer returns nil when the variances include 0 with others (the
+// correlation is undefined there) or the table does not converge.
+func newVarLayer(act *Quadrature, q1, q2 []float64) *varLayer {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, qs := range [][]float64{q1, q2} {
+		for _, q := range qs {
+			lo, hi = math.Min(lo, q), math.Max(hi, q)
+		}
+	}
+	if !(lo > 0) || math.IsInf(hi, 0) {
+		return nil
+	}
+	vt, ok := newVarTable(act, lo, hi, runtime.GOMAXPROCS(0))
+	if !ok {
+		return nil
+	}
+	g := len(vt.x)
+	l := &varLayer{vt: vt, g: g}
+	prep := func(qs []float64) ([]float64, []float64) {
+		w, r := make([]float64, len(qs)*g), make([]float64, len(qs))
+		for i, q := range qs {
+			vt.weights(q, w[i*g:(i+1)*g])
+			r[i] = 1 / math.Sqrt(q)
+		}
+		return w, r
+	}
+	l.w1, l.r1 = prep(q1)
+	if &q2[0] == &q1[0] && len(q1) == len(q2) {
+		l.w2, l.r2 = l.w1, l.r1
+	} else {
+		l.w2, l.r2 = prep(q2)
+	}
+	return l
+}
+
+func (l *varLayer) maps(i, j0 int, k, th []float64) {
+	g := l.g
+	wi, ri := l.w1[i*g:(i+1)*g], l.r1[i]
+	th = th[:len(k)]
+	for j, kij := range k {
+		jj := j0 + j
+		t, td := l.vt.eval(wi, l.w2[jj*g:(jj+1)*g], kij*ri*l.r2[jj])
+		k[j] = t
+		th[j] *= td
+	}
+}
+
+func (l *varLayer) pair(k11, k12, k22 float64) (float64, float64) {
+	w1, w2 := make([]float64, l.g), make([]float64, l.g)
+	l.vt.weights(k11, w1)
+	l.vt.weights(k22, w2)
+	return l.vt.eval(w1, w2, k12/math.Sqrt(k11*k22))
+}
 
 // genericLayer evaluates the activation at every entry.
 type genericLayer struct {

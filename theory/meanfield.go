@@ -243,7 +243,42 @@ func SolveMeanField(act Activation, sw2, sb2 float64) (MeanField, error) {
 	if math.IsNaN(m.QStar) || math.IsNaN(m.Chi1) || math.IsNaN(m.CStar) || math.IsNaN(m.ChiCStar) {
 		return MeanField{}, fmt.Errorf("theory: %s with sw2=%v sb2=%v: mean-field quantities are NaN (q*=%v chi_1=%v c*=%v)", act.Name(), sw2, sb2, m.QStar, m.Chi1, m.CStar)
 	}
+	if err := checkMeanField(act, m); err != nil {
+		return MeanField{}, err
+	}
 	return m, nil
+}
+
+// checkMeanField verifies what the definitions of MeanField guarantee for
+// exact expectations: q* is a stable fixed point of the variance map
+// (slope V'(q*) < 1, by a central difference), a c* < 1 is a stable fixed
+// point of the correlation map (chi_c* < 1, which the chaotic phase needs,
+// since there chi_1 > 1), and every depth scale that exists is positive.
+// A failure means the expectations are wrong (an inaccurate quadrature
+// rule, say), so it is an error naming the quantity and the inputs rather
+// than a number.
+func checkMeanField(act Activation, m MeanField) error {
+	fail := func(what string, args ...any) error {
+		return fmt.Errorf("theory: %s with sw2=%v sb2=%v: %s; the expectations of the activation are inaccurate here, so no mean-field values are reported", act.Name(), m.SW2, m.SB2, fmt.Sprintf(what, args...))
+	}
+	q := m.QStar
+	dq := 1e-4 * q
+	v := func(q float64) float64 { return m.SW2*act.T(q, q, q) + m.SB2 }
+	if slope := (v(q+dq) - v(q-dq)) / (2 * dq); !(slope < 1) {
+		return fail("the fixed point q* = %v of the variance map is not stable (slope %v >= 1)", q, slope)
+	}
+	if m.CStar < 1 && !(m.ChiCStar < 1) {
+		return fail("the fixed point c* = %v of the correlation map is not stable (chi_c* = %v >= 1)", m.CStar, m.ChiCStar)
+	}
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{{"xi_1", m.Xi1}, {"xi_*", m.XiStar}, {"xi_c*", m.XiCStar}} {
+		if Has(x.v) && !(x.v > 0) {
+			return fail("the depth scale %s = %v is not positive (chi_1 = %v, chi_c* = %v)", x.name, x.v, m.Chi1, m.ChiCStar)
+		}
+	}
+	return nil
 }
 
 // MeanFieldOf is SolveMeanField for the activation and variances of s.

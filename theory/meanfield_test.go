@@ -61,12 +61,12 @@ func mustAct(t testing.TB, name string) Activation {
 }
 
 // fixedPointAbsTol is the accuracy the project requires of q*, c*, chi_1 and
-// chi_c* (the solver reaches ~1e-13; tanh's quadrature limits T to ~1e-10).
+// chi_c* (the solver reaches ~1e-13, tanh's strip rule ~1e-12).
 const fixedPointAbsTol = 1e-9
 
 // xiRelTol: a depth scale xi = -1/ln chi amplifies an error e in chi to a
-// relative error xi e / chi, up to ~100 * 1e-9 for the rows here.
-const xiRelTol = 1e-6
+// relative error xi e / chi, about 100 * 1e-12 for the rows here.
+const xiRelTol = 1e-9
 
 func relErr(got, want float64) float64 {
 	return math.Abs(got-want) / math.Max(math.Abs(want), 1e-300)

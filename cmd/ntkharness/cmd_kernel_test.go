@@ -11,6 +11,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/activation"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
@@ -79,6 +80,8 @@ func TestKernelJSONContract(t *testing.T) {
 			spec.Spec{Arch: "cnn-f", Act: "relu", Depth: 2, SW2: 2, SB2: 0.1}, i1, npy.Array{}, nil},
 		{"tanh-strip", []string{"--act", "tanh", "--tanh-quadrature", "strip", "--depth", "2", "--sw2", "2", "--x1", flat2},
 			spec.Spec{Arch: "fcn", Act: "tanh", Depth: 2, SW2: 2}, a2, npy.Array{}, theory.TanhStrip()},
+		{"tanh-hermite", []string{"--act", "tanh", "--tanh-quadrature", "hermite", "--depth", "2", "--sw2", "2", "--x1", flat2},
+			spec.Spec{Arch: "fcn", Act: "tanh", Depth: 2, SW2: 2}, a2, npy.Array{}, theory.HermiteQuadrature(activation.Tanh, 61)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -189,7 +189,7 @@ func ntkDepthPoints() ([]ntkDepthPoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []ntkDepthPoint{{"ordered", 1.0, plots.LegendRight}, {"critical", crit, plots.LegendTopLeft}, {"chaotic", 2.5, plots.LegendTopLeft}}, nil
+	return []ntkDepthPoint{{"ordered", 1.0, plots.LegendAuto}, {"critical", crit, plots.LegendAuto}, {"chaotic", 2.5, plots.LegendAuto}}, nil
 }
 
 // ntkDepthN is the number of inputs of the figure.

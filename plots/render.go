@@ -601,6 +601,7 @@ func drawFigureBoxes(f *Figure, l *layout, c vg.CanvasSizer) []panelBoxes {
 		}
 	}
 
+	alignGroups(f, l, grid, tiles, area, true) // the group headings
 	boxes := make([]panelBoxes, len(f.Panels))
 	var barTop, barBottom vg.Length = -1, -1
 	var sharedScale *colorScale
@@ -709,12 +710,15 @@ func fitText(f *Figure, l *layout, built []*builtPanel, own bool, tiles draw.Til
 			continue
 		}
 		p := b.p
-		if p.Title.Text != "" {
-			p.Title.Text = strings.Join(wrapText(p.Title.TextStyle, p.Title.Text, nominal.Max.X), "\n")
-			b.title = p.Title.Text
-		}
 		b.xLabel, b.yLabel = p.X.Label.Text, p.Y.Label.Text
 		p.X.Label.Text, p.Y.Label.Text = labelRoom(b.xLabel), labelRoom(b.yLabel)
+		// The title is centred on the data area: it wraps to its width
+		// (less the room taken by a wrapped y label, which is small).
+		if p.Title.Text != "" {
+			d := p.DataCanvas(nominal)
+			p.Title.Text = balancedWrap(p.Title.TextStyle, p.Title.Text, 0.95*(d.Max.X-d.Min.X))
+			b.title = p.Title.Text
+		}
 		// Wrapping the y label widens the axis, not the height of the
 		// data area; the x label the reverse. One measurement suffices.
 		data := p.DataCanvas(nominal)
@@ -770,7 +774,7 @@ func drawAxisLabels(b *builtPanel, pc, data draw.Canvas) {
 // groups, and returns for each row the gap between the top of the data
 // areas and the panel titles.
 func layoutPanels(f *Figure, l *layout, grid [][]*plot.Plot, built []*builtPanel, own bool, tiles draw.Tiles, area draw.Canvas) ([][]draw.Canvas, []vg.Length) {
-	canvases := alignGroups(f, l, grid, tiles, area)
+	canvases := alignGroups(f, l, grid, tiles, area, false)
 	gaps := make([]vg.Length, f.Rows)
 	for r := 0; r < f.Rows; r++ {
 		var top, bottom, ceiling, titleH vg.Length
@@ -825,7 +829,7 @@ func layoutPanels(f *Figure, l *layout, grid [][]*plot.Plot, built []*builtPanel
 // alignGroups lays the panels out on area: one aligned grid, or one per
 // column group with a gap between groups and each group's heading above
 // it.
-func alignGroups(f *Figure, l *layout, grid [][]*plot.Plot, tiles draw.Tiles, area draw.Canvas) [][]draw.Canvas {
+func alignGroups(f *Figure, l *layout, grid [][]*plot.Plot, tiles draw.Tiles, area draw.Canvas, headings bool) [][]draw.Canvas {
 	g := len(f.Groups)
 	if g == 0 {
 		return plot.Align(grid, tiles, area)
@@ -850,6 +854,9 @@ func alignGroups(f *Figure, l *layout, grid [][]*plot.Plot, tiles draw.Tiles, ar
 		cs := plot.Align(part, tiles, sub)
 		for r := range cs {
 			copy(out[r][k*per:], cs[r])
+		}
+		if !headings {
+			continue
 		}
 		sub.FillText(sty, vg.Point{X: (sub.Min.X + sub.Max.X) / 2, Y: sub.Max.Y + 4}, f.Groups[k])
 		// A rule under the heading shows the extent of the group.

@@ -171,9 +171,8 @@ var (
 )
 
 // ntkDepthPoints are the three phase points of the figure; eigLegend
-// places the eigenvalue panel's legend clear of the data: in the ordered
-// phase lambda_max runs along the top and the footnote on the lambda_min
-// lost to rounding takes the bottom left.
+// places the eigenvalue panel's legend (automatic placement keeps it off
+// the data, widening the y range when no corner is free).
 type ntkDepthPoint struct {
 	name      string
 	sw2       float64

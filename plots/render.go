@@ -714,9 +714,17 @@ func fitText(f *Figure, l *layout, built []*builtPanel, own bool, tiles draw.Til
 		p.X.Label.Text, p.Y.Label.Text = labelRoom(b.xLabel), labelRoom(b.yLabel)
 		// The title is centred on the data area: it wraps to its width
 		// (less the room taken by a wrapped y label, which is small).
-		if p.Title.Text != "" {
+		// On a panel too small for the wrapped title, it wraps to the
+		// tile or, failing that, stays on one line.
+		if t := p.Title.Text; t != "" {
 			d := p.DataCanvas(nominal)
-			p.Title.Text = balancedWrap(p.Title.TextStyle, p.Title.Text, 0.95*(d.Max.X-d.Min.X))
+			for _, w := range []vg.Length{0.95 * (d.Max.X - d.Min.X), nominal.Max.X} {
+				p.Title.Text = balancedWrap(p.Title.TextStyle, t, w)
+				if h := p.DataCanvas(nominal).Size().Y; h > nominal.Max.Y/3 {
+					break
+				}
+				p.Title.Text = t
+			}
 			b.title = p.Title.Text
 		}
 		// Wrapping the y label widens the axis, not the height of the

@@ -171,9 +171,8 @@ var (
 )
 
 // ntkDepthPoints are the three phase points of the figure; eigLegend
-// places the eigenvalue panel's legend clear of the data: in the ordered
-// phase lambda_max runs along the top and the footnote on the lambda_min
-// lost to rounding takes the bottom left.
+// places the eigenvalue panel's legend (automatic placement keeps it off
+// the data, widening the y range when no corner is free).
 type ntkDepthPoint struct {
 	name      string
 	sw2       float64
@@ -189,7 +188,7 @@ func ntkDepthPoints() ([]ntkDepthPoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []ntkDepthPoint{{"ordered", 1.0, plots.LegendRight}, {"critical", crit, plots.LegendTopLeft}, {"chaotic", 2.5, plots.LegendTopLeft}}, nil
+	return []ntkDepthPoint{{"ordered", 1.0, plots.LegendAuto}, {"critical", crit, plots.LegendAuto}, {"chaotic", 2.5, plots.LegendAuto}}, nil
 }
 
 // ntkDepthN is the number of inputs of the figure.

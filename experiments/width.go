@@ -59,7 +59,7 @@ func runWidth(cfg Config) (Result, error) {
 	for _, a := range archs {
 		total += len(ws.widths[a])
 	}
-	xs, ys := map[string][]float64{}, map[string][]float64{}
+	xs, ys, es := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
 	for _, a := range archs {
 		x := sub.Array()
 		inShape := []int{sub.H, sub.W, sub.C}
@@ -69,19 +69,20 @@ func runWidth(cfg Config) (Result, error) {
 		}
 		for _, w := range ws.widths[a] {
 			s := spec.Spec{Arch: a, Act: spec.Erf, Depth: ws.depth, Width: w, SW2: ws.sw2, SB2: ws.sb2, Outputs: 10}
-			c, err := ntkempirical.CompareTheory(s, inShape, x, x, cfg.Seed, ws.samples, ntkempirical.Options{}, theory.Options{})
+			rel, se, err := widthRelErr(s, inShape, x, cfg.Seed, ws.samples)
 			if err != nil {
 				return Result{}, fmt.Errorf("%s width %d: %w", a, w, err)
 			}
 			xs[a] = append(xs[a], float64(w))
-			ys[a] = append(ys[a], c.Relative)
+			ys[a] = append(ys[a], rel)
+			es[a] = append(es[a], se)
 			done++
 			if cfg.Progress != nil {
 				cfg.Progress(done, total)
 			}
 		}
 	}
-	panel, obs, nums := widthErrorPanel(archs, xs, ys, ws.samples)
+	panel, obs, nums := widthErrorPanel(archs, xs, ys, es, ws.samples)
 	change, changeObs, err := trainingChange(sub, cfg, ws.depth, ws.sw2, ws.sb2)
 	if err != nil {
 		return Result{}, err
@@ -93,13 +94,70 @@ func runWidth(cfg Config) (Result, error) {
 		panel, change, obs+changeObs, nums), nil
 }
 
+// widthRelErr is the relative Frobenius error of the mean empirical NTK
+// of samples networks against the analytic NTK, as
+// ntkempirical.CompareTheory computes it (the same networks, summed in the
+// same order, so the same number), and its jackknife standard error over
+// the networks: the spread of the errors of the means that leave one
+// network out.
+func widthRelErr(s spec.Spec, inShape []int, x npy.Array, seed uint64, samples int) (rel, se float64, err error) {
+	ks := make([]*mat.Dense, samples)
+	for m := range ks {
+		net, err := nets.New(s, inShape, ntkempirical.SeedSource(seed, m))
+		if err != nil {
+			return 0, 0, err
+		}
+		k, err := ntkempirical.Compute(net, x, x, ntkempirical.Options{})
+		net.Close()
+		if err != nil {
+			return 0, 0, err
+		}
+		ks[m] = k.NTK
+	}
+	th, err := theory.Compute(s, x, x, theory.Options{})
+	if err != nil {
+		return 0, 0, fmt.Errorf("analytic kernel: %w", err)
+	}
+	sum := mat.DenseCopyOf(ks[0])
+	for _, k := range ks[1:] {
+		sum.Add(sum, k)
+	}
+	mean := mat.DenseCopyOf(sum)
+	if samples > 1 {
+		mean.Scale(1/float64(samples), mean)
+	}
+	if rel, err = ntkempirical.RelativeFrobenius(mean, th.NTK); err != nil || samples < 2 {
+		return rel, math.NaN(), err
+	}
+	loo := make([]float64, samples)
+	var avg float64
+	for m, k := range ks {
+		var d mat.Dense
+		d.Sub(sum, k)
+		d.Scale(1/float64(samples-1), &d)
+		if loo[m], err = ntkempirical.RelativeFrobenius(&d, th.NTK); err != nil {
+			return 0, 0, err
+		}
+		avg += loo[m] / float64(samples)
+	}
+	var ss float64
+	for _, v := range loo {
+		ss += (v - avg) * (v - avg)
+	}
+	return rel, math.Sqrt(float64(samples-1) / float64(samples) * ss), nil
+}
+
 // widthErrorPanel draws the relative error of the mean empirical NTK vs
-// width per architecture (xs: widths, ys: errors) with slope -1/2 lines,
-// and reports each fitted log-log slope.
-func widthErrorPanel(archs []string, xs, ys map[string][]float64, samples int) (plots.Panel, string, []plots.KeyNumber) {
+// width per architecture (xs: widths, ys: errors, es: their standard
+// errors over the networks, nil when unknown) as markers with error bars,
+// with slope -1/2 lines, and reports each fitted log-log slope.
+func widthErrorPanel(archs []string, xs, ys, es map[string][]float64, samples int) (plots.Panel, string, []plots.KeyNumber) {
 	panel := plots.Panel{Title: fmt.Sprintf("mean of %d empirical NTKs vs analytic", samples), XLabel: "width (units or channels)", YLabel: "||Theta_emp - Theta||_F / ||Theta||_F", LogX: true, LogY: true}
 	var nums []plots.KeyNumber
 	obs := ""
+	if es != nil {
+		obs = fmt.Sprintf("Error bars: jackknife standard error over the %d networks. ", samples)
+	}
 	for ia, a := range archs {
 		x, y := xs[a], ys[a]
 		if len(x) < 2 {
@@ -112,7 +170,7 @@ func widthErrorPanel(archs []string, xs, ys map[string][]float64, samples int) (
 			ref[i] = y[0] * math.Sqrt(x[0]/x[i])
 		}
 		panel.Series = append(panel.Series,
-			plots.Series{Label: a, X: x, Y: y, Style: plots.Line, Color: ia + 1},
+			plots.Series{Label: a, X: x, Y: y, YErr: es[a], Style: plots.Markers, Color: ia + 1},
 			plots.Series{Label: a + ": slope -1/2", X: x, Y: ref, Style: plots.Line, Dashed: true, Color: ia + 1})
 		obs += fmt.Sprintf("%s: fitted log-log slope %.2f. ", a, slope)
 		nums = append(nums, plots.KeyNumber{Name: a + " slope", Value: fmt.Sprintf("%.3f", slope), Note: fmt.Sprintf("widths %v", x)})
@@ -263,7 +321,8 @@ func widthPlan(cfg Config, wp widthGrid) (SweepPlan, error) {
 		for ia, a := range archs {
 			xs[a], ys[a] = tableCurve(tables[ia], "width", "ntk.rel_err")
 		}
-		panel, obs, nums := widthErrorPanel(archs, xs, ys, wp.samples)
+		// The sweep cells keep only the error of the mean kernel.
+		panel, obs, nums := widthErrorPanel(archs, xs, ys, nil, wp.samples)
 		cx, cy := tableCurve(tables[len(archs)], "width", "train.ntk_change")
 		if len(cx) < 2 {
 			return Result{}, fmt.Errorf("width figure: fewer than 2 trained widths have an NTK change")

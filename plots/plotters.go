@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -289,6 +290,24 @@ func (b *errBars) Plot(c draw.Canvas, plt *plot.Plot) {
 		}
 		c.StrokeLines(b.sty, c.ClipLinesXY(lines...)...)
 	}
+}
+
+// segments returns each drawn error bar as a two-point line in data
+// coordinates (a lower end cut on a log axis ends at the point itself).
+func (b *errBars) segments() []plotter.XYs {
+	var out []plotter.XYs
+	for i := range b.x {
+		x, y, e := b.x[i], b.y[i], b.e[i]
+		if isInf(x) || isInf(y) || isInf(e) {
+			continue
+		}
+		lo := y - e
+		if b.logY && lo < minLogCoord {
+			lo = y
+		}
+		out = append(out, plotter.XYs{{X: x, Y: lo}, {X: x, Y: y + e}})
+	}
+	return out
 }
 
 // DataRange implements plot.DataRanger.

@@ -286,6 +286,13 @@ type builtPanel struct {
 	scale  *colorScale   // heat map colour scale, nil without a heat map
 	label  string        // heat map quantity
 	ownBar bool          // draws its own colour bar
+	title  string        // the panel title, drawn by drawFigure above the data area
+	// The axis labels, drawn by drawFigure centred on the data area; the
+	// gonum axes get blank placeholders of as many lines that keep their
+	// room (gonum/plot v0.17 measures a label as centred on the middle
+	// value of a log axis, near its top end, and pads the data area for
+	// a long one).
+	xLabel, yLabel string
 }
 
 // heatRange is the colour range of a heat map: the shared bar, the heat
@@ -385,8 +392,10 @@ func buildPanel(pn *Panel, shared *ColorBar) *builtPanel {
 				}
 			}
 			if s.YErr != nil {
-				p.Add(&errBars{x: s.X, y: s.Y, e: s.YErr, logY: pn.LogY,
-					sty: draw.LineStyle{Color: seriesColors[ci], Width: vg.Points(1)}})
+				eb := &errBars{x: s.X, y: s.Y, e: s.YErr, logY: pn.LogY,
+					sty: draw.LineStyle{Color: seriesColors[ci], Width: vg.Points(1)}}
+				p.Add(eb)
+				bp.pieces = append(bp.pieces, eb.segments()...)
 			}
 			if len(xys) > 0 {
 				p.Add(&plotter.Scatter{XYs: xys, GlyphStyle: seriesGlyph(ci)})
@@ -400,6 +409,14 @@ func buildPanel(pn *Panel, shared *ColorBar) *builtPanel {
 		if s.Label != "" && pn.Heat == nil {
 			bp.legend = append(bp.legend, keyEntry{s.Label, seriesThumbs(s, ci)})
 		}
+	}
+	if bp.hidden > 0 && pn.Heat == nil {
+		// The count of points not drawn is a legend entry, so that the
+		// legend placement keeps it off the data like the rest.
+		if bp.place == LegendNone {
+			bp.legend, bp.place = nil, LegendAuto
+		}
+		bp.legend = append(bp.legend, keyEntry{label: hiddenNote(bp.hidden)})
 	}
 	if len(pn.Notes) > 0 {
 		p.Add(&notePlotter{notes: pn.Notes, sty: textStyle(fontNoteLabel)})
@@ -491,10 +508,41 @@ func finitePieces(x, y []float64) []plotter.XYs {
 	return out
 }
 
+// panelBoxes is where drawFigure put one panel, in points from the lower
+// left corner of the page: the data area, the panel title, the inside or
+// outside legend box (zero when none), and the page positions of what the
+// legend must not hide (points, error bars and samples along lines).
+type panelBoxes struct {
+	data, title, legend vg.Rectangle
+	row                 int
+	hasLegend           bool
+	points              []vg.Point
+}
+
 // drawFigure draws f on a canvas of the layout's size and returns the data
 // area of every panel (zero for empty slots), in points from the lower
 // left corner of the page.
 func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
+	boxes := drawFigureBoxes(f, l, c)
+	areas := make([]vg.Rectangle, len(boxes))
+	for i, b := range boxes {
+		areas[i] = b.data
+	}
+	return areas
+}
+
+// Panel title geometry: the gap between the top of the data area (or of a
+// tick label reaching above it) and the title.
+const titlePad = vg.Length(4)
+
+// legendLayoutPasses bounds the layout passes that make room for legends
+// by widening a y range (each can change the tick labels, hence the
+// panel sizes).
+const legendLayoutPasses = 3
+
+// drawFigureBoxes draws f and returns where each panel went (zero for
+// empty slots).
+func drawFigureBoxes(f *Figure, l *layout, c vg.CanvasSizer) []panelBoxes {
 	dc := draw.New(c)
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())
@@ -515,50 +563,81 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
 	for r := range grid {
 		grid[r] = make([]*plot.Plot, f.Cols)
 	}
+	// Panels that draw their own colour bar are laid out narrower, all by
+	// the same amount, so that the grid stays aligned.
+	own := false
 	for i := range f.Panels {
 		if f.Panels[i].empty() {
 			continue
 		}
 		built[i] = buildPanel(&f.Panels[i], f.ColorBar)
 		grid[i/f.Cols][i%f.Cols] = built[i].p
+		own = own || built[i].ownBar
 	}
 	tiles := draw.Tiles{Rows: f.Rows, Cols: f.Cols, PadX: tilePad * 2, PadY: tilePad * 2,
 		PadTop: tilePad, PadBottom: tilePad, PadLeft: tilePad, PadRight: tilePad}
-	// Panels that draw their own colour bar are laid out narrower, all by
-	// the same amount, so that the grid stays aligned.
-	own := false
-	for _, b := range built {
-		if b != nil && b.ownBar {
-			own = true
+	fitText(f, l, built, own, tiles, area)
+
+	var canvases [][]draw.Canvas
+	var gaps []vg.Length
+	for pass := 0; ; pass++ {
+		canvases, gaps = layoutPanels(f, l, grid, built, own, tiles, area)
+		if pass == legendLayoutPasses {
+			break
+		}
+		widened := false
+		for i, b := range built {
+			if b == nil || b.place == LegendRight || len(b.legend) == 0 || b.place == LegendNone {
+				continue
+			}
+			pc := canvases[i/f.Cols][i%f.Cols]
+			data := b.p.DataCanvas(pc)
+			if makeLegendRoom(b, data) {
+				widened = true
+			}
+		}
+		if !widened {
+			break
 		}
 	}
-	canvases := alignGroups(f, l, grid, tiles, area)
 
-	areas := make([]vg.Rectangle, len(f.Panels))
+	alignGroups(f, l, grid, tiles, area, true) // the group headings
+	boxes := make([]panelBoxes, len(f.Panels))
 	var barTop, barBottom vg.Length = -1, -1
 	var sharedScale *colorScale
 	for i, b := range built {
 		if b == nil {
 			continue
 		}
+		pb := &boxes[i]
+		pb.row = i / f.Cols
 		pc := canvases[i/f.Cols][i%f.Cols]
-		if own {
-			pc.Max.X -= ownBarW
-		}
 		var outside vg.Length
 		if b.place == LegendRight && len(b.legend) > 0 {
 			lg := newLegend(b)
 			outside = lg.Rectangle(pc).Size().X + 2*legendBoxPad + tilePad
 			pc.Max.X -= outside
 		}
+		// The title is drawn here, at the same height above the data
+		// area in every panel of a row, rather than at the top of the
+		// panel's tile as gonum/plot does.
+		pc.Max.Y -= titleSpace(b.p)
+		b.p.Title.Text = ""
 		b.p.Draw(pc)
 		data := b.p.DataCanvas(pc)
-		areas[i] = data.Rectangle
-		if b.hidden > 0 {
-			sty := textStyle(fontTick)
-			sty.Color = refColor
-			data.FillText(sty, vg.Point{X: data.Min.X + 3, Y: data.Min.Y + 3},
-				fmt.Sprintf("%d point(s) ≤ 0 on a log axis or out of range not shown", b.hidden))
+		b.p.Title.Text = b.title
+		pb.data = data.Rectangle
+		drawAxisLabels(b, pc, data)
+		if b.title != "" {
+			sty := b.p.Title.TextStyle
+			sty.XAlign, sty.YAlign = draw.XCenter, draw.YBottom
+			at := vg.Point{X: (data.Min.X + data.Max.X) / 2, Y: data.Max.Y + gaps[i/f.Cols]}
+			dc.FillText(sty, at, b.title)
+			w, h := sty.Width(b.title), sty.Height(b.title)
+			pb.title = vg.Rectangle{Min: vg.Point{X: at.X - w/2, Y: at.Y}, Max: vg.Point{X: at.X + w/2, Y: at.Y + h}}
+		}
+		if b.scale == nil {
+			pb.points = pagePoints(b, data)
 		}
 		if outside > 0 {
 			lc := data
@@ -567,8 +646,9 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
 			lg := newLegend(b)
 			lg.Top, lg.Left = true, true
 			lg.Draw(lc)
-		} else {
-			drawLegend(b, data)
+			pb.legend, pb.hasLegend = legendRect(&lg, lc), true
+		} else if r, ok := drawLegend(b, data); ok {
+			pb.legend, pb.hasLegend = r, true
 		}
 		if b.scale == nil {
 			continue
@@ -598,13 +678,166 @@ func drawFigure(f *Figure, l *layout, c vg.CanvasSizer) []vg.Rectangle {
 	if l.keyRows > 0 {
 		drawKey(l, draw.Crop(dc, 0, 0, 0, -(dc.Max.Y-dc.Min.Y-keyH)))
 	}
-	return areas
+	return boxes
+}
+
+// titleSpace is the height gonum/plot reserves for a plot's title.
+func titleSpace(p *plot.Plot) vg.Length {
+	if p.Title.Text == "" {
+		return 0
+	}
+	sty := p.Title.TextStyle
+	return sty.Height(p.Title.Text) - sty.FontExtents().Descent + p.Title.Padding
+}
+
+// nominalCanvas is the tile of one panel before alignment, for measuring.
+func nominalCanvas(l *layout, own bool) draw.Canvas {
+	w := l.panelW - 2*tilePad
+	if own {
+		w -= ownBarW
+	}
+	return draw.Canvas{Rectangle: vg.Rectangle{Max: vg.Point{X: w, Y: l.panelH - 2*tilePad}}}
+}
+
+// fitText wraps panel titles to the width of their tile and axis labels
+// to the length of their axis, so that no label runs off its panel (a y
+// label longer than the data area would otherwise leave the page and push
+// the data area down).
+func fitText(f *Figure, l *layout, built []*builtPanel, own bool, tiles draw.Tiles, area draw.Canvas) {
+	nominal := nominalCanvas(l, own)
+	for _, b := range built {
+		if b == nil {
+			continue
+		}
+		p := b.p
+		b.xLabel, b.yLabel = p.X.Label.Text, p.Y.Label.Text
+		p.X.Label.Text, p.Y.Label.Text = labelRoom(b.xLabel), labelRoom(b.yLabel)
+		// The title is centred on the data area: it wraps to its width
+		// (less the room taken by a wrapped y label, which is small).
+		// On a panel too small for the wrapped title, it wraps to the
+		// tile or, failing that, stays on one line.
+		if t := p.Title.Text; t != "" {
+			d := p.DataCanvas(nominal)
+			for _, w := range []vg.Length{0.95 * (d.Max.X - d.Min.X), nominal.Max.X} {
+				p.Title.Text = balancedWrap(p.Title.TextStyle, t, w)
+				if h := p.DataCanvas(nominal).Size().Y; h > nominal.Max.Y/3 {
+					break
+				}
+				p.Title.Text = t
+			}
+			b.title = p.Title.Text
+		}
+		// Wrapping the y label widens the axis, not the height of the
+		// data area; the x label the reverse. One measurement suffices.
+		data := p.DataCanvas(nominal)
+		if t := b.yLabel; p.Y.Label.TextStyle.Width(t) > data.Max.Y-data.Min.Y {
+			b.yLabel = balancedWrap(p.Y.Label.TextStyle, t, data.Max.Y-data.Min.Y)
+		}
+		if t := b.xLabel; p.X.Label.TextStyle.Width(t) > data.Max.X-data.Min.X {
+			b.xLabel = balancedWrap(p.X.Label.TextStyle, t, data.Max.X-data.Min.X)
+		}
+		p.X.Label.Text, p.Y.Label.Text = labelRoom(b.xLabel), labelRoom(b.yLabel)
+	}
+}
+
+// balancedWrap wraps s into as few lines no wider than w as wrapText
+// does, but with lines of about equal length.
+func balancedWrap(sty text.Style, s string, w vg.Length) string {
+	n := len(wrapText(sty, s, w))
+	for lw := sty.Width(s) / vg.Length(n); lw < w; lw += 2 {
+		if lines := wrapText(sty, s, lw); len(lines) <= n {
+			return strings.Join(lines, "\n")
+		}
+	}
+	return strings.Join(wrapText(sty, s, w), "\n")
+}
+
+// labelRoom is a blank axis label with as many lines as label.
+func labelRoom(label string) string {
+	if label == "" {
+		return ""
+	}
+	return " " + strings.Repeat("\n ", strings.Count(label, "\n"))
+}
+
+// drawAxisLabels draws the axis labels of a panel drawn on canvas pc,
+// where gonum/plot keeps their room, centred on the data area.
+func drawAxisLabels(b *builtPanel, pc, data draw.Canvas) {
+	if b.xLabel != "" {
+		sty := b.p.X.Label.TextStyle
+		sty.XAlign, sty.YAlign = draw.XCenter, draw.YBottom
+		pc.FillText(sty, vg.Point{X: (data.Min.X + data.Max.X) / 2, Y: pc.Min.Y + sty.FontExtents().Descent}, b.xLabel)
+	}
+	if b.yLabel != "" {
+		sty := b.p.Y.Label.TextStyle
+		sty.XAlign, sty.YAlign = draw.XCenter, draw.YBottom
+		sty.Rotation += math.Pi / 2
+		x := pc.Min.X + sty.Height(b.yLabel) - sty.FontExtents().Descent
+		pc.FillText(sty, vg.Point{X: x, Y: (data.Min.Y + data.Max.Y) / 2}, b.yLabel)
+	}
+}
+
+// layoutPanels gives every panel its canvas (titles included), with the
+// data areas of each row sharing their top and bottom edges across column
+// groups, and returns for each row the gap between the top of the data
+// areas and the panel titles.
+func layoutPanels(f *Figure, l *layout, grid [][]*plot.Plot, built []*builtPanel, own bool, tiles draw.Tiles, area draw.Canvas) ([][]draw.Canvas, []vg.Length) {
+	canvases := alignGroups(f, l, grid, tiles, area, false)
+	gaps := make([]vg.Length, f.Rows)
+	for r := 0; r < f.Rows; r++ {
+		var top, bottom, ceiling, titleH vg.Length
+		first := true
+		for c := 0; c < f.Cols; c++ {
+			i := r*f.Cols + c
+			if i >= len(built) || built[i] == nil {
+				continue
+			}
+			pc := &canvases[r][c]
+			if own {
+				pc.Max.X -= ownBarW
+			}
+			p := built[i].p
+			d := p.DataCanvas(*pc)
+			// What gonum/plot left between the title and the data area:
+			// tick labels or markers reaching above the data area.
+			over := pc.Max.Y - titleSpace(p) - d.Max.Y
+			var th vg.Length
+			if p.Title.Text != "" {
+				th = p.Title.TextStyle.Height(p.Title.Text)
+			}
+			if first {
+				top, bottom, ceiling, gaps[r], titleH = d.Max.Y, d.Min.Y, pc.Max.Y, over, th
+				first = false
+				continue
+			}
+			top, bottom, ceiling = min(top, d.Max.Y), max(bottom, d.Min.Y), min(ceiling, pc.Max.Y)
+			gaps[r], titleH = max(gaps[r], over), max(titleH, th)
+		}
+		if first {
+			continue
+		}
+		// Every title of the row sits gaps[r] + titlePad above the data
+		// areas and must stay inside the lowest tile top of the row.
+		gaps[r] += titlePad
+		top = min(top, ceiling-gaps[r]-titleH)
+		for c := 0; c < f.Cols; c++ {
+			i := r*f.Cols + c
+			if i >= len(built) || built[i] == nil {
+				continue
+			}
+			pc := &canvases[r][c]
+			d := built[i].p.DataCanvas(*pc)
+			pc.Max.Y -= d.Max.Y - top
+			pc.Min.Y += bottom - d.Min.Y
+		}
+	}
+	return canvases, gaps
 }
 
 // alignGroups lays the panels out on area: one aligned grid, or one per
 // column group with a gap between groups and each group's heading above
 // it.
-func alignGroups(f *Figure, l *layout, grid [][]*plot.Plot, tiles draw.Tiles, area draw.Canvas) [][]draw.Canvas {
+func alignGroups(f *Figure, l *layout, grid [][]*plot.Plot, tiles draw.Tiles, area draw.Canvas, headings bool) [][]draw.Canvas {
 	g := len(f.Groups)
 	if g == 0 {
 		return plot.Align(grid, tiles, area)
@@ -629,6 +862,9 @@ func alignGroups(f *Figure, l *layout, grid [][]*plot.Plot, tiles draw.Tiles, ar
 		cs := plot.Align(part, tiles, sub)
 		for r := range cs {
 			copy(out[r][k*per:], cs[r])
+		}
+		if !headings {
+			continue
 		}
 		sub.FillText(sty, vg.Point{X: (sub.Min.X + sub.Max.X) / 2, Y: sub.Max.Y + 4}, f.Groups[k])
 		// A rule under the heading shows the extent of the group.
@@ -664,66 +900,181 @@ func drawColorBar(s *colorScale, label string, strip draw.Canvas) {
 // legendCorners in the order tried by automatic placement.
 var legendCorners = []string{LegendTopRight, LegendTopLeft, LegendBottomRight, LegendBottomLeft}
 
+// pagePoints returns the page positions of what a legend inside the data
+// area must not hide: the points, samples along the lines and error bars,
+// and the reference lines.
+func pagePoints(b *builtPanel, data draw.Canvas) []vg.Point {
+	trX, trY := b.p.Transforms(&data)
+	var page []vg.Point
+	for _, pt := range b.points {
+		page = append(page, vg.Point{X: trX(pt[0]), Y: trY(pt[1])})
+	}
+	const samplesPerSegment = 8
+	for _, piece := range b.pieces {
+		if len(piece) == 1 {
+			page = append(page, vg.Point{X: trX(piece[0].X), Y: trY(piece[0].Y)})
+		}
+		for j := 1; j < len(piece); j++ {
+			a := vg.Point{X: trX(piece[j-1].X), Y: trY(piece[j-1].Y)}
+			z := vg.Point{X: trX(piece[j].X), Y: trY(piece[j].Y)}
+			for k := 0; k <= samplesPerSegment; k++ {
+				f := vg.Length(k) / samplesPerSegment
+				page = append(page, vg.Point{X: a.X + f*(z.X-a.X), Y: a.Y + f*(z.Y-a.Y)})
+			}
+		}
+	}
+	for _, r := range b.refs {
+		for k := 0; k <= 4*samplesPerSegment; k++ {
+			f := vg.Length(k) / (4 * samplesPerSegment)
+			if r.Vertical {
+				page = append(page, vg.Point{X: trX(r.At), Y: data.Min.Y + f*(data.Max.Y-data.Min.Y)})
+			} else {
+				page = append(page, vg.Point{X: data.Min.X + f*(data.Max.X-data.Min.X), Y: trY(r.At)})
+			}
+		}
+	}
+	// Only what is inside the data area is drawn.
+	in := page[:0]
+	for _, q := range page {
+		if q.X >= data.Min.X && q.X <= data.Max.X && q.Y >= data.Min.Y && q.Y <= data.Max.Y {
+			in = append(in, q)
+		}
+	}
+	return in
+}
+
+// legendBox is the legend rectangle with its padding, as filled.
+func legendBox(lg *plot.Legend, data draw.Canvas) vg.Rectangle {
+	r := legendRect(lg, data)
+	return vg.Rectangle{Min: vg.Point{X: r.Min.X - legendBoxPad, Y: r.Min.Y - legendBoxPad},
+		Max: vg.Point{X: r.Max.X + legendBoxPad, Y: r.Max.Y + legendBoxPad}}
+}
+
+func covered(r vg.Rectangle, page []vg.Point) int {
+	n := 0
+	for _, q := range page {
+		if q.X >= r.Min.X && q.X <= r.Max.X && q.Y >= r.Min.Y && q.Y <= r.Max.Y {
+			n++
+		}
+	}
+	return n
+}
+
+// legendCandidates are the corners a panel's legend may take.
+func legendCandidates(b *builtPanel) []string {
+	if b.place == LegendAuto {
+		return legendCorners
+	}
+	return []string{b.place}
+}
+
+// legendMargin is the least distance kept between a legend box and the
+// data when the y range is widened to make room for it.
+const legendMargin = vg.Length(3)
+
+// maxLegendWiden bounds how much a y range is widened for a legend (as a
+// factor of its span on the axis scale); a legend needing more covers data.
+const maxLegendWiden = 3
+
+// makeLegendRoom widens the y range of a panel whose legend hides data in
+// every corner it may take, so that the data leave the legend's corner
+// free: the range grows away from the corner needing the least growth,
+// and the legend then takes that corner. It reports whether it widened.
+func makeLegendRoom(b *builtPanel, data draw.Canvas) bool {
+	page := pagePoints(b, data)
+	lg := newLegend(b)
+	h := data.Max.Y - data.Min.Y
+	best, bestK := "", math.Inf(1)
+	for _, corner := range legendCandidates(b) {
+		setCorner(&lg, corner)
+		r := legendBox(&lg, data)
+		if covered(r, page) == 0 {
+			return false
+		}
+		// The data in the legend's columns, as fractions of the height
+		// measured from the far edge, must end below the legend.
+		top := corner == LegendTopRight || corner == LegendTopLeft
+		free := (r.Min.Y - legendMargin - data.Min.Y) / h
+		if !top {
+			free = (data.Max.Y - r.Max.Y - legendMargin) / h
+		}
+		if free <= 0 {
+			continue
+		}
+		reach := vg.Length(0)
+		for _, q := range page {
+			if q.X < r.Min.X-legendMargin || q.X > r.Max.X+legendMargin {
+				continue
+			}
+			if top {
+				reach = max(reach, (q.Y-data.Min.Y)/h)
+			} else {
+				reach = max(reach, (data.Max.Y-q.Y)/h)
+			}
+		}
+		if k := float64(reach / free); k < bestK {
+			best, bestK = corner, k
+		}
+	}
+	if best == "" || bestK > maxLegendWiden {
+		return false
+	}
+	// A little more than needed, so that rounding cannot leave a point on
+	// the edge of the box.
+	k := bestK * 1.02
+	ax := &b.p.Y
+	lo, hi := ax.Min, ax.Max
+	_, log := ax.Scale.(plot.LogScale)
+	if log {
+		lo, hi = math.Log(lo), math.Log(hi)
+	}
+	if best == LegendTopRight || best == LegendTopLeft {
+		hi = lo + (hi-lo)*k
+	} else {
+		lo = hi - (hi-lo)*k
+	}
+	if log {
+		lo, hi = math.Exp(lo), math.Exp(hi)
+	}
+	if badAxisCoord(lo, log) || badAxisCoord(hi, log) {
+		return false
+	}
+	ax.Min, ax.Max = lo, hi
+	b.place = best
+	return true
+}
+
 // drawLegend draws the panel legend inside the data area on a translucent
-// box, in the requested corner or the corner covering the fewest points.
-func drawLegend(b *builtPanel, data draw.Canvas) {
+// box, in the requested corner or the first corner hiding no data (else
+// the corner hiding the fewest), and returns the box.
+func drawLegend(b *builtPanel, data draw.Canvas) (vg.Rectangle, bool) {
 	if len(b.legend) == 0 || b.place == LegendNone {
-		return
+		return vg.Rectangle{}, false
 	}
 	lg := newLegend(b)
 	place := b.place
 	if place == LegendAuto {
-		// Page positions of the points and of samples along the lines
-		// (a line crossing the legend counts like the points it hides).
-		trX, trY := b.p.Transforms(&data)
-		var page []vg.Point
-		for _, pt := range b.points {
-			page = append(page, vg.Point{X: trX(pt[0]), Y: trY(pt[1])})
-		}
-		const samplesPerSegment = 8
-		for _, piece := range b.pieces {
-			for j := 1; j < len(piece); j++ {
-				a := vg.Point{X: trX(piece[j-1].X), Y: trY(piece[j-1].Y)}
-				z := vg.Point{X: trX(piece[j].X), Y: trY(piece[j].Y)}
-				for k := 1; k < samplesPerSegment; k++ {
-					f := vg.Length(k) / samplesPerSegment
-					page = append(page, vg.Point{X: a.X + f*(z.X-a.X), Y: a.Y + f*(z.Y-a.Y)})
-				}
-			}
-		}
-		for _, r := range b.refs {
-			for k := 0; k <= 4*samplesPerSegment; k++ {
-				f := vg.Length(k) / (4 * samplesPerSegment)
-				if r.Vertical {
-					page = append(page, vg.Point{X: trX(r.At), Y: data.Min.Y + f*(data.Max.Y-data.Min.Y)})
-				} else {
-					page = append(page, vg.Point{X: data.Min.X + f*(data.Max.X-data.Min.X), Y: trY(r.At)})
-				}
-			}
-		}
+		page := pagePoints(b, data)
 		best := -1
 		for _, corner := range legendCorners {
 			setCorner(&lg, corner)
-			r := legendRect(&lg, data)
-			n := 0
-			for _, q := range page {
-				if q.X >= r.Min.X-legendBoxPad && q.X <= r.Max.X+legendBoxPad && q.Y >= r.Min.Y-legendBoxPad && q.Y <= r.Max.Y+legendBoxPad {
-					n++
-				}
-			}
+			n := covered(legendBox(&lg, data), page)
 			if best < 0 || n < best {
 				best, place = n, corner
 			}
 		}
 	}
 	setCorner(&lg, place)
-	r := legendRect(&lg, data)
-	box := []vg.Point{
-		{X: r.Min.X - legendBoxPad, Y: r.Min.Y - legendBoxPad}, {X: r.Max.X + legendBoxPad, Y: r.Min.Y - legendBoxPad},
-		{X: r.Max.X + legendBoxPad, Y: r.Max.Y + legendBoxPad}, {X: r.Min.X - legendBoxPad, Y: r.Max.Y + legendBoxPad},
-	}
+	r := legendBox(&lg, data)
+	box := []vg.Point{r.Min, {X: r.Max.X, Y: r.Min.Y}, r.Max, {X: r.Min.X, Y: r.Max.Y}}
 	data.FillPolygon(color.NRGBA{0xFF, 0xFF, 0xFF, 0xD8}, box)
 	lg.Draw(data)
+	return r, true
+}
+
+// hiddenNote is the legend entry counting the points a panel cannot draw.
+func hiddenNote(n int) string {
+	return fmt.Sprintf("%d point(s) ≤ 0 on a log axis or out of range not shown", n)
 }
 
 func newLegend(b *builtPanel) plot.Legend {

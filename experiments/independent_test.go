@@ -17,6 +17,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/internal/testshared"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
@@ -453,4 +454,42 @@ func TestDynamicsFigureIndependent(t *testing.T) {
 			t.Errorf("step %g: analytic test loss %.10g in the figure, %.10g by the independent eigen computation", st, got, wantTe)
 		}
 	}
+}
+
+// TestMeanPredictorCIFAR10 runs the quick mean-predictor figure end to end
+// on the shared CIFAR-10 subset (skipped without it): the caption must
+// name CIFAR-10 with no fallback, and the chaotic decay rate, a property
+// of the mean field alone, must again lie within 5% of the closed-form
+// ln(chi_c*/chi_1) (see TestMeanPredictorFigureIndependent).
+func TestMeanPredictorCIFAR10(t *testing.T) {
+	path := testshared.File(t, testshared.CIFAR10)
+	f, err := Lookup("mean-predictor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.Run(Config{Dataset: datasets.CIFAR10, CIFAR10: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Figure.Title, "CIFAR-10") {
+		t.Errorf("title %q does not name CIFAR-10", res.Figure.Title)
+	}
+	for _, k := range res.Caption.Numbers {
+		if k.Name == "CIFAR-10" {
+			t.Errorf("CIFAR-10 was not used: %s", k.Note)
+		}
+	}
+	const sw2, sb2 = 2.5, 0.05
+	chiC, _ := erfChiCStar(sw2, sb2)
+	want := math.Log(chiC / (sw2 * (4 / math.Pi) / math.Sqrt(1+4*erfQStar(sw2, sb2))))
+	for _, k := range res.Caption.Numbers {
+		if strings.HasPrefix(k.Name, "sw2 = 2.5: measured decay rate") {
+			rate, err := strconv.ParseFloat(k.Value, 64)
+			if err != nil || math.Abs(rate-want) > 0.05*math.Abs(want) {
+				t.Errorf("CIFAR-10 decay rate %q per layer, closed form %.6g (5%% allowed)", k.Value, want)
+			}
+			return
+		}
+	}
+	t.Errorf("caption has no measured decay rate: %+v", res.Caption.Numbers)
 }

@@ -337,7 +337,13 @@ func TestMeanPredictorDecay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := math.Log(c.MF.ChiCStar / c.MF.Chi1)
+	// chi_1 and chi_c* of the mean field against the erf closed forms of
+	// independent_test.go (1e-9: both are fixed-point iterations to ~1e-15).
+	chiC, _ := erfChiCStar(2.5, 0.05)
+	if chi1 := erfChi1(2.5, 0.05); !relClose(c.MF.Chi1, chi1, 1e-9) || !relClose(c.MF.ChiCStar, chiC, 1e-9) {
+		t.Errorf("mean field chi_1 = %.12g, chi_c* = %.12g; closed forms %.12g, %.12g", c.MF.Chi1, c.MF.ChiCStar, chi1, chiC)
+	}
+	want := math.Log(chiC / erfChi1(2.5, 0.05))
 	got := (math.Log(c.Dev[39]) - math.Log(c.Dev[19]) - math.Log(2)) / 20
 	if math.Abs(got-want) > 0.05*math.Abs(want) {
 		t.Errorf("decay rate %g per layer, want ln(chi_c*/chi_1) = %g", got, want)

@@ -177,7 +177,8 @@ func BenchmarkEnsembleStepFCN512(b *testing.B) {
 }
 
 // BenchmarkNetStepFCN128 is the Gorgonia graph baseline: one member of
-// BenchmarkEnsembleStepFCN32 trained alone by Net.LossGrad.
+// BenchmarkEnsembleStepFCN32 trained alone by Net.LossGrad. %GEMM is its
+// FLOP rate as a percentage of a 1024^3 GEMM's in the same run.
 func BenchmarkNetStepFCN128(b *testing.B) {
 	e, x, y := fcnBench{S: 1, width: 128, depth: 20, n: 64, d: 784}.setup(b)
 	n := e.Member(0)
@@ -197,7 +198,11 @@ func BenchmarkNetStepFCN128(b *testing.B) {
 		step()
 	}
 	b.StopTimer()
-	b.ReportMetric(e.FLOPs(64)/(float64(b.Elapsed().Nanoseconds())/float64(b.N))*1e9/1e9, "GFLOP/s")
+	rate := e.FLOPs(64) / (b.Elapsed().Seconds() / float64(b.N))
+	gemm := linalg.GemmFlopRate(1024, 3)
+	b.ReportMetric(rate/1e9, "GFLOP/s")
+	b.ReportMetric(gemm/1e9, "GEMM-GFLOP/s")
+	b.ReportMetric(100*rate/gemm, "%GEMM")
 }
 
 func medianOf(v []float64) float64 {

@@ -33,11 +33,13 @@ func equalNormInputs(seed uint64, n, d int) npy.Array {
 
 // BenchmarkKernelFCN times the FCN NTK of 2,000 inputs at depth 100 for each
 // activation and reports the rate in entry-layers (N^2 L per kernel, though
-// only the upper triangle is computed) and the machine's GEMM rate measured
-// in the same run (n = 1024, median of 3) for reference.
+// only the upper triangle is computed), the machine's GEMM rate measured
+// in the same run (n = 1024, median of 3, the build's backend) and their
+// ratio, entry-layers per GFLOP of GEMM done in the same time, comparable
+// across machines.
 func BenchmarkKernelFCN(b *testing.B) {
 	const n, d, depth = 2000, 32, 100
-	gemm := linalg.GemmFlopRate(1024, 3) / 1e9
+	gemm := linalg.GemmFlopRate(1024, 3)
 	x := equalNormInputs(1, n, d)
 	for _, act := range []string{"erf", "relu", "tanh"} {
 		b.Run(act, func(b *testing.B) {
@@ -48,17 +50,21 @@ func BenchmarkKernelFCN(b *testing.B) {
 				}
 			}
 			sec := b.Elapsed().Seconds() / float64(b.N)
-			b.ReportMetric(float64(n)*float64(n)*depth/sec/1e6, "Mentry-layers/s")
-			b.ReportMetric(gemm, "GEMM-GFLOP/s")
+			rate := float64(n) * float64(n) * depth / sec
+			b.ReportMetric(rate/1e6, "Mentry-layers/s")
+			b.ReportMetric(gemm/1e9, "GEMM-GFLOP/s")
+			b.ReportMetric(rate/(gemm/1e9), "entry-layers/GEMM-GFLOP")
 		})
 	}
 }
 
 // BenchmarkKernelTanhDirect times the tanh FCN kernel without the
 // correlation table (inputs of unequal norms force direct quadrature at
-// every entry), on a smaller problem: 200 inputs, depth 10.
+// every entry), on a smaller problem: 100 inputs, depth 10, and the rate
+// in entry-layers per GFLOP of GEMM done in the same time.
 func BenchmarkKernelTanhDirect(b *testing.B) {
 	const n, d, depth = 100, 32, 10
+	gemm := linalg.GemmFlopRate(1024, 3)
 	x := randomArray(2, n, d)
 	s := spec.Spec{Arch: spec.FCN, Act: "tanh", Depth: depth, SW2: 1.5, SB2: 0.05}
 	for b.Loop() {
@@ -66,15 +72,20 @@ func BenchmarkKernelTanhDirect(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(n)*float64(n)*depth/(b.Elapsed().Seconds()/float64(b.N))/1e6, "Mentry-layers/s")
+	rate := float64(n) * float64(n) * depth / (b.Elapsed().Seconds() / float64(b.N))
+	b.ReportMetric(rate/1e6, "Mentry-layers/s")
+	b.ReportMetric(gemm/1e9, "GEMM-GFLOP/s")
+	b.ReportMetric(rate/(gemm/1e9), "entry-layers/GEMM-GFLOP")
 }
 
 // BenchmarkKernelCNNGAP times the CNN-GAP erf NTK of 256 8x8x3 images at
 // depth 10 and reports the plan's memory estimate and the process's peak
-// resident memory (VmHWM; run this benchmark alone for a clean number).
+// resident memory (VmHWM; run this benchmark alone for a clean number),
+// and the rate in pixel-pair-layers per GFLOP of GEMM done in the same
+// time.
 func BenchmarkKernelCNNGAP(b *testing.B) {
 	const n, depth = 256, 10
-	gemm := linalg.GemmFlopRate(1024, 3) / 1e9
+	gemm := linalg.GemmFlopRate(1024, 3)
 	x := randomArray(3, n, 8, 8, 3)
 	s := spec.Spec{Arch: spec.CNNGAP, Act: "erf", Depth: depth, SW2: 1.5, SB2: 0.05}
 	est, err := EstimateBytes(s, x, npy.Array{}, Options{})
@@ -87,10 +98,12 @@ func BenchmarkKernelCNNGAP(b *testing.B) {
 		}
 	}
 	pairs := float64(n) * float64(n+1) / 2
-	b.ReportMetric(pairs*64*64*depth/(b.Elapsed().Seconds()/float64(b.N))/1e6, "Mpixelpair-layers/s")
+	rate := pairs * 64 * 64 * depth / (b.Elapsed().Seconds() / float64(b.N))
+	b.ReportMetric(rate/1e6, "Mpixelpair-layers/s")
 	b.ReportMetric(float64(est)/(1<<20), "estimate-MiB")
 	b.ReportMetric(float64(vmHWM())/(1<<20), "VmHWM-MiB")
-	b.ReportMetric(gemm, "GEMM-GFLOP/s")
+	b.ReportMetric(gemm/1e9, "GEMM-GFLOP/s")
+	b.ReportMetric(rate/(gemm/1e9), "pixelpair-layers/GEMM-GFLOP")
 }
 
 // vmHWM returns the peak resident set size of this process in bytes from

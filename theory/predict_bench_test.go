@@ -36,16 +36,18 @@ func benchProblem(n, m, k int) (*mat.SymDense, *mat.Dense, *mat.Dense) {
 // BenchmarkPredict times one eigendecomposition of the N x N train kernel
 // plus 5 evaluations (flow at t = 1, 8, 64, 512, 4096; M = 256 test points,
 // k = 10), the unit of work of one cell of the paper's heat maps. It reports
-// this machine's GEMM rate (n = 512, median of 3) as a same-run reference.
+// this machine's GEMM rate (n = N, median of 3, the build's backend) as a
+// same-run reference and gemm-ratio, the time of one N x N x N GEMM over
+// the time of one call (the call's speed in units of a same-size product).
 // N = 2048 takes about a minute per call in the pure-Go build; it is skipped
 // there unless NTKHARNESS_BENCH_LONG=1.
 func BenchmarkPredict(b *testing.B) {
-	gemm := linalg.GemmFlopRate(512, 3) / 1e9
 	for _, n := range []int{256, 1024, 2048} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
 			if n > 1024 && linalg.Backend() != "openblas" && os.Getenv("NTKHARNESS_BENCH_LONG") == "" {
 				b.Skip("pure-Go build: N > 1024 takes about a minute per call; set NTKHARNESS_BENCH_LONG=1")
 			}
+			gemm := linalg.GemmFlopRate(n, 3)
 			theta, td, y := benchProblem(n, 256, 10)
 			b.ResetTimer()
 			for b.Loop() {
@@ -60,7 +62,9 @@ func BenchmarkPredict(b *testing.B) {
 					}
 				}
 			}
-			b.ReportMetric(gemm, "gemm-GFLOP/s")
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(gemm/1e9, "gemm-GFLOP/s")
+			b.ReportMetric(2*float64(n)*float64(n)*float64(n)/gemm/sec, "gemm-ratio")
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -53,7 +54,7 @@ func runPoolingTheoryCell(ctx context.Context, c sweep.Cell) (sweep.Result, erro
 	if s.Act != spec.Erf {
 		return sweep.Result{}, sweep.Permanentf("pooling-theory: act %q: the figure's predictor is for erf", s.Act)
 	}
-	curve, err := PoolingCurvesAt(s.Arch, s.SW2, s.SB2, s.Depth, tr, te, st.EtaFrac, st.Steps, 0, uint64(c.Seed), nil)
+	curve, err := PoolingCurvesAt(s.Arch, s.SW2, s.SB2, s.Depth, tr, te, st.EtaFrac, st.Steps, 0, nil, uint64(c.Seed), nil)
 	if err != nil {
 		return sweep.Result{}, sweep.Permanent(err)
 	}
@@ -93,15 +94,15 @@ type PoolingCurve struct {
 
 // PoolingCurves is PoolingCurvesAt with no finite time.
 func PoolingCurves(arch string, sw2, sb2 float64, maxDepth int, tr, te *datasets.Set, progress func(done, total int)) (PoolingCurve, error) {
-	return PoolingCurvesAt(arch, sw2, sb2, maxDepth, tr, te, 0.5, 0, 0, 0, progress)
+	return PoolingCurvesAt(arch, sw2, sb2, maxDepth, tr, te, 0.5, 0, 0, nil, 0, progress)
 }
 
 // PoolingCurvesAt returns the PoolingCurve of an erf network of the given
 // architecture for depths 1..maxDepth on tr, te (one-hot targets), with
 // the expected accuracy after steps discrete steps at etaFrac * eta_crit
-// (steps 0: none) and, with draws > 0, its spread sampled from a source
-// seeded by seed and the depth.
-func PoolingCurvesAt(arch string, sw2, sb2 float64, maxDepth int, tr, te *datasets.Set, etaFrac float64, steps, draws int, seed uint64, progress func(done, total int)) (PoolingCurve, error) {
+// (steps 0: none) and, with draws > 0, its spread at the depths drawAt
+// (nil: all) sampled from a source seeded by seed and the depth.
+func PoolingCurvesAt(arch string, sw2, sb2 float64, maxDepth int, tr, te *datasets.Set, etaFrac float64, steps, draws int, drawAt []int, seed uint64, progress func(done, total int)) (PoolingCurve, error) {
 	n := tr.N
 	x := theory.StackTrainTest(tr.Array(), te.Array())
 	if arch == spec.FCN {
@@ -120,7 +121,11 @@ func PoolingCurvesAt(arch string, sw2, sb2 float64, maxDepth int, tr, te *datase
 		if accErr != nil {
 			return
 		}
-		o, err := GDExpected(k, n, y, tr.Labels, te.Labels, etaFrac, times, draws, rand.New(rand.NewPCG(seed, uint64(l))))
+		dr := draws
+		if drawAt != nil && !slices.Contains(drawAt, l) {
+			dr = 0
+		}
+		o, err := GDExpected(k, n, y, tr.Labels, te.Labels, etaFrac, times, dr, rand.New(rand.NewPCG(seed, uint64(l))))
 		if err != nil {
 			accErr = err
 			return

@@ -20,7 +20,7 @@ build:
 # The main job: a quick report of the headline figures (CIFAR-10 from
 # $$CIFAR10_DIR when set, else the embedded MNIST), in a few minutes.
 run: build
-	./$(BIN) report --scale quick --figures phase,depthscales,ntk-depth,mean-predictor,trainability,pooling,width --out $(OUT)/report
+	./$(BIN) report --scale quick --figures phase,depthscales,ntk-depth,mean-predictor,trainability,pooling,agreement,width --out $(OUT)/report
 
 # The whole quick figure suite with its report.
 figures: build

@@ -445,3 +445,124 @@ func TestTrainingChangeShrinksWithWidth(t *testing.T) {
 		t.Errorf("NTK change %v at widths %v: want a cut of at least 3x (%s)", y, changeWidths, obs)
 	}
 }
+
+// quickTheoryMaps returns the theory maps of the quick trainability grid
+// at its last time (no sampled spreads), with one-hot targets centred
+// (y - 1/k) when centred is set.
+func quickTheoryMaps(t *testing.T, centred bool) TrainabilityMaps {
+	t.Helper()
+	train, test, err := datasets.LoadMNISTEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := trainabilityGrid(Quick)
+	g.Times, g.Draws = []float64{g.Times[len(g.Times)-1]}, 0
+	xTr, xTe, y, lTr, lTe, err := prepareData(train, test, g.NTrain, g.NTest, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if centred {
+		_, k := y.Dims()
+		raw := y.RawMatrix().Data
+		for i := range raw {
+			raw[i] -= 1 / float64(k)
+		}
+	}
+	m, err := TheoryTrainability(g, xTr, xTe, y, lTr, lTe, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestTrainabilityDepthScales is the science check of the quick
+// trainability theory rows: on the ordered side the depth where training
+// fails, in units of xi_1 at each sw2, and on the chaotic side the depth
+// where the expected test accuracy of one network comes within 5 points
+// of chance, in units of xi_*, lie in the bands the paper's picture
+// implies (failure and loss of generalization set in at a few times the
+// depth scale, drawn at 8 xi). Every ordered and chaotic sw2 of the grid
+// with a limit inside its depths counts, and most must have one.
+func TestTrainabilityDepthScales(t *testing.T) {
+	m := quickTheoryMaps(t, false)
+	l, err := depthLimits(m, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ordered: %s; chaotic: %s", limitList(l.OrdSW2, l.OrdDepth, l.OrdRatio), limitList(l.ChSW2, l.ChDepth, l.ChRatio))
+	check := func(side string, sw2 []float64, d []int, r []float64, lo, hi float64) {
+		found := 0
+		for i := range sw2 {
+			if d[i] == 0 {
+				continue
+			}
+			found++
+			if !(r[i] >= lo && r[i] <= hi) {
+				t.Errorf("%s sw2 %.2f: limit at depth %d = %.2f depth scales, want in [%g, %g]", side, sw2[i], d[i], r[i], lo, hi)
+			}
+		}
+		if found < 2 || 2*found < len(sw2) {
+			t.Errorf("%s: a limit within the grid at %d of %d sw2 (%v), want most of them and at least 2", side, found, len(sw2), d)
+		}
+	}
+	check("ordered (train accuracy < 0.9, / xi_1)", l.OrdSW2, l.OrdDepth, l.OrdRatio, ordBandLo, ordBandHi)
+	check("chaotic (expected test accuracy at chance, / xi_*)", l.ChSW2, l.ChDepth, l.ChRatio, chBandLo, chBandHi)
+}
+
+// TestTrainabilityCentredTargets: deep in the chaotic phase one network's
+// expected test accuracy is at chance (within 2 points) whether the
+// one-hot targets are centred or not, because its random initial outputs,
+// not a per-class offset of the targets, swamp the signal; and the depths
+// where training fails on the ordered side do not move.
+func TestTrainabilityCentredTargets(t *testing.T) {
+	plain, centred := quickTheoryMaps(t, false), quickTheoryMaps(t, true)
+	g := plain.Grid
+	_, xiS, _, crit, err := depthScales(g.SW2, g.SB2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deep := 0
+	for is, sw2 := range g.SW2 {
+		if sw2 <= crit || !theory.Has(xiS[is]) {
+			continue
+		}
+		for id, d := range g.Depths {
+			if float64(d) < 8*xiS[is] {
+				continue
+			}
+			deep++
+			for name, m := range map[string]TrainabilityMaps{"one-hot": plain, "centred": centred} {
+				if v := m.Test[0][id][is]; !(math.Abs(v-m.Chance) <= 0.02) {
+					t.Errorf("%s targets, sw2 %.2f depth %d (8 xi_* = %.1f): expected test accuracy %.3f, want chance %.2f within 2 points", name, sw2, d, 8*xiS[is], v, m.Chance)
+				}
+			}
+		}
+	}
+	if deep < 10 {
+		t.Errorf("only %d chaotic cells deeper than 8 xi_*: the check is vacuous", deep)
+	}
+	a, err := depthLimits(plain, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := depthLimits(centred, 0)
+	for i := range a.OrdSW2 {
+		if a.OrdDepth[i] != b.OrdDepth[i] {
+			t.Errorf("ordered sw2 %.2f: training fails at depth %d with one-hot targets, %d centred", a.OrdSW2[i], a.OrdDepth[i], b.OrdDepth[i])
+		}
+	}
+}
+
+// The bands of TestTrainabilityDepthScales, from the depth scales alone.
+// Ordered: the NTK's condition number grows like e^{l/xi_1}, and with
+// eta = eta_crit/2 the slowest mode needs about kappa steps, so t = 4096
+// steps train up to l ~ xi_1 ln 4096 = 8.3 xi_1, up to prefactors of
+// order one: [6, 16]. Chaotic: the part of one network's test outputs
+// that depends on the data shrinks like e^{-l/xi_*} against initial
+// outputs f_0 of fixed size, from a ratio of a few at depth 1, so one
+// network reaches chance within a few xi_*: [1, 3] (the mean predictor,
+// with no f_0, lasts to about 8 xi_*).
+const (
+	ordBandLo, ordBandHi = 6.0, 16.0
+	chBandLo, chBandHi   = 1.0, 3.0
+)

@@ -73,7 +73,7 @@ func register(s Figure) {
 }
 
 // order is the order of the figures in the suite and the report.
-var order = []string{"phase", "depthscales", "ntk-depth", "mean-predictor", "trainability", "pooling", "width", "dynamics"}
+var order = []string{"phase", "depthscales", "ntk-depth", "mean-predictor", "trainability", "pooling", "agreement", "width", "dynamics"}
 
 // Names returns the names of the implemented figures in suite order.
 func Names() []string {

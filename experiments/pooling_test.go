@@ -110,19 +110,68 @@ func TestPoolingDepthHelpers(t *testing.T) {
 	if got := meanFinite([]float64{math.NaN()}); !math.IsNaN(got) {
 		t.Errorf("meanFinite of no finite value = %g, want NaN", got)
 	}
-	for _, c := range []struct {
-		f, cf, g int
-		want     string
-	}{
-		{44, 49, 28, "shallower"},
-		{44, 49, 0, "deeper"}, // cnn-gap never reaches chance
-		{44, 0, 50, "between"},
-		{30, 30, 30, "between"},
-		{0, 0, 0, "between"},
-		{10, 12, 13, "deeper"},
-	} {
-		if got := deeperThanBoth(c.f, c.cf, c.g, 61); got != c.want {
-			t.Errorf("deeperThanBoth(%d, %d, %d) = %s, want %s", c.f, c.cf, c.g, got, c.want)
+	// Curves acc(l) = chance + A exp(-l/xi) reach chance + 0.05 first at
+	// l = ceil(xi ln(A/0.05)); the verdict follows from the decay lengths
+	// of the three architectures alone.
+	const maxDepth, amp = 60, 0.5
+	curve := func(xi float64) []float64 {
+		acc := make([]float64, maxDepth)
+		for l := range acc {
+			acc[l] = 0.1 + amp*math.Exp(-float64(l+1)/xi)
 		}
+		return acc
+	}
+	depthOf := func(xi float64) int {
+		if l := int(math.Ceil(xi * math.Log(amp/0.05))); l <= maxDepth {
+			return l
+		}
+		return 0
+	}
+	for _, c := range []struct {
+		xf, xc, xg float64 // decay lengths of fcn, cnn-f, cnn-gap
+		want       string
+	}{
+		{5, 6, 3, "shallower"},
+		{5, 6, 40, "deeper"}, // cnn-gap never within 60
+		{5, 40, 5.5, "between"},
+		{5, 5, 5, "between"},
+		{40, 40, 40, "between"},
+		{4, 4.5, 6, "deeper"},
+	} {
+		f, cf, g := chanceDepth(curve(c.xf), 0.1), chanceDepth(curve(c.xc), 0.1), chanceDepth(curve(c.xg), 0.1)
+		if f != depthOf(c.xf) || cf != depthOf(c.xc) || g != depthOf(c.xg) {
+			t.Fatalf("chanceDepth of decay lengths %v: %d %d %d, want %d %d %d", c, f, cf, g, depthOf(c.xf), depthOf(c.xc), depthOf(c.xg))
+		}
+		if got := deeperThanBoth(f, cf, g, maxDepth+1); got != c.want {
+			t.Errorf("decay lengths fcn %g, cnn-f %g, cnn-gap %g (chance depths %d, %d, %d): %s, want %s", c.xf, c.xc, c.xg, f, cf, g, got, c.want)
+		}
+	}
+}
+
+// TestPoolingVerdict is the science check of the pooling figure on a
+// fixed small problem (40 + 40 MNIST images at 7x7, the quick setup's
+// theory): in the chaotic phase the expected test accuracy of one network
+// after the networks' steps reaches chance at least 3 layers later with
+// global average pooling than with the fcn and cnn-f readouts, which
+// reach it within 2 layers of each other (cnn-f has the fcn's depth
+// scales).
+func TestPoolingVerdict(t *testing.T) {
+	st := poolingQuick
+	tr, te := tinyPoolingData(t, st.NTrain, st.NTest)
+	r := poolingResult{Chance: 0.1, Theory: [][]cells.PoolingCurve{make([]cells.PoolingCurve, len(poolingArchs))}}
+	for ia, a := range poolingArchs {
+		c, err := cells.PoolingCurvesAt(a, st.Phases[0].SW2, st.SB2, st.MaxDepth, tr, te, st.EtaFrac, st.Steps, 0, nil, 1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Theory[0][ia] = c
+	}
+	cl := theoryClaim(r, st)
+	t.Logf("chance depths fcn %d, cnn-f %d, cnn-gap %d", cl.FCN, cl.CNNF, cl.CNNGAP)
+	if cl.Verdict != "deeper" || cl.Margin < 3 {
+		t.Errorf("chance depths fcn %d, cnn-f %d, cnn-gap %d: verdict %s by %d layers, want cnn-gap deeper by >= 3", cl.FCN, cl.CNNF, cl.CNNGAP, cl.Verdict, cl.Margin)
+	}
+	if cl.FCN == 0 || cl.CNNF == 0 || math.Abs(float64(cl.FCN-cl.CNNF)) > 2 {
+		t.Errorf("chance depths fcn %d, cnn-f %d: want both within depth %d and within 2 layers of each other", cl.FCN, cl.CNNF, st.MaxDepth)
 	}
 }

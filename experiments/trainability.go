@@ -4,12 +4,17 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
+	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
@@ -29,6 +34,8 @@ func init() {
 // (the paper's companion notebook): erf networks at sb2 = SB2, N training
 // points standardized by one global mean and std, one-hot targets, and
 // discrete gradient descent with eta = EtaFrac * eta_crit for Times steps.
+// Draws > 0 also samples the spread of one network's accuracy with that
+// many draws per cell and time (theory.SampleAccuracy).
 type TrainabilityGrid struct {
 	SW2     []float64 // strictly increasing
 	Depths  []int     // strictly increasing, >= 1
@@ -37,35 +44,81 @@ type TrainabilityGrid struct {
 	NTrain  int
 	NTest   int
 	EtaFrac float64 // in (0, 1]
+	Draws   int
+	// DrawSW2 and DrawDepths, when set, restrict the sampling to their
+	// cells (those the trained grid shares with the theory grid).
+	DrawSW2    []float64
+	DrawDepths []int
+}
+
+// drawsAt returns the number of draws of the cell (sw2, depth).
+func (g TrainabilityGrid) drawsAt(sw2 float64, depth int) int {
+	if g.DrawSW2 != nil && nearest(g.DrawSW2, sw2) < 0 {
+		return 0
+	}
+	if g.DrawDepths != nil && !slices.Contains(g.DrawDepths, depth) {
+		return 0
+	}
+	return g.Draws
 }
 
 // trainabilityGrid returns the grid of a scale. The paper grid: sw2 in 40
 // steps over [0.5, 3], depths 1-9 then 10-105 by 5, 256 training points.
+// The quick grid uses the 64 training and 64 test points of the trained
+// networks (trainedGrid), so that theory and trained cells compare like
+// for like, on depths that include every trained depth.
 func trainabilityGrid(scale string) TrainabilityGrid {
 	g := TrainabilityGrid{SB2: 0.18, Times: []float64{1, 8, 64, 512, 4096}, EtaFrac: 0.5}
-	maxDepth, nsw := 60, 12
-	g.NTrain, g.NTest = 128, 128
 	if scale == Paper {
-		maxDepth, nsw = 105, 40
+		g.SW2 = linspace(0.5, 3, 40)
 		g.NTrain, g.NTest = 256, 256
+		for d := 1; d <= 9; d++ {
+			g.Depths = append(g.Depths, d)
+		}
+		for d := 10; d <= 105; d += 5 {
+			g.Depths = append(g.Depths, d)
+		}
+		return g
 	}
-	g.SW2 = linspace(0.5, 3, nsw)
-	for d := 1; d <= 9; d++ {
-		g.Depths = append(g.Depths, d)
-	}
-	for d := 10; d <= maxDepth; d += 5 {
-		g.Depths = append(g.Depths, d)
-	}
+	g.SW2 = linspace(0.5, 3, 12)
+	g.NTrain, g.NTest = 64, 64
+	g.Times = []float64{1, 8, 64, 1024, 4096}
+	g.Depths = []int{1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64}
+	g.Draws = 200
+	tg := trainedGrid(scale, g)
+	g.DrawSW2, g.DrawDepths = tg.SW2, tg.Depths
 	return g
 }
 
-// TrainabilityMaps are the accuracies of the NTK predictor,
-// Train[it][id][is] and Test[it][id][is] at time Times[it], depth Depths[id]
-// and weight variance SW2[is]; NaN where the predictor failed.
+// TrainabilityMaps are accuracy maps over the grid, Train[it][id][is] and
+// Test[it][id][is] at time Times[it], depth Depths[id] and weight variance
+// SW2[is]; NaN where the cell was not computed or failed. For the theory
+// (TheoryTrainability) Train and Test are the expected accuracy of one
+// infinitely wide network trained from a random initialization, MeanTrain
+// and MeanTest the accuracy of the mean predictor, and TrainSD, TestSD the
+// standard deviation of one network's accuracy (sampled; NaN without
+// Grid.Draws). For trained networks (TrainedTrainability) Train and Test
+// are the mean over Seeds initializations, TrainSD and TestSD their sample
+// standard deviation (NaN with one seed), and MeanTrain, MeanTest are nil.
 type TrainabilityMaps struct {
-	Grid        TrainabilityGrid
-	Train, Test [][][]float64
-	Chance      float64 // 1/classes
+	Grid                TrainabilityGrid
+	Train, Test         [][][]float64
+	TrainSD, TestSD     [][][]float64
+	MeanTrain, MeanTest [][][]float64
+	Seeds               int
+	Chance              float64 // 1/classes
+}
+
+// newMaps returns maps on g with every cell NaN; withMean also allocates
+// the mean-predictor cubes.
+func newMaps(g TrainabilityGrid, k int, withMean bool) TrainabilityMaps {
+	nt, nd, ns := len(g.Times), len(g.Depths), len(g.SW2)
+	m := TrainabilityMaps{Grid: g, Chance: 1 / float64(k), Seeds: 1,
+		Train: nanCube(nt, nd, ns), Test: nanCube(nt, nd, ns), TrainSD: nanCube(nt, nd, ns), TestSD: nanCube(nt, nd, ns)}
+	if withMean {
+		m.MeanTrain, m.MeanTest = nanCube(nt, nd, ns), nanCube(nt, nd, ns)
+	}
+	return m
 }
 
 // prepareData returns the flattened inputs of n training and m test points
@@ -81,16 +134,17 @@ func prepareData(train, test *datasets.Set, n, m int, seed uint64) (xTrain, xTes
 	return tr.Flat(), te.Flat(), y, tr.Labels, te.Labels, nil
 }
 
-// TheoryTrainability computes the accuracy maps of the infinite-width NTK
-// predictor (theory.Predictor, discrete steps) for erf FCNs on the grid.
-// One theory.Compute pass per sw2 gives every depth (EachDepth).
+// TheoryTrainability computes the theory maps of infinitely wide erf FCNs
+// on the grid from the NNGP kernel and NTK of one recursion
+// (cells.GDExpected, discrete steps): the expected accuracy of one network
+// and the accuracy of the mean predictor. One theory.Compute pass per sw2
+// gives every depth (EachDepth). The sampled spreads draw from a source
+// seeded by the cell, so they do not depend on the order of the cells.
 func TheoryTrainability(g TrainabilityGrid, xTrain, xTest npy.Array, y *mat.Dense, lTrain, lTest []int, progress func(done, total int)) (TrainabilityMaps, error) {
 	n := xTrain.Shape[0]
 	k := y.RawMatrix().Cols
 	all := theory.StackTrainTest(xTrain, xTest)
-	maps := TrainabilityMaps{Grid: g, Chance: 1 / float64(k)}
-	maps.Train = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
-	maps.Test = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
+	maps := newMaps(g, k, true)
 	want := map[int]int{}
 	for i, dep := range g.Depths {
 		want[dep] = i
@@ -106,32 +160,27 @@ func TheoryTrainability(g TrainabilityGrid, xTrain, xTest npy.Array, y *mat.Dens
 			if !ok || cellErr != nil {
 				return
 			}
-			cellErr = predictCell(&maps, id, is, kern.NTK, n, y, lTrain, lTest)
+			rng := rand.New(rand.NewPCG(uint64(is), uint64(id)))
+			var o cells.GDOutcome
+			o, cellErr = cells.GDExpected(kern, n, y, lTrain, lTest, g.EtaFrac, g.Times, g.drawsAt(sw2, depth), rng)
+			for it := range g.Times {
+				maps.Train[it][id][is], maps.Test[it][id][is] = o.ExpTrain[it], o.ExpTest[it]
+				maps.TrainSD[it][id][is], maps.TestSD[it][id][is] = o.SDTrain[it], o.SDTest[it]
+				maps.MeanTrain[it][id][is], maps.MeanTest[it][id][is] = o.MeanTrain[it], o.MeanTest[it]
+			}
 			done++
 			if progress != nil {
 				progress(done, total)
 			}
 		}}
 		if _, err := theory.Compute(s, all, npy.Array{}, opt); err != nil {
-			return maps, fmt.Errorf("NTK at sw2 = %g: %w", sw2, err)
+			return maps, fmt.Errorf("kernels at sw2 = %g: %w", sw2, err)
 		}
 		if cellErr != nil {
 			return maps, fmt.Errorf("prediction at sw2 = %g: %w", sw2, cellErr)
 		}
 	}
 	return maps, nil
-}
-
-// predictCell fills the accuracies of one (depth, sw2) cell from the NTK of
-// the training and test points together (cells.GDAccuracies). A kernel the
-// predictor refuses (for example not positive definite in floating point)
-// leaves NaN cells.
-func predictCell(maps *TrainabilityMaps, id, is int, ntk *mat.Dense, n int, y *mat.Dense, lTrain, lTest []int) error {
-	train, test, err := cells.GDAccuracies(ntk, n, y, lTrain, lTest, maps.Grid.EtaFrac, maps.Grid.Times)
-	for it := range maps.Grid.Times {
-		maps.Train[it][id][is], maps.Test[it][id][is] = train[it], test[it]
-	}
-	return err
 }
 
 func nanCube(a, b, c int) [][][]float64 {
@@ -173,71 +222,120 @@ func clip(v, max float64) float64 {
 	return v
 }
 
-func runTrainability(cfg Config) (Result, error) {
-	g := trainabilityGrid(cfg.Scale)
-	train, test, note, why, err := loadData(cfg)
-	if err != nil {
-		return Result{}, err
+// trainabilityData is what the quick trainability figure computes: the
+// theory maps, the trained maps and their grids. The agreement figure
+// reuses it when the trainability figure ran before it in the same
+// process with the same configuration.
+type trainabilityData struct {
+	Theory, Trained TrainabilityMaps
+	TG              TrainedGrid
+	Note, Why       string
+}
+
+// computeTrainability computes the quick trainability data of cfg (or
+// returns those computed earlier in this process for the same run key).
+func computeTrainability(cfg Config) (trainabilityData, error) {
+	if d, ok := memoGet[trainabilityData]("trainability", cfg); ok {
+		return d, nil
 	}
-	xTr, xTe, y, lTr, lTe, err := prepareData(train, test, g.NTrain, g.NTest, cfg.Seed)
+	g := trainabilityGrid(cfg.Scale)
+	trainSet, testSet, note, why, err := loadData(cfg)
 	if err != nil {
-		return Result{}, err
+		return trainabilityData{}, err
 	}
 	tg := trainedGrid(cfg.Scale, g)
 	theoryCells := len(g.SW2) * len(g.Depths)
 	// Progress counts theory cells as one unit and trained networks as
-	// their depth times ten (their cost grows with depth).
+	// their depth times ten per seed (their cost grows with depth).
 	trainedCost := 0
 	for _, d := range tg.Depths {
-		trainedCost += 10 * d * len(tg.SW2)
+		trainedCost += 10 * d * len(tg.SW2) * max(tg.Seeds, 1)
 	}
 	total := theoryCells + trainedCost
+	xTr, xTe, y, lTr, lTe, err := prepareData(trainSet, testSet, g.NTrain, g.NTest, cfg.Seed)
+	if err != nil {
+		return trainabilityData{}, err
+	}
 	maps, err := TheoryTrainability(g, xTr, xTe, y, lTr, lTe, func(done, _ int) {
 		if cfg.Progress != nil {
 			cfg.Progress(done, total)
 		}
 	})
 	if err != nil {
-		return Result{}, err
+		return trainabilityData{}, err
 	}
-	xTr2, xTe2, y2, _, lTe2, err := prepareData(train, test, tg.NTrain, tg.NTest, cfg.Seed)
+	xTr2, xTe2, y2, _, lTe2, err := prepareData(trainSet, testSet, tg.NTrain, tg.NTest, cfg.Seed)
 	if err != nil {
-		return Result{}, err
+		return trainabilityData{}, err
 	}
 	_, k := y2.Dims()
 	cost := theoryCells
 	trained, err := TrainedTrainability(context.Background(), tg, xTr2, xTe2, y2, cells.OneHot(lTe2, k), cfg.Seed, func(done, _ int) {
-		cost += 10 * tg.Depths[(done-1)/len(tg.SW2)]
+		cost += 10 * tg.Depths[(done-1)/len(tg.SW2)] * max(tg.Seeds, 1)
 		if cfg.Progress != nil {
 			cfg.Progress(cost, total)
 		}
 	})
 	if err != nil {
-		return Result{}, err
+		return trainabilityData{}, err
 	}
-	fig, err := trainabilityFigure(maps, trained, tg, note)
+	d := trainabilityData{Theory: maps, Trained: trained, TG: tg, Note: note, Why: why}
+	memoPut("trainability", cfg, d)
+	return d, nil
+}
+
+func runTrainability(cfg Config) (Result, error) {
+	d, err := computeTrainability(cfg)
 	if err != nil {
 		return Result{}, err
 	}
-	c := trainabilityCaption(maps, note)
-	c.Observed += " " + trainedCaption(trained, tg)
-	if why != "" {
-		c.Numbers = append(c.Numbers, plots.KeyNumber{Name: "CIFAR-10", Value: "not used", Note: why})
+	fig, err := trainabilityFigure(d.Theory, d.Trained, d.TG, d.Note)
+	if err != nil {
+		return Result{}, err
+	}
+	c := trainabilityCaption(d.Theory, d.Trained, d.TG, d.Note)
+	if d.Why != "" {
+		c.Numbers = append(c.Numbers, plots.KeyNumber{Name: "CIFAR-10", Value: "not used", Note: d.Why})
 	}
 	return Result{Figure: fig, Caption: c}, nil
 }
 
+// testColorRange returns the colour range of the test-accuracy panels:
+// from chance to the best finite test accuracy of any of the maps (at
+// least chance + 0.05, so that the range is never empty).
+func testColorRange(chance float64, maps ...TrainabilityMaps) (lo, hi float64) {
+	hi = chance + 0.05
+	for _, m := range maps {
+		for _, plane := range m.Test {
+			for _, row := range plane {
+				for _, v := range row {
+					if !math.IsNaN(v) && v > hi {
+						hi = v
+					}
+				}
+			}
+		}
+	}
+	return chance, hi
+}
+
 // trainabilityFigure draws the theory maps (rows 1-2) above the maps of
-// the trained networks (rows 3-4) on one colour scale.
+// the trained networks (rows 3-4). Train-accuracy panels share the colour
+// scale 0 to 1; test-accuracy panels share one from chance to the best
+// test accuracy of the figure, theory and trained alike.
 func trainabilityFigure(maps, trained TrainabilityMaps, tg TrainedGrid, note string) (plots.Figure, error) {
 	g := maps.Grid
-	fig := plots.Figure{
-		Title: fmt.Sprintf("erf FCN, sb2 = %g, %s: infinite-width NTK predictions (%d training points, rows 1-2) and width-%d networks trained by gradient descent (%d training points, rows 3-4)",
-			g.SB2, note, g.NTrain, tg.Width, tg.NTrain),
-		Rows:     4,
-		Cols:     len(g.Times),
-		ColorBar: &plots.ColorBar{Label: "accuracy", Min: 0, Max: 1},
+	seeds := "one seed"
+	if trained.Seeds > 1 {
+		seeds = fmt.Sprintf("mean over %d seeds", trained.Seeds)
 	}
+	fig := plots.Figure{
+		Title: fmt.Sprintf("erf FCN, sb2 = %g, %s: expected accuracy of one infinitely wide network trained by gradient descent (%d training points, rows 1-2) and width-%d networks trained by gradient descent, %s (%d training points, rows 3-4)",
+			g.SB2, note, g.NTrain, tg.Width, seeds, tg.NTrain),
+		Rows: 4,
+		Cols: len(g.Times),
+	}
+	lo, hi := testColorRange(maps.Chance, maps, trained)
 	for im, m := range []TrainabilityMaps{maps, trained} {
 		mg := m.Grid
 		depths := make([]float64, len(mg.Depths))
@@ -248,19 +346,21 @@ func trainabilityFigure(maps, trained TrainabilityMaps, tg TrainedGrid, note str
 		if err != nil {
 			return plots.Figure{}, err
 		}
-		who := "theory"
+		who := "theory, expected"
 		if im == 1 {
 			who = "trained"
 		}
 		for row, kind := range []string{"train", "test"} {
 			cube := m.Train
+			zlo, zhi := 0.0, 1.0
 			if row == 1 {
 				cube = m.Test
+				zlo, zhi = lo, hi
 			}
 			for it, t := range mg.Times {
 				fig.Panels = append(fig.Panels, plots.Panel{
-					Title: fmt.Sprintf("%s: %s accuracy, t = %g", who, kind, t), XLabel: "sw2", YLabel: "depth",
-					Heat:   &plots.HeatMap{Label: "accuracy", X: mg.SW2, Y: depths, Z: cube[it], EqualRows: true},
+					Title: fmt.Sprintf("%s %s accuracy, t = %g", who, kind, t), XLabel: "sw2", YLabel: "depth",
+					Heat:   &plots.HeatMap{Label: kind + " accuracy", X: mg.SW2, Y: depths, Z: cube[it], EqualRows: true, EqualCols: im == 1, Min: zlo, Max: zhi},
 					Series: over, Legend: plots.LegendAuto,
 				})
 			}
@@ -269,75 +369,166 @@ func trainabilityFigure(maps, trained TrainabilityMaps, tg TrainedGrid, note str
 	return fig, nil
 }
 
-// trainedCaption summarizes the trained maps at the last time run: the
-// train and test accuracy of the deepest network at the most ordered and the
-// most chaotic sw2.
-func trainedCaption(m TrainabilityMaps, tg TrainedGrid) string {
+// lastRun returns the index of the last of times at or before steps (-1
+// if none).
+func lastRun(times []float64, steps int) int {
 	last := -1
-	for it, t := range tg.Times {
-		if t <= float64(tg.Steps) {
+	for it, t := range times {
+		if t <= float64(steps) {
 			last = it
 		}
 	}
-	if last < 0 {
-		return ""
-	}
-	deep := len(tg.Depths) - 1
-	ns := len(tg.SW2) - 1
-	return fmt.Sprintf("Trained width-%d networks after %g steps at depth %d: sw2 = %.2f (ordered) train/test accuracy %.2f/%.2f; sw2 = %.2f (chaotic) %.2f/%.2f; at depth %d: %.2f/%.2f and %.2f/%.2f.",
-		tg.Width, tg.Times[last], tg.Depths[deep], tg.SW2[0], m.Train[last][deep][0], m.Test[last][deep][0],
-		tg.SW2[ns], m.Train[last][deep][ns], m.Test[last][deep][ns],
-		tg.Depths[0], m.Train[last][0][0], m.Test[last][0][0], m.Train[last][0][ns], m.Test[last][0][ns])
+	return last
 }
 
-// trainabilityCaption summarizes the maps: at the last time, the deepest
-// trainable depth (train accuracy >= 0.9) at the most ordered sw2 next to 8
-// xi_1 there, and the deepest depth that still generalizes (test accuracy
-// above chance + 0.05) at the most chaotic sw2 next to 8 xi_*.
-func trainabilityCaption(maps TrainabilityMaps, note string) plots.ReportFigure {
+// trainLimit returns the first depth of g whose train accuracy z[id][is]
+// is below 0.9 after the first depth that reaches it: the depth where
+// training fails. It returns 0 when no depth fails (or none trains).
+func trainLimit(z [][]float64, depths []int, is int) int {
+	trained := false
+	for id, d := range depths {
+		v := z[id][is]
+		if v >= 0.9 {
+			trained = true
+		} else if trained && !math.IsNaN(v) {
+			return d
+		}
+	}
+	return 0
+}
+
+// chanceLimit returns the first depth whose test accuracy z[id][is] is
+// within 5 points of chance, or 0 if none is.
+func chanceLimit(z [][]float64, depths []int, is int, chance float64) int {
+	for id, d := range depths {
+		if v := z[id][is]; v <= chance+0.05 {
+			return d
+		}
+	}
+	return 0
+}
+
+// phaseLimits are the depth limits of one map at one time: per sw2 of the
+// ordered side (finite xi_1, below the critical sw2) the depth where
+// training fails and its ratio to xi_1, and per sw2 of the chaotic side
+// (finite xi_*) the depth where test accuracy reaches chance and its
+// ratio to xi_*. A 0 depth (no limit within the grid) has a NaN ratio.
+type phaseLimits struct {
+	OrdSW2, ChSW2         []float64
+	OrdDepth, ChDepth     []int
+	OrdRatio, ChRatio     []float64
+	OrdXi, ChXi, Critical []float64
+}
+
+func depthLimits(m TrainabilityMaps, it int) (phaseLimits, error) {
+	g := m.Grid
+	xi1, xiS, _, crit, err := depthScales(g.SW2, g.SB2)
+	if err != nil {
+		return phaseLimits{}, err
+	}
+	var l phaseLimits
+	for is, sw2 := range g.SW2 {
+		switch {
+		case sw2 < crit && theory.Has(xi1[is]):
+			d := trainLimit(m.Train[it], g.Depths, is)
+			l.OrdSW2, l.OrdDepth, l.OrdXi = append(l.OrdSW2, sw2), append(l.OrdDepth, d), append(l.OrdXi, xi1[is])
+			l.OrdRatio = append(l.OrdRatio, ratio(d, xi1[is]))
+		case sw2 > crit && theory.Has(xiS[is]):
+			d := chanceLimit(m.Test[it], g.Depths, is, m.Chance)
+			l.ChSW2, l.ChDepth, l.ChXi = append(l.ChSW2, sw2), append(l.ChDepth, d), append(l.ChXi, xiS[is])
+			l.ChRatio = append(l.ChRatio, ratio(d, xiS[is]))
+		}
+	}
+	return l, nil
+}
+
+func ratio(d int, xi float64) float64 {
+	if d == 0 {
+		return math.NaN()
+	}
+	return float64(d) / xi
+}
+
+// limitList formats "sw2: depth (depth/xi)" for the limits found.
+func limitList(sw2 []float64, d []int, r []float64) string {
+	var parts []string
+	for i := range sw2 {
+		if d[i] == 0 {
+			parts = append(parts, fmt.Sprintf("%.2f: none", sw2[i]))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%.2f: %d (%.1f)", sw2[i], d[i], r[i]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// trainabilityCaption summarizes the maps at the last time the trained
+// networks ran (and the theory also at its last time): per sw2, the depth
+// where training fails on the ordered side in units of xi_1, and the
+// depth where test accuracy reaches chance on the chaotic side in units of
+// xi_*, for the theory and the trained networks.
+func trainabilityCaption(maps, trained TrainabilityMaps, tg TrainedGrid, note string) plots.ReportFigure {
 	g := maps.Grid
-	last := len(g.Times) - 1
-	xi1, xiS, _, crit, _ := depthScales(g.SW2, g.SB2)
-	deepest := func(z [][]float64, is int, ok func(float64) bool) int {
-		best := 0
-		for id, d := range g.Depths {
-			if ok(z[id][is]) {
-				best = d
-			}
+	_, _, _, crit, _ := depthScales(g.SW2[:1], g.SB2)
+	nums := []plots.KeyNumber{{Name: "data", Value: note}, {Name: "critical sw2", Value: fmt.Sprintf("%.4f", crit)},
+		{Name: "step size", Value: fmt.Sprintf("%g eta_crit", g.EtaFrac)}}
+	describe := func(who string, m TrainabilityMaps, it int) string {
+		l, err := depthLimits(m, it)
+		if err != nil || it < 0 {
+			return ""
 		}
-		return best
+		return fmt.Sprintf("%s at t = %g: training fails (train accuracy below 0.9) on the ordered side at depth (depth/xi_1) %s; test accuracy reaches chance + 5 points on the chaotic side at depth (depth/xi_*) %s; median ratios %.1f and %.1f. ",
+			who, m.Grid.Times[it], limitList(l.OrdSW2, l.OrdDepth, l.OrdRatio), limitList(l.ChSW2, l.ChDepth, l.ChRatio), median(l.OrdRatio), median(l.ChRatio))
 	}
-	var ordIdx, chIdx = -1, -1
-	for is := range g.SW2 {
-		if theory.Has(xi1[is]) && ordIdx < 0 {
-			ordIdx = is
-		}
-		if theory.Has(xiS[is]) {
-			chIdx = is
-		}
+	last := lastRun(tg.Times, tg.Steps)
+	itTheory := -1
+	if last >= 0 {
+		itTheory = nearest(g.Times, tg.Times[last])
 	}
-	obs := ""
-	var nums []plots.KeyNumber
-	nums = append(nums, plots.KeyNumber{Name: "data", Value: note}, plots.KeyNumber{Name: "critical sw2", Value: fmt.Sprintf("%.4f", crit)},
-		plots.KeyNumber{Name: "step size", Value: fmt.Sprintf("%g eta_crit", g.EtaFrac)})
-	if ordIdx >= 0 {
-		d := deepest(maps.Train[last], ordIdx, func(v float64) bool { return v >= 0.9 })
-		d1 := deepest(maps.Train[0], ordIdx, func(v float64) bool { return v >= 0.9 })
-		obs += fmt.Sprintf("Ordered side (sw2 = %.2f): training reaches 90%% train accuracy at t = %g up to depth %d (t = %g: depth %d) vs 8 xi_1 = %.1f. ",
-			g.SW2[ordIdx], g.Times[last], d, g.Times[0], d1, 8*xi1[ordIdx])
+	obs := describe("Theory (expected accuracy of one network)", maps, len(g.Times)-1)
+	if itTheory >= 0 && itTheory != len(g.Times)-1 {
+		obs += describe("Theory", maps, itTheory)
 	}
-	if chIdx >= 0 {
-		d := deepest(maps.Test[last], chIdx, func(v float64) bool { return v > maps.Chance+0.05 })
-		acc := maps.Train[last][len(g.Depths)-1][chIdx]
-		obs += fmt.Sprintf("Chaotic side (sw2 = %.2f): test accuracy exceeds chance + 5 points up to depth %d vs 8 xi_* = %.1f; at depth %d train accuracy is %.2f and test accuracy %.2f (chance %.2f).",
-			g.SW2[chIdx], d, 8*xiS[chIdx], g.Depths[len(g.Depths)-1], acc, maps.Test[last][len(g.Depths)-1][chIdx], maps.Chance)
+	obs += describe(fmt.Sprintf("Trained (width %d, mean of %d seeds)", tg.Width, trained.Seeds), trained, last)
+	if ch := len(g.SW2) - 1; len(g.Depths) > 0 {
+		deep := len(g.Depths) - 1
+		it := len(g.Times) - 1
+		obs += fmt.Sprintf("At sw2 = %.2f and depth %d the theory's expected train/test accuracy at t = %g is %.2f/%.2f (chance %.2f); the mean predictor's test accuracy is %.2f.",
+			g.SW2[ch], g.Depths[deep], g.Times[it], maps.Train[it][deep][ch], maps.Test[it][deep][ch], maps.Chance, at(maps.MeanTest, it, deep, ch))
 	}
 	return plots.ReportFigure{
 		Theory: "Ordered phase: the NTK's condition number grows with depth, so gradient descent fails to train beyond about xi_1 layers in reasonable time (train accuracy drops above 8 xi_1). " +
-			"Chaotic phase: the NTK tends to a constant-plus-identity matrix that memorizes, so networks train but stop generalizing (test accuracy to chance) beyond about 8 xi_*.",
+			"Chaotic phase: the NTK tends to a constant-plus-identity matrix that memorizes, so networks train but stop generalizing (test accuracy to chance) beyond about 8 xi_*. " +
+			"The theory rows are the expected accuracy of one infinitely wide network trained from a random initialization (outputs Gaussian with the NTK mean and the NNGP-driven variance: its random initial outputs never decay at test points), not the accuracy of the mean predictor; the trained rows are the mean over seeds. Test panels share a colour scale from chance to the best test accuracy.",
 		Observed: obs,
 		Numbers:  nums,
 	}
+}
+
+// at returns z[it][id][is], or NaN when z is nil.
+func at(z [][][]float64, it, id, is int) float64 {
+	if z == nil {
+		return math.NaN()
+	}
+	return z[it][id][is]
+}
+
+// median returns the median of the finite values of v (NaN if none).
+func median(v []float64) float64 {
+	var f []float64
+	for _, x := range v {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			f = append(f, x)
+		}
+	}
+	if len(f) == 0 {
+		return math.NaN()
+	}
+	sort.Float64s(f)
+	if len(f)%2 == 1 {
+		return f[len(f)/2]
+	}
+	return 0.5 * (f[len(f)/2-1] + f[len(f)/2])
 }
 
 // paperTrainability is the paper scale of the trainability figure as two
@@ -393,19 +584,22 @@ func trainabilityPlan(cfg Config, g TrainabilityGrid, tg TrainedGrid) (SweepPlan
 			if err != nil {
 				return Result{}, err
 			}
-			c := trainabilityCaption(maps, note)
-			c.Observed += " " + trainedCaption(trained, tg)
+			c := trainabilityCaption(maps, trained, tg, note)
 			return Result{Figure: fig, Caption: c}, nil
 		},
 	}, nil
 }
 
-// mapsFromTable fills accuracy maps on grid g from the columns
-// kind.{train,test}_acc_t<T> of a gathered table with axes sw2 and depth.
+// mapsFromTable fills accuracy maps on grid g from a gathered table with
+// axes sw2 and depth: the columns theory-gd.expected_{train,test}_acc_t<T>
+// (the expected accuracy of one network) of "theory-gd" cells, and
+// train.{train,test}_acc_t<T> of "train" cells (one seed per cell).
 func mapsFromTable(g TrainabilityGrid, t sweep.Table, kind string) TrainabilityMaps {
-	m := TrainabilityMaps{Grid: g, Chance: 1 / float64(spec.DefaultOutputs)} // the cells' spec has the default outputs
-	m.Train = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
-	m.Test = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
+	m := newMaps(g, spec.DefaultOutputs, false) // the cells' spec has the default outputs
+	prefix := ""
+	if kind == "theory-gd" {
+		prefix = "expected_"
+	}
 	for _, r := range t.Rows {
 		is := nearest(g.SW2, r.Params["sw2"])
 		id := nearest(intsToFloats(g.Depths), r.Params["depth"])
@@ -413,8 +607,8 @@ func mapsFromTable(g TrainabilityGrid, t sweep.Table, kind string) TrainabilityM
 			continue
 		}
 		for it, tm := range g.Times {
-			m.Train[it][id][is] = column(r, fmt.Sprintf("%s.train_acc_t%g", kind, tm))
-			m.Test[it][id][is] = column(r, fmt.Sprintf("%s.test_acc_t%g", kind, tm))
+			m.Train[it][id][is] = column(r, fmt.Sprintf("%s.%strain_acc_t%g", kind, prefix, tm))
+			m.Test[it][id][is] = column(r, fmt.Sprintf("%s.%stest_acc_t%g", kind, prefix, tm))
 		}
 	}
 	return m
@@ -423,22 +617,37 @@ func mapsFromTable(g TrainabilityGrid, t sweep.Table, kind string) TrainabilityM
 // TrainedGrid is the grid of finite erf FCNs trained by full-batch gradient
 // descent at eta = EtaFrac * eta_crit, with eta_crit = 2 N k / lambda_max of
 // the analytic NTK on the training inputs (the same step rule as the theory
-// maps, so the time axes agree).
+// maps, so the time axes agree). Every cell trains Seeds networks
+// (initializations ntkempirical.SeedSource(seed, j), j < Seeds; 0 means 1).
 type TrainedGrid struct {
 	TrainabilityGrid
 	Width int
 	Steps int // the last of Times that is <= Steps is the last one run
+	Seeds int
 }
 
-// trainedGrid is the finite-network grid of a scale: coarse enough that
-// the whole grid trains in a couple of minutes on 2 cores at quick scale.
+// trainedGrid is the finite-network grid of a scale. At quick scale the
+// networks train on the theory grid's points, at three of its sw2 (two
+// ordered ones whose 8 xi_1 lies within the depths, one chaotic), depths
+// 1-32 by doubling, 4 seeds, width 64, 1024 steps. The budget fixes that
+// grid: one step of a width-64 network on 64 points is about 2 x 3 x 64^3
+// = 1.6 MFLOP per layer, so 3 sw2 x 4 seeds x 63 layers are 1.2 TFLOP
+// for 1024 steps, which the stacked ensembles (about 10 GFLOP/s per
+// core at these small matrices) train in about a minute on 2 cores; the
+// 12 sw2 of the theory rows would take four times longer than the whole
+// quick report may.
 func trainedGrid(scale string, base TrainabilityGrid) TrainedGrid {
-	g := TrainedGrid{TrainabilityGrid: base, Width: 128, Steps: 512}
-	g.SW2 = linspace(0.5, 3, 5)
-	g.Depths = []int{1, 4, 10, 20}
-	g.NTrain, g.NTest = 64, 64
+	g := TrainedGrid{TrainabilityGrid: base, Width: 64, Steps: 1024, Seeds: 4}
+	g.Draws, g.DrawSW2, g.DrawDepths = 0, nil, nil
+	g.SW2 = nil
+	for _, i := range []int{0, 2, 9} {
+		if i < len(base.SW2) {
+			g.SW2 = append(g.SW2, base.SW2[i])
+		}
+	}
+	g.Depths = []int{1, 2, 4, 8, 16, 32}
 	if scale == Paper {
-		g.Width, g.Steps = 512, 4096
+		g.Width, g.Steps, g.Seeds = 512, 4096, 1
 		g.SW2 = linspace(0.5, 3, 11)
 		g.Depths = []int{1, 2, 4, 8, 12, 16, 24, 32, 48}
 		g.NTrain, g.NTest = 256, 256
@@ -446,35 +655,77 @@ func trainedGrid(scale string, base TrainabilityGrid) TrainedGrid {
 	return g
 }
 
-// TrainedTrainability trains one network per (depth, sw2) cell, drawn from
-// ntkempirical.SeedSource(seed, 0), and records its train and test accuracy
-// at each of g.Times up to g.Steps (NaN beyond, and after a divergence).
+// analyticEtaCrit returns eta_crit = 2 N k / lambda_max of the analytic
+// per-logit NTK of s on the N inputs x (as cells.AnalyticLambdaMax).
+func analyticEtaCrit(s spec.Spec, x npy.Array) (float64, error) {
+	kern, err := theory.Compute(s, x, npy.Array{}, theory.Options{})
+	if err != nil {
+		return 0, fmt.Errorf("analytic NTK: %w", err)
+	}
+	n, _ := kern.NTK.Dims()
+	vals, _, err := linalg.EigenSym(mat.NewSymDense(n, kern.NTK.RawMatrix().Data), false)
+	if err != nil {
+		return 0, fmt.Errorf("analytic NTK: %w", err)
+	}
+	return 2 * float64(n*s.Outputs) / vals[len(vals)-1], nil
+}
+
+// TrainedTrainability trains g.Seeds networks per (depth, sw2) cell, all
+// networks of one depth together as one stacked ensemble (nets.Ensemble,
+// train.RunEnsemble: each member follows train.Run's trajectory), and
+// records the mean and the sample standard deviation over seeds of their
+// train and test accuracy at each of g.Times up to g.Steps (NaN beyond).
+// A network that diverges is left out of its cell's mean (all diverged:
+// NaN).
 func TrainedTrainability(ctx context.Context, g TrainedGrid, xTr, xTe npy.Array, y, yTest *mat.Dense, seed uint64, progress func(done, total int)) (TrainabilityMaps, error) {
 	_, k := y.Dims()
-	maps := TrainabilityMaps{Grid: g.TrainabilityGrid, Chance: 1 / float64(k)}
-	maps.Train = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
-	maps.Test = nanCube(len(g.Times), len(g.Depths), len(g.SW2))
+	seeds := max(g.Seeds, 1)
+	maps := newMaps(g.TrainabilityGrid, k, false)
+	maps.Seeds = seeds
 	total := len(g.Depths) * len(g.SW2)
 	done := 0
+	data := train.Data{XTrain: xTr, YTrain: y, XTest: xTe, YTest: yTest}
 	for id, depth := range g.Depths {
-		for is, sw2 := range g.SW2 {
+		var specs []spec.Spec
+		var rngs []*rand.Rand
+		var lr []float64
+		for _, sw2 := range g.SW2 {
 			s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: depth, Width: g.Width, SW2: sw2, SB2: g.SB2, Outputs: k}
-			net, err := nets.New(s, xTr.Shape[1:], ntkempirical.SeedSource(seed, 0))
+			ec, err := analyticEtaCrit(s, xTr)
 			if err != nil {
 				return maps, fmt.Errorf("depth %d sw2 %g: %w", depth, sw2, err)
 			}
-			h, err := train.Run(ctx, net, train.Data{XTrain: xTr, YTrain: y, XTest: xTe, YTest: yTest},
-				train.Options{Steps: g.Steps, LRFactor: g.EtaFrac, LambdaMax: cells.AnalyticLambdaMax, Seed: seed}, nil)
-			if err != nil {
-				return maps, fmt.Errorf("training depth %d sw2 %g: %w", depth, sw2, err)
+			for j := 0; j < seeds; j++ {
+				specs = append(specs, s)
+				rngs = append(rngs, ntkempirical.SeedSource(seed, j))
+				lr = append(lr, g.EtaFrac*ec)
 			}
+		}
+		e, err := nets.NewEnsemble(specs, xTr.Shape[1:], rngs)
+		if err != nil {
+			return maps, fmt.Errorf("depth %d: %w", depth, err)
+		}
+		hs, err := train.RunEnsemble(ctx, e, data, train.EnsembleOptions{Steps: g.Steps, LR: lr, Seed: seed})
+		if err != nil {
+			return maps, fmt.Errorf("training depth %d: %w", depth, err)
+		}
+		for is := range g.SW2 {
 			for it, t := range g.Times {
-				for _, p := range h.Points {
-					if float64(p.Step) == t {
-						maps.Train[it][id][is] = cells.FiniteOrNaN(float64(p.TrainAcc))
-						maps.Test[it][id][is] = cells.FiniteOrNaN(float64(p.TestAcc))
+				var tr, te []float64
+				for _, h := range hs[is*seeds : (is+1)*seeds] {
+					for _, p := range h.Points {
+						if float64(p.Step) == t {
+							if a := cells.FiniteOrNaN(float64(p.TrainAcc)); !math.IsNaN(a) {
+								tr = append(tr, a)
+							}
+							if a := cells.FiniteOrNaN(float64(p.TestAcc)); !math.IsNaN(a) {
+								te = append(te, a)
+							}
+						}
 					}
 				}
+				maps.Train[it][id][is], maps.TrainSD[it][id][is] = meanSD(tr)
+				maps.Test[it][id][is], maps.TestSD[it][id][is] = meanSD(te)
 			}
 			done++
 			if progress != nil {
@@ -483,4 +734,24 @@ func TrainedTrainability(ctx context.Context, g TrainedGrid, xTr, xTe npy.Array,
 		}
 	}
 	return maps, nil
+}
+
+// meanSD returns the mean and the sample standard deviation of v (NaN
+// when v is empty; the SD is NaN for one value).
+func meanSD(v []float64) (mean, sd float64) {
+	if len(v) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(len(v))
+	if len(v) < 2 {
+		return mean, math.NaN()
+	}
+	ss := 0.0
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(v)-1))
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -42,5 +44,84 @@ func TestWrite(t *testing.T) {
 	}
 	if err := WriteBytes(filepath.Join(dir, "missing", "x"), nil); err == nil {
 		t.Error("write into a missing folder succeeded")
+	}
+}
+
+// TestWriteSpecialFiles checks that an existing device or FIFO is written
+// into, not replaced by a regular file, and that a folder is refused.
+func TestWriteSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+
+	t.Run("fifo", func(t *testing.T) {
+		path := filepath.Join(dir, "fifo")
+		if err := syscall.Mkfifo(path, 0o600); err != nil {
+			t.Skipf("mkfifo: %v", err)
+		}
+		// A reader opened without blocking lets the write proceed, and the
+		// test fail instead of hanging when the FIFO has been replaced.
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(fd)
+		if err := WriteBytes(path, []byte("through the pipe")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		n, _ := syscall.Read(fd, buf)
+		if n < 0 {
+			n = 0
+		}
+		if s := string(buf[:n]); s != "through the pipe" {
+			t.Errorf("reader got %q", s)
+		}
+		info, err := os.Lstat(path)
+		if err != nil || info.Mode()&os.ModeNamedPipe == 0 {
+			t.Errorf("after the write %s is %v (%v), want a FIFO", path, info.Mode(), err)
+		}
+		assertNoTemporaries(t, dir)
+	})
+
+	t.Run("char device", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("mknod of a character device needs root")
+		}
+		path := filepath.Join(dir, "null")
+		// The same device numbers as /dev/null (1, 3).
+		if err := syscall.Mknod(path, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+			t.Skipf("mknod: %v", err)
+		}
+		if err := WriteBytes(path, make([]byte, 62<<10)); err != nil {
+			t.Fatal(err)
+		}
+		info, err := os.Lstat(path)
+		if err != nil || info.Mode()&os.ModeCharDevice == 0 {
+			t.Errorf("after the write %s is %v (%v), want a character device", path, info.Mode(), err)
+		}
+		assertNoTemporaries(t, dir)
+	})
+
+	t.Run("folder", func(t *testing.T) {
+		path := filepath.Join(dir, "sub")
+		if err := os.Mkdir(path, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		err := WriteBytes(path, []byte("x"))
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "folder") {
+			t.Errorf("write to a folder: err = %v, want one naming %s as a folder", err, path)
+		}
+		if info, err := os.Stat(path); err != nil || !info.IsDir() {
+			t.Errorf("the folder was replaced: %v %v", info, err)
+		}
+	})
+}
+
+func assertNoTemporaries(t *testing.T, dir string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
 	}
 }

@@ -52,6 +52,10 @@ type Options struct {
 	// CheckpointEvery (0: never during the run) and when the run stops.
 	Checkpoint      func(h *History) error
 	CheckpointEvery time.Duration
+	// Settings, recorded in a new run's History, describe where its data
+	// came from (data set, subset sizes, seed, content hashes of input
+	// files) so that a resumed run can refuse different ones.
+	Settings map[string]string
 }
 
 // Statuses of a run.
@@ -87,7 +91,9 @@ type History struct {
 	NTest      int     `json:"n_test"`
 	InitLoss   float64 `json:"init_loss"`
 	DivergedAt int     `json:"diverged_at,omitempty"` // the step whose loss blew up
-	Points     []Point `json:"points"`
+	// Settings are Options.Settings of the run that started the history.
+	Settings map[string]string `json:"settings,omitempty"`
+	Points   []Point           `json:"points"`
 }
 
 // Last returns the last recorded point (zero if none).
@@ -146,7 +152,7 @@ func Run(ctx context.Context, net *nets.Net, data Data, opt Options, h *History)
 		opt.Batch = 0
 	}
 	if h == nil {
-		h = &History{Status: Running, Steps: opt.Steps, Batch: opt.Batch, Seed: opt.Seed, NTrain: ntrain, LRFactor: opt.LRFactor}
+		h = &History{Status: Running, Steps: opt.Steps, Batch: opt.Batch, Seed: opt.Seed, NTrain: ntrain, LRFactor: opt.LRFactor, Settings: opt.Settings}
 		if data.XTest.Shape != nil {
 			h.NTest = data.XTest.Shape[0]
 		}

@@ -273,3 +273,69 @@ func TestTrainDatasets(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainResumeSettings: a resumed run keeps the checkpoint's data
+// settings; flags that differ from them, or input files whose content has
+// changed, are refused instead of mixing two runs in one history.
+func TestTrainResumeSettings(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "mnist")
+	base := []string{"train", "--dataset", "mnist", "--n-train", "20", "--width", "8", "--depth", "1", "--quiet", "--out", out}
+	if _, stderr, status := runCLI(t, append(base, "--seed", "7", "--n-test", "64", "--steps", "2")...); status != 0 {
+		t.Fatalf("first run: status %d, stderr %q", status, stderr)
+	}
+	x, y := writeToyNpy(t, dir, 8, 6, false)
+	fout := filepath.Join(dir, "files")
+	fbase := []string{"train", "--width", "8", "--depth", "1", "--quiet", "--out", fout}
+	if _, stderr, status := runCLI(t, append(fbase, "--x-train", x, "--y-train", y, "--steps", "2")...); status != 0 {
+		t.Fatalf("first file run: status %d, stderr %q", status, stderr)
+	}
+	// The same content under another name is the same input.
+	y2 := filepath.Join(dir, "y2.npy")
+	b, _ := os.ReadFile(y)
+	os.WriteFile(y2, b, 0o644)
+	// Changed content under the same name is not.
+	xChanged := filepath.Join(t.TempDir(), "x.npy")
+	xa, _ := npy.Load(x)
+	xa.Data[0] += 1
+	npy.Save(xChanged, xa)
+
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		stderr string
+	}{
+		{"seed", append(base, "--resume", "--steps", "4", "--seed", "8"), 2, "--seed 7, not 8"},
+		{"n-test", append(base, "--resume", "--steps", "4", "--n-test", "10"), 2, "--n-test 64, not 10"},
+		{"n-train", append(base, "--resume", "--steps", "4", "--n-train", "30"), 2, "--n-train 20, not 30"},
+		{"center", append(base, "--resume", "--steps", "4", "--center"), 2, "--center false, not true"},
+		{"dataset", append(base, "--resume", "--steps", "4", "--dataset", "cifar10"), 2, "--dataset mnist, not cifar10"},
+		{"batch", append(base, "--resume", "--steps", "4", "--batch", "5"), 2, "--batch 0, not 5"},
+		{"files for a data set", append(base, "--resume", "--steps", "4", "--x-train", x), 2, `--x-train "", not`},
+		{"changed file", append(fbase, "--resume", "--steps", "4", "--x-train", xChanged, "--y-train", y), 1, "x.npy: its content differs"},
+		{"same settings", append(base, "--resume", "--steps", "4", "--seed", "7"), 0, ""},
+		{"renamed file", append(fbase, "--resume", "--steps", "4", "--y-train", y2), 0, ""},
+	}
+	for _, tt := range tests {
+		_, stderr, status := runCLI(t, tt.args...)
+		if status != tt.status || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%s: status %d stderr %q, want %d and %q", tt.name, status, stderr, tt.status, tt.stderr)
+		}
+	}
+	var h struct {
+		Seed   uint64 `json:"seed"`
+		NTest  int    `json:"n_test"`
+		Step   int    `json:"step"`
+		Points []struct {
+			TestLoss *float64 `json:"test_loss"`
+		} `json:"points"`
+	}
+	b, _ = os.ReadFile(filepath.Join(out, "params", "state.json"))
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Seed != 7 || h.NTest != 64 || h.Step != 4 {
+		t.Errorf("state after resume: seed %d, n_test %d, step %d; want 7, 64, 4", h.Seed, h.NTest, h.Step)
+	}
+}

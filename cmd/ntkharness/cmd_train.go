@@ -489,9 +489,17 @@ func loadXY(xPath, yPath string, k int, center bool) (npy.Array, *mat.Dense, int
 	if len(x.Shape) < 2 || x.Shape[0] < 1 {
 		return x, nil, 0, fmt.Errorf("%s: shape %v: want [N, d] or [N, H, W, C] with N >= 1", xPath, x.Shape)
 	}
+	if err := checkFiniteArray(xPath, "inputs", x); err != nil {
+		return x, nil, 0, err
+	}
 	y, err := npy.Load(yPath)
 	if err != nil {
 		return x, nil, 0, err
+	}
+	if len(y.Shape) == 2 {
+		if err := checkFiniteArray(yPath, "targets", y); err != nil {
+			return x, nil, 0, err
+		}
 	}
 	if len(y.Shape) == 0 || y.Shape[0] != x.Shape[0] {
 		return x, nil, 0, fmt.Errorf("%s: shape %v: want %d rows like %s", yPath, y.Shape, x.Shape[0], xPath)
@@ -534,6 +542,29 @@ func loadXY(xPath, yPath string, k int, center bool) (npy.Array, *mat.Dense, int
 		return x, yd, k, nil
 	}
 	return x, nil, 0, fmt.Errorf("%s: shape %v: want targets [N, k] or labels [N]", yPath, y.Shape)
+}
+
+// checkFiniteArray refuses an array with a NaN or infinite entry, naming the
+// file and the entry.
+func checkFiniteArray(path, what string, a npy.Array) error {
+	for i, v := range a.Data {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s: entry %v is %v: %s must be finite", path, npyIndex(a.Shape, i), v, what)
+		}
+	}
+	return nil
+}
+
+// npyIndex is the multi-index of flat entry i of an array of shape.
+func npyIndex(shape []int, i int) []int {
+	idx := make([]int, len(shape))
+	for d := len(shape) - 1; d >= 0; d-- {
+		if shape[d] > 0 {
+			idx[d] = i % shape[d]
+			i /= shape[d]
+		}
+	}
+	return idx
 }
 
 func arrayDense(a npy.Array) *mat.Dense {

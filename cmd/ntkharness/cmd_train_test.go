@@ -339,3 +339,71 @@ func TestTrainResumeSettings(t *testing.T) {
 		t.Errorf("state after resume: seed %d, n_test %d, step %d; want 7, 64, 4", h.Seed, h.NTest, h.Step)
 	}
 }
+
+// TestTrainNonFinite: a learning rate that overflows is a divergence (exit
+// 0, state saved), and NaN or infinite entries in any input or target file
+// are input errors naming the file and the entry.
+func TestTrainNonFinite(t *testing.T) {
+	dir := t.TempDir()
+	x, y := writeToyNpy(t, dir, 8, 6, false)
+	xa, _ := npy.Load(x)
+	ya, _ := npy.Load(y)
+	onehot := npy.New(8, 2)
+	for i, l := range ya.Data {
+		onehot.Data[2*i+int(l)] = 1
+	}
+	bad := func(name string, a npy.Array, i int, v float64) string {
+		b := npy.Array{Shape: a.Shape, Data: append([]float64(nil), a.Data...)}
+		b.Data[i] = v
+		p := filepath.Join(dir, name)
+		if err := npy.Save(p, b); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	yNaN := bad("ynan.npy", onehot, 5, math.NaN())
+	yInf := bad("yinf.npy", onehot, 0, math.Inf(-1))
+	xNaN := bad("xnan.npy", xa, 13, math.NaN())
+	labelNaN := bad("lnan.npy", ya, 2, math.NaN())
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		stdout string
+		stderr string
+	}{
+		{"lr-factor overflow", []string{"--x-train", x, "--y-train", y, "--lr-factor", "1e308"}, 0, "diverged at step", ""},
+		{"lr overflow", []string{"--x-train", x, "--y-train", y, "--lr", "1e300"}, 0, "diverged at step", ""},
+		{"NaN train target", []string{"--x-train", x, "--y-train", yNaN}, 1, "", "ynan.npy: entry [2 1] is NaN"},
+		{"Inf train target", []string{"--x-train", x, "--y-train", yInf}, 1, "", "yinf.npy: entry [0 0] is -Inf"},
+		{"NaN test target", []string{"--x-train", x, "--y-train", onehotPath(t, dir, onehot), "--x-test", x, "--y-test", yNaN}, 1, "", "ynan.npy: entry [2 1] is NaN"},
+		{"NaN input", []string{"--x-train", xNaN, "--y-train", y}, 1, "", "xnan.npy: entry [2 1] is NaN"},
+		{"NaN test input", []string{"--x-train", x, "--y-train", y, "--x-test", xNaN, "--y-test", y}, 1, "", "xnan.npy: entry [2 1] is NaN"},
+		{"NaN label", []string{"--x-train", x, "--y-train", labelNaN}, 1, "", "label 2 is NaN"},
+	}
+	for i, tt := range tests {
+		out := filepath.Join(dir, "run"+strconv.Itoa(i))
+		args := append([]string{"train", "--width", "16", "--steps", "3", "--quiet", "--out", out}, tt.args...)
+		stdout, stderr, status := runCLI(t, args...)
+		if status != tt.status || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%s: status %d stdout %q stderr %q, want %d, %q and %q", tt.name, status, stdout, stderr, tt.status, tt.stdout, tt.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(out, "params.tmp")); err == nil {
+			t.Errorf("%s: params.tmp left behind", tt.name)
+		}
+		if tt.status == 0 {
+			b, err := os.ReadFile(filepath.Join(out, "params", "state.json"))
+			if err != nil || !strings.Contains(string(b), `"diverged"`) {
+				t.Errorf("%s: state.json %s (%v), want a diverged run", tt.name, b, err)
+			}
+		}
+	}
+}
+
+func onehotPath(t *testing.T, dir string, a npy.Array) string {
+	p := filepath.Join(dir, "onehot.npy")
+	if err := npy.Save(p, a); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -56,6 +56,9 @@ func loadSweep(fs *flagSet, pos []string) (*sweep.Sweep, error) {
 	if err != nil {
 		return nil, usagef("%s: %v", fs.Name(), err)
 	}
+	if err := s.CheckKinds(); err != nil {
+		return nil, usagef("%s: %s: %v", fs.Name(), pos[0], err)
+	}
 	return s, nil
 }
 

@@ -16,7 +16,7 @@ import (
 // predictor of the cell's spec after each of settings.times discrete GD
 // steps, as train_acc_t<T> and test_acc_t<T>.
 func init() {
-	sweep.RegisterKind("theory-gd", runTheoryGDCell, sweep.WithCost(costTheoryGD))
+	sweep.RegisterKind("theory-gd", runTheoryGDCell, sweep.WithCost(costTheoryGD), sweep.WithSettings(theoryGDSettings{}))
 }
 
 // theoryGDSettings are the settings of a "theory-gd" cell.

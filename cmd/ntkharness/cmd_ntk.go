@@ -169,6 +169,17 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 	if x2.Data != nil {
 		n2 = x2.Shape[0]
 	}
+	if *withTheory {
+		// The analytic kernel comes last; refuse its plan before the
+		// empirical one is computed.
+		b, err := theory.EstimateBytes(s, x1, x2, theory.Options{})
+		if err != nil {
+			return fmt.Errorf("--theory: %v", err)
+		}
+		if b > theory.DefaultMemLimit {
+			return fmt.Errorf("--theory: the analytic %s kernel of %dx%d inputs needs an estimated %.1f GiB, over the memory limit of %.0f GiB", s.Arch, n1, n2, float64(b)/(1<<30), float64(theory.DefaultMemLimit)/(1<<30))
+		}
+	}
 	var bar *progress.Bar
 	opt := ntkempirical.Options{Method: m, Full: *full, MaxMemory: *maxMem << 20}
 	if !*quiet {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	batchv1 "k8s.io/api/batch/v1"
@@ -469,5 +470,34 @@ func TestSweepUnknownNames(t *testing.T) {
 	ok := writeSweep(t, `{`+head+`, "kinds": ["ntk", "theory-gd"], "grid": {"samples": [1, 2], "n_train": [8, 16]}, "settings": {"times": [1], "dataset": "mnist", "max_memory_gib": 1}}`)
 	if _, stderr, status := runCLI(t, "sweep", "plan", ok); status != 0 {
 		t.Errorf("known keys: status %d stderr %q", status, stderr)
+	}
+}
+
+// TestSweepMemoryBeforeRunning: without max_memory, a cell whose cost model
+// needs more than the machine's memory fails (exit 3) before it allocates
+// its network, instead of dying out of memory.
+func TestSweepMemoryBeforeRunning(t *testing.T) {
+	clearIndexEnv(t)
+	for _, kind := range []string{"train", "ntk", "dynamics"} {
+		path := writeSweep(t, `{"spec": {"arch": "fcn", "act": "erf", "depth": 2, "width": 100000000, "sw2": 1, "sb2": 0.05},
+			"kinds": ["`+kind+`"], "settings": {"dataset": "mnist", "n_train": 8, "n_test": 8}}`)
+		res := t.TempDir()
+		start := time.Now()
+		_, stderr, status := runCLI(t, "sweep", "run", path, "--results", res)
+		if status != 3 {
+			t.Errorf("%s: status %d stderr %q, want 3", kind, status, stderr)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: failed after %v, want before any work", kind, d)
+		}
+		matches, _ := filepath.Glob(filepath.Join(res, "*", "cells", "*.json"))
+		if len(matches) != 1 {
+			t.Errorf("%s: no cell result", kind)
+			continue
+		}
+		b, _ := os.ReadFile(matches[0])
+		if !strings.Contains(string(b), "memory estimate") {
+			t.Errorf("%s: cell result %s, want a memory refusal", kind, b)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/experiments"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/internal/progress"
 )
 
@@ -73,6 +74,9 @@ func (f figureFlags) config(name string) (experiments.Config, error) {
 	}
 	if *f.workers < 1 {
 		return experiments.Config{}, usagef("%s: --workers %d: want at least 1", name, *f.workers)
+	}
+	if err := atomicfile.CheckDir(*f.out); err != nil {
+		return experiments.Config{}, fmt.Errorf("%s: --out: %v", name, err)
 	}
 	cfg := experiments.Config{Scale: *f.scale, Dataset: *f.dataset, CIFAR10: *f.cifar10, Seed: *f.seed,
 		Results: *f.results, Workers: *f.workers, NoRun: *f.noRun, RetryFailed: *f.retryFailed, Partial: *f.partial, Log: os.Stderr}

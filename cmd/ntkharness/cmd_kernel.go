@@ -112,6 +112,11 @@ func runKernel(args []string) error {
 			return usagef("kernel: %v", err)
 		}
 	}
+	if *outDir != "" {
+		if err := atomicfile.CheckDir(*outDir); err != nil {
+			return fmt.Errorf("--out: %v", err)
+		}
+	}
 	x1, err := npy.Load(*x1Path)
 	if err != nil {
 		return fmt.Errorf("--x1 %s: %v", *x1Path, err)

@@ -147,6 +147,11 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 		s = s.WithDefaults()
 	}
 
+	if *outDir != "" {
+		if err := atomicfile.CheckDir(*outDir); err != nil {
+			return fmt.Errorf("--out: %v", err)
+		}
+	}
 	x1, err := npy.Load(*x1Path)
 	if err != nil {
 		return fmt.Errorf("--x1: %v", err)

@@ -264,8 +264,8 @@ func runPredict(args []string) error {
 	}
 	trainLabels := theory.Labels(y)
 	if *outDir != "" {
-		if err := os.MkdirAll(*outDir, 0o755); err != nil {
-			return err
+		if err := atomicfile.CheckDir(*outDir); err != nil {
+			return fmt.Errorf("--out: %v", err)
 		}
 	}
 	// The loss at t = 0 sets the divergence threshold.

@@ -271,6 +271,13 @@ JSON table also holds the array results. "-" writes to standard output.`)
 	if err != nil {
 		return err
 	}
+	for _, p := range []string{*csvPath, *jsonPath} {
+		if p != "" && p != "-" {
+			if err := atomicfile.CheckFile(p); err != nil {
+				return err
+			}
+		}
+	}
 	t, err := sweep.Gather(s, *results)
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/internal/progress"
 	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
@@ -279,6 +280,11 @@ func runTrain(args []string) error {
 		}
 	}
 
+	if err := atomicfile.CheckDir(*out); err != nil {
+		return fmt.Errorf("--out: %v", err)
+	}
+	// A checkpoint folder left half-written by a killed run.
+	atomicfile.RemoveStale(*out, "params.tmp")
 	paramsDir := filepath.Join(*out, "params")
 	var net *nets.Net
 	var hist *train.History

@@ -108,6 +108,8 @@ func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
 	if err := os.MkdirAll(s.cellsDir(opt.Results), 0o755); err != nil {
 		return sum, fmt.Errorf("sweep: results folder: %v", err)
 	}
+	// Temporaries of cells whose worker was killed mid-write.
+	atomicfile.RemoveStale(s.cellsDir(opt.Results), ".*.tmp-*")
 	specPath := dir + string(os.PathSeparator) + "sweep.json"
 	if _, err := os.Stat(specPath); err != nil {
 		if err := atomicfile.WriteBytes(specPath, s.canonical); err != nil {

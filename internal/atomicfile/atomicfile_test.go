@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestWrite(t *testing.T) {
@@ -124,4 +125,74 @@ func assertNoTemporaries(t *testing.T, dir string) {
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
 	}
+}
+
+func TestWriteFilesAllOrNone(t *testing.T) {
+	dir := t.TempDir()
+	x, y := filepath.Join(dir, "x.npy"), filepath.Join(dir, "missing", "y.npy")
+	fill := func(s string) func(io.Writer) error {
+		return func(w io.Writer) error { _, err := io.WriteString(w, s); return err }
+	}
+	if err := WriteFiles(File{x, fill("x")}, File{y, fill("y")}); err == nil || !strings.Contains(err.Error(), y) {
+		t.Errorf("second file in a missing folder: err = %v, want one naming %s", err, y)
+	}
+	if _, err := os.Stat(x); !os.IsNotExist(err) {
+		t.Errorf("the first file was written although the second failed: %v", err)
+	}
+	assertNoTemporaries(t, dir)
+	y = filepath.Join(dir, "y.npy")
+	if err := WriteFiles(File{x, fill("x")}, File{y, fill("y")}); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{x: "x", y: "y"} {
+		if b, _ := os.ReadFile(p); string(b) != want {
+			t.Errorf("%s holds %q, want %q", p, b, want)
+		}
+	}
+}
+
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-2 * StaleAge)
+	stale := filepath.Join(dir, ".x.npy.tmp-123")
+	fresh := filepath.Join(dir, ".x.npy.tmp-456")
+	other := filepath.Join(dir, "notes.tmp-1")
+	for _, p := range []string{stale, fresh, other} {
+		os.WriteFile(p, []byte("partial"), 0o644)
+	}
+	os.Chtimes(stale, old, old)
+	os.Chtimes(other, old, old)
+	// Writing x.npy removes its stale temporary, not a live writer's.
+	if err := WriteBytes(filepath.Join(dir, "x.npy"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{stale: false, fresh: true, other: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s exists %v, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+}
+
+func TestCheckOutputs(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o644)
+	if err := CheckDir(filepath.Join(dir, "new", "sub")); err != nil {
+		t.Errorf("CheckDir of a new folder: %v", err)
+	}
+	if err := CheckDir(filepath.Join(file, "sub")); err == nil {
+		t.Error("CheckDir below a file: accepted")
+	}
+	if err := CheckFile(filepath.Join(dir, "out.npy")); err != nil {
+		t.Errorf("CheckFile: %v", err)
+	}
+	for _, p := range []string{dir, filepath.Join(dir, "missing", "x.npy"), filepath.Join(file, "x.npy")} {
+		if err := CheckFile(p); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("CheckFile(%s) = %v, want an error naming it", p, err)
+		}
+	}
+	if err := CheckFile(os.DevNull); err != nil {
+		t.Errorf("CheckFile(%s): %v", os.DevNull, err)
+	}
+	assertNoTemporaries(t, dir)
 }

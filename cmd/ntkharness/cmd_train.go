@@ -434,6 +434,9 @@ func loadTrainData(name, path string, nTrain, nTest int, center bool, seed uint6
 	case name == "" && !files:
 		return d, 0, usagef("train: no data: give --dataset mnist|cifar10 or --x-train/--y-train")
 	case name != "":
+		if !datasets.Known(name) {
+			return d, 0, usagef("train: unknown --dataset %q (want mnist or cifar10)", name)
+		}
 		if nTrain < 1 || nTest < 0 {
 			return d, 0, usagef("train: --n-train %d, --n-test %d: want n-train >= 1, n-test >= 0", nTrain, nTest)
 		}

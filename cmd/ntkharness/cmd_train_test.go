@@ -122,7 +122,7 @@ func TestTrainCommandErrors(t *testing.T) {
 		{append([]string{"train", "--lambda", "exact"}, data...), 2, `--lambda "exact"`},
 		{[]string{"train", "--out", out}, 2, "no data"},
 		{[]string{"train", "--dataset", "mnist", "--x-train", x, "--out", out}, 2, "not both"},
-		{[]string{"train", "--dataset", "svhn", "--out", out}, 1, `unknown dataset "svhn"`},
+		{[]string{"train", "--dataset", "svhn", "--out", out}, 2, `unknown --dataset "svhn"`},
 		{[]string{"train", "--x-train", x, "--out", out}, 2, "go together"},
 		{[]string{"train", "--x-train", filepath.Join(dir, "none.npy"), "--y-train", y, "--out", out}, 1, "none.npy"},
 		{[]string{"train", "--x-train", x, "--y-train", frac, "--out", out}, 1, "label 2 is 0.5"},

@@ -72,7 +72,10 @@ type KindOption func(*Kind)
 func WithCost(f CostFunc) KindOption { return func(k *Kind) { k.Cost = f } }
 
 // WithSettings declares the kind's settings: v is (a pointer to) the
-// struct its cells decode with DecodeSettings. Its JSON keys, embedded
+// struct its cells decode with DecodeSettings. When the struct has a method
+// CheckSettings() error, CheckKinds also calls it on the settings of the
+// sweep and on each value of each settings axis (only the keys the kind
+// reads set, the others zero). Its JSON keys, embedded
 // structs included, are the settings keys the kind reads; CheckKinds refuses
 // a sweep whose settings or grid name a key that none of its kinds reads, or
 // give a value of the wrong type.
@@ -183,8 +186,14 @@ func (s *Sweep) CheckKinds() error {
 			}
 			dec := json.NewDecoder(bytes.NewReader(b))
 			dec.DisallowUnknownFields()
-			if err := dec.Decode(reflect.New(k.Settings).Interface()); err != nil {
+			v := reflect.New(k.Settings).Interface()
+			if err := dec.Decode(v); err != nil {
 				return fmt.Errorf("sweep: %s: kind %s: %v", what, k.Name, err)
+			}
+			if c, ok := v.(interface{ CheckSettings() error }); ok {
+				if err := c.CheckSettings(); err != nil {
+					return fmt.Errorf("sweep: %s: kind %s: %v", what, k.Name, err)
+				}
 			}
 		}
 		return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,5 +30,36 @@ func TestUnknownDataSet(t *testing.T) {
 		if status != 2 || !(strings.Contains(stderr, "bogus") || strings.Contains(stderr, "svhn") || strings.Contains(stderr, "per-pixel")) {
 			t.Errorf("%v: status %d stderr %q, want 2 naming the data set", args, status, stderr)
 		}
+	}
+}
+
+// TestTrailingContent: files holding one JSON object refuse a second one
+// (or any text) after it, in every command that reads them.
+func TestTrailingContent(t *testing.T) {
+	dir := t.TempDir()
+	x, _ := writeToyNpy(t, dir, 4, 6, false)
+	one := `{"arch": "fcn", "act": "erf", "depth": 2, "sw2": 1.5, "sb2": 0.05}`
+	specPath := filepath.Join(dir, "spec.json")
+	writeFile(t, specPath, one+"\n"+`{"arch": "cnn-gap", "act": "relu", "depth": 9, "sw2": 2, "sb2": 0}`)
+	sw := writeSweep(t, `{"spec": `+one+`, "kinds": ["synthetic"]} {"kinds": []}`)
+	tests := []struct {
+		args   []string
+		status int
+	}{
+		{[]string{"kernel", "--spec", specPath, "--x1", x, "--json"}, 1},
+		{[]string{"sweep", "plan", sw}, 2},
+	}
+	for _, tt := range tests {
+		_, stderr, status := runCLI(t, tt.args...)
+		if status != tt.status || !strings.Contains(stderr, "trailing") {
+			t.Errorf("%v: status %d stderr %q, want %d and trailing content", tt.args[:2], status, stderr, tt.status)
+		}
+	}
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

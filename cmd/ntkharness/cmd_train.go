@@ -257,8 +257,11 @@ func runTrain(args []string) error {
 	if *batch < 0 {
 		return usagef("train: --batch %d: must be >= 0", *batch)
 	}
-	if !(*memLimit > 0) {
-		return usagef("train: --mem-limit %v: must be positive (GiB)", *memLimit)
+	if !(*memLimit > 0) || math.IsInf(*memLimit, 0) {
+		return usagef("train: --mem-limit %v: must be a positive, finite number of GiB", *memLimit)
+	}
+	if *every < 0 {
+		return usagef("train: --checkpoint-every %v: must not be negative (0: only at the end)", *every)
 	}
 	if set["lr"] && !(*lr > 0 && !math.IsInf(*lr, 0)) {
 		return usagef("train: --lr %v: must be positive and finite", *lr)

@@ -12,6 +12,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/internal/progress"
 	"github.com/ntkharness/ntkharness/npy"
@@ -66,6 +67,8 @@ func runKernel(args []string) error {
 	outDir := fs.String("out", "", "write nngp.npy and ntk.npy into this directory")
 	memLimit := fs.Float64("mem-limit", float64(theory.DefaultMemLimit)/(1<<30), "refuse plans whose estimated memory exceeds this many GiB")
 	workers := fs.Int("workers", 0, "goroutines to use (0: all cores)")
+	timeLimit := fs.Duration("time-limit", defaultTimeLimit, "refuse plans whose estimated run time exceeds this `duration` (e.g. 8h)")
+	quiet := fs.Bool("quiet", false, "do not show progress on standard error")
 	tanhRule := fs.String("tanh-quadrature", "hermite", "tanh expectations by 61-node Gauss-Hermite (hermite, the reference values' rule) or by the trapezoidal strip rule (strip, accurate to ~1e-13 at large variances)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
@@ -84,6 +87,9 @@ func runKernel(args []string) error {
 	}
 	if *workers < 0 {
 		return usagef("kernel: --workers %d: must be >= 0", *workers)
+	}
+	if err := checkTimeLimit("kernel", *timeLimit); err != nil {
+		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -134,8 +140,28 @@ func runKernel(args []string) error {
 		}
 		opt.Activation = theory.TanhStrip()
 	}
+	// The memory plan (theory refuses it before allocating) and the time
+	// plan are checked before the work starts.
+	if _, err := theory.EstimateBytes(s, x1, x2, opt); err != nil {
+		return err
+	}
+	if len(x1.Shape) >= 2 {
+		in := x1.Shape[1:]
+		if !s.IsConv() {
+			_, d := x1.Rows()
+			in = []int{d}
+		}
+		n2 := 0
+		if *x2Path != "" && len(x2.Shape) >= 1 {
+			n2 = x2.Shape[0]
+		}
+		if err := checkTime("kernel", cells.KernelSeconds(s, in, x1.Shape[0], n2), *timeLimit); err != nil {
+			return err
+		}
+	}
+	// Progress goes to stderr, so it does not disturb --json on stdout.
 	var bar *progress.Bar
-	if *outDir != "" && !*asJSON {
+	if !*quiet {
 		bar = progress.New("kernel", 0)
 		opt.Progress = bar.Update
 	}

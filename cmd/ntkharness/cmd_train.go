@@ -21,6 +21,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/internal/progress"
 	"github.com/ntkharness/ntkharness/linalg"
@@ -242,6 +243,7 @@ func runTrain(args []string) error {
 	memLimit := fs.Float64("mem-limit", 16, "refuse plans whose estimated memory exceeds this many GiB")
 	every := fs.Duration("checkpoint-every", time.Minute, "interval between checkpoints during the run (0: only at the end)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	timeLimit := fs.Duration("time-limit", defaultTimeLimit, "refuse plans whose estimated run time exceeds this `duration` (e.g. 8h)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -259,6 +261,9 @@ func runTrain(args []string) error {
 	}
 	if !(*memLimit > 0) || math.IsInf(*memLimit, 0) {
 		return usagef("train: --mem-limit %v: must be a positive, finite number of GiB", *memLimit)
+	}
+	if err := checkTimeLimit("train", *timeLimit); err != nil {
+		return err
 	}
 	if *every < 0 {
 		return usagef("train: --checkpoint-every %v: must not be negative (0: only at the end)", *every)
@@ -325,6 +330,27 @@ func runTrain(args []string) error {
 		return fmt.Errorf("train: %s needs images [N, H, W, C]; the training inputs have shape %v", s.Arch, data.XTrain.Shape)
 	}
 	if err := checkMemory(s, inShape, data, *batch, *memLimit); err != nil {
+		return err
+	}
+	nTestData := 0
+	if data.XTest.Shape != nil {
+		nTestData = data.XTest.Shape[0]
+	}
+	left := *steps
+	if hist != nil {
+		left = max(*steps-hist.Step, 0)
+	}
+	sec := cells.TrainSeconds(s, inShape, data.XTrain.Shape[0], nTestData, left)
+	analytic := *lambda == "analytic"
+	if *lambda == "auto" {
+		// As opt.LambdaMax below: large CNN-GAP kernels use the network's.
+		nx := float64(data.XTrain.Shape[0])
+		analytic = s.Arch != spec.CNNGAP || len(inShape) != 3 || nx*nx*float64(inShape[0]*inShape[1])*float64(inShape[0]*inShape[1]) <= 1e7
+	}
+	if hist == nil && !set["lr"] && analytic {
+		sec += cells.KernelSeconds(s, inShape, data.XTrain.Shape[0], 0)
+	}
+	if err := checkTime("train", sec, *timeLimit); err != nil {
 		return err
 	}
 

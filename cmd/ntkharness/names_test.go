@@ -63,3 +63,41 @@ func writeFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// TestMissingAndUnreadableFiles: every command that reads a file names it
+// on one line when it is missing, a folder, or not what it should be (a
+// truncated .npy reports its header, not a runtime error).
+func TestMissingAndUnreadableFiles(t *testing.T) {
+	clearIndexEnv(t)
+	dir := t.TempDir()
+	x, y := writeToyNpy(t, dir, 4, 6, false)
+	missing := filepath.Join(dir, "missing.npy")
+	trunc := filepath.Join(dir, "trunc.npy")
+	b, _ := os.ReadFile(x)
+	writeFile(t, trunc, string(b[:20]))
+	out := filepath.Join(dir, "out")
+	for _, bad := range []string{missing, trunc, dir} {
+		tests := []struct {
+			args   []string
+			status int
+		}{
+			{[]string{"kernel", "--depth", "1", "--sw2", "1", "--json", "--x1", bad}, 1},
+			{[]string{"kernel", "--depth", "1", "--sw2", "1", "--json", "--x1", x, "--x2", bad}, 1},
+			{[]string{"kernel", "--spec", bad, "--json", "--x1", x}, 1},
+			{[]string{"ntk", "--quiet", "--arch", "fcn", "--act", "erf", "--depth", "1", "--width", "4", "--sw2", "1", "--x1", bad}, 1},
+			{[]string{"predict", "--ntk-train", bad, "--y", y}, 1},
+			{[]string{"train", "--quiet", "--x-train", bad, "--y-train", y, "--out", out}, 1},
+			{[]string{"train", "--quiet", "--x-train", x, "--y-train", bad, "--out", out}, 1},
+			{[]string{"sweep", "plan", bad}, 2},
+		}
+		for _, tt := range tests {
+			_, stderr, status := runCLI(t, tt.args...)
+			if status != tt.status || !strings.Contains(stderr, bad) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 || strings.Contains(stderr, "runtime error") {
+				t.Errorf("%v: status %d stderr %q, want %d and one line naming %s", tt.args[:2], status, stderr, tt.status, bad)
+			}
+		}
+	}
+	if _, stderr, status := runCLI(t, "data", "info", "--dataset", "mnist", "--mnist-dir", filepath.Join(dir, "nodir")); status != 1 || !strings.Contains(stderr, "nodir") {
+		t.Errorf("data info --mnist-dir missing: status %d stderr %q", status, stderr)
+	}
+}

@@ -50,6 +50,18 @@ type Set struct {
 	ClassNames []string  // Classes names, label i is ClassNames[i]
 }
 
+// ErrUnknown is wrapped by the error of Load for a name not in Names.
+var ErrUnknown = errors.New("unknown dataset")
+
+// Known reports whether name (any case) is a dataset Load reads.
+func Known(name string) bool {
+	switch strings.ToLower(name) {
+	case MNIST, CIFAR10, "cifar-10":
+		return true
+	}
+	return false
+}
+
 // Load reads the training and test splits of the named dataset ("mnist" or
 // "cifar10") from the locations in opts.
 func Load(name string, opts Options) (train, test *Set, err error) {
@@ -73,7 +85,7 @@ func Load(name string, opts Options) (train, test *Set, err error) {
 		}
 		return LoadCIFAR10(path)
 	}
-	return nil, nil, fmt.Errorf("unknown dataset %q (known: %s)", name, strings.Join(Names, ", "))
+	return nil, nil, fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(Names, ", "))
 }
 
 // FromArray wraps an array of images as a Set. x has shape [N, H, W, C]

@@ -169,6 +169,7 @@ func TestTheoryTrainability(t *testing.T) {
 // TestMakeAndReport is the smoke test: a cheap figure writes every file, a
 // report reuses it on a rerun (idempotent) and recomputes it with Force.
 func TestMakeAndReport(t *testing.T) {
+	t.Setenv("CIFAR10_DIR", "") // no CIFAR-10: the default config runs on MNIST
 	dir := t.TempDir()
 	if _, err := Make("depthscales", dir, Config{}); err != nil {
 		t.Fatal(err)
@@ -181,10 +182,17 @@ func TestMakeAndReport(t *testing.T) {
 	if !Done(dir, "depthscales", Config{}) {
 		t.Fatal("Done is false after Make")
 	}
-	for _, other := range []Config{{Seed: 1}, {Scale: Paper}, {Dataset: datasets.MNIST}} {
+	for _, other := range []Config{{Seed: 1}, {Scale: Paper}} {
 		if Done(dir, "depthscales", other) {
 			t.Errorf("Done is true for %+v, a figure made with the default config", other)
 		}
+	}
+	// Without CIFAR-10 the default config ran on MNIST, and says so.
+	if !Done(dir, "depthscales", Config{Dataset: datasets.MNIST}) {
+		t.Error("Done is false for MNIST, the data set the default config used")
+	}
+	if c, err := loadCaption(dir, "depthscales"); err != nil || c.Run.Dataset != datasets.MNIST {
+		t.Errorf("caption run %+v (%v), want data set mnist", c.Run, err)
 	}
 	// A figure drawn with missing work is never reused.
 	saved, err := loadCaption(dir, "depthscales")

@@ -73,7 +73,7 @@ func version() string {
 // data and caption) computed with the same scale, data, seed and program
 // version as cfg, so that a rerun can reuse it.
 func Done(dir, name string, cfg Config) bool {
-	cfg, err := cfg.validate()
+	cfg, _, err := cfg.ResolveData()
 	if err != nil {
 		return false
 	}
@@ -94,7 +94,7 @@ func Make(name, dir string, cfg Config) (plots.ReportFigure, error) {
 	if err != nil {
 		return plots.ReportFigure{}, err
 	}
-	cfg, err = cfg.validate()
+	cfg, _, err = cfg.ResolveData()
 	if err != nil {
 		return plots.ReportFigure{}, err
 	}
@@ -177,7 +177,7 @@ func Report(dir string, cfg Config, opt ReportOptions) error {
 			return err
 		}
 	}
-	cfg, err := cfg.validate()
+	cfg, _, err := cfg.ResolveData()
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ func Report(dir string, cfg Config, opt ReportOptions) error {
 		Intro: "Finite-width reproduction of Xiao, Pennington and Schoenholz (2020), " +
 			"Disentangling Trainability and Generalization in Deep Neural Networks, at " + cfg.Scale + " scale. " +
 			"Each figure links its data (CSV, JSON) and vector versions.",
-		Numbers: []plots.KeyNumber{{Name: "scale", Value: cfg.Scale}, {Name: "requested data set", Value: cfg.Dataset}, {Name: "seed", Value: fmt.Sprint(cfg.Seed)}},
+		Numbers: []plots.KeyNumber{{Name: "scale", Value: cfg.Scale}, {Name: "data set", Value: cfg.Dataset}, {Name: "seed", Value: fmt.Sprint(cfg.Seed)}},
 	}
 	var errs []error
 	for _, n := range names {

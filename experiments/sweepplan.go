@@ -50,6 +50,9 @@ func runPlan(name, dir string, cfg Config, plan SweepPlan) (Result, error) {
 	total := 0
 	for k, f := range plan.Files {
 		s, err := sweep.New(f)
+		if err == nil {
+			err = s.CheckKinds()
+		}
 		if err != nil {
 			return Result{}, fmt.Errorf("sweep %d: %w", k+1, err)
 		}

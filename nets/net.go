@@ -240,6 +240,16 @@ func MemoryEstimate(s spec.Spec, inShape []int, batch int) (int64, error) {
 	return n.MemoryEstimate(batch), nil
 }
 
+// LayersOf returns the affine layers of a network of spec s on examples of
+// shape inShape, as Layers does, without allocating its parameters.
+func LayersOf(s spec.Spec, inShape []int) ([]Layer, error) {
+	n, err := layout(s, inShape)
+	if err != nil {
+		return nil, err
+	}
+	return n.layers, nil
+}
+
 // ForwardFLOPs returns the multiply-adds times two of one example's forward
 // pass through a network of spec s, sum over layers of
 // 2 Positions FanIn FanOut; a training step costs about three times that

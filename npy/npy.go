@@ -61,6 +61,9 @@ func Read(r io.Reader) (a Array, err error) {
 	if err != nil {
 		return Array{}, err
 	}
+	if err := checkPreamble(raw); err != nil {
+		return Array{}, err
+	}
 	rd, err := npyio.NewReader(bytes.NewReader(raw))
 	if err != nil {
 		return Array{}, fmt.Errorf("not a .npy file: %v", err)
@@ -98,6 +101,45 @@ func Read(r io.Reader) (a Array, err error) {
 		out.Data = fortranToC(data, shape)
 	}
 	return out, nil
+}
+
+// checkPreamble reports what is wrong with the magic, version and header of
+// raw in words, before the decoder sees a header that runs past the file.
+func checkPreamble(raw []byte) error {
+	const magic = "\x93NUMPY"
+	switch {
+	case len(raw) < len(magic) || string(raw[:len(magic)]) != magic:
+		if len(raw) < len(magic) && string(raw) == magic[:len(raw)] {
+			return fmt.Errorf("not a .npy file: truncated: %d bytes, shorter than the magic string", len(raw))
+		}
+		return errors.New(`not a .npy file: it does not start with the magic string "\x93NUMPY"`)
+	case len(raw) < 8:
+		return fmt.Errorf("npy: truncated header: the file ends after %d bytes, before the format version", len(raw))
+	case raw[6] < 1 || raw[6] > 3:
+		return fmt.Errorf("npy: format version %d.%d is not supported (want 1, 2 or 3)", raw[6], raw[7])
+	}
+	lenBytes := 2
+	if raw[6] >= 2 {
+		lenBytes = 4
+	}
+	if len(raw) < 8+lenBytes {
+		return fmt.Errorf("npy: truncated header: the file ends after %d bytes, before the header length", len(raw))
+	}
+	if end := headerLen(raw); end > len(raw) {
+		return fmt.Errorf("npy: truncated header: the header claims %d bytes but the file ends after %d", end-8-lenBytes, len(raw)-8-lenBytes)
+	}
+	hdr := bytes.TrimRight(raw[8+lenBytes:headerLen(raw)], " \n\x00")
+	if len(hdr) == 0 || hdr[0] != '{' || hdr[len(hdr)-1] != '}' {
+		return fmt.Errorf("npy: malformed header %q: want a Python dict {'descr': ..., 'fortran_order': ..., 'shape': ...}", truncate(string(hdr), 80))
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }
 
 // headerLen is the offset of the data: magic, version, header length and

@@ -30,22 +30,9 @@ func jacobian(net *nets.Net, x1, x2 npy.Array, same bool, opt Options) (Kernel, 
 	if !same {
 		n2 = x2.Shape[0]
 	}
-	rows := int64(n1 * k)
-	if !same {
-		rows += int64(n2 * k)
-	}
-	out := int64(n1 * n2)
-	if opt.Full {
-		out += 2 * int64(n1*k) * int64(n2*k)
-	}
-	avail := opt.MaxMemory - 8*out - net.MemoryEstimate(1)
-	cols := int64(0)
-	if avail > 0 {
-		cols = avail / (8 * rows)
-	}
-	if cols < 1 {
-		return Kernel{}, fmt.Errorf("ntkempirical: the Jacobian NTK of %d x %d examples with %d logits does not fit the memory budget of %s even one parameter at a time",
-			n1, n2, k, bytesString(opt.MaxMemory))
+	cols, err := planJacobian(k, net.MemoryEstimate, n1, n2, same, opt)
+	if err != nil {
+		return Kernel{}, err
 	}
 	chunk := int(min(cols, int64(np)))
 	chunks := (np + chunk - 1) / chunk
@@ -127,4 +114,28 @@ func jacobianRows(net *nets.Net, x npy.Array, c0, c1 int, offsets []int, step fu
 		}
 	}
 	return j, nil
+}
+
+// planJacobian returns the parameter columns of the Jacobian that fit the
+// memory budget at once, or an error when not even one does. Like
+// planStructured it needs only the network's shape.
+func planJacobian(k int, memEst func(batch int) int64, n1, n2 int, same bool, opt Options) (int64, error) {
+	rows := int64(n1 * k)
+	if !same {
+		rows += int64(n2 * k)
+	}
+	out := int64(n1 * n2)
+	if opt.Full {
+		out += 2 * int64(n1*k) * int64(n2*k)
+	}
+	avail := opt.MaxMemory - 8*out - memEst(1)
+	cols := int64(0)
+	if avail > 0 {
+		cols = avail / (8 * rows)
+	}
+	if cols < 1 {
+		return 0, fmt.Errorf("ntkempirical: the Jacobian NTK of %d x %d examples with %d logits does not fit the memory budget of %s even one parameter at a time",
+			n1, n2, k, bytesString(opt.MaxMemory))
+	}
+	return cols, nil
 }

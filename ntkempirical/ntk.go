@@ -192,6 +192,48 @@ func SeedSource(seed uint64, m int) *rand.Rand {
 	return rand.New(rand.NewPCG(seed+uint64(m), InitStream))
 }
 
+// EstimateMemory returns the memory Compute needs for the kernel of a
+// network of spec s on n1 x n2 examples of shape inShape (n2 = 0: the
+// kernel of the n1 examples with themselves), network included, or the
+// error Compute returns for a plan over opt.MaxMemory. It builds nothing,
+// so a plan can be refused before a network that does not fit in memory
+// is allocated.
+func EstimateMemory(s spec.Spec, inShape []int, n1, n2 int, opt Options) (int64, error) {
+	if opt.MaxMemory == 0 {
+		opt.MaxMemory = DefaultMaxMemory
+	}
+	if opt.MaxMemory < 0 {
+		return 0, fmt.Errorf("ntkempirical: memory budget %d bytes: must be positive", opt.MaxMemory)
+	}
+	if n1 < 1 || n2 < 0 {
+		return 0, fmt.Errorf("ntkempirical: %d x %d examples: want at least one", n1, n2)
+	}
+	layers, err := nets.LayersOf(s, inShape)
+	if err != nil {
+		return 0, err
+	}
+	memEst := func(batch int) int64 {
+		m, _ := nets.MemoryEstimate(s, inShape, batch)
+		return m
+	}
+	same := n2 == 0
+	if same {
+		n2 = n1
+	}
+	k := s.WithDefaults().Outputs
+	switch opt.Method {
+	case Structured, "":
+		p, err := planStructured(layers, k, memEst, n1, n2, same, opt)
+		return p.bytes, err
+	case Jacobian:
+		if _, err := planJacobian(k, memEst, n1, n2, same, opt); err != nil {
+			return 0, err
+		}
+		return opt.MaxMemory, nil // the Jacobian chunks fill the budget
+	}
+	return 0, fmt.Errorf("ntkempirical: unknown method %q (want structured or jacobian)", opt.Method)
+}
+
 // Mean returns the average of the empirical NTKs of `samples` independent
 // initializations of the architecture s (networks m = 0..samples-1 drawn
 // from SeedSource(seed, m)) for examples of shape inShape. As the width
@@ -201,6 +243,17 @@ func SeedSource(seed uint64, m int) *rand.Rand {
 func Mean(s spec.Spec, inShape []int, x1, x2 npy.Array, seed uint64, samples int, opt Options) (Kernel, error) {
 	if samples < 1 {
 		return Kernel{}, fmt.Errorf("ntkempirical: samples %d: need at least one initialization", samples)
+	}
+	// Refuse a plan over the budget before building a network: at a large
+	// width the parameters alone would not fit in memory.
+	if len(x1.Shape) >= 2 && (x2.Data == nil || len(x2.Shape) >= 2) {
+		n2 := 0
+		if x2.Data != nil {
+			n2 = x2.Shape[0]
+		}
+		if _, err := EstimateMemory(s, inShape, x1.Shape[0], n2, opt); err != nil {
+			return Kernel{}, err
+		}
 	}
 	var acc Kernel
 	prog := opt.Progress

@@ -47,61 +47,11 @@ func structured(net *nets.Net, x1, x2 npy.Array, same bool, opt Options) (Kernel
 	if !same {
 		n2 = x2.Shape[0]
 	}
-	nx := int64(n1)
-	if !same {
-		nx += int64(n2)
+	pl, err := planStructured(layers, k, net.MemoryEstimate, n1, n2, same, opt)
+	if err != nil {
+		return Kernel{}, err
 	}
-	// The graph's parameter storage does not depend on the batch; its
-	// activations take at most a quarter of the budget.
-	batch := min(maxBlock, max(n1, n2))
-	for batch > 1 && net.MemoryEstimate(batch)-net.MemoryEstimate(0) > opt.MaxMemory/4 {
-		batch /= 2
-	}
-
-	// Choose each layer's contraction and plan the memory, in values.
-	perSample := make([]bool, len(layers))
-	needInputs := make([]bool, len(layers)) // at every logit, not only the first
-	var factors, deltas, inputs, grads, temp int64
-	for l, ly := range layers {
-		p, fi, fo := int64(ly.Positions), int64(ly.FanIn), int64(ly.FanOut)
-		r1, r2 := int64(n1)*p, int64(n2)*p
-		if ly.Positions > 1 {
-			pairs := r1 * r2 * (fi + int64(k)*fo)
-			samples := int64(k) * (nx*p*fi*fo + int64(n1)*int64(n2)*fi*fo)
-			switch opt.conv {
-			case convAuto:
-				perSample[l] = samples < pairs
-			case convPerSample:
-				perSample[l] = true
-			}
-		}
-		inputs += nx * p * fi
-		deltas += nx * p * fo
-		if perSample[l] {
-			needInputs[l] = true
-			g := nx * (fi*fo + fo)
-			if opt.Full {
-				g *= int64(k)
-			}
-			grads += g
-			temp = max(temp, int64(n1)*int64(n2))
-		} else {
-			factors += r1 * r2
-			temp = max(temp, r1*r2)
-		}
-	}
-	if opt.Full {
-		deltas *= int64(k)
-	}
-	out := int64(n1) * int64(n2)
-	if opt.Full {
-		out += 2 * int64(n1*k) * int64(n2*k)
-	}
-	need := 8*(factors+deltas+inputs+grads+2*temp+out) + net.MemoryEstimate(batch)
-	if need > opt.MaxMemory {
-		return Kernel{}, fmt.Errorf("ntkempirical: the structured NTK of %d x %d examples needs about %s (layer factors %s, deltas %s, per-example gradients %s), over the memory budget of %s: use fewer examples, smaller images, or a larger budget",
-			n1, n2, bytesString(need), bytesString(8*factors), bytesString(8*deltas), bytesString(8*grads), bytesString(opt.MaxMemory))
-	}
+	batch, perSample, needInputs := pl.batch, pl.perSample, pl.needInputs
 
 	blocks := func(n int) int { return (n + batch - 1) / batch }
 	total := k * blocks(n1)
@@ -375,4 +325,76 @@ func bytesString(b int64) string {
 		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
 	}
 	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
+// structuredPlan is the batch size, per-layer contractions and memory of a
+// structured kernel.
+type structuredPlan struct {
+	batch                 int
+	perSample, needInputs []bool
+	bytes                 int64
+}
+
+// planStructured chooses the batch and each layer's contraction of the
+// structured kernel of a network with the given layers, k logits and
+// training-memory estimate memEst on n1 x n2 examples, and refuses a plan
+// over opt.MaxMemory. It needs only the network's shape, so a plan can be
+// refused before the network is built.
+func planStructured(layers []nets.Layer, k int, memEst func(batch int) int64, n1, n2 int, same bool, opt Options) (structuredPlan, error) {
+	nx := int64(n1)
+	if !same {
+		nx += int64(n2)
+	}
+	// The graph's parameter storage does not depend on the batch; its
+	// activations take at most a quarter of the budget.
+	batch := min(maxBlock, max(n1, n2))
+	for batch > 1 && memEst(batch)-memEst(0) > opt.MaxMemory/4 {
+		batch /= 2
+	}
+
+	// Choose each layer's contraction and plan the memory, in values.
+	perSample := make([]bool, len(layers))
+	needInputs := make([]bool, len(layers)) // at every logit, not only the first
+	var factors, deltas, inputs, grads, temp int64
+	for l, ly := range layers {
+		p, fi, fo := int64(ly.Positions), int64(ly.FanIn), int64(ly.FanOut)
+		r1, r2 := int64(n1)*p, int64(n2)*p
+		if ly.Positions > 1 {
+			pairs := r1 * r2 * (fi + int64(k)*fo)
+			samples := int64(k) * (nx*p*fi*fo + int64(n1)*int64(n2)*fi*fo)
+			switch opt.conv {
+			case convAuto:
+				perSample[l] = samples < pairs
+			case convPerSample:
+				perSample[l] = true
+			}
+		}
+		inputs += nx * p * fi
+		deltas += nx * p * fo
+		if perSample[l] {
+			needInputs[l] = true
+			g := nx * (fi*fo + fo)
+			if opt.Full {
+				g *= int64(k)
+			}
+			grads += g
+			temp = max(temp, int64(n1)*int64(n2))
+		} else {
+			factors += r1 * r2
+			temp = max(temp, r1*r2)
+		}
+	}
+	if opt.Full {
+		deltas *= int64(k)
+	}
+	out := int64(n1) * int64(n2)
+	if opt.Full {
+		out += 2 * int64(n1*k) * int64(n2*k)
+	}
+	need := 8*(factors+deltas+inputs+grads+2*temp+out) + memEst(batch)
+	if need > opt.MaxMemory {
+		return structuredPlan{}, fmt.Errorf("ntkempirical: the structured NTK of %d x %d examples needs about %s (network %s, layer factors %s, deltas %s, per-example gradients %s), over the memory budget of %s: use fewer examples, smaller images, a smaller width, or a larger budget",
+			n1, n2, bytesString(need), bytesString(memEst(batch)), bytesString(8*factors), bytesString(8*deltas), bytesString(8*grads), bytesString(opt.MaxMemory))
+	}
+	return structuredPlan{batch: batch, perSample: perSample, needInputs: needInputs, bytes: need}, nil
 }

@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"strings"
@@ -147,6 +148,14 @@ func Load(path string) (Spec, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
 		return Spec{}, fmt.Errorf("%s: %v", path, err)
+	}
+	// One object per file: a second one (or any other trailing text) would
+	// otherwise be ignored silently.
+	if tok, err := dec.Token(); err != io.EOF {
+		if err != nil {
+			return Spec{}, fmt.Errorf("%s: trailing content after the spec object: %v", path, err)
+		}
+		return Spec{}, fmt.Errorf("%s: trailing content after the spec object (starting with %v): a spec file holds one JSON object", path, tok)
 	}
 	if err := s.Validate(); err != nil {
 		return Spec{}, fmt.Errorf("%s: %v", path, err)

@@ -26,9 +26,11 @@ func SaveCheckpoint(dir string, net *nets.Net, h *History) error {
 		return err
 	}
 	if err := net.Save(tmp); err != nil {
+		os.RemoveAll(tmp)
 		return fmt.Errorf("train: checkpoint: %v", err)
 	}
 	if err := writeJSON(filepath.Join(tmp, StateFile), h); err != nil {
+		os.RemoveAll(tmp)
 		return fmt.Errorf("train: checkpoint: %v", err)
 	}
 	old := dir + ".old"

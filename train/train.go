@@ -52,6 +52,10 @@ type Options struct {
 	// CheckpointEvery (0: never during the run) and when the run stops.
 	Checkpoint      func(h *History) error
 	CheckpointEvery time.Duration
+	// Settings, recorded in a new run's History, describe where its data
+	// came from (data set, subset sizes, seed, content hashes of input
+	// files) so that a resumed run can refuse different ones.
+	Settings map[string]string
 }
 
 // Statuses of a run.
@@ -87,7 +91,39 @@ type History struct {
 	NTest      int     `json:"n_test"`
 	InitLoss   float64 `json:"init_loss"`
 	DivergedAt int     `json:"diverged_at,omitempty"` // the step whose loss blew up
-	Points     []Point `json:"points"`
+	// Settings are Options.Settings of the run that started the history.
+	Settings map[string]string `json:"settings,omitempty"`
+	Points   []Point           `json:"points"`
+}
+
+// historyJSON is History with the float fields that may overflow (a huge
+// learning-rate factor gives an infinite lr) written as Float, null when
+// not finite, so that the state of a diverged run can always be saved.
+type historyJSON struct {
+	historyPlain
+	LR        Float `json:"lr"`
+	LRFactor  Float `json:"lr_factor,omitempty"`
+	EtaCrit   Float `json:"eta_crit,omitempty"`
+	LambdaMax Float `json:"lambda_max,omitempty"`
+	InitLoss  Float `json:"init_loss"`
+}
+
+type historyPlain History
+
+// MarshalJSON writes h with non-finite numbers as null.
+func (h History) MarshalJSON() ([]byte, error) {
+	return json.Marshal(historyJSON{historyPlain(h), Float(h.LR), Float(h.LRFactor), Float(h.EtaCrit), Float(h.LambdaMax), Float(h.InitLoss)})
+}
+
+// UnmarshalJSON reads h, null numbers as NaN.
+func (h *History) UnmarshalJSON(b []byte) error {
+	var j historyJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*h = History(j.historyPlain)
+	h.LR, h.LRFactor, h.EtaCrit, h.LambdaMax, h.InitLoss = float64(j.LR), float64(j.LRFactor), float64(j.EtaCrit), float64(j.LambdaMax), float64(j.InitLoss)
+	return nil
 }
 
 // Last returns the last recorded point (zero if none).
@@ -146,7 +182,7 @@ func Run(ctx context.Context, net *nets.Net, data Data, opt Options, h *History)
 		opt.Batch = 0
 	}
 	if h == nil {
-		h = &History{Status: Running, Steps: opt.Steps, Batch: opt.Batch, Seed: opt.Seed, NTrain: ntrain, LRFactor: opt.LRFactor}
+		h = &History{Status: Running, Steps: opt.Steps, Batch: opt.Batch, Seed: opt.Seed, NTrain: ntrain, LRFactor: opt.LRFactor, Settings: opt.Settings}
 		if data.XTest.Shape != nil {
 			h.NTest = data.XTest.Shape[0]
 		}
@@ -389,15 +425,34 @@ func checkData(net *nets.Net, d Data) error {
 	if _, err := net.Forward(sliceRows(d.XTrain, 0, 1)); err != nil {
 		return fmt.Errorf("train: training inputs: %v", err)
 	}
+	if err := checkFinite("training targets", d.YTrain); err != nil {
+		return err
+	}
 	if d.XTest.Shape != nil {
 		if d.YTest == nil {
 			return errors.New("train: test inputs without test targets")
+		}
+		if err := checkFinite("test targets", d.YTest); err != nil {
+			return err
 		}
 		if r, c := d.YTest.Dims(); r != d.XTest.Shape[0] || c != k {
 			return fmt.Errorf("train: test targets are %dx%d, want %dx%d (examples x network outputs)", r, c, d.XTest.Shape[0], k)
 		}
 		if _, err := net.Forward(sliceRows(d.XTest, 0, 1)); err != nil {
 			return fmt.Errorf("train: test inputs: %v", err)
+		}
+	}
+	return nil
+}
+
+// checkFinite refuses a NaN or infinite target.
+func checkFinite(what string, y *mat.Dense) error {
+	r, _ := y.Dims()
+	for i := 0; i < r; i++ {
+		for j, v := range y.RawRowView(i) {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("train: %s: entry [%d, %d] is %v: targets must be finite", what, i, j, v)
+			}
 		}
 	}
 	return nil

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/npy"
 )
 
@@ -166,6 +168,14 @@ indices or, with --onehot, as [N, k] one-hot rows, minus 1/k with --center.`)
 		return usagef("%s: --normalize %q: want none, global, per-channel or norm", cmd, *norm)
 	}
 
+	// The outputs are checked before the data are read and prepared.
+	for _, p := range []string{*xPath, *yPath} {
+		if p != "" {
+			if err := atomicfile.CheckFile(p); err != nil {
+				return err
+			}
+		}
+	}
 	train, test, err := d.load()
 	if err != nil {
 		return err
@@ -201,19 +211,20 @@ indices or, with --onehot, as [N, k] one-hot rows, minus 1/k with --center.`)
 	if *flatten {
 		x = s.Flat()
 	}
-	if err := npy.Save(*xPath, x); err != nil {
-		return fmt.Errorf("writing images: %v", err)
-	}
+	// Images and labels are written as one unit: both complete, or
+	// neither replaced.
+	files := []atomicfile.File{{Path: *xPath, Fill: func(w io.Writer) error { return npy.Write(w, x) }}}
 	msg := fmt.Sprintf("wrote %s %v", *xPath, x.Shape)
 	if *yPath != "" {
 		y := s.LabelArray()
 		if *onehot {
 			y = s.OneHot(*center)
 		}
-		if err := npy.Save(*yPath, y); err != nil {
-			return fmt.Errorf("writing labels: %v", err)
-		}
+		files = append(files, atomicfile.File{Path: *yPath, Fill: func(w io.Writer) error { return npy.Write(w, y) }})
 		msg += fmt.Sprintf(" and %s %v", *yPath, y.Shape)
+	}
+	if err := atomicfile.WriteFiles(files...); err != nil {
+		return fmt.Errorf("writing the arrays: %v", err)
 	}
 	fmt.Printf("%s (%s %s from %s)\n", msg, s.Name, s.Split, d.source())
 	return nil

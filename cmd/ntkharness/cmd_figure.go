@@ -7,6 +7,7 @@ import (
 
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/experiments"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/internal/progress"
 )
 
@@ -21,8 +22,9 @@ theory predicts and what the run shows) into --out, each atomically. NAME is
 one of the figures below, or all.
 
 --scale quick (default) sizes every figure for minutes on 2 cores.
-CIFAR-10 is used when --cifar10 or $CIFAR10_DIR names it; otherwise the
-figures fall back to the embedded MNIST and say so in their caption.
+CIFAR-10 is used when --cifar10 or $CIFAR10_DIR names it (a location that
+cannot be read is an error); without either the figures fall back to the
+embedded MNIST, say so on standard error, and name MNIST in their captions.
 
 --scale paper uses the paper's grids. The figures whose paper grids are
 too large for one machine (listed at the end) run
@@ -73,8 +75,21 @@ func (f figureFlags) config(name string) (experiments.Config, error) {
 	if *f.workers < 1 {
 		return experiments.Config{}, usagef("%s: --workers %d: want at least 1", name, *f.workers)
 	}
-	return experiments.Config{Scale: *f.scale, Dataset: *f.dataset, CIFAR10: *f.cifar10, Seed: *f.seed,
-		Results: *f.results, Workers: *f.workers, NoRun: *f.noRun, RetryFailed: *f.retryFailed, Partial: *f.partial, Log: os.Stderr}, nil
+	if err := atomicfile.CheckDir(*f.out); err != nil {
+		return experiments.Config{}, fmt.Errorf("%s: --out: %v", name, err)
+	}
+	cfg := experiments.Config{Scale: *f.scale, Dataset: *f.dataset, CIFAR10: *f.cifar10, Seed: *f.seed,
+		Results: *f.results, Workers: *f.workers, NoRun: *f.noRun, RetryFailed: *f.retryFailed, Partial: *f.partial, Log: os.Stderr}
+	// The data set is settled before any work: a CIFAR-10 location that
+	// cannot be read is an error, and the fallback to MNIST is said once.
+	cfg, note, err := cfg.ResolveData()
+	if err != nil {
+		return cfg, fmt.Errorf("%s: %v", name, err)
+	}
+	if note != "" {
+		fmt.Fprintf(os.Stderr, "ntkharness: %s: %s\n", name, note)
+	}
+	return cfg, nil
 }
 
 func runFigure(args []string) error {

@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/activation"
+	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/internal/progress"
 	"github.com/ntkharness/ntkharness/npy"
@@ -67,6 +68,8 @@ func runKernel(args []string) error {
 	outDir := fs.String("out", "", "write nngp.npy and ntk.npy into this directory")
 	memLimit := fs.Float64("mem-limit", float64(theory.DefaultMemLimit)/(1<<30), "refuse plans whose estimated memory exceeds this many GiB")
 	workers := fs.Int("workers", 0, "goroutines to use (0: all cores)")
+	timeLimit := fs.Duration("time-limit", defaultTimeLimit, "refuse plans whose estimated run time exceeds this `duration` (e.g. 8h)")
+	quiet := fs.Bool("quiet", false, "do not show progress on standard error")
 	tanhRule := fs.String("tanh-quadrature", "strip", "tanh expectations by the trapezoidal strip rule (strip: converged, ~1e-12 relative at any variance) or by 61-node Gauss-Hermite (hermite: APPROXIMATE, errors of 2e-7 at variance 1 and 1e-3 at variance 4; only to reproduce old results)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
@@ -85,6 +88,9 @@ func runKernel(args []string) error {
 	}
 	if *workers < 0 {
 		return usagef("kernel: --workers %d: must be >= 0", *workers)
+	}
+	if err := checkTimeLimit("kernel", *timeLimit); err != nil {
+		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -113,6 +119,11 @@ func runKernel(args []string) error {
 			return usagef("kernel: %v", err)
 		}
 	}
+	if *outDir != "" {
+		if err := atomicfile.CheckDir(*outDir); err != nil {
+			return fmt.Errorf("--out: %v", err)
+		}
+	}
 	x1, err := npy.Load(*x1Path)
 	if err != nil {
 		return fmt.Errorf("--x1 %s: %v", *x1Path, err)
@@ -130,8 +141,28 @@ func runKernel(args []string) error {
 	if *tanhRule == "hermite" {
 		opt.Activation = theory.HermiteQuadrature(activation.Tanh, theory.DefaultQuadratureNodes)
 	}
+	// The memory plan (theory refuses it before allocating) and the time
+	// plan are checked before the work starts.
+	if _, err := theory.EstimateBytes(s, x1, x2, opt); err != nil {
+		return err
+	}
+	if len(x1.Shape) >= 2 {
+		in := x1.Shape[1:]
+		if !s.IsConv() {
+			_, d := x1.Rows()
+			in = []int{d}
+		}
+		n2 := 0
+		if *x2Path != "" && len(x2.Shape) >= 1 {
+			n2 = x2.Shape[0]
+		}
+		if err := checkTime("kernel", cells.KernelSeconds(s, in, x1.Shape[0], n2), *timeLimit); err != nil {
+			return err
+		}
+	}
+	// Progress goes to stderr, so it does not disturb --json on stdout.
 	var bar *progress.Bar
-	if *outDir != "" && !*asJSON {
+	if !*quiet {
 		bar = progress.New("kernel", 0)
 		opt.Progress = bar.Update
 	}

@@ -11,6 +11,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/internal/progress"
 	"github.com/ntkharness/ntkharness/nets"
@@ -94,6 +95,7 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 	maxMem := fs.Int64("max-memory", ntkempirical.DefaultMaxMemory>>20, "working-memory budget in `MiB`")
 	withTheory := fs.Bool("theory", false, "add theory's analytic NTK for the same architecture and the relative Frobenius error of the (mean) empirical one")
 	quiet := fs.Bool("quiet", false, "do not show progress")
+	timeLimit := fs.Duration("time-limit", defaultTimeLimit, "refuse plans whose estimated run time exceeds this `duration` (e.g. 8h)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -109,6 +111,9 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 	}
 	if *samples < 1 {
 		return usagef("ntk: --samples %d: must be at least 1", *samples)
+	}
+	if err := checkTimeLimit("ntk", *timeLimit); err != nil {
+		return err
 	}
 	if *maxMem < 1 {
 		return usagef("ntk: --max-memory %d: must be a positive number of MiB", *maxMem)
@@ -147,6 +152,11 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 		s = s.WithDefaults()
 	}
 
+	if *outDir != "" {
+		if err := atomicfile.CheckDir(*outDir); err != nil {
+			return fmt.Errorf("--out: %v", err)
+		}
+	}
 	x1, err := npy.Load(*x1Path)
 	if err != nil {
 		return fmt.Errorf("--x1: %v", err)
@@ -169,6 +179,17 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 	if x2.Data != nil {
 		n2 = x2.Shape[0]
 	}
+	if *withTheory {
+		// The analytic kernel comes last; refuse its plan before the
+		// empirical one is computed.
+		b, err := theory.EstimateBytes(s, x1, x2, theory.Options{})
+		if err != nil {
+			return fmt.Errorf("--theory: %v", err)
+		}
+		if b > theory.DefaultMemLimit {
+			return fmt.Errorf("--theory: the analytic %s kernel of %dx%d inputs needs an estimated %.1f GiB, over the memory limit of %.0f GiB", s.Arch, n1, n2, float64(b)/(1<<30), float64(theory.DefaultMemLimit)/(1<<30))
+		}
+	}
 	var bar *progress.Bar
 	opt := ntkempirical.Options{Method: m, Full: *full, MaxMemory: *maxMem << 20}
 	if !*quiet {
@@ -176,11 +197,31 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 		opt.Progress = bar.Update
 	}
 
+	// ntkTime checks the time plan of the kernel(s) of a network of spec
+	// ns on examples of shape in.
+	ntkTime := func(ns spec.Spec, in []int, nNets int) error {
+		m := 0
+		if x2.Data != nil {
+			m = n2
+		}
+		sec := cells.NTKSeconds(ns, in, n1, m, nNets)
+		if *withTheory {
+			sec += cells.KernelSeconds(ns, in, n1, m)
+		}
+		return checkTime("ntk", sec, *timeLimit)
+	}
 	var res ntkempirical.Kernel
 	var change *float64
 	if *params != "" {
 		net, err := nets.Load(*params)
 		if err != nil {
+			return err
+		}
+		nNets := 1
+		if *params0 != "" || set["init-seed"] {
+			nNets = 2
+		}
+		if err := ntkTime(net.Spec(), net.InputShape(), nNets); err != nil {
 			return err
 		}
 		if *params0 != "" || set["init-seed"] {
@@ -208,6 +249,9 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 			shape = []int{d}
 		} else if len(shape) != 3 {
 			return fmt.Errorf("--x1 %s: shape %v: %s needs images [N, H, W, C]", *x1Path, x1.Shape, s.Arch)
+		}
+		if err := ntkTime(s, shape, *samples); err != nil {
+			return err
 		}
 		if res, err = ntkempirical.Mean(s, shape, x1, x2, *seed, *samples, opt); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -307,5 +308,35 @@ func TestNTKCommandTheory(t *testing.T) {
 	}
 	if _, stderr, status := runCLI(t, "ntk", "--quiet", "--theory", "--params", dir, "--x1", x); status != 2 || !strings.Contains(stderr, "--theory") {
 		t.Errorf("--theory with --params: status %d, %q", status, stderr)
+	}
+}
+
+// TestNTKMemoryBeforeBuilding: plans over a memory budget are refused from
+// the shapes alone, in well under a second, before any network or kernel
+// is allocated (width 100000 used to die out of memory with a goroutine
+// dump, width 25000 to build 9.8 GB of network before refusing).
+func TestNTKMemoryBeforeBuilding(t *testing.T) {
+	dir := t.TempDir()
+	x := filepath.Join(dir, "x.npy")
+	writeNpy(t, x, 1, 4, 6)
+	tests := []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"width 100000", []string{"--arch", "fcn", "--act", "erf", "--depth", "2", "--width", "100000", "--sw2", "1", "--x1", x}, "over the memory budget of 2.0 GiB"},
+		{"width 25000", []string{"--arch", "fcn", "--act", "erf", "--depth", "2", "--width", "25000", "--sw2", "1", "--x1", x}, "over the memory budget"},
+		{"samples", []string{"--arch", "fcn", "--act", "erf", "--depth", "2", "--width", "25000", "--sw2", "1", "--samples", "3", "--x1", x}, "over the memory budget"},
+		{"jacobian", []string{"--arch", "fcn", "--act", "erf", "--depth", "2", "--width", "100000", "--sw2", "1", "--method", "jacobian", "--x1", x}, "does not fit the memory budget"},
+	}
+	for _, tt := range tests {
+		start := time.Now()
+		_, stderr, status := runCLI(t, append(append([]string{"ntk", "--quiet"}, tt.args...), "--max-memory", "2048")...)
+		if status != 1 || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%s: status %d stderr %q, want 1 and %q", tt.name, status, stderr, tt.stderr)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: refused after %v, want before any work", tt.name, d)
+		}
 	}
 }

@@ -159,16 +159,18 @@ func runPredict(args []string) error {
 	if *steps {
 		dyn = theory.Steps
 	}
-	if *eta != 0 && *lrFactor != 0 {
+	// A value given as 0 is an error, not the default.
+	given := fs.given()
+	if given["eta"] && given["lr-factor"] {
 		return usagef("predict: --eta and --lr-factor exclude each other")
 	}
-	if *eta != 0 && (!(*eta > 0) || math.IsInf(*eta, 0)) {
+	if given["eta"] && (!(*eta > 0) || math.IsInf(*eta, 0)) {
 		return usagef("predict: --eta %v: must be finite and positive", *eta)
 	}
-	if *lrFactor == 0 && *eta == 0 {
+	if !given["eta"] && !given["lr-factor"] {
 		*lrFactor = 0.5
 	}
-	if *eta == 0 && (!(*lrFactor > 0) || math.IsInf(*lrFactor, 0)) {
+	if !given["eta"] && (!(*lrFactor > 0) || math.IsInf(*lrFactor, 0)) {
 		return usagef("predict: --lr-factor %v: must be finite and positive", *lrFactor)
 	}
 	if *ntkTest == "" && (*yTestPath != "" || *f0Test != "") {
@@ -264,8 +266,8 @@ func runPredict(args []string) error {
 	}
 	trainLabels := theory.Labels(y)
 	if *outDir != "" {
-		if err := os.MkdirAll(*outDir, 0o755); err != nil {
-			return err
+		if err := atomicfile.CheckDir(*outDir); err != nil {
+			return fmt.Errorf("--out: %v", err)
 		}
 	}
 	// The loss at t = 0 sets the divergence threshold.

@@ -56,6 +56,9 @@ func loadSweep(fs *flagSet, pos []string) (*sweep.Sweep, error) {
 	if err != nil {
 		return nil, usagef("%s: %v", fs.Name(), err)
 	}
+	if err := s.CheckKinds(); err != nil {
+		return nil, usagef("%s: %s: %v", fs.Name(), pos[0], err)
+	}
 	return s, nil
 }
 
@@ -192,6 +195,9 @@ permanently (its file records why; do not retry).`)
 	if *perTask < 1 {
 		return usagef("sweep run: --per-task %d: must be at least 1", *perTask)
 	}
+	if fs.given()["cell"] && *cell < 0 {
+		return usagef("sweep run: --cell %d: must not be negative", *cell)
+	}
 	if *cell >= 0 && *shard != "" {
 		return usagef("sweep run: give --cell or --shard, not both")
 	}
@@ -267,6 +273,13 @@ JSON table also holds the array results. "-" writes to standard output.`)
 	s, err := loadSweep(fs, pos)
 	if err != nil {
 		return err
+	}
+	for _, p := range []string{*csvPath, *jsonPath} {
+		if p != "" && p != "-" {
+			if err := atomicfile.CheckFile(p); err != nil {
+				return err
+			}
+		}
 	}
 	t, err := sweep.Gather(s, *results)
 	if err != nil {
@@ -350,6 +363,11 @@ func loadEmitSweep(fs *flagSet, args []string, o *sweep.ClusterOptions) (*sweep.
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return nil, err
+	}
+	// The library takes PerTask 0 as its default of 1; on the command line
+	// a value given as 0 is an error.
+	if fs.given()["per-task"] && o.PerTask < 1 {
+		return nil, usagef("%s: --per-task %d: must be at least 1", fs.Name(), o.PerTask)
 	}
 	s, err := loadSweep(fs, pos)
 	if err != nil {

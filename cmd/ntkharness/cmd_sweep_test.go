@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	batchv1 "k8s.io/api/batch/v1"
@@ -130,9 +131,10 @@ func TestSweepPlan(t *testing.T) {
 		}
 	}
 	unknown := writeSweep(t, strings.Replace(cliSweep, `"kinds": ["synthetic"]`, `"kinds": ["no-such-kind"]`, 1))
-	stdout, _, _ = runCLI(t, "sweep", "plan", unknown)
-	if !strings.Contains(stdout, "cost: unknown: kinds not in this build: no-such-kind") {
-		t.Errorf("plan with an unknown kind:\n%s", stdout)
+	// An unknown kind is a mistake in the file, reported before planning.
+	_, stderr, status = runCLI(t, "sweep", "plan", unknown)
+	if status != 2 || !strings.Contains(stderr, `unknown kind "no-such-kind"`) {
+		t.Errorf("plan with an unknown kind: status %d, stderr %q", status, stderr)
 	}
 }
 
@@ -425,5 +427,77 @@ func TestEmittedJobsRun(t *testing.T) {
 	}
 	if got := gatherJSON(t, s, res); got != want {
 		t.Errorf("the Slurm job's results differ from the local run:\n%s\n%s", got, want)
+	}
+}
+
+// TestSweepUnknownNames: unknown settings keys, grid axes and kinds, and
+// settings of the wrong type, are command-line errors (exit 2) of every
+// sweep command, found before any cell runs.
+func TestSweepUnknownNames(t *testing.T) {
+	clearIndexEnv(t)
+	const head = `"spec": {"arch": "fcn", "act": "erf", "depth": 1, "sw2": 1, "sb2": 0.05}`
+	files := []struct {
+		name, src, stderr string
+	}{
+		{"settings key", `{` + head + `, "kinds": ["theory-gd"], "settings": {"n_trian": 64}}`, `settings key "n_trian"`},
+		{"settings key of another kind", `{` + head + `, "kinds": ["theory-gd"], "settings": {"samples": 4}}`, `settings key "samples"`},
+		{"misspelt times", `{` + head + `, "kinds": ["train"], "settings": {"tims": [1, 2]}}`, `settings key "tims"`},
+		{"grid axis", `{` + head + `, "kinds": ["synthetic"], "grid": {"bogus": [1, 2]}}`, `grid axis "bogus"`},
+		{"kind", `{` + head + `, "kinds": ["nosuchkind"]}`, `unknown kind "nosuchkind"`},
+		{"nested key", `{` + head + `, "kinds": ["synthetic"], "settings": {"synthetic": {"sleep": 5}}}`, `unknown field "sleep"`},
+		{"value type", `{` + head + `, "kinds": ["ntk"], "settings": {"n_train": "many"}}`, "n_train"},
+		{"axis value type", `{` + head + `, "kinds": ["ntk"], "grid": {"samples": ["two"]}}`, "grid axis samples value two"},
+	}
+	for _, f := range files {
+		path := writeSweep(t, f.src)
+		res := t.TempDir()
+		for _, cmd := range [][]string{
+			{"sweep", "plan", path},
+			{"sweep", "run", path, "--results", res},
+			{"sweep", "gather", path, "--results", res},
+			{"sweep", "emit", "slurm", path, "--results", res, "-o", filepath.Join(res, "job.sh")},
+		} {
+			_, stderr, status := runCLI(t, cmd...)
+			if status != 2 || !strings.Contains(stderr, f.stderr) {
+				t.Errorf("%s: %v: status %d stderr %q, want 2 and %q", f.name, cmd[:2], status, stderr, f.stderr)
+			}
+		}
+		if entries, _ := os.ReadDir(res); len(entries) != 0 {
+			t.Errorf("%s: the results folder holds %d entries, want none", f.name, len(entries))
+		}
+	}
+	// Known keys of any of the sweep's kinds, and their axes, are accepted.
+	ok := writeSweep(t, `{`+head+`, "kinds": ["ntk", "theory-gd"], "grid": {"samples": [1, 2], "n_train": [8, 16]}, "settings": {"times": [1], "dataset": "mnist", "max_memory_gib": 1}}`)
+	if _, stderr, status := runCLI(t, "sweep", "plan", ok); status != 0 {
+		t.Errorf("known keys: status %d stderr %q", status, stderr)
+	}
+}
+
+// TestSweepMemoryBeforeRunning: without max_memory, a cell whose cost model
+// needs more than the machine's memory fails (exit 3) before it allocates
+// its network, instead of dying out of memory.
+func TestSweepMemoryBeforeRunning(t *testing.T) {
+	clearIndexEnv(t)
+	for _, kind := range []string{"train", "ntk", "dynamics"} {
+		path := writeSweep(t, `{"spec": {"arch": "fcn", "act": "erf", "depth": 2, "width": 100000000, "sw2": 1, "sb2": 0.05},
+			"kinds": ["`+kind+`"], "settings": {"dataset": "mnist", "n_train": 8, "n_test": 8}}`)
+		res := t.TempDir()
+		start := time.Now()
+		_, stderr, status := runCLI(t, "sweep", "run", path, "--results", res)
+		if status != 3 {
+			t.Errorf("%s: status %d stderr %q, want 3", kind, status, stderr)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: failed after %v, want before any work", kind, d)
+		}
+		matches, _ := filepath.Glob(filepath.Join(res, "*", "cells", "*.json"))
+		if len(matches) != 1 {
+			t.Errorf("%s: no cell result", kind)
+			continue
+		}
+		b, _ := os.ReadFile(matches[0])
+		if !strings.Contains(string(b), "memory estimate") {
+			t.Errorf("%s: cell result %s, want a memory refusal", kind, b)
+		}
 	}
 }

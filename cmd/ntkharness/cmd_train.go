@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -17,6 +21,8 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/experiments/cells"
+	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/internal/progress"
 	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
@@ -61,10 +67,150 @@ lambda_max of the NTK on the training inputs (--lambda). Loss and accuracy
 are recorded at steps 0, 1, 2, 4, ... and the last. A run whose loss becomes
 NaN or 1e6 times its initial value stops and is reported as diverged (exit
 status 0). Ctrl-C (or SIGTERM) stops after the current step, saves a
-checkpoint and exits with status 1; --resume continues the run.
+checkpoint and exits with status 1; --resume continues the run with the
+checkpoint's data settings (data set, subset sizes, seed, centring, batch,
+input files by content): flags not given take the recorded values, and
+flags that differ from them are refused.
 
 Writes to --out: spec.json, history.json, history.csv and params/ (one .npy
 per tensor, spec.json, input.json and the resumable state.json).`
+
+// resumeFlags are the flags that choose a run's data; a checkpoint records
+// them (Options.Settings), and a resumed run takes the recorded value of
+// each flag not given and refuses a given one that differs. The input files
+// are compared by content (their SHA-256), so a moved file is accepted and
+// a changed one is not.
+var resumeFlags = []string{"dataset", "data", "n-train", "n-test", "center", "seed", "batch", "x-train", "y-train", "x-test", "y-test"}
+
+// resumeFileFlags are the resumeFlags naming input files, hashed by content.
+var resumeFileFlags = map[string]bool{"x-train": true, "y-train": true, "x-test": true, "y-test": true}
+
+// resumeLocationFlags are the resumeFlags naming locations: another one is
+// accepted when what it holds is the same (compared by hash once read).
+var resumeLocationFlags = map[string]bool{"data": true, "x-train": true, "y-train": true, "x-test": true, "y-test": true}
+
+// adoptResumeFlags sets the data flags not given to the checkpoint's values
+// and refuses given flags that differ from them.
+func adoptResumeFlags(fs *flagSet, set map[string]bool, paramsDir string, h *train.History) error {
+	ck := h.Settings
+	if ck == nil {
+		// A checkpoint from before the settings were recorded has its seed.
+		ck = map[string]string{"seed": fmt.Sprint(h.Seed)}
+	}
+	for _, name := range resumeFlags {
+		v, ok := ck[name]
+		if !ok {
+			continue
+		}
+		f := fs.Lookup(name)
+		cur := f.Value.String()
+		switch {
+		case !set[name]:
+			if err := f.Value.Set(v); err != nil {
+				return fmt.Errorf("train: --resume: the checkpoint in %s records --%s %q: %v", paramsDir, name, v, err)
+			}
+		case resumeLocationFlags[name] && (cur == "") == (v == ""):
+			// Compared by content once read.
+		case cur != v:
+			return usagef("train: --resume: the checkpoint in %s was made with --%s %s, not %s: continue it with the same settings, or start a new run in another --out", paramsDir, name, quoteEmpty(v), quoteEmpty(cur))
+		}
+	}
+	return nil
+}
+
+func quoteEmpty(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return s
+}
+
+// dataSettings records the data flags, the SHA-256 of each input file and
+// of the data as loaded (after subsetting, standardization and targets).
+func dataSettings(fs *flagSet, d train.Data) (map[string]string, error) {
+	m := map[string]string{}
+	for _, name := range resumeFlags {
+		v := fs.Lookup(name).Value.String()
+		m[name] = v
+		if resumeFileFlags[name] && v != "" {
+			sum, err := fileSHA256(v)
+			if err != nil {
+				return nil, err
+			}
+			m[name+".sha256"] = sum
+		}
+	}
+	h := sha256.New()
+	for _, a := range []npy.Array{d.XTrain, arrayOf(d.YTrain), d.XTest, arrayOf(d.YTest)} {
+		hashArray(h, a)
+	}
+	m["data.sha256"] = hex.EncodeToString(h.Sum(nil))
+	return m, nil
+}
+
+// checkResumeData refuses data whose hashes differ from the checkpoint's.
+func checkResumeData(paramsDir string, ck, now map[string]string) error {
+	if ck == nil {
+		return nil
+	}
+	for _, name := range resumeFlags {
+		if !resumeFileFlags[name] {
+			continue
+		}
+		key := name + ".sha256"
+		if ck[key] != "" && ck[key] != now[key] {
+			return fmt.Errorf("train: --resume: --%s %s: its content differs from the file the checkpoint in %s was trained on", name, now[name], paramsDir)
+		}
+	}
+	if ck["data.sha256"] != "" && ck["data.sha256"] != now["data.sha256"] {
+		return fmt.Errorf("train: --resume: the data differ from those the checkpoint in %s was trained on (the data set files have changed)", paramsDir)
+	}
+	return nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("%s: %v", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func arrayOf(m *mat.Dense) npy.Array {
+	if m == nil {
+		return npy.Array{}
+	}
+	r, c := m.Dims()
+	a := npy.New(r, c)
+	for i := 0; i < r; i++ {
+		copy(a.Data[i*c:(i+1)*c], m.RawRowView(i))
+	}
+	return a
+}
+
+func hashArray(h io.Writer, a npy.Array) {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(len(a.Shape)))
+	h.Write(b[:])
+	for _, n := range a.Shape {
+		binary.LittleEndian.PutUint64(b[:], uint64(n))
+		h.Write(b[:])
+	}
+	buf := make([]byte, 0, 8<<10)
+	for _, v := range a.Data {
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
+		if len(buf) == cap(buf) {
+			h.Write(buf)
+			buf = buf[:0]
+		}
+	}
+	h.Write(buf)
+}
 
 func runTrain(args []string) error {
 	fs := newFlags("train", "--arch A --act F --depth L --width W --sw2 V --sb2 V (--dataset D | --x-train F ...) --steps S (--lr-factor F | --lr E) --out DIR", trainDescription)
@@ -97,6 +243,7 @@ func runTrain(args []string) error {
 	memLimit := fs.Float64("mem-limit", 16, "refuse plans whose estimated memory exceeds this many GiB")
 	every := fs.Duration("checkpoint-every", time.Minute, "interval between checkpoints during the run (0: only at the end)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	timeLimit := fs.Duration("time-limit", defaultTimeLimit, "refuse plans whose estimated run time exceeds this `duration` (e.g. 8h)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -112,8 +259,14 @@ func runTrain(args []string) error {
 	if *batch < 0 {
 		return usagef("train: --batch %d: must be >= 0", *batch)
 	}
-	if !(*memLimit > 0) {
-		return usagef("train: --mem-limit %v: must be positive (GiB)", *memLimit)
+	if !(*memLimit > 0) || math.IsInf(*memLimit, 0) {
+		return usagef("train: --mem-limit %v: must be a positive, finite number of GiB", *memLimit)
+	}
+	if err := checkTimeLimit("train", *timeLimit); err != nil {
+		return err
+	}
+	if *every < 0 {
+		return usagef("train: --checkpoint-every %v: must not be negative (0: only at the end)", *every)
 	}
 	if set["lr"] && !(*lr > 0 && !math.IsInf(*lr, 0)) {
 		return usagef("train: --lr %v: must be positive and finite", *lr)
@@ -135,7 +288,31 @@ func runTrain(args []string) error {
 		}
 	}
 
+	if err := atomicfile.CheckDir(*out); err != nil {
+		return fmt.Errorf("--out: %v", err)
+	}
+	// A checkpoint folder left half-written by a killed run.
+	atomicfile.RemoveStale(*out, "params.tmp")
+	paramsDir := filepath.Join(*out, "params")
+	var net *nets.Net
+	var hist *train.History
+	if *resume {
+		// The checkpoint's data settings replace the flags not given, and
+		// differing ones are refused, before any data is read.
+		var err error
+		if net, hist, err = train.LoadCheckpoint(paramsDir); err != nil {
+			return err
+		}
+		if err := adoptResumeFlags(fs, set, paramsDir, hist); err != nil {
+			return err
+		}
+	}
+
 	data, outputs, err := loadTrainData(*dataset, *dataPath, *nTrain, *nTest, *center, *seed, *xTrain, *yTrain, *xTest, *yTest)
+	if err != nil {
+		return err
+	}
+	settings, err := dataSettings(fs, data)
 	if err != nil {
 		return err
 	}
@@ -155,15 +332,29 @@ func runTrain(args []string) error {
 	if err := checkMemory(s, inShape, data, *batch, *memLimit); err != nil {
 		return err
 	}
+	nTestData := 0
+	if data.XTest.Shape != nil {
+		nTestData = data.XTest.Shape[0]
+	}
+	left := *steps
+	if hist != nil {
+		left = max(*steps-hist.Step, 0)
+	}
+	sec := cells.TrainSeconds(s, inShape, data.XTrain.Shape[0], nTestData, left)
+	analytic := *lambda == "analytic"
+	if *lambda == "auto" {
+		// As opt.LambdaMax below: large CNN-GAP kernels use the network's.
+		nx := float64(data.XTrain.Shape[0])
+		analytic = s.Arch != spec.CNNGAP || len(inShape) != 3 || nx*nx*float64(inShape[0]*inShape[1])*float64(inShape[0]*inShape[1]) <= 1e7
+	}
+	if hist == nil && !set["lr"] && analytic {
+		sec += cells.KernelSeconds(s, inShape, data.XTrain.Shape[0], 0)
+	}
+	if err := checkTime("train", sec, *timeLimit); err != nil {
+		return err
+	}
 
-	paramsDir := filepath.Join(*out, "params")
-	var net *nets.Net
-	var hist *train.History
 	if *resume {
-		net, hist, err = train.LoadCheckpoint(paramsDir)
-		if err != nil {
-			return err
-		}
 		if ck := net.Spec(); ck != s {
 			for _, name := range []string{"arch", "act", "depth", "width", "sw2", "sb2", "filter", "padding"} {
 				if set[name] {
@@ -177,6 +368,9 @@ func runTrain(args []string) error {
 		}
 		if set["lr-factor"] && *lrFactor != hist.LRFactor {
 			return usagef("train: --resume: the checkpoint trains with lr-factor %v, not --lr-factor %v", hist.LRFactor, *lrFactor)
+		}
+		if err := checkResumeData(paramsDir, hist.Settings, settings); err != nil {
+			return err
 		}
 		if hist.Status == train.Done && hist.Steps >= *steps {
 			fmt.Println(hist.Summary())
@@ -197,7 +391,7 @@ func runTrain(args []string) error {
 		return err
 	}
 
-	opt := train.Options{Steps: *steps, Batch: *batch, Seed: *seed, CheckpointEvery: *every}
+	opt := train.Options{Steps: *steps, Batch: *batch, Seed: *seed, CheckpointEvery: *every, Settings: settings}
 	if set["lr"] {
 		opt.LR = *lr
 	} else {
@@ -269,6 +463,9 @@ func loadTrainData(name, path string, nTrain, nTest int, center bool, seed uint6
 	case name == "" && !files:
 		return d, 0, usagef("train: no data: give --dataset mnist|cifar10 or --x-train/--y-train")
 	case name != "":
+		if !datasets.Known(name) {
+			return d, 0, usagef("train: unknown --dataset %q (want mnist or cifar10)", name)
+		}
 		if nTrain < 1 || nTest < 0 {
 			return d, 0, usagef("train: --n-train %d, --n-test %d: want n-train >= 1, n-test >= 0", nTrain, nTest)
 		}
@@ -330,9 +527,17 @@ func loadXY(xPath, yPath string, k int, center bool) (npy.Array, *mat.Dense, int
 	if len(x.Shape) < 2 || x.Shape[0] < 1 {
 		return x, nil, 0, fmt.Errorf("%s: shape %v: want [N, d] or [N, H, W, C] with N >= 1", xPath, x.Shape)
 	}
+	if err := checkFiniteArray(xPath, "inputs", x); err != nil {
+		return x, nil, 0, err
+	}
 	y, err := npy.Load(yPath)
 	if err != nil {
 		return x, nil, 0, err
+	}
+	if len(y.Shape) == 2 {
+		if err := checkFiniteArray(yPath, "targets", y); err != nil {
+			return x, nil, 0, err
+		}
 	}
 	if len(y.Shape) == 0 || y.Shape[0] != x.Shape[0] {
 		return x, nil, 0, fmt.Errorf("%s: shape %v: want %d rows like %s", yPath, y.Shape, x.Shape[0], xPath)
@@ -375,6 +580,29 @@ func loadXY(xPath, yPath string, k int, center bool) (npy.Array, *mat.Dense, int
 		return x, yd, k, nil
 	}
 	return x, nil, 0, fmt.Errorf("%s: shape %v: want targets [N, k] or labels [N]", yPath, y.Shape)
+}
+
+// checkFiniteArray refuses an array with a NaN or infinite entry, naming the
+// file and the entry.
+func checkFiniteArray(path, what string, a npy.Array) error {
+	for i, v := range a.Data {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s: entry %v is %v: %s must be finite", path, npyIndex(a.Shape, i), v, what)
+		}
+	}
+	return nil
+}
+
+// npyIndex is the multi-index of flat entry i of an array of shape.
+func npyIndex(shape []int, i int) []int {
+	idx := make([]int, len(shape))
+	for d := len(shape) - 1; d >= 0; d-- {
+		if shape[d] > 0 {
+			idx[d] = i % shape[d]
+			i /= shape[d]
+		}
+	}
+	return idx
 }
 
 func arrayDense(a npy.Array) *mat.Dense {

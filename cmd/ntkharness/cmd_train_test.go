@@ -124,7 +124,7 @@ func TestTrainCommandErrors(t *testing.T) {
 		{append([]string{"train", "--lambda", "exact"}, data...), 2, `--lambda "exact"`},
 		{[]string{"train", "--out", out}, 2, "no data"},
 		{[]string{"train", "--dataset", "mnist", "--x-train", x, "--out", out}, 2, "not both"},
-		{[]string{"train", "--dataset", "svhn", "--out", out}, 1, `unknown dataset "svhn"`},
+		{[]string{"train", "--dataset", "svhn", "--out", out}, 2, `unknown --dataset "svhn"`},
 		{[]string{"train", "--x-train", x, "--out", out}, 2, "go together"},
 		{[]string{"train", "--x-train", filepath.Join(dir, "none.npy"), "--y-train", y, "--out", out}, 1, "none.npy"},
 		{[]string{"train", "--x-train", x, "--y-train", frac, "--out", out}, 1, "label 2 is 0.5"},
@@ -273,4 +273,138 @@ func TestTrainDatasets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTrainResumeSettings: a resumed run keeps the checkpoint's data
+// settings; flags that differ from them, or input files whose content has
+// changed, are refused instead of mixing two runs in one history.
+func TestTrainResumeSettings(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "mnist")
+	base := []string{"train", "--dataset", "mnist", "--n-train", "20", "--width", "8", "--depth", "1", "--quiet", "--out", out}
+	if _, stderr, status := runCLI(t, append(base, "--seed", "7", "--n-test", "64", "--steps", "2")...); status != 0 {
+		t.Fatalf("first run: status %d, stderr %q", status, stderr)
+	}
+	x, y := writeToyNpy(t, dir, 8, 6, false)
+	fout := filepath.Join(dir, "files")
+	fbase := []string{"train", "--width", "8", "--depth", "1", "--quiet", "--out", fout}
+	if _, stderr, status := runCLI(t, append(fbase, "--x-train", x, "--y-train", y, "--steps", "2")...); status != 0 {
+		t.Fatalf("first file run: status %d, stderr %q", status, stderr)
+	}
+	// The same content under another name is the same input.
+	y2 := filepath.Join(dir, "y2.npy")
+	b, _ := os.ReadFile(y)
+	os.WriteFile(y2, b, 0o644)
+	// Changed content under the same name is not.
+	xChanged := filepath.Join(t.TempDir(), "x.npy")
+	xa, _ := npy.Load(x)
+	xa.Data[0] += 1
+	npy.Save(xChanged, xa)
+
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		stderr string
+	}{
+		{"seed", append(base, "--resume", "--steps", "4", "--seed", "8"), 2, "--seed 7, not 8"},
+		{"n-test", append(base, "--resume", "--steps", "4", "--n-test", "10"), 2, "--n-test 64, not 10"},
+		{"n-train", append(base, "--resume", "--steps", "4", "--n-train", "30"), 2, "--n-train 20, not 30"},
+		{"center", append(base, "--resume", "--steps", "4", "--center"), 2, "--center false, not true"},
+		{"dataset", append(base, "--resume", "--steps", "4", "--dataset", "cifar10"), 2, "--dataset mnist, not cifar10"},
+		{"batch", append(base, "--resume", "--steps", "4", "--batch", "5"), 2, "--batch 0, not 5"},
+		{"files for a data set", append(base, "--resume", "--steps", "4", "--x-train", x), 2, `--x-train "", not`},
+		{"changed file", append(fbase, "--resume", "--steps", "4", "--x-train", xChanged, "--y-train", y), 1, "x.npy: its content differs"},
+		{"same settings", append(base, "--resume", "--steps", "4", "--seed", "7"), 0, ""},
+		{"renamed file", append(fbase, "--resume", "--steps", "4", "--y-train", y2), 0, ""},
+	}
+	for _, tt := range tests {
+		_, stderr, status := runCLI(t, tt.args...)
+		if status != tt.status || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%s: status %d stderr %q, want %d and %q", tt.name, status, stderr, tt.status, tt.stderr)
+		}
+	}
+	var h struct {
+		Seed   uint64 `json:"seed"`
+		NTest  int    `json:"n_test"`
+		Step   int    `json:"step"`
+		Points []struct {
+			TestLoss *float64 `json:"test_loss"`
+		} `json:"points"`
+	}
+	b, _ = os.ReadFile(filepath.Join(out, "params", "state.json"))
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Seed != 7 || h.NTest != 64 || h.Step != 4 {
+		t.Errorf("state after resume: seed %d, n_test %d, step %d; want 7, 64, 4", h.Seed, h.NTest, h.Step)
+	}
+}
+
+// TestTrainNonFinite: a learning rate that overflows is a divergence (exit
+// 0, state saved), and NaN or infinite entries in any input or target file
+// are input errors naming the file and the entry.
+func TestTrainNonFinite(t *testing.T) {
+	dir := t.TempDir()
+	x, y := writeToyNpy(t, dir, 8, 6, false)
+	xa, _ := npy.Load(x)
+	ya, _ := npy.Load(y)
+	onehot := npy.New(8, 2)
+	for i, l := range ya.Data {
+		onehot.Data[2*i+int(l)] = 1
+	}
+	bad := func(name string, a npy.Array, i int, v float64) string {
+		b := npy.Array{Shape: a.Shape, Data: append([]float64(nil), a.Data...)}
+		b.Data[i] = v
+		p := filepath.Join(dir, name)
+		if err := npy.Save(p, b); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	yNaN := bad("ynan.npy", onehot, 5, math.NaN())
+	yInf := bad("yinf.npy", onehot, 0, math.Inf(-1))
+	xNaN := bad("xnan.npy", xa, 13, math.NaN())
+	labelNaN := bad("lnan.npy", ya, 2, math.NaN())
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		stdout string
+		stderr string
+	}{
+		{"lr-factor overflow", []string{"--x-train", x, "--y-train", y, "--lr-factor", "1e308"}, 0, "diverged at step", ""},
+		{"lr overflow", []string{"--x-train", x, "--y-train", y, "--lr", "1e300"}, 0, "diverged at step", ""},
+		{"NaN train target", []string{"--x-train", x, "--y-train", yNaN}, 1, "", "ynan.npy: entry [2 1] is NaN"},
+		{"Inf train target", []string{"--x-train", x, "--y-train", yInf}, 1, "", "yinf.npy: entry [0 0] is -Inf"},
+		{"NaN test target", []string{"--x-train", x, "--y-train", onehotPath(t, dir, onehot), "--x-test", x, "--y-test", yNaN}, 1, "", "ynan.npy: entry [2 1] is NaN"},
+		{"NaN input", []string{"--x-train", xNaN, "--y-train", y}, 1, "", "xnan.npy: entry [2 1] is NaN"},
+		{"NaN test input", []string{"--x-train", x, "--y-train", y, "--x-test", xNaN, "--y-test", y}, 1, "", "xnan.npy: entry [2 1] is NaN"},
+		{"NaN label", []string{"--x-train", x, "--y-train", labelNaN}, 1, "", "label 2 is NaN"},
+	}
+	for i, tt := range tests {
+		out := filepath.Join(dir, "run"+strconv.Itoa(i))
+		args := append([]string{"train", "--width", "16", "--steps", "3", "--quiet", "--out", out}, tt.args...)
+		stdout, stderr, status := runCLI(t, args...)
+		if status != tt.status || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%s: status %d stdout %q stderr %q, want %d, %q and %q", tt.name, status, stdout, stderr, tt.status, tt.stdout, tt.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(out, "params.tmp")); err == nil {
+			t.Errorf("%s: params.tmp left behind", tt.name)
+		}
+		if tt.status == 0 {
+			b, err := os.ReadFile(filepath.Join(out, "params", "state.json"))
+			if err != nil || !strings.Contains(string(b), `"diverged"`) {
+				t.Errorf("%s: state.json %s (%v), want a diverged run", tt.name, b, err)
+			}
+		}
+	}
+}
+
+func onehotPath(t *testing.T, dir string, a npy.Array) string {
+	p := filepath.Join(dir, "onehot.npy")
+	if err := npy.Save(p, a); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -95,6 +95,15 @@ func parseFlags(fs *flagSet, args []string, allowArgs bool) error {
 	return nil
 }
 
+// given returns the flags set on the command line, so that a value given as
+// 0 (an error where 0 is not allowed) is told from one not given (the
+// default).
+func (fs *flagSet) given() map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
 // lookup finds the command named by the longest prefix of args.
 func lookup(args []string) (command, []string, bool) {
 	for n := len(args); n >= 1; n-- {

@@ -1,6 +1,8 @@
 package cells
 
 import (
+	"math"
+
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/linalg"
@@ -67,6 +69,56 @@ func kernelCost(s spec.Spec, inShape []int, n int) (seconds float64, bytes int64
 	}
 	seconds = pairs*per*float64(s.Depth)/costKernelRate + 10*pairs*float64(n)/costLinalgFLOPs
 	return seconds, int64(4 * pairs * costBytesPerWord)
+}
+
+// KernelSeconds estimates the CPU time on one core of the analytic NNGP and
+// NTK of s between n1 and n2 examples of shape inShape ([d] for fcn, else
+// [H, W, C]); n2 = 0 is the symmetric kernel of the n1 examples, of which
+// only a triangle is computed. The commands use it to warn about and refuse
+// plans that take too long before they start.
+func KernelSeconds(s spec.Spec, inShape []int, n1, n2 int) float64 {
+	s = s.WithDefaults()
+	pairs := float64(n1) * float64(n2)
+	if n2 == 0 {
+		pairs = float64(n1) * float64(n1+1) / 2
+	}
+	per := 1.0
+	if s.IsConv() && len(inShape) == 3 {
+		pix := float64(inShape[0] * inShape[1])
+		f2 := float64(s.Filter * s.Filter)
+		per = pix * f2
+		if s.Arch == spec.CNNGAP {
+			per = pix * pix * f2
+		}
+	}
+	return pairs * per * float64(s.Depth) / costKernelRate
+}
+
+// NTKSeconds estimates the CPU time on one core of the empirical NTK of
+// samples networks of spec s between n1 and n2 examples (n2 = 0: the n1
+// examples with themselves), as the ntk cells' cost model does.
+func NTKSeconds(s spec.Spec, inShape []int, n1, n2, samples int) float64 {
+	s = s.WithDefaults()
+	flops, err := nets.ForwardFLOPs(s, inShape)
+	if err != nil || len(inShape) == 0 {
+		return 0
+	}
+	n := float64(n1 + n2)
+	m := float64(n1) * float64(max(n1, n2))
+	return float64(samples) * float64(s.Outputs) * (3*flops*n + flops*m/float64(max(inShape[0], 1))) / costTrainFLOPs
+}
+
+// TrainSeconds estimates the CPU time on one core of steps full-batch
+// gradient-descent steps of a network of spec s on n examples (evaluation
+// of nTest test examples included), as the train cells' cost model does.
+func TrainSeconds(s spec.Spec, inShape []int, n, nTest, steps int) float64 {
+	s = s.WithDefaults()
+	flops, err := nets.ForwardFLOPs(s, inShape)
+	if err != nil {
+		return 0
+	}
+	evals := math.Log2(float64(steps)+1) + 2 // the logged steps 0, 1, 2, 4, ... and the last
+	return (3*flops*float64(n)*float64(steps) + flops*float64(n+nTest)*evals) / costTrainFLOPs
 }
 
 // cellNetCost decodes c's settings into st, whose embedded DataSettings d

@@ -52,6 +52,21 @@ type DataSettings struct {
 	Normalize  string `json:"normalize"`  // global (default) or norm
 }
 
+// CheckSettings checks the names in d before any cell runs (see
+// sweep.CheckKinds): an unknown data set or normalization is a mistake in
+// the sweep file, not a failure of each cell.
+func (d DataSettings) CheckSettings() error {
+	if _, err := (Source{Dataset: d.Dataset}).Validate(); err != nil {
+		return err
+	}
+	switch d.Normalize {
+	case "", NormalizeGlobal, NormalizeNorm:
+	default:
+		return fmt.Errorf("normalize %q: want %s or %s", d.Normalize, NormalizeGlobal, NormalizeNorm)
+	}
+	return nil
+}
+
 // DefaultDataSettings are the settings a cell starts from before decoding
 // its own: 256 training and 256 test points at full resolution.
 func DefaultDataSettings() DataSettings { return DataSettings{NTrain: 256, NTest: 256, Downsample: 1} }

@@ -21,7 +21,7 @@ func init() {
 	// gradient descent at eta_frac * eta_crit (analytic), and its two
 	// linearizations (empirical NTK at initialization, analytic NTK) at
 	// the same steps; see runDynamicsCell.
-	sweep.RegisterKind("dynamics", runDynamicsCell, sweep.WithCost(dynamicsCost))
+	sweep.RegisterKind("dynamics", runDynamicsCell, sweep.WithCost(dynamicsCost), sweep.WithSettings(dynamicsSettings{}))
 }
 
 // DynamicsRun is one trained network with its two linearizations: the

@@ -21,7 +21,7 @@ import (
 // settings.samples networks) on its training inputs: its NTKStats and its
 // relative distance to the analytic NTK.
 func init() {
-	sweep.RegisterKind("ntk", runNTKCell, sweep.WithCost(costNTK))
+	sweep.RegisterKind("ntk", runNTKCell, sweep.WithCost(costNTK), sweep.WithSettings(ntkSettings{}))
 }
 
 // ntkSettings are the settings of an "ntk" cell.

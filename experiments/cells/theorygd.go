@@ -20,7 +20,7 @@ import (
 // (train_acc_mean_predictor_t<T>, test_acc_mean_predictor_t<T>; also under
 // the earlier names train_acc_t<T> and test_acc_t<T>).
 func init() {
-	sweep.RegisterKind("theory-gd", runTheoryGDCell, sweep.WithCost(costTheoryGD))
+	sweep.RegisterKind("theory-gd", runTheoryGDCell, sweep.WithCost(costTheoryGD), sweep.WithSettings(theoryGDSettings{}))
 }
 
 // theoryGDSettings are the settings of a "theory-gd" cell.

@@ -23,7 +23,7 @@ import (
 // loss and accuracy at each of settings.times, and the whole log-spaced
 // history as arrays.
 func init() {
-	sweep.RegisterKind("train", runTrainCell, sweep.WithCost(costTrain))
+	sweep.RegisterKind("train", runTrainCell, sweep.WithCost(costTrain), sweep.WithSettings(trainSettings{}))
 }
 
 // trainSettings are the settings of a "train" cell.

@@ -191,8 +191,12 @@ func (t Table) WriteJSON(w io.Writer) error {
 // ReadTable reads a table written by WriteJSON.
 func ReadTable(r io.Reader) (Table, error) {
 	var in tableJSON
-	if err := json.NewDecoder(r).Decode(&in); err != nil {
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&in); err != nil {
 		return Table{}, fmt.Errorf("sweep table: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Table{}, errors.New("sweep table: trailing content after the table object")
 	}
 	t := Table{Sweep: in.Sweep, Name: in.Name, Params: in.Params, Columns: in.Columns, Rows: make([]Row, len(in.Rows))}
 	for i, jr := range in.Rows {

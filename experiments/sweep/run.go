@@ -108,6 +108,8 @@ func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
 	if err := os.MkdirAll(s.cellsDir(opt.Results), 0o755); err != nil {
 		return sum, fmt.Errorf("sweep: results folder: %v", err)
 	}
+	// Temporaries of cells whose worker was killed mid-write.
+	atomicfile.RemoveStale(s.cellsDir(opt.Results), ".*.tmp-*")
 	specPath := dir + string(os.PathSeparator) + "sweep.json"
 	if _, err := os.Stat(specPath); err != nil {
 		if err := atomicfile.WriteBytes(specPath, s.canonical); err != nil {
@@ -265,14 +267,21 @@ func (s *Sweep) compute(ctx context.Context, i int) (*Record, error) {
 	if err := c.Spec.Validate(); err != nil {
 		return fail(err.Error())
 	}
-	if s.maxMem > 0 {
+	// Without max_memory, a cell that cannot fit in this machine's memory
+	// fails before it allocates anything instead of being killed.
+	limit, limitName := s.maxMem, "max_memory "+s.MaxMemory
+	if limit == 0 {
+		limit = physicalMemory()
+		limitName = "this machine's memory of " + FormatBytes(limit) + " (set max_memory to choose a limit)"
+	}
+	if limit > 0 {
 		for _, name := range s.Kinds {
 			k, _ := LookupKind(name)
 			if k.Cost == nil {
 				continue
 			}
-			if cost, ok := k.Cost(c); ok && cost.MemoryBytes > s.maxMem {
-				return fail(fmt.Sprintf("%s: memory estimate %s exceeds max_memory %s", name, FormatBytes(cost.MemoryBytes), s.MaxMemory))
+			if cost, ok := k.Cost(c); ok && cost.MemoryBytes > limit {
+				return fail(fmt.Sprintf("%s: memory estimate %s exceeds %s", name, FormatBytes(cost.MemoryBytes), limitName))
 			}
 		}
 	}
@@ -344,3 +353,21 @@ func FormatBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// physicalMemory returns the machine's total memory in bytes (MemTotal of
+// /proc/meminfo), or 0 where it cannot be read.
+var physicalMemory = sync.OnceValue(func() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err == nil && kb > 0 {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+})

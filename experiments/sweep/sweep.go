@@ -43,8 +43,16 @@
 //			    return sweep.Permanent(err), a NaN loss returns
 //			    Result{Status: sweep.StatusDiverged, ...} ...
 //			return sweep.Result{Scalars: map[string]float64{"kappa": kappa}}, nil
-//		}, sweep.WithCost(func(c sweep.Cell) (sweep.Cost, bool) { ... }))
+//		}, sweep.WithCost(func(c sweep.Cell) (sweep.Cost, bool) { ... }),
+//			sweep.WithSettings(theoryGDSettings{}))
 //	}
+//
+// WithSettings declares the struct the kind decodes its settings into;
+// Sweep.CheckKinds, which the command line runs before planning, running,
+// emitting or gathering, then refuses a sweep that names an unknown kind, a
+// settings key or grid axis that none of its kinds reads (a misspelt
+// "n_trian" would otherwise run with the default), or a value of the wrong
+// type.
 //
 // The cost model is optional; with it, plans show the total CPU time and the
 // peak memory, and cells whose memory estimate exceeds the sweep's

@@ -335,3 +335,26 @@ func TestExampleFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckKinds(t *testing.T) {
+	const head = `"spec": {"arch": "fcn", "act": "erf", "depth": 1, "sw2": 1, "sb2": 0}`
+	tests := []struct {
+		src, err string
+	}{
+		{`{` + head + `, "kinds": ["synthetic"], "settings": {"synthetic": {"sleep_ms": 1}}}`, ""},
+		{`{` + head + `, "kinds": ["synthetic"], "grid": {"seed": [1, 2], "depth": [1, 2]}}`, ""},
+		{`{` + head + `, "kinds": ["synthetic"], "settings": {"n_trian": 3}}`, `settings key "n_trian"`},
+		{`{` + head + `, "kinds": ["synthetic"], "grid": {"bogus": [1, 2]}}`, `grid axis "bogus"`},
+		{`{` + head + `, "kinds": ["synthetic"], "grid": {"synthetic": [1]}}`, "grid axis synthetic value 1"},
+		{`{` + head + `, "kinds": ["synthetic"], "settings": {"synthetic": {"sleep": 1}}}`, `unknown field "sleep"`},
+		{`{` + head + `, "kinds": ["synthetic", "nosuchkind"]}`, `unknown kind "nosuchkind"`},
+		// A kind that has not declared its settings reads any key.
+		{`{` + head + `, "kinds": ["synthetic", "test-finite"], "settings": {"anything": 1}}`, ""},
+	}
+	for _, tt := range tests {
+		err := mustParse(t, tt.src).CheckKinds()
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("%s: CheckKinds = %v, want %q", tt.src, err, tt.err)
+		}
+	}
+}

@@ -45,7 +45,7 @@ type syntheticSettings struct {
 }
 
 func init() {
-	RegisterKind(Synthetic, runSynthetic, WithCost(costSynthetic))
+	RegisterKind(Synthetic, runSynthetic, WithCost(costSynthetic), WithSettings(syntheticSettings{}))
 }
 
 func costSynthetic(c Cell) (Cost, bool) {

@@ -7,6 +7,11 @@
 // it, which is what makes interrupted work resumable: a file that exists is
 // complete.
 //
+// An output that already exists as a special file (a device such as
+// /dev/null, a FIFO, a socket) is written into directly, without a temporary
+// file or a rename, so that the device stays a device; a folder given where a
+// file is expected is refused.
+//
 // Concurrent writers of the same path each use their own temporary file; the
 // last rename wins and no reader sees a mixture.
 package atomicfile

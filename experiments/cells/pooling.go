@@ -20,7 +20,7 @@ func init() {
 	// "pooling-theory": the test accuracy at every depth 1..spec.depth of
 	// the converged NTK predictor of the cell's spec, and of its centred
 	// version, as arrays acc and centred (see PoolingCurve).
-	sweep.RegisterKind("pooling-theory", runPoolingTheoryCell, sweep.WithCost(costTheoryGD), sweep.WithSettings(DataSettings{}))
+	sweep.RegisterKind("pooling-theory", runPoolingTheoryCell, sweep.WithCost(costTheoryGD), sweep.WithSettings(poolingTheorySettings{}))
 }
 
 // poolingTheorySettings are the settings of a "pooling-theory" cell: the

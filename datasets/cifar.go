@@ -39,37 +39,36 @@ func DecodeCIFAR10(data []byte, name string) (*Set, error) {
 	if len(data)%cifarRecord != 0 {
 		return nil, errRecords(name, int64(len(data)))
 	}
-	n := len(data) / cifarRecord
-	s := newCIFARSet(n)
-	if err := decodeCIFAR(data, name, s.X, s.Labels); err != nil {
+	p := newCIFARPacked(len(data) / cifarRecord)
+	if err := decodeCIFAR(data, name, p.pix, p.meta.Labels); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return p.Unpack(), nil
 }
 
 func errRecords(name string, size int64) error {
 	return fmt.Errorf("%s: %d bytes is not a whole number of %d-byte CIFAR-10 records", name, size, cifarRecord)
 }
 
-func newCIFARSet(n int) *Set {
-	return &Set{Name: CIFAR10, N: n, H: cifarSide, W: cifarSide, C: 3,
-		X: make([]float64, n*3*cifarPlane), Labels: make([]int, n),
-		Classes: 10, ClassNames: cifarClassNames}
+func newCIFARPacked(n int) *Packed {
+	return newPacked(Set{Name: CIFAR10, N: n, H: cifarSide, W: cifarSide, C: 3,
+		Labels: make([]int, n), Classes: 10, ClassNames: cifarClassNames}, make([]uint8, n*3*cifarPlane))
 }
 
-// decodeCIFAR decodes the records of data (a whole number) into x and labels.
-func decodeCIFAR(data []byte, name string, x []float64, labels []int) error {
+// decodeCIFAR decodes the records of data (a whole number) into the bytes
+// pix, channels last, and labels.
+func decodeCIFAR(data []byte, name string, pix []uint8, labels []int) error {
 	for i := range len(data) / cifarRecord {
 		rec := data[i*cifarRecord : (i+1)*cifarRecord]
 		if rec[0] > 9 {
 			return fmt.Errorf("%s: record %d has label %d, want 0-9", name, i, rec[0])
 		}
 		labels[i] = int(rec[0])
-		out := x[i*3*cifarPlane : (i+1)*3*cifarPlane]
+		out := pix[i*3*cifarPlane : (i+1)*3*cifarPlane]
 		for c := 0; c < 3; c++ {
 			plane := rec[1+c*cifarPlane : 1+(c+1)*cifarPlane]
 			for p, b := range plane {
-				out[3*p+c] = byteScale[b]
+				out[3*p+c] = b
 			}
 		}
 	}
@@ -83,6 +82,10 @@ func decodeCIFAR(data []byte, name string, x []float64, labels []int) error {
 // those that exist (at least one); the test split is test_batch.bin. Class
 // names come from batches.meta.txt when present.
 func LoadCIFAR10(path string) (train, test *Set, err error) {
+	return unpack(loadCIFAR10(path))
+}
+
+func loadCIFAR10(path string) (train, test *Packed, err error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("CIFAR-10 location %s: %v", path, cause(err))
@@ -241,7 +244,7 @@ func ReadCIFAR10Archive(r io.Reader, name string) (map[string]cifarFile, error) 
 
 // assembleCIFAR decodes the batches read from where into the two splits,
 // the training batches straight into one array.
-func assembleCIFAR(files map[string]cifarFile, where string) (train, test *Set, err error) {
+func assembleCIFAR(files map[string]cifarFile, where string) (train, test *Packed, err error) {
 	names := cifarClassNames
 	if meta, ok := files["batches.meta.txt"]; ok {
 		var got []string
@@ -272,19 +275,23 @@ func assembleCIFAR(files map[string]cifarFile, where string) (train, test *Set, 
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: missing file test_batch.bin", where)
 	}
-	if test, err = DecodeCIFAR10(tb.data, tb.name); err != nil {
+	if len(tb.data)%cifarRecord != 0 {
+		return nil, nil, errRecords(tb.name, int64(len(tb.data)))
+	}
+	test = newCIFARPacked(len(tb.data) / cifarRecord)
+	if err := decodeCIFAR(tb.data, tb.name, test.pix, test.meta.Labels); err != nil {
 		return nil, nil, err
 	}
-	train = newCIFARSet(n)
+	train = newCIFARPacked(n)
 	i := 0
 	for _, b := range batches {
 		m := len(b.data) / cifarRecord
-		if err := decodeCIFAR(b.data, b.name, train.X[i*3*cifarPlane:(i+m)*3*cifarPlane], train.Labels[i:i+m]); err != nil {
+		if err := decodeCIFAR(b.data, b.name, train.pix[i*3*cifarPlane:(i+m)*3*cifarPlane], train.meta.Labels[i:i+m]); err != nil {
 			return nil, nil, err
 		}
 		i += m
 	}
-	train.Split, test.Split = "train", "test"
-	train.ClassNames, test.ClassNames = names, names
+	train.meta.Split, test.meta.Split = "train", "test"
+	train.meta.ClassNames, test.meta.ClassNames = names, names
 	return train, test, nil
 }

@@ -65,6 +65,11 @@ func Known(name string) bool {
 // Load reads the training and test splits of the named dataset ("mnist" or
 // "cifar10") from the locations in opts.
 func Load(name string, opts Options) (train, test *Set, err error) {
+	return unpack(LoadPacked(name, opts))
+}
+
+// LoadPacked is Load with the splits kept as bytes (see Packed).
+func LoadPacked(name string, opts Options) (train, test *Packed, err error) {
 	switch strings.ToLower(name) {
 	case MNIST:
 		dir := opts.MNISTDir
@@ -72,9 +77,9 @@ func Load(name string, opts Options) (train, test *Set, err error) {
 			dir = os.Getenv(EnvMNISTDir)
 		}
 		if dir == "" {
-			return LoadMNISTEmbedded()
+			return loadMNISTEmbedded()
 		}
-		return LoadMNIST(dir)
+		return loadMNISTDir(dir)
 	case CIFAR10, "cifar-10":
 		path := opts.CIFAR10
 		if path == "" {
@@ -83,7 +88,7 @@ func Load(name string, opts Options) (train, test *Set, err error) {
 		if path == "" {
 			return nil, nil, fmt.Errorf("cifar10: no location given: name the cifar-10-batches-bin folder or cifar-10-binary.tar.gz (option CIFAR10, environment %s)", EnvCIFAR10Dir)
 		}
-		return LoadCIFAR10(path)
+		return loadCIFAR10(path)
 	}
 	return nil, nil, fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(Names, ", "))
 }
@@ -249,6 +254,14 @@ func (s *Set) withShape(n, h, w, c int) *Set {
 	t.Labels = append([]int(nil), s.Labels...)
 	t.ClassNames = append([]string(nil), s.ClassNames...)
 	return &t
+}
+
+// unpack decodes the two splits a loader returned.
+func unpack(train, test *Packed, err error) (*Set, *Set, error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	return train.Unpack(), test.Unpack(), nil
 }
 
 // byteScale[b] = b/255, the pixel value of byte b.

@@ -63,7 +63,7 @@ func FuzzCIFAR10(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, s := range []*Set{train, test} {
+		for _, s := range []*Set{train.Unpack(), test.Unpack()} {
 			if err := s.validate(); err != nil {
 				t.Fatalf("assembled an invalid set: %v", err)
 			}

@@ -117,9 +117,8 @@ func ReadIDX(r io.Reader, name string, wantDims int) (IDX, error) {
 		}
 		total *= int64(dims[i])
 	}
-	// Read what is there (growing the buffer with the data, not with what
-	// the header claims), one byte more than announced to detect excess.
-	data, err := io.ReadAll(io.LimitReader(src, total+1))
+	// Read what is there, one byte more than announced to detect excess.
+	data, err := readUpTo(src, total+1)
 	if err != nil {
 		if f := src.fault(); f != nil {
 			return IDX{}, f
@@ -135,6 +134,32 @@ func ReadIDX(r io.Reader, name string, wantDims int) (IDX, error) {
 	return IDX{Dims: dims, Data: data}, nil
 }
 
+// idxPrealloc bounds the buffer allocated from a header's claim before
+// any data arrives; past it the buffer grows with the data, so a header
+// that lies about a huge file costs no more than this.
+const idxPrealloc = 1 << 26
+
+// readUpTo reads r to its end or to n bytes. It allocates the claimed size
+// at once (up to idxPrealloc) instead of growing by doubling, so reading a
+// 47 MB MNIST file holds 47 MB, not twice that.
+func readUpTo(r io.Reader, n int64) ([]byte, error) {
+	data := make([]byte, 0, min(n, idxPrealloc))
+	lr := io.LimitReader(r, n)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		k, err := lr.Read(data[len(data):cap(data)])
+		data = data[:len(data)+k]
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return data, err
+		}
+	}
+}
+
 // mnistFiles are the base names of the four MNIST files: train images,
 // train labels, test images, test labels.
 var mnistFiles = [4]string{"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}
@@ -148,12 +173,20 @@ func mnistCandidates(base string) []string {
 
 // LoadMNISTEmbedded reads the MNIST copy embedded in the binary.
 func LoadMNISTEmbedded() (train, test *Set, err error) {
+	return unpack(loadMNISTEmbedded())
+}
+
+func loadMNISTEmbedded() (train, test *Packed, err error) {
 	return loadMNIST(mnistdata.FS, "embedded MNIST", path.Join)
 }
 
 // LoadMNIST reads MNIST (or any dataset in the same idx layout, 10 classes)
 // from the four files in dir, each gzipped or not.
 func LoadMNIST(dir string) (train, test *Set, err error) {
+	return unpack(loadMNISTDir(dir))
+}
+
+func loadMNISTDir(dir string) (train, test *Packed, err error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("MNIST directory %s: %v", dir, cause(err))
@@ -164,7 +197,7 @@ func LoadMNIST(dir string) (train, test *Set, err error) {
 	return loadMNIST(os.DirFS(dir), dir, filepath.Join)
 }
 
-func loadMNIST(fsys fs.FS, where string, join func(...string) string) (train, test *Set, err error) {
+func loadMNIST(fsys fs.FS, where string, join func(...string) string) (train, test *Packed, err error) {
 	var idx [4]IDX
 	for i, base := range mnistFiles {
 		dims := 3
@@ -201,18 +234,14 @@ func loadMNIST(fsys fs.FS, where string, join func(...string) string) (train, te
 	for i := range names {
 		names[i] = fmt.Sprint(i)
 	}
-	mk := func(split string, im, lb IDX) *Set {
+	mk := func(split string, im, lb IDX) *Packed {
 		n, h, w := im.Dims[0], im.Dims[1], im.Dims[2]
-		s := &Set{Name: MNIST, Split: split, N: n, H: h, W: w, C: 1, X: make([]float64, len(im.Data)),
+		meta := Set{Name: MNIST, Split: split, N: n, H: h, W: w, C: 1,
 			Labels: make([]int, n), Classes: 10, ClassNames: names}
-		x := s.X[:len(im.Data)]
-		for j, b := range im.Data {
-			x[j] = byteScale[b]
-		}
 		for j, b := range lb.Data {
-			s.Labels[j] = int(b)
+			meta.Labels[j] = int(b)
 		}
-		return s
+		return newPacked(meta, im.Data[:n*h*w])
 	}
 	return mk("train", idx[0], idx[1]), mk("test", idx[2], idx[3]), nil
 }

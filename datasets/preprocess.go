@@ -21,6 +21,16 @@ const subsetStream = 0x6e746b2d73756273
 // the same set and seed give the same subset on every machine. It is an
 // error if n < 1 or a class has fewer examples than it must contribute.
 func (s *Set) Subset(n int, perClass bool, seed uint64) (*Set, error) {
+	idx, err := s.balancedIndices(n, perClass, seed)
+	if err != nil {
+		return nil, err
+	}
+	return s.Take(idx), nil
+}
+
+// balancedIndices returns the indices of the subset that Subset draws; it
+// reads only the labels, so a Packed set draws the same examples.
+func (s *Set) balancedIndices(n int, perClass bool, seed uint64) ([]int, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("subset size %d: want at least 1", n)
 	}
@@ -51,7 +61,7 @@ func (s *Set) Subset(n int, perClass bool, seed uint64) (*Set, error) {
 		pick = append(pick, idx[:want[c]]...)
 	}
 	rng.Shuffle(len(pick), func(i, j int) { pick[i], pick[j] = pick[j], pick[i] })
-	return s.Take(pick), nil
+	return pick, nil
 }
 
 func total(x []int) int {

@@ -72,8 +72,8 @@ func poolingData(cfg Config, st poolingSetup) (tr, te *datasets.Set, note, why s
 	if err != nil {
 		return nil, nil, "", "", err
 	}
-	prep := func(s *datasets.Set, k int, seed uint64) (*datasets.Set, error) {
-		s, err := s.Subset(k, false, seed)
+	prep := func(all *datasets.Packed, k int, seed uint64) (*datasets.Set, error) {
+		s, err := all.Subset(k, false, seed)
 		if err != nil {
 			return nil, err
 		}

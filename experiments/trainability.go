@@ -124,7 +124,7 @@ func newMaps(g TrainabilityGrid, k int, withMean bool) TrainabilityMaps {
 // prepareData returns the flattened inputs of n training and m test points
 // (class-balanced seeded subsets), standardized by the global mean and std of
 // the training subset, and the one-hot training targets with both label sets.
-func prepareData(train, test *datasets.Set, n, m int, seed uint64) (xTrain, xTest npy.Array, y *mat.Dense, lTrain, lTest []int, err error) {
+func prepareData(train, test datasets.Subsetter, n, m int, seed uint64) (xTrain, xTest npy.Array, y *mat.Dense, lTrain, lTest []int, err error) {
 	tr, te, err := cells.PrepareSets(train, test, seed, cells.DataSettings{NTrain: n, NTest: m})
 	if err != nil {
 		return xTrain, xTest, nil, nil, nil, err

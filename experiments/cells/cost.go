@@ -29,13 +29,16 @@ func init() {
 	}
 }
 
-// memory is the memory of d's whole data set decoded in float64 (both
-// splits, kept for the life of the process) plus the process itself.
+// memory is the memory of d's whole data set kept as bytes (both splits,
+// for the life of the process; a cell decodes only its subset, counted by
+// the callers) plus the process itself. CIFAR-10 holds its file records
+// and the channels-last bytes at once while it loads; MNIST's bytes are
+// the file's.
 func (d DataSettings) memory() int64 {
 	if d.Dataset == datasets.MNIST {
-		return 70000*28*28*costBytesPerWord + costProcess
+		return 70000*28*28 + costProcess
 	}
-	return 60000*32*32*3*costBytesPerWord + costProcess
+	return 2*60000*32*32*3 + costProcess
 }
 
 // inputShape is the shape of one example of d for architecture arch,

@@ -139,7 +139,7 @@ func cellSpec(c sweep.Cell, finite bool) (spec.Spec, error) {
 // block-averaged, and normalizes them: by default standardized by the global
 // mean and std of the training subset; with Normalize "norm" each image
 // scaled to norm sqrt(dimension).
-func PrepareSets(train, test *datasets.Set, seed uint64, d DataSettings) (tr, te *datasets.Set, err error) {
+func PrepareSets(train, test datasets.Subsetter, seed uint64, d DataSettings) (tr, te *datasets.Set, err error) {
 	if tr, err = train.Subset(d.NTrain, false, seed); err != nil {
 		return nil, nil, fmt.Errorf("training subset: %w", err)
 	}
@@ -192,7 +192,7 @@ func OneHot(labels []int, k int) *mat.Dense {
 // used (and why, after a fallback) for captions.
 //
 // why is empty unless CIFAR-10 was requested and could not be loaded.
-func LoadData(cfg Source) (train, test *datasets.Set, note, why string, err error) {
+func LoadData(cfg Source) (train, test *datasets.Packed, note, why string, err error) {
 	key := cfg.Dataset + "\x00" + cfg.CIFAR10
 	dataCache.Lock()
 	defer dataCache.Unlock()
@@ -209,33 +209,33 @@ func LoadData(cfg Source) (train, test *datasets.Set, note, why string, err erro
 	return train, test, note, why, nil
 }
 
-// dataCache keeps the data sets loaded by this process: the sweep cells of
-// a paper-scale figure would otherwise each decode the whole data set. Sets
-// are never modified in place (every preprocessing step returns a new Set).
+// dataCache keeps the data sets loaded by this process, as bytes (a cell
+// decodes only its subset): the sweep cells of a paper-scale figure would
+// otherwise each read the whole data set. Packed sets are never modified.
 var dataCache struct {
 	sync.Mutex
 	m map[string]loadedData
 }
 
 type loadedData struct {
-	train, test *datasets.Set
+	train, test *datasets.Packed
 	note, why   string
 }
 
-func loadDataUncached(cfg Source) (train, test *datasets.Set, note, why string, err error) {
+func loadDataUncached(cfg Source) (train, test *datasets.Packed, note, why string, err error) {
 	if cfg.Dataset == datasets.CIFAR10 {
-		train, test, err = datasets.Load(datasets.CIFAR10, datasets.Options{CIFAR10: cfg.CIFAR10})
+		train, test, err = datasets.LoadPacked(datasets.CIFAR10, datasets.Options{CIFAR10: cfg.CIFAR10})
 		if err == nil {
 			return train, test, "CIFAR-10", "", nil
 		}
 		cerr := err
-		train, test, err = datasets.Load(datasets.MNIST, datasets.Options{})
+		train, test, err = datasets.LoadPacked(datasets.MNIST, datasets.Options{})
 		if err != nil {
 			return nil, nil, "", "", err
 		}
 		return train, test, "MNIST (CIFAR-10 not available)", firstLine(cerr.Error()), nil
 	}
-	train, test, err = datasets.Load(datasets.MNIST, datasets.Options{})
+	train, test, err = datasets.LoadPacked(datasets.MNIST, datasets.Options{})
 	return train, test, "MNIST", "", err
 }
 

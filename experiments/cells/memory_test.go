@@ -86,6 +86,16 @@ var memWorkloads = []memWorkload{
 		}
 		return cost.MemoryBytes, func() error { _, err := k.Run(context.Background(), c); return err }, nil
 	}},
+	{"cell-train-w128", true, func() (int64, func() error, error) {
+		k, _ := sweep.LookupKind("train")
+		c := sweep.Cell{Spec: spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 20, Width: 128, SW2: 1.5, SB2: 0.05, Outputs: 10}.WithDefaults(), Seed: 1,
+			Settings: map[string]any{"dataset": "mnist", "n_train": 256.0, "n_test": 256.0, "steps": 4.0, "times": []any{1.0, 4.0}}}
+		cost, ok := k.Cost(c)
+		if !ok {
+			return 0, nil, fmt.Errorf("train cell has no cost")
+		}
+		return cost.MemoryBytes, func() error { _, err := k.Run(context.Background(), c); return err }, nil
+	}},
 	{"cell-ntk", true, func() (int64, func() error, error) {
 		k, _ := sweep.LookupKind("ntk")
 		c := sweep.Cell{Spec: spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 3, Width: 512, SW2: 1.5, SB2: 0.05, Outputs: 1}.WithDefaults(), Seed: 1,
@@ -97,6 +107,15 @@ var memWorkloads = []memWorkload{
 		return cost.MemoryBytes, func() error { _, err := k.Run(context.Background(), c); return err }, nil
 	}},
 }
+
+// memCeilings are absolute bounds on the measured peak of some workloads.
+// A cell of a width-128, depth-20 network on 256 MNIST points keeps the
+// data set as bytes (55 MiB) and decodes only its subset; decoded whole in
+// float64 the data set alone would be 420 MiB. Measured: 259 MiB, of which
+// the live heap is about 112 MiB: Gorgonia allocates every op's result
+// anew at each step (about 50 MiB a step here), and the collector lets the
+// heap grow to twice the live data before it runs.
+var memCeilings = map[string]int64{"cell-train-w128": 320 << 20}
 
 // procStatus returns a field of /proc/self/status in bytes.
 func procStatus(field string) (int64, error) {
@@ -167,6 +186,9 @@ func TestMemoryEstimates(t *testing.T) {
 		t.Logf("%s: estimate %.1f MiB, measured peak %.1f MiB (%.2fx)", w.name, float64(est)/(1<<20), float64(peak)/(1<<20), r)
 		if !(peak <= 2*est+4<<20 && r >= 1.0/8) {
 			t.Errorf("%s: measured peak %.1f MiB is %.2fx the estimate %.1f MiB; want between 1/8 of it and twice it plus 4 MiB", w.name, float64(peak)/(1<<20), r, float64(est)/(1<<20))
+		}
+		if ceil := memCeilings[w.name]; ceil > 0 && peak >= ceil {
+			t.Errorf("%s: measured peak %.1f MiB, want under %d MiB", w.name, float64(peak)/(1<<20), ceil>>20)
 		}
 	}
 }

@@ -321,7 +321,7 @@ func (e *Ensemble) workspace(nx int) *ensWork {
 	if len(e.work) >= 3 {
 		clear(e.work)
 	}
-	w := newEnsWork(e, nx)
+	w := newEnsWork(e, nx, true)
 	e.work[nx] = w
 	return w
 }

@@ -59,7 +59,10 @@ type ensFactors struct {
 	inputs, deltas [][]*mat.Dense
 }
 
-func newEnsWork(e *Ensemble, B int) *ensWork {
+// newEnsWork returns the buffers for batches of B examples; without
+// weightGrads the weight gradients get no buffers (a pass that only
+// computes layer factors never writes them).
+func newEnsWork(e *Ensemble, B int, weightGrads bool) *ensWork {
 	S := e.Size()
 	w := &ensWork{e: e, B: B, act: e.act}
 	L := len(e.layers) - 1
@@ -93,8 +96,16 @@ func newEnsWork(e *Ensemble, B int) *ensWork {
 	w.maxSize = maxSize
 	w.gA, w.gB = make([]float64, S*maxSize), make([]float64, S*maxSize)
 	w.col = [][]float64{make([]float64, maxCol)}
-	for _, sz := range e.size {
-		w.grads = append(w.grads, make([]float64, S*sz))
+	isWeight := map[int]bool{}
+	for _, ly := range e.layers {
+		isWeight[ly.W] = true
+	}
+	for i, sz := range e.size {
+		var g []float64
+		if weightGrads || !isWeight[i] {
+			g = make([]float64, S*sz)
+		}
+		w.grads = append(w.grads, g)
 	}
 	return w
 }
@@ -111,11 +122,15 @@ func (w *ensWork) input(l, m int) []float64 {
 	return w.h[l-1][m*w.zSize[l-1]:][:w.zSize[l-1]]
 }
 
-// weight returns member m's weight of layer l and its gradient buffer.
+// weight returns member m's weight of layer l and its gradient buffer
+// (nil in a factors-only workspace).
 func (w *ensWork) weight(l, m int) (wt, grad []float64) {
 	i := w.e.layers[l].W
 	sz := w.e.size[i]
-	return w.e.params[i][m*sz:][:sz], w.grads[i][m*sz:][:sz]
+	if w.grads[i] != nil {
+		grad = w.grads[i][m*sz:][:sz]
+	}
+	return w.e.params[i][m*sz:][:sz], grad
 }
 
 func (w *ensWork) bias(l, m int) (b, grad []float64) {

@@ -42,6 +42,9 @@ type Net struct {
 
 	mu     sync.Mutex
 	graphs map[graphKey]*graph
+
+	facMu sync.Mutex
+	fac   *Ensemble // LayerFactors' pass over the same parameters, built on first use
 }
 
 // New returns a network for s taking examples of shape inShape ([d] for

@@ -6,16 +6,19 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 )
 
-// LayerFactors is Backward without the parameter gradients and without
-// allocation: it runs x forward, backpropagates the cotangent cot ([B, k])
-// and copies, for every layer l whose destination is not nil, the layer
-// input H_{l-1} into inputs[l] ([B*Positions_l, FanIn_l]) and dS/dz_l into
-// deltas[l] ([B*Positions_l, FanOut_l]), rows (example, position). The
-// destinations may be views into larger matrices. Structured NTKs need
-// only these factors, and skipping the copies of every parameter gradient
-// saves a pass over all parameters per call.
+// LayerFactors is Backward without the parameter gradients: it runs x
+// forward, backpropagates the cotangent cot ([B, k]) and copies, for every
+// layer l whose destination is not nil, the layer input H_{l-1} into
+// inputs[l] ([B*Positions_l, FanIn_l]) and dS/dz_l into deltas[l]
+// ([B*Positions_l, FanOut_l]), rows (example, position). The destinations
+// may be views into larger matrices. Structured NTKs need only these
+// factors. They come from the hand-written pass of a one-member Ensemble
+// that shares the network's parameters (the arithmetic of the graph's
+// operations, in the same order, without the graph's per-operation cost
+// and without the weight gradients the graph would compute).
 func (n *Net) LayerFactors(x npy.Array, cot *mat.Dense, inputs, deltas []*mat.Dense) error {
 	nx, err := n.checkInput(x)
 	if err != nil {
@@ -27,28 +30,35 @@ func (n *Net) LayerFactors(x npy.Array, cot *mat.Dense, inputs, deltas []*mat.De
 	if (inputs != nil && len(inputs) != len(n.layers)) || (deltas != nil && len(deltas) != len(n.layers)) {
 		panic(fmt.Sprintf("nets: LayerFactors: %d input and %d delta destinations for %d layers", len(inputs), len(deltas), len(n.layers)))
 	}
-	gr, err := n.graph(kindVJP, nx)
+	n.facMu.Lock()
+	defer n.facMu.Unlock()
+	if n.fac == nil {
+		if n.fac, err = n.ensembleView(); err != nil {
+			return err
+		}
+	}
+	return n.fac.LayerFactors(x, cot, nil, [][]*mat.Dense{inputs}, [][]*mat.Dense{deltas})
+}
+
+// ensembleView returns a one-member Ensemble whose parameters are the
+// network's own values (shared, not copied), so it follows every change
+// of the network.
+func (n *Net) ensembleView() (*Ensemble, error) {
+	ly, err := layout(n.spec, n.inShape)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := gr.run(n.rows(x, 0, nx), denseData(cot)); err != nil {
-		return err
+	act, err := ensActOf(n.spec.Act)
+	if err != nil {
+		return nil, err
 	}
-	np := len(n.params)
-	for l, ly := range n.layers {
-		rows := nx * ly.Positions
-		if inputs != nil && inputs[l] != nil {
-			n.copyLayerInput(inputs[l], gr, l, nx)
-		}
-		if deltas != nil && deltas[l] != nil {
-			if l < len(n.layers)-1 {
-				copyInto(deltas[l], valueData(gr.grads[np+l]), rows, ly.FanOut)
-			} else {
-				deltas[l].Copy(cot)
-			}
-		}
+	e := &Ensemble{specs: []spec.Spec{n.spec}, inShape: n.InputShape(), nets: []*Net{ly}, layers: ly.layers,
+		work: map[int]*ensWork{}, act: act}
+	for _, p := range n.params {
+		e.size = append(e.size, len(p.Data))
+		e.params = append(e.params, p.Data)
 	}
-	return nil
+	return e, nil
 }
 
 // copyInto copies the row-major r x c values src into dst, which must be
@@ -61,4 +71,50 @@ func copyInto(dst *mat.Dense, src []float64, r, c int) {
 	for i := 0; i < r; i++ {
 		copy(raw.Data[i*raw.Stride:i*raw.Stride+c], src[i*c:(i+1)*c])
 	}
+}
+
+// A FactorPass is one forward pass of a Net over a batch x, from which the
+// layer factors of any number of cotangents follow (see LayerFactors)
+// without running x forward again: a structured NTK needs one backward
+// pass per logit but only one forward pass. It holds its own buffers and
+// reads the parameters as they are when Factors is called, so it is valid
+// only while they do not change after ForwardFactors. It is not safe for
+// concurrent use.
+type FactorPass struct {
+	e *Ensemble
+	w *ensWork
+	k int
+}
+
+// ForwardFactors runs x forward for Factors.
+func (n *Net) ForwardFactors(x npy.Array) (*FactorPass, error) {
+	nx, err := n.checkInput(x)
+	if err != nil {
+		return nil, err
+	}
+	e, err := n.ensembleView()
+	if err != nil {
+		return nil, err
+	}
+	w := newEnsWork(e, nx, false)
+	w.x, w.active = x.Data, []int{0}
+	w.forwardMember(0, w.col[0], true)
+	return &FactorPass{e: e, w: w, k: n.spec.Outputs}, nil
+}
+
+// Factors backpropagates the cotangent cot ([B, k]) from the forward pass
+// and copies the layer inputs and deltas into the destinations that are
+// not nil, exactly as LayerFactors does.
+func (p *FactorPass) Factors(cot *mat.Dense, inputs, deltas []*mat.Dense) error {
+	if r, c := cot.Dims(); r != p.w.B || c != p.k {
+		return fmt.Errorf("nets: cotangent is %dx%d, want %dx%d (examples x outputs)", r, c, p.w.B, p.k)
+	}
+	L := len(p.e.layers)
+	if (inputs != nil && len(inputs) != L) || (deltas != nil && len(deltas) != L) {
+		panic(fmt.Sprintf("nets: Factors: %d input and %d delta destinations for %d layers", len(inputs), len(deltas), L))
+	}
+	p.w.fac = &ensFactors{inputs: [][]*mat.Dense{inputs}, deltas: [][]*mat.Dense{deltas}}
+	defer func() { p.w.fac = nil }()
+	p.w.backwardMember(0, denseData(cot), p.w.col[0], true)
+	return nil
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // TestLayerFactors checks that LayerFactors writes exactly the inputs and
-// deltas of Backward (the same graph run, so bit for bit), into views of
-// larger matrices, and leaves nil destinations alone.
+// deltas of Backward (the graph's arithmetic in the same order, so bit for
+// bit), into views of larger matrices, leaves nil destinations alone, and
+// follows a change of the parameters made after its first call.
 func TestLayerFactors(t *testing.T) {
 	for _, tc := range []struct {
 		s     spec.Spec
@@ -67,6 +68,22 @@ func TestLayerFactors(t *testing.T) {
 		}
 		if ds[0] != nil {
 			t.Error("nil destination was replaced")
+		}
+		for _, p := range net.Params() {
+			for i := range p.Data {
+				p.Data[i] *= 1.25
+			}
+		}
+		if tr, err = net.Backward(x, cot); err != nil {
+			t.Fatal(err)
+		}
+		if err := net.LayerFactors(x, cot, ins, ds); err != nil {
+			t.Fatal(err)
+		}
+		for l := 1; l < len(layers); l++ {
+			if !mat.Equal(ins[l], tr.Inputs[l]) || !mat.Equal(ds[l], tr.Deltas[l]) {
+				t.Errorf("%s layer %d: after a parameter change, factors differ from Backward's", tc.s.Arch, l)
+			}
 		}
 		if err := net.LayerFactors(x, mat.NewDense(b+1, tc.s.Outputs, nil), nil, ds); err == nil {
 			t.Error("LayerFactors accepted a cotangent of the wrong shape")

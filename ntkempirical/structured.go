@@ -69,6 +69,19 @@ func structured(net *nets.Net, x1, x2 npy.Array, same bool, opt Options) (Kernel
 	for l := range all {
 		all[l] = true
 	}
+	// An input set that fits in one block is run forward once for all
+	// logits; a larger one block by block for each logit.
+	var fp1, fp2 *nets.FactorPass
+	if n1 <= batch {
+		if fp1, err = net.ForwardFactors(x1); err != nil {
+			return Kernel{}, err
+		}
+	}
+	if !same && n2 <= batch {
+		if fp2, err = net.ForwardFactors(x2); err != nil {
+			return Kernel{}, err
+		}
+	}
 	// pass returns the deltas and the inputs the contractions need for
 	// logit a, for x1 and (unless same) x2.
 	pass := func(a int) (fs [2]factorSet, err error) {
@@ -76,14 +89,14 @@ func structured(net *nets.Net, x1, x2 npy.Array, same bool, opt Options) (Kernel
 		if a == 0 {
 			want = all
 		}
-		if fs[0].d, fs[0].h, err = collect(net, x1, a, batch, want, step); err != nil {
+		if fs[0].d, fs[0].h, err = collect(net, fp1, x1, a, batch, want, step); err != nil {
 			return fs, err
 		}
 		if same {
 			fs[1] = fs[0]
 			return fs, nil
 		}
-		fs[1].d, fs[1].h, err = collect(net, x2, a, batch, want, step)
+		fs[1].d, fs[1].h, err = collect(net, fp2, x2, a, batch, want, step)
 		return fs, err
 	}
 	// sampleGrads returns logit a's per-example gradients of the
@@ -255,8 +268,8 @@ func ones(r, c int) *mat.Dense {
 // the deltas d f_a / d z_l, [N P, n_out], and for the layers with
 // wantInputs[l] the layer inputs H_{l-1}, [N P, n_in] (nil for the
 // others), rows (example, position). step is called after each backward
-// pass.
-func collect(net *nets.Net, x npy.Array, a, batch int, wantInputs []bool, step func()) (deltas, inputs []*mat.Dense, err error) {
+// pass. With fp, the forward pass of all of x, the factors come from it.
+func collect(net *nets.Net, fp *nets.FactorPass, x npy.Array, a, batch int, wantInputs []bool, step func()) (deltas, inputs []*mat.Dense, err error) {
 	layers := net.Layers()
 	n := x.Shape[0]
 	k := net.Outputs()
@@ -280,7 +293,12 @@ func collect(net *nets.Net, x npy.Array, a, batch int, wantInputs []bool, step f
 				iv[l] = inputs[l].Slice(r0, r1, 0, ly.FanIn).(*mat.Dense)
 			}
 		}
-		if err := net.LayerFactors(slice(x, lo, hi, in), oneHot(hi-lo, k, a), iv, dv); err != nil {
+		if fp != nil {
+			err = fp.Factors(oneHot(n, k, a), iv, dv)
+		} else {
+			err = net.LayerFactors(slice(x, lo, hi, in), oneHot(hi-lo, k, a), iv, dv)
+		}
+		if err != nil {
 			return nil, nil, err
 		}
 		step()

@@ -184,7 +184,9 @@ type AccuracySpread struct {
 // labels) over draws draws from rng. When cov is only positive
 // semi-definite to round-off, jitter*I is added, starting at 1e-12 times
 // the mean variance and growing tenfold up to 1e-6 times it; the value used
-// is reported. It returns an error for mismatched shapes, draws < 2,
+// is reported. This holds at any scale of the covariance, subnormal or
+// near the largest float64 (the accuracy depends only on the outputs'
+// ratios). It returns an error for mismatched shapes, draws < 2,
 // non-finite inputs, or a covariance that is not positive semi-definite.
 func SampleAccuracy(mean *mat.Dense, cov mat.Symmetric, labels []int, draws int, rng *rand.Rand) (AccuracySpread, error) {
 	m, k := mean.Dims()
@@ -208,11 +210,7 @@ func SampleAccuracy(mean *mat.Dense, cov mat.Symmetric, labels []int, draws int,
 	if err := finiteSym("output covariance", cov); err != nil {
 		return AccuracySpread{}, err
 	}
-	meanVar := 0.0
-	for i := 0; i < m; i++ {
-		meanVar += cov.At(i, i)
-	}
-	meanVar /= float64(m)
+	meanVar := meanDiag(cov)
 	l, jitter, err := jitteredCholesky(cov, meanVar)
 	if err != nil {
 		return AccuracySpread{}, err
@@ -251,8 +249,17 @@ func SampleAccuracy(mean *mat.Dense, cov mat.Symmetric, labels []int, draws int,
 	return summarize(acc, jitter), nil
 }
 
+// jitterSteps are the jitters tried by jitteredCholesky, relative to the
+// mean variance: none, then 1e-12 growing tenfold to 1e-6. A fixed list,
+// so the search ends whatever the scale of the covariance.
+var jitterSteps = []float64{0, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6}
+
 // jitteredCholesky returns the lower Cholesky factor of cov + jitter I as a
-// dense matrix (nil when cov is zero) and the jitter used.
+// dense matrix (nil when cov is zero) and the jitter used. It factorizes
+// cov/meanVar, whose diagonal averages 1, and scales the factor back by
+// sqrt(meanVar): a jitter relative to meanVar would underflow to zero for
+// a mean variance below about 1e-300, or turn into Inf and NaN for one
+// near the largest float64, and the search would never succeed.
 func jitteredCholesky(cov mat.Symmetric, meanVar float64) (*mat.Dense, float64, error) {
 	m := cov.SymmetricDim()
 	if meanVar == 0 {
@@ -269,31 +276,49 @@ func jitteredCholesky(cov mat.Symmetric, meanVar float64) (*mat.Dense, float64, 
 			return nil, 0, nil
 		}
 	}
-	if !(meanVar > 0) {
+	if !(meanVar > 0) || math.IsInf(meanVar, 1) {
 		return nil, 0, fmt.Errorf("theory: output covariance has mean variance %v: not positive semi-definite", meanVar)
 	}
 	a := mat.NewSymDense(m, nil)
-	a.CopySym(cov)
-	jitter := 0.0
-	for {
+	diag := make([]float64, m)
+	for i := 0; i < m; i++ {
+		for j := i; j < m; j++ {
+			a.SetSym(i, j, cov.At(i, j)/meanVar)
+		}
+		diag[i] = a.At(i, i)
+	}
+	for _, rel := range jitterSteps {
+		for i, v := range diag {
+			a.SetSym(i, i, v+rel)
+		}
 		var ch mat.Cholesky
 		if ch.Factorize(a) {
 			var lt mat.TriDense
 			ch.LTo(&lt)
-			return mat.DenseCopyOf(&lt), jitter, nil
+			l := mat.DenseCopyOf(&lt)
+			l.Scale(math.Sqrt(meanVar), l)
+			return l, rel * meanVar, nil
 		}
-		next := 1e-12 * meanVar
-		if jitter > 0 {
-			next = 10 * jitter
-		}
-		if next > 1e-6*meanVar {
-			return nil, 0, fmt.Errorf("theory: output covariance (%dx%d) is not positive semi-definite: Cholesky fails even with jitter %.3g (1e-6 of the mean variance)", m, m, jitter)
-		}
-		for i := 0; i < m; i++ {
-			a.SetSym(i, i, a.At(i, i)+next-jitter)
-		}
-		jitter = next
 	}
+	return nil, 0, fmt.Errorf("theory: output covariance (%dx%d) is not positive semi-definite: Cholesky fails even with jitter %.3g (1e-6 of the mean variance)", m, m, 1e-6*meanVar)
+}
+
+// meanDiag returns the mean of the diagonal of a, summed first (exact for
+// subnormal entries) and, when that sum overflows, divided term by term.
+func meanDiag(a mat.Symmetric) float64 {
+	m := a.SymmetricDim()
+	s := 0.0
+	for i := 0; i < m; i++ {
+		s += a.At(i, i)
+	}
+	if !math.IsInf(s, 0) {
+		return s / float64(m)
+	}
+	s = 0
+	for i := 0; i < m; i++ {
+		s += a.At(i, i) / float64(m)
+	}
+	return s
 }
 
 func summarize(acc []float64, jitter float64) AccuracySpread {

@@ -1,10 +1,12 @@
 package theory
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -218,5 +220,65 @@ func TestSampleAccuracy(t *testing.T) {
 	}
 	if _, err := SampleAccuracy(same, one, zeros, 1, rng); err == nil || !strings.Contains(err.Error(), "1 draws") {
 		t.Errorf("one draw: %v", err)
+	}
+}
+
+// TestSampleAccuracyAnyScale: the accuracy of draws from N(mean, cov) is
+// that of N(mean sqrt(s), cov s) for any s > 0. The rank-one covariance of
+// TestSampleAccuracy (every point moves together, so the accuracy is 0 or 1
+// with P(1) = p in closed form) needs jitter; scaled to a mean variance of
+// 2^-1061 (subnormal: 1e-12 of it underflows to zero), 2^-999 and 2^1021
+// (the diagonal's sum overflows), the answer must stay p, and an indefinite
+// covariance must still be refused. Each call runs under a deadline: a
+// jitter search that cannot progress never returns.
+func TestSampleAccuracyAnyScale(t *testing.T) {
+	const m, draws = 8, 4000
+	p := 0.5 * math.Erfc(-0.3/math.Sqrt(2*0.5)/math.Sqrt2)
+	within := func(name string, f func() (AccuracySpread, error)) (AccuracySpread, error) {
+		type out struct {
+			sp  AccuracySpread
+			err error
+		}
+		done := make(chan out, 1)
+		go func() {
+			sp, err := f()
+			done <- out{sp, err}
+		}()
+		select {
+		case o := <-done:
+			return o.sp, o.err
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: SampleAccuracy has not returned after 20 s", name)
+			return AccuracySpread{}, nil
+		}
+	}
+	for _, exp := range []int{-1060, -998, 1022} {
+		s := math.Ldexp(1, exp) // a power of 4: sqrt(s) is exact
+		cov := mat.NewSymDense(m, nil)
+		mean := mat.NewDense(m, 2, nil)
+		for i := 0; i < m; i++ {
+			mean.Set(i, 0, 0.3*math.Sqrt(s))
+			for j := i; j < m; j++ {
+				cov.SetSym(i, j, 0.5*s)
+			}
+		}
+		name := fmt.Sprintf("covariance scaled by 2^%d", exp)
+		sp, err := within(name, func() (AccuracySpread, error) {
+			return SampleAccuracy(mean, cov, make([]int, m), draws, rand.New(rand.NewPCG(3, 4)))
+		})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if se := math.Sqrt(p * (1 - p) / draws); math.Abs(sp.Mean-p) > 4*se || math.Abs(sp.SD-math.Sqrt(p*(1-p))) > 0.02 {
+			t.Errorf("%s: mean accuracy %v, SD %v; want %v (SE %.2g), SD %v", name, sp.Mean, sp.SD, p, se, math.Sqrt(p*(1-p)))
+		}
+		neg := mat.NewSymDense(2, []float64{s, 2 * s, 2 * s, s})
+		_, err = within(name+", indefinite", func() (AccuracySpread, error) {
+			return SampleAccuracy(mat.NewDense(2, 2, nil), neg, []int{0, 1}, 10, rand.New(rand.NewPCG(5, 6)))
+		})
+		if err == nil || !strings.Contains(err.Error(), "not positive semi-definite") {
+			t.Errorf("%s, indefinite: error %v, want not positive semi-definite", name, err)
+		}
 	}
 }

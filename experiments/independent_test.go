@@ -17,6 +17,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/datasets"
+	"github.com/ntkharness/ntkharness/internal/closedform"
 	"github.com/ntkharness/ntkharness/internal/testshared"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
@@ -25,50 +26,19 @@ import (
 	"github.com/ntkharness/ntkharness/spec"
 )
 
-// erfNTKs runs the NNGP/NTK recursion of an erf FCN on the rows of x
-// ([n, d]) in the Neural Tangents conventions (depth L = number of
-// nonlinearities, L+1 affine layers):
-//
-//	K^1 = sw2 x x^T / d + sb2,  Theta^1 = K^1
-//	K^{l+1} = sw2 T(K^l) + sb2,  Theta^{l+1} = K^{l+1} + sw2 Tdot(K^l) Theta^l
-//
-// and returns the NTK Theta^{L+1} of each depth L in depths.
+// erfNTKs returns the NTK of an erf FCN on the rows of x ([n, d]) for
+// each depth in depths, by the closed-form recursion of
+// closedform.ErfKernels (Neural Tangents conventions: depth L = number of
+// nonlinearities, L+1 affine layers).
 func erfNTKs(x npy.Array, sw2, sb2 float64, depths []int) map[int]*mat.SymDense {
-	n, d := x.Shape[0], x.Shape[1]
-	k := make([]float64, n*n)
-	for i := 0; i < n; i++ {
-		for j := 0; j < n; j++ {
-			s := 0.0
-			for c := 0; c < d; c++ {
-				s += x.Data[i*d+c] * x.Data[j*d+c]
-			}
-			k[i*n+j] = sw2*s/float64(d) + sb2
-		}
-	}
-	theta := append([]float64(nil), k...)
-	want := map[int]bool{}
 	maxL := 0
 	for _, l := range depths {
-		want[l] = true
 		maxL = max(maxL, l)
 	}
+	_, ntk := closedform.ErfKernels(x.Data, x.Shape[0], x.Shape[1], sw2, sb2, maxL)
 	out := map[int]*mat.SymDense{}
-	nk, nt := make([]float64, n*n), make([]float64, n*n)
-	for l := 1; l <= maxL; l++ {
-		for i := 0; i < n; i++ {
-			for j := 0; j < n; j++ {
-				a, b, c := 1+2*k[i*n+i], 1+2*k[j*n+j], k[i*n+j]
-				t := (2 / math.Pi) * math.Asin(2*c/math.Sqrt(a*b))
-				td := (4 / math.Pi) / math.Sqrt(a*b-4*c*c)
-				nk[i*n+j] = sw2*t + sb2
-				nt[i*n+j] = nk[i*n+j] + sw2*td*theta[i*n+j]
-			}
-		}
-		k, nk = nk, k
-		theta, nt = nt, theta
-		if want[l] {
-			out[l] = mat.NewSymDense(n, append([]float64(nil), theta...))
-		}
+	for _, l := range depths {
+		out[l] = ntk[l-1]
 	}
 	return out
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/ntkharness/ntkharness/experiments/sweep"
+	"github.com/ntkharness/ntkharness/internal/closedform"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
@@ -66,7 +68,9 @@ func TestTheoryGDCell(t *testing.T) {
 }
 
 // TestTheoryGDEachDepth: the per-depth arrays of one cell equal the
-// scalars of separate cells at those depths.
+// scalars of separate cells at those depths, and those of an erf FCN equal
+// the closed-form computation of package closedform (see
+// checkTheoryGDClosedForm).
 func TestTheoryGDEachDepth(t *testing.T) {
 	k, _ := sweep.LookupKind("theory-gd")
 	st := map[string]any{"dataset": "mnist", "n_train": 10, "n_test": 10, "grayscale": true, "downsample": 4.0, "times": []any{8.0}, "converged": true, "each_depth": true}
@@ -89,6 +93,70 @@ func TestTheoryGDEachDepth(t *testing.T) {
 				t.Errorf("depth %d %s: each_depth array %g, own cell %g", depth, name, a, b)
 			}
 		}
+	}
+	checkTheoryGDClosedForm(t, k, st)
+}
+
+// checkTheoryGDClosedForm runs a "theory-gd" cell of erf FCNs of depths
+// 1..4 on the chaotic side (sw2 = 2.5, sb2 = 0.05) with the settings st
+// and recomputes every depth's numbers with package closedform, which
+// shares no code with package theory: the erf NNGP/NTK recursion, the
+// output distribution after 8 steps and converged through gonum's
+// eigendecomposition, the mean predictor's accuracy (its argmax), and one
+// network's expected accuracy by Simpson's rule. The accuracies of the mean
+// predictor must be equal; the expected accuracies, two quadratures of the
+// same integral of kernels computed in another order, must agree to 1e-7.
+// At least one expected test accuracy must lie away from chance and from
+// 1, or the check says little.
+func checkTheoryGDClosedForm(t *testing.T, k sweep.Kind, st map[string]any) {
+	t.Helper()
+	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 4, SW2: 2.5, SB2: 0.05, Outputs: 10}
+	r, err := k.Run(context.Background(), sweep.Cell{Spec: s, Seed: 1, Settings: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := DefaultDataSettings()
+	ds.Dataset, ds.NTrain, ds.NTest, ds.Grayscale, ds.Downsample = "mnist", 10, 10, true, 4
+	d, err := ds.Load(spec.FCN, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := append(append([]float64(nil), d.XTrain.Data...), d.XTest.Data...)
+	n, dim := d.XTrain.Shape[0], d.XTrain.Shape[1]
+	nngp, ntk := closedform.ErfKernels(x, n+d.XTest.Shape[0], dim, s.SW2, s.SB2, s.Depth)
+	informative := 0
+	for l := 1; l <= s.Depth; l++ {
+		for _, tc := range []struct {
+			t      float64
+			suffix string
+		}{{8, "t8"}, {math.Inf(1), "inf"}} {
+			o, err := closedform.GD(nngp[l-1], ntk[l-1], d.Y, 0.5, tc.t)
+			if err != nil {
+				t.Fatalf("depth %d: %v", l, err)
+			}
+			want := map[string]float64{
+				"train_acc_" + tc.suffix:          closedform.Accuracy(o.TrainMean, d.LTrain),
+				"test_acc_" + tc.suffix:           closedform.Accuracy(o.TestMean, d.LTest),
+				"expected_train_acc_" + tc.suffix: closedform.ExpectedAccuracy(o.TrainMean, o.TrainVar, d.LTrain),
+				"expected_test_acc_" + tc.suffix:  closedform.ExpectedAccuracy(o.TestMean, o.TestVar, d.LTest),
+			}
+			for name, w := range want {
+				got := r.Arrays[name].Data[l-1]
+				tol := 0.0
+				if strings.HasPrefix(name, "expected") {
+					tol = 1e-7
+				}
+				if !(math.Abs(got-w) <= tol) {
+					t.Errorf("fcn depth %d %s: cell %.10g, closed form %.10g", l, name, got, w)
+				}
+			}
+			if w := want["expected_test_acc_"+tc.suffix]; w > 0.15 && w < 0.95 {
+				informative++
+			}
+		}
+	}
+	if informative == 0 {
+		t.Error("every expected test accuracy is at chance or 1: the closed-form check is vacuous")
 	}
 }
 

@@ -43,6 +43,31 @@ func erfNTKs(x npy.Array, sw2, sb2 float64, depths []int) map[int]*mat.SymDense 
 	return out
 }
 
+// erfExpected returns the expected train and test accuracy of one
+// infinitely wide erf FCN of each depth 1..maxDepth ([depth-1][time])
+// after each of times discrete steps at etaFrac eta_crit, by package
+// closedform (no code of package theory): the erf kernel recursion on the
+// stacked inputs, the output distribution through gonum's
+// eigendecomposition, and Simpson's rule for each point's probability.
+func erfExpected(t *testing.T, xTr, xTe npy.Array, y *mat.Dense, lTr, lTe []int, sw2, sb2, etaFrac float64, maxDepth int, times []float64) (train, test [][]float64) {
+	t.Helper()
+	x := append(append([]float64(nil), xTr.Data...), xTe.Data...)
+	nngp, ntk := closedform.ErfKernels(x, xTr.Shape[0]+xTe.Shape[0], xTr.Shape[1], sw2, sb2, maxDepth)
+	for l := range maxDepth {
+		var tr, te []float64
+		for _, tm := range times {
+			o, err := closedform.GD(nngp[l], ntk[l], y, etaFrac, tm)
+			if err != nil {
+				t.Fatalf("sw2 %g depth %d: %v", sw2, l+1, err)
+			}
+			tr = append(tr, closedform.ExpectedAccuracy(o.TrainMean, o.TrainVar, lTr))
+			te = append(te, closedform.ExpectedAccuracy(o.TestMean, o.TestVar, lTe))
+		}
+		train, test = append(train, tr), append(test, te)
+	}
+	return train, test
+}
+
 // symEigen returns the ascending eigenvalues and the eigenvectors of a.
 func symEigen(t *testing.T, a *mat.SymDense) ([]float64, *mat.Dense) {
 	t.Helper()

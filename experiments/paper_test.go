@@ -21,7 +21,9 @@ import (
 // TestTrainabilityPlan runs the sweep-backed trainability figure on a tiny
 // grid and checks it against the direct computation of the quick scale:
 // the per-cell sweep results (one theory.Compute per cell, one training run
-// per cell) must equal the maps computed in one pass.
+// per cell) must equal the maps computed in one pass. The theory rows, one
+// network's expected accuracy, must also equal the closed-form computation
+// of erfExpected to 1e-7 (two quadratures of the same integral).
 func TestTrainabilityPlan(t *testing.T) {
 	g := TrainabilityGrid{SW2: []float64{1, 2.5}, Depths: []int{1, 6}, Times: []float64{1, 64}, SB2: 0.18, NTrain: 20, NTest: 20, EtaFrac: 0.5}
 	tg := TrainedGrid{TrainabilityGrid: g, Width: 32, Steps: 64}
@@ -98,6 +100,18 @@ func TestTrainabilityPlan(t *testing.T) {
 	}
 	if cells < 3*nt*4 {
 		t.Errorf("only %d finite cells compared; the check is vacuous", cells)
+	}
+	for is, sw2 := range g.SW2 {
+		cfTrain, cfTest := erfExpected(t, xTr, xTe, y, lTr, lTe, sw2, g.SB2, g.EtaFrac, g.Depths[len(g.Depths)-1], g.Times)
+		for id, depth := range g.Depths {
+			for it, tm := range g.Times {
+				for row, want := range [][]float64{cfTrain[depth-1], cfTest[depth-1]} {
+					if got := res.Figure.Panels[row*nt+it].Heat.Z[id][is]; !(math.Abs(got-want[it]) <= 1e-7) {
+						t.Errorf("theory row %d sw2 %g depth %d t=%g: expected accuracy %.10g in the figure, %.10g in closed form", row, sw2, depth, tm, got, want[it])
+					}
+				}
+			}
+		}
 	}
 
 	// Drawing again from the results computes nothing.
@@ -214,7 +228,10 @@ func TestNTKDepthPlan(t *testing.T) {
 }
 
 // TestPoolingPlan: the figure drawn from pooling-theory and train cells
-// equals the direct computation of the quick path on the same setup.
+// equals the direct computation of the quick path on the same setup, and
+// its fcn theory line, one network's expected test accuracy after the
+// networks' steps, equals the closed-form computation of erfExpected to
+// 1e-7.
 func TestPoolingPlan(t *testing.T) {
 	st := poolingSetup{NTrain: 10, NTest: 10, Downsample: 4, MaxDepth: 3, SB2: 0.05,
 		Phases: []poolingPhase{{"chaotic", 3.0}, {"ordered", 1.0}},
@@ -250,6 +267,18 @@ func TestPoolingPlan(t *testing.T) {
 		}
 		if finite < 3*st.MaxDepth+3*len(st.Depths) {
 			t.Errorf("phase %d: only %d finite points compared", ip, finite)
+		}
+	}
+	tr, te, _, _, err := poolingData(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ip, ph := range st.Phases {
+		_, want := erfExpected(t, tr.Flat(), te.Flat(), cells.OneHot(tr.Labels, tr.Classes), tr.Labels, te.Labels, ph.SW2, st.SB2, st.EtaFrac, st.MaxDepth, []float64{float64(st.Steps)})
+		for l := 1; l <= st.MaxDepth; l++ {
+			if got := seriesAt(t, res.Figure.Panels[ip], spec.FCN+" theory", float64(l)); !(math.Abs(got-want[l-1][0]) <= 1e-7) {
+				t.Errorf("%s depth %d: fcn theory %.10g in the figure, %.10g in closed form", ph.Name, l, got, want[l-1][0])
+			}
 		}
 	}
 	if res.Caption.Observed != direct.Caption.Observed {

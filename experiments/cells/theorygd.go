@@ -283,8 +283,8 @@ func finiteAll(v []float64) bool {
 // A covariance whose mean variance is below 1e-30 of the squared mean
 // outputs (and of 1) is taken as zero: the accuracy is then that of the
 // means, SD 0. (Such a covariance, e.g. the training outputs long after
-// they converged, can be as small as 1e-300, where the relative jitter
-// of the Cholesky factorization underflows.)
+// they converged, can be as small as 1e-300: its draws move the outputs
+// by less than 1e-15 of their size.)
 func sampledSD(mean *mat.Dense, cov *mat.SymDense, labels []int, draws int, rng *rand.Rand) float64 {
 	m := cov.SymmetricDim()
 	tr := 0.0

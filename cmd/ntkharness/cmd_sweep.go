@@ -128,6 +128,9 @@ and the cost estimated by the kinds' cost models.`)
 	case !e.Known:
 		fmt.Fprintf(w, "cost: unknown for some cells (their kinds could not estimate them)\n")
 	}
+	if e.Groups < valid+e.Invalid {
+		fmt.Fprintf(w, "groups: %d cells in %d groups computed together (largest %d cells)\n", e.Cells, e.Groups, e.LargestGroup)
+	}
 	if e.Seconds > 0 || e.Known {
 		what := "estimated cost"
 		if !e.Known {

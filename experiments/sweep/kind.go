@@ -62,6 +62,8 @@ type Kind struct {
 	// Settings is the type of the kind's settings struct (WithSettings),
 	// nil when the kind has not declared its settings.
 	Settings reflect.Type
+	// Group, when set, computes several cells at once (WithGroup).
+	Group *Group
 }
 
 // KindOption configures RegisterKind.

@@ -34,6 +34,10 @@ type Record struct {
 	Started time.Time             `json:"started"`
 	Seconds float64               `json:"seconds"`
 	Host    string                `json:"host,omitempty"`
+	// Group is the number of cells computed together with this one (as
+	// one group, see Group), 0 when it was computed alone; Seconds is
+	// then its share of the group's time.
+	Group int `json:"group,omitempty"`
 }
 
 // KindRecord is one kind's part of a Record.

@@ -20,7 +20,8 @@ type RunOptions struct {
 	Results string
 	// Cells lists the cell indices to run; nil means every cell.
 	Cells []int
-	// Workers is the number of cells computed at once (default 1).
+	// Workers is the number of groups of cells (see Groups; one cell each
+	// unless a kind computes cells together) computed at once (default 1).
 	Workers int
 	// RetryFailed recomputes cells whose file records a permanent failure
 	// (useful after a fix to the binary); by default they count as done.
@@ -28,7 +29,7 @@ type RunOptions struct {
 	// Progress, when set, is called with the number of cells this run has
 	// finished and the number it has to compute (cells already done are
 	// not counted, so that a rate and an ETA drawn from it are right):
-	// once with done = 0 before the first cell, then after each cell. It
+	// once with done = 0 before the first cell, then after each group. It
 	// is not called when there is nothing to compute.
 	Progress func(done, total int)
 	// Log, when set, receives one line per notable event (a corrupt file
@@ -70,7 +71,9 @@ func (r RunSummary) String() string {
 }
 
 // Run computes the selected cells that do not yet have a valid result file,
-// opt.Workers at a time, writing each atomically as soon as it is done. It
+// in the groups of Groups (cells a kind computes together; one cell each
+// without such kinds), opt.Workers groups at a time, writing each cell's
+// result atomically as soon as its group is done. It
 // can be interrupted at any point (ctx, a signal, a kill -9, a lost node)
 // and run again: finished cells are kept and skipped, unfinished ones have
 // no file and are redone, and a corrupt file is detected and redone.
@@ -153,36 +156,43 @@ func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
 	if opt.Progress != nil && len(todo) > 0 {
 		opt.Progress(0, len(todo))
 	}
+	limit, _ := s.memoryLimit()
+	groups := s.Groups(todo, limit)
 	workers := max(opt.Workers, 1)
-	jobs := make(chan int)
+	jobs := make(chan []int)
 	var wg sync.WaitGroup
-	for range min(workers, max(len(todo), 1)) {
+	for range min(workers, max(len(groups), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range jobs {
-				rec, err := s.compute(ctx, i)
-				if err == nil {
-					var data []byte
-					data, err = encodeRecord(rec)
+			for g := range jobs {
+				recs, errs := s.computeGroup(ctx, g)
+				for j, i := range g {
+					rec, err := recs[j], errs[j]
 					if err == nil {
-						err = atomicfile.WriteBytes(s.CellPath(opt.Results, i), data)
+						var data []byte
+						data, err = encodeRecord(rec)
+						if err == nil {
+							err = atomicfile.WriteBytes(s.CellPath(opt.Results, i), data)
+						}
 					}
+					mu.Lock()
+					if err != nil {
+						sum.Errors = append(sum.Errors, CellError{i, err})
+						if ctx.Err() == nil {
+							logf("sweep: cell %d: %v (transient; rerun to retry)", i, err)
+						}
+					} else {
+						sum.Computed++
+						count(rec.Status, i, rec.Reason)
+						if rec.Status == StatusFailed {
+							logf("sweep: cell %d failed: %s", i, rec.Reason)
+						}
+					}
+					done++
+					mu.Unlock()
 				}
 				mu.Lock()
-				if err != nil {
-					sum.Errors = append(sum.Errors, CellError{i, err})
-					if ctx.Err() == nil {
-						logf("sweep: cell %d: %v (transient; rerun to retry)", i, err)
-					}
-				} else {
-					sum.Computed++
-					count(rec.Status, i, rec.Reason)
-					if rec.Status == StatusFailed {
-						logf("sweep: cell %d failed: %s", i, rec.Reason)
-					}
-				}
-				done++
 				if opt.Progress != nil {
 					opt.Progress(done, len(todo))
 				}
@@ -191,9 +201,9 @@ func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
 		}()
 	}
 feed:
-	for _, i := range todo {
+	for _, g := range groups {
 		select {
-		case jobs <- i:
+		case jobs <- g:
 		case <-ctx.Done():
 			break feed
 		}
@@ -237,16 +247,73 @@ func (s *Sweep) cellsDir(root string) string {
 	return s.Dir(root) + string(os.PathSeparator) + "cells"
 }
 
-// compute runs every kind of cell i and returns its record. A permanent
-// failure is a record with status failed; a transient error is an error.
-func (s *Sweep) compute(ctx context.Context, i int) (*Record, error) {
-	c := s.Cell(i)
+// computeGroup runs every kind of the cells idx (one group of Groups) and
+// returns their records, or per cell a transient error. A kind with a
+// Group computes the cells still running together (alone when only one
+// is left); the others compute each cell alone. A permanent failure is a
+// record with status failed, and a failed cell runs no further kind.
+func (s *Sweep) computeGroup(ctx context.Context, idx []int) ([]*Record, []error) {
+	n := len(idx)
+	recs, errs := make([]*Record, n), make([]error, n)
+	cs := make([]Cell, n)
+	starts := make([]time.Time, n)
+	for j, i := range idx {
+		cs[j], starts[j] = s.Cell(i), time.Now()
+		recs[j] = s.startRecord(cs[j], starts[j])
+		if n > 1 {
+			recs[j].Group = n
+		}
+	}
+	for _, name := range s.Kinds {
+		k, _ := LookupKind(name)
+		var live []int
+		for j, r := range recs {
+			if errs[j] == nil && r.Status != StatusFailed {
+				live = append(live, j)
+			}
+		}
+		if len(live) == 0 {
+			break
+		}
+		if k.Group != nil && len(live) > 1 {
+			group := make([]Cell, len(live))
+			for g, j := range live {
+				group[g] = cs[j]
+			}
+			t0 := time.Now()
+			res, rerr := runGroup(ctx, k, group)
+			secs := time.Since(t0).Seconds() / float64(len(live))
+			for g, j := range live {
+				errs[j] = addKind(recs[j], name, res[g], rerr[g], secs)
+			}
+			continue
+		}
+		for _, j := range live {
+			t0 := time.Now()
+			res, err := runKind(ctx, k, cs[j])
+			errs[j] = addKind(recs[j], name, res, err, time.Since(t0).Seconds())
+		}
+	}
+	for j, r := range recs {
+		if errs[j] != nil {
+			recs[j] = nil
+			continue
+		}
+		r.Seconds = time.Since(starts[j]).Seconds()
+	}
+	return recs, errs
+}
+
+// startRecord returns the record of cell c before any kind runs: failed
+// already when its spec is invalid or a kind's memory estimate exceeds the
+// limit (max_memory, else this machine's memory), so that it fails before
+// it allocates anything instead of being killed.
+func (s *Sweep) startRecord(c Cell, start time.Time) *Record {
 	host, _ := os.Hostname()
-	start := time.Now()
 	rec := &Record{
 		Format:  CellFormat,
 		Sweep:   s.hash,
-		Index:   i,
+		Index:   c.Index,
 		Params:  c.ParamMap(),
 		Spec:    c.Spec,
 		Seed:    c.Seed,
@@ -255,11 +322,10 @@ func (s *Sweep) compute(ctx context.Context, i int) (*Record, error) {
 		Started: start.UTC().Round(time.Millisecond),
 		Host:    host,
 	}
-	fail := func(reason string) (*Record, error) {
+	fail := func(reason string) *Record {
 		rec.Status = StatusFailed
 		rec.Reason = reason
-		rec.Seconds = time.Since(start).Seconds()
-		return rec, nil
+		return rec
 	}
 	if c.SpecErr != nil {
 		return fail(fmt.Sprintf("spec: %v", c.SpecErr))
@@ -267,13 +333,7 @@ func (s *Sweep) compute(ctx context.Context, i int) (*Record, error) {
 	if err := c.Spec.Validate(); err != nil {
 		return fail(err.Error())
 	}
-	// Without max_memory, a cell that cannot fit in this machine's memory
-	// fails before it allocates anything instead of being killed.
-	limit, limitName := s.maxMem, "max_memory "+s.MaxMemory
-	if limit == 0 {
-		limit = physicalMemory()
-		limitName = "this machine's memory of " + FormatBytes(limit) + " (set max_memory to choose a limit)"
-	}
+	limit, limitName := s.memoryLimit()
 	if limit > 0 {
 		for _, name := range s.Kinds {
 			k, _ := LookupKind(name)
@@ -285,45 +345,61 @@ func (s *Sweep) compute(ctx context.Context, i int) (*Record, error) {
 			}
 		}
 	}
-	for _, name := range s.Kinds {
-		k, _ := LookupKind(name)
-		t0 := time.Now()
-		res, err := runKind(ctx, k, c)
-		kr := KindRecord{Status: res.Status, Reason: res.Reason, Seconds: time.Since(t0).Seconds()}
-		if err != nil {
-			if !IsPermanent(err) {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			kr.Status, kr.Reason = StatusFailed, err.Error()
-			rec.Results[name] = kr
-			return fail(fmt.Sprintf("%s: %v", name, err))
+	return rec
+}
+
+// memoryLimit returns the memory a cell may use: max_memory, else this
+// machine's memory (0 when unknown), and how to name it in a reason.
+func (s *Sweep) memoryLimit() (int64, string) {
+	if s.maxMem > 0 {
+		return s.maxMem, "max_memory " + s.MaxMemory
+	}
+	m := physicalMemory()
+	return m, "this machine's memory of " + FormatBytes(m) + " (set max_memory to choose a limit)"
+}
+
+// addKind adds kind name's outcome (res, err) for one cell to its record
+// and returns the error when it is transient (the cell then has no
+// record). A permanent error fails the record.
+func addKind(rec *Record, name string, res Result, err error, seconds float64) error {
+	kr := KindRecord{Status: res.Status, Reason: res.Reason, Seconds: seconds}
+	fail := func(reason string) error {
+		rec.Status = StatusFailed
+		rec.Reason = reason
+		return nil
+	}
+	if err != nil {
+		if !IsPermanent(err) {
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		if kr.Status == "" {
-			kr.Status = StatusOK
-		}
-		if kr.Status != StatusOK && kr.Status != StatusDiverged {
-			return fail(fmt.Sprintf("%s: returned status %q (want ok or diverged)", name, kr.Status))
-		}
-		if len(res.Scalars) > 0 {
-			kr.Scalars = make(map[string]Float, len(res.Scalars))
-			for n, v := range res.Scalars {
-				kr.Scalars[n] = Float(v)
-			}
-		}
-		if len(res.Arrays) > 0 {
-			kr.Arrays = make(map[string]ArrayValue, len(res.Arrays))
-			for n, a := range res.Arrays {
-				kr.Arrays[n] = toArrayValue(a)
-			}
-		}
+		kr.Status, kr.Reason = StatusFailed, err.Error()
 		rec.Results[name] = kr
-		if kr.Status == StatusDiverged && rec.Status == StatusOK {
-			rec.Status = StatusDiverged
-			rec.Reason = name + ": " + kr.Reason
+		return fail(fmt.Sprintf("%s: %v", name, err))
+	}
+	if kr.Status == "" {
+		kr.Status = StatusOK
+	}
+	if kr.Status != StatusOK && kr.Status != StatusDiverged {
+		return fail(fmt.Sprintf("%s: returned status %q (want ok or diverged)", name, kr.Status))
+	}
+	if len(res.Scalars) > 0 {
+		kr.Scalars = make(map[string]Float, len(res.Scalars))
+		for n, v := range res.Scalars {
+			kr.Scalars[n] = Float(v)
 		}
 	}
-	rec.Seconds = time.Since(start).Seconds()
-	return rec, nil
+	if len(res.Arrays) > 0 {
+		kr.Arrays = make(map[string]ArrayValue, len(res.Arrays))
+		for n, a := range res.Arrays {
+			kr.Arrays[n] = toArrayValue(a)
+		}
+	}
+	rec.Results[name] = kr
+	if kr.Status == StatusDiverged && rec.Status == StatusOK {
+		rec.Status = StatusDiverged
+		rec.Reason = name + ": " + kr.Reason
+	}
+	return nil
 }
 
 // runKind calls the kind, turning a panic into a permanent failure: the

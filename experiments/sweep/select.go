@@ -97,6 +97,10 @@ type Estimate struct {
 	Example error
 	// OverMemory counts cells whose memory estimate exceeds max_memory.
 	OverMemory int
+	// Groups is the number of groups Run computes the cells in (see
+	// Groups), LargestGroup the cells of the largest; Seconds counts a
+	// group's estimate (Group.Cost) where its kind has one.
+	Groups, LargestGroup int
 }
 
 // Estimate adds up the kinds' cost models over the cells of the sweep.
@@ -116,36 +120,60 @@ func (s *Sweep) Estimate() Estimate {
 			ks = append(ks, k)
 		}
 	}
-	for i := range s.n {
-		c := s.Cell(i)
-		err := c.SpecErr
-		if err == nil {
-			err = c.Spec.Validate()
-		}
-		if err != nil {
-			if e.Invalid == 0 {
-				e.Example = fmt.Errorf("cell %d (%s): %v", i, c, err)
+	all := make([]int, s.n)
+	for i := range all {
+		all[i] = i
+	}
+	limit, _ := s.memoryLimit()
+	for _, g := range s.Groups(all, limit) {
+		e.Groups++
+		e.LargestGroup = max(e.LargestGroup, len(g))
+		cs := make([]Cell, 0, len(g))
+		for _, i := range g {
+			c := s.Cell(i)
+			err := c.SpecErr
+			if err == nil {
+				err = c.Spec.Validate()
 			}
-			e.Invalid++
-			continue
-		}
-		var mem int64
-		over := false
-		for _, k := range ks {
-			cost, ok := k.Cost(c)
-			if !ok {
-				e.Known = false
+			if err != nil {
+				if e.Invalid == 0 {
+					e.Example = fmt.Errorf("cell %d (%s): %v", i, c, err)
+				}
+				e.Invalid++
 				continue
 			}
-			e.Seconds += cost.Seconds
-			mem = max(mem, cost.MemoryBytes)
-			if s.maxMem > 0 && cost.MemoryBytes > s.maxMem {
-				over = true
+			cs = append(cs, c)
+		}
+		mem := make([]int64, len(cs))
+		over := make([]bool, len(cs))
+		for _, k := range ks {
+			// A group's time is its own estimate when the kind has one;
+			// memory is checked per cell before it runs.
+			grouped := false
+			if len(cs) > 1 && k.Group != nil && k.Group.Cost != nil {
+				if cost, ok := k.Group.Cost(cs); ok {
+					e.Seconds += cost.Seconds
+					grouped = true
+				}
+			}
+			for j, c := range cs {
+				cost, ok := k.Cost(c)
+				if !ok {
+					e.Known = e.Known && grouped
+					continue
+				}
+				if !grouped {
+					e.Seconds += cost.Seconds
+				}
+				mem[j] = max(mem[j], cost.MemoryBytes)
+				over[j] = over[j] || (s.maxMem > 0 && cost.MemoryBytes > s.maxMem)
 			}
 		}
-		e.PeakMemory = max(e.PeakMemory, mem)
-		if over {
-			e.OverMemory++
+		for j := range cs {
+			e.PeakMemory = max(e.PeakMemory, mem[j])
+			if over[j] {
+				e.OverMemory++
+			}
 		}
 	}
 	return e

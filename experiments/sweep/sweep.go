@@ -54,6 +54,11 @@
 // "n_trian" would otherwise run with the default), or a value of the wrong
 // type.
 //
+// A kind may also compute several cells at once (WithGroup): cells whose
+// group keys agree, say networks that differ only in their variances and
+// seeds, are then computed by one call, and Run still writes and resumes
+// each cell on its own. Plans show the groups and their cost.
+//
 // The cost model is optional; with it, plans show the total CPU time and the
 // peak memory, and cells whose memory estimate exceeds the sweep's
 // max_memory fail before they run instead of being killed for memory.

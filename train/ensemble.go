@@ -24,6 +24,9 @@ type EnsembleOptions struct {
 	Seed   uint64 // seed of the minibatch order
 	Chunk  int    // examples per pass of a full batch; 0 means 256
 	BlowUp float64
+	// StopRelChange stops each member early as Options.StopRelChange does
+	// a run alone (full batch only).
+	StopRelChange float64
 	// Progress, if not nil, is called with (steps done, Steps).
 	Progress func(done, total int)
 }
@@ -81,12 +84,16 @@ func RunEnsemble(ctx context.Context, e *nets.Ensemble, data Data, opt EnsembleO
 		r.hs = append(r.hs, h)
 		r.params = append(r.params, e.Params(m))
 	}
+	prev := make([]float64, S)
+	for m := range prev {
+		prev[m] = math.NaN()
+	}
 	for t := 0; ; t++ {
 		rec := IsLogStep(t, opt.Steps)
 		var loss []float64
 		var grads [][][]float64
+		var out []*mat.Dense
 		if opt.Batch == 0 {
-			var out []*mat.Dense
 			var err error
 			if loss, out, grads, err = r.fullBatch(t < opt.Steps); err != nil {
 				return r.hs, err
@@ -122,6 +129,7 @@ func RunEnsemble(ctx context.Context, e *nets.Ensemble, data Data, opt EnsembleO
 		}
 		stepped := false
 		step := make([][][]float64, S)
+		var stopped []bool // members that stop early at t
 		for m, h := range r.hs {
 			if !r.live[m] {
 				continue
@@ -141,10 +149,29 @@ func RunEnsemble(ctx context.Context, e *nets.Ensemble, data Data, opt EnsembleO
 			case t >= opt.Steps:
 				h.Status = Done
 				r.live[m] = false
+			case opt.Batch == 0 && stalled(opt.StopRelChange, prev[m], l):
+				if stopped == nil {
+					stopped = make([]bool, S)
+				}
+				stopped[m] = true
 			default:
+				prev[m] = l
 				step[m] = grads[m]
 				h.Step++
 				stepped = true
+			}
+		}
+		if stopped != nil {
+			if !rec {
+				if err := r.recordMembers(t, loss, out, stopped); err != nil {
+					return r.hs, err
+				}
+			}
+			for m, st := range stopped {
+				if st {
+					stopEarly(r.hs[m], t)
+					r.live[m] = false
+				}
 			}
 		}
 		if !stepped {
@@ -253,15 +280,20 @@ func (r *ensRunner) miniBatch(t int) ([]float64, [][][]float64, error) {
 // record appends, for every live member, the point of step t with the
 // training losses and outputs already computed, evaluating the test set.
 func (r *ensRunner) record(t int, trainLoss []float64, out []*mat.Dense) error {
+	return r.recordMembers(t, trainLoss, out, r.live)
+}
+
+// recordMembers is record for the members m with which[m] true.
+func (r *ensRunner) recordMembers(t int, trainLoss []float64, out []*mat.Dense, which []bool) error {
 	var test []*mat.Dense
 	if r.data.XTest.Shape != nil {
 		var err error
-		if test, err = r.e.Forward(r.data.XTest, r.live); err != nil {
+		if test, err = r.e.Forward(r.data.XTest, which); err != nil {
 			return fmt.Errorf("train: test set: %v", err)
 		}
 	}
 	for m, h := range r.hs {
-		if !r.live[m] {
+		if !which[m] {
 			continue
 		}
 		p := Point{Step: t, TrainLoss: Float(trainLoss[m]), TrainAcc: Float(accuracy(out[m], r.data.YTrain)),

@@ -110,11 +110,81 @@ func TestEnsembleMatchesRun(t *testing.T) {
 	}
 }
 
+// TestEnsembleStopsEarly: with StopRelChange, a member whose loss stops
+// changing stops at the step Run stops its network alone, its later logged
+// steps repeat that step's values, and the other members go on to their
+// own stop.
+func TestEnsembleStopsEarly(t *testing.T) {
+	tc := ensembleCases()[0]
+	data := imageData(5, 8, 8, tc.inShape, 2)
+	factors := []float64{0.02, 0.05}
+	var specs []spec.Spec
+	var rngs []*rand.Rand
+	for m := range factors {
+		specs = append(specs, tc.s)
+		rngs = append(rngs, memberSource(40, m))
+	}
+	e, err := nets.NewEnsemble(specs, tc.inShape, rngs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lrs := make([]float64, len(specs))
+	for m := range specs {
+		lm, err := EmpiricalLambdaMax(e.Member(m), data.XTrain, 100, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lrs[m] = factors[m] * 2 * float64(8*2) / lm
+	}
+	// Once its fast modes are gone, a member's loss falls by a fraction
+	// 1 - (1 - eta lambda_min/(N k))^2 of itself per step: below 1% for
+	// the first (at 0.02 eta_crit) within the run, later for the second
+	// (0.05), both at losses far above rounding.
+	const steps, tol = 300, 1e-2
+	hs, err := RunEnsemble(context.Background(), e, data, EnsembleOptions{Steps: steps, LR: lrs, StopRelChange: tol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range specs {
+		alone, err := nets.New(specs[m], tc.inShape, memberSource(40, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Run(context.Background(), alone, data, Options{Steps: steps, LR: lrs[m], StopRelChange: tol}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareHistories(t, m, hs[m], want)
+		alone.Close()
+	}
+	if hs[0].StoppedAt == 0 || hs[1].StoppedAt <= hs[0].StoppedAt {
+		t.Fatalf("stopped at %d and %d: want both stopped, the first earlier (the second went on alone)", hs[0].StoppedAt, hs[1].StoppedAt)
+	}
+	for m, h := range hs {
+		var at Point
+		for _, p := range h.Points {
+			switch {
+			case p.Step == h.StoppedAt:
+				at = p
+			case p.Step > h.StoppedAt:
+				q := at
+				q.Step = p.Step
+				if p != q {
+					t.Errorf("member %d: point %+v after the stop at %d, want the values of step %d", m, p, h.StoppedAt, h.StoppedAt)
+				}
+			}
+		}
+		if h.Status != Done || h.Last().Step != steps || at.Step != h.StoppedAt {
+			t.Errorf("member %d: %s, last point at %d, stop point %+v: want done, every logged step to %d and the stop step", m, h.Status, h.Last().Step, at, steps)
+		}
+	}
+}
+
 func compareHistories(t *testing.T, m int, got, want *History) {
 	t.Helper()
-	if got.Status != want.Status || got.Step != want.Step || got.DivergedAt != want.DivergedAt || got.LR != want.LR || len(got.Points) != len(want.Points) {
-		t.Fatalf("member %d: status %s step %d diverged at %d lr %v, %d points; alone: %s %d %d %v, %d points",
-			m, got.Status, got.Step, got.DivergedAt, got.LR, len(got.Points), want.Status, want.Step, want.DivergedAt, want.LR, len(want.Points))
+	if got.Status != want.Status || got.Step != want.Step || got.DivergedAt != want.DivergedAt || got.StoppedAt != want.StoppedAt || got.LR != want.LR || len(got.Points) != len(want.Points) {
+		t.Fatalf("member %d: status %s step %d diverged at %d stopped at %d lr %v, %d points; alone: %s %d %d %d %v, %d points",
+			m, got.Status, got.Step, got.DivergedAt, got.StoppedAt, got.LR, len(got.Points), want.Status, want.Step, want.DivergedAt, want.StoppedAt, want.LR, len(want.Points))
 	}
 	if !relClose(got.InitLoss, want.InitLoss, 1e-12) {
 		t.Errorf("member %d: initial loss %v, alone %v", m, got.InitLoss, want.InitLoss)

@@ -46,6 +46,12 @@ type Options struct {
 	// BlowUp: the run diverged when the loss exceeds BlowUp times its
 	// initial value. 0 means 1e6.
 	BlowUp float64
+	// StopRelChange > 0 stops a full-batch run early at the first step
+	// t >= 1 whose training loss changed by at most StopRelChange of the
+	// previous one, |L_t - L_{t-1}| <= StopRelChange L_{t-1}: the point of
+	// step t is recorded, every later logged step repeats its values, and
+	// History.StoppedAt says t. 0 never stops early; minibatch runs ignore it.
+	StopRelChange float64
 	// Progress, if not nil, is called with (steps done, Steps).
 	Progress func(done, total int)
 	// Checkpoint, if not nil, is called with the state to save every
@@ -91,6 +97,10 @@ type History struct {
 	NTest      int     `json:"n_test"`
 	InitLoss   float64 `json:"init_loss"`
 	DivergedAt int     `json:"diverged_at,omitempty"` // the step whose loss blew up
+	// StoppedAt is the step where the loss stopped changing and the run
+	// stopped early (Options.StopRelChange), 0 when it did not; the logged
+	// steps after it repeat its values.
+	StoppedAt int `json:"stopped_at,omitempty"`
 	// Settings are Options.Settings of the run that started the history.
 	Settings map[string]string `json:"settings,omitempty"`
 	Points   []Point           `json:"points"`
@@ -222,14 +232,15 @@ func Run(ctx context.Context, net *nets.Net, data Data, opt Options, h *History)
 
 	r := &runner{net: net, data: data, opt: opt, h: h, params: net.Params()}
 	lastSave := time.Now()
+	prevLoss := math.NaN()
 	for {
 		t := h.Step
 		var loss float64
 		var grads [][]float64
+		var out *mat.Dense
 		var err error
 		rec := IsLogStep(t, h.Steps) && (len(h.Points) == 0 || h.Last().Step < t)
 		if opt.Batch == 0 {
-			var out *mat.Dense
 			loss, out, grads, err = r.fullBatch(t < h.Steps)
 			if err != nil {
 				return h, err
@@ -273,6 +284,16 @@ func Run(ctx context.Context, net *nets.Net, data Data, opt Options, h *History)
 			h.Status = Done
 			break
 		}
+		if opt.Batch == 0 && stalled(opt.StopRelChange, prevLoss, loss) {
+			if !rec {
+				if err := r.record(t, loss, out); err != nil {
+					return h, err
+				}
+			}
+			stopEarly(h, t)
+			break
+		}
+		prevLoss = loss
 		for i, g := range grads {
 			floats.AddScaled(r.params[i].Data, -h.LR, g)
 		}
@@ -379,6 +400,26 @@ func (r *runner) record(t int, trainLoss float64, out *mat.Dense) error {
 	}
 	r.h.Points = append(r.h.Points, p)
 	return nil
+}
+
+// stalled reports whether the loss changed by at most tol of the previous
+// one (never when tol <= 0 or there is no previous loss).
+func stalled(tol, prev, loss float64) bool {
+	return tol > 0 && math.Abs(loss-prev) <= tol*prev
+}
+
+// stopEarly ends h at step t, whose point is its last: every later logged
+// step up to h.Steps repeats it.
+func stopEarly(h *History, t int) {
+	h.Status, h.StoppedAt = Done, t
+	last := h.Last()
+	for s := t + 1; s <= h.Steps; s++ {
+		if IsLogStep(s, h.Steps) {
+			p := last
+			p.Step = s
+			h.Points = append(h.Points, p)
+		}
+	}
 }
 
 // recordDiverged appends the point where the loss blew up.

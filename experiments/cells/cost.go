@@ -21,11 +21,11 @@ const (
 	costProcess      = 1 << 26 // the process itself (64 MiB)
 )
 
-var costTrainFLOPs, costLinalgFLOPs = 4e9, 3e9 // pure Go
+var costTrainFLOPs, costLinalgFLOPs, costEnsembleFLOPs = 4e9, 3e9, 4e9 // pure Go
 
 func init() {
 	if linalg.Backend() == "openblas" {
-		costTrainFLOPs, costLinalgFLOPs = 25e9, 25e9
+		costTrainFLOPs, costLinalgFLOPs, costEnsembleFLOPs = 25e9, 25e9, 25e9
 	}
 }
 

@@ -22,7 +22,11 @@
 //   - "train": the finite network trained by full-batch gradient descent at
 //     eta_frac * eta_crit (eta_crit from the analytic NTK): losses and
 //     accuracies at the logged steps, and optionally the relative change
-//     ||Theta_T - Theta_0||_F / ||Theta_0||_F of its empirical NTK.
+//     ||Theta_T - Theta_0||_F / ||Theta_0||_F of its empirical NTK. Cells
+//     that differ only in sw2, sb2, eta_frac and init (the index of the
+//     initialization on the same data) train as one ensemble, each member
+//     on its own trajectory; optionally a member stops once its loss
+//     changes by less than stop_rel_change of itself per step.
 //   - "ntk": the mean empirical NTK K of several networks on the training
 //     inputs: its mean diagonal and off-diagonal entries, lambda_max,
 //     lambda_min and kappa = lambda_max/lambda_min (NTKStats), and

@@ -2,8 +2,10 @@ package cells
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -21,9 +23,12 @@ import (
 // "train": a finite network of the cell's spec (any architecture) trained
 // by full-batch gradient descent at eta_frac * eta_crit; the train and test
 // loss and accuracy at each of settings.times, and the whole log-spaced
-// history as arrays.
+// history as arrays. Cells that differ only in sw2, sb2, eta_frac and init
+// are trained together as one ensemble (nets.Ensemble, train.RunEnsemble),
+// each member following its network's trajectory alone.
 func init() {
-	sweep.RegisterKind("train", runTrainCell, sweep.WithCost(costTrain), sweep.WithSettings(trainSettings{}))
+	sweep.RegisterKind("train", runTrainCell, sweep.WithCost(costTrain), sweep.WithSettings(trainSettings{}),
+		sweep.WithGroup(sweep.Group{Key: trainGroupKey, Run: runTrainGroup, Cost: costTrainGroup, Max: 64}))
 }
 
 // trainSettings are the settings of a "train" cell.
@@ -32,48 +37,76 @@ type trainSettings struct {
 	Steps   int       `json:"steps"`    // gradient steps; default 4096
 	Times   []float64 `json:"times"`    // steps reported as scalars (powers of two or steps); default 1, 8, 64, ... up to steps
 	EtaFrac float64   `json:"eta_frac"` // eta / eta_crit, with eta_crit from the analytic NTK; default 0.5
+	// Init is the index j of the network's initialization,
+	// ntkempirical.SeedSource(seed, j): cells of one seed (one data
+	// subset) and different inits are different networks on the same data.
+	Init int `json:"init"`
+	// StopRelChange > 0 stops training at the first step whose loss
+	// changed by at most this fraction of the previous one (see
+	// train.Options.StopRelChange); later times repeat that step's values
+	// and the scalar stopped_at gives the step (NaN: ran to the end).
+	StopRelChange float64 `json:"stop_rel_change"`
 	// KernelChange also reports ntk_change, the relative Frobenius change
 	// ||Theta_T - Theta_0|| / ||Theta_0|| of the empirical NTK on the
 	// training inputs over the run.
 	KernelChange bool `json:"kernel_change"`
 }
 
-// runTrainCell trains the cell's network. Scalars: eta_crit, and
-// {train,test}_{loss,acc}_t<T> at each of times (the loss is
-// (1/(2 N k)) sum (f - y)^2). Arrays: the history's step, train_loss,
-// test_loss, train_acc and test_acc. A run whose loss blows up is a
-// diverged result with the values reached before.
-func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
+// trainSetup returns the checked spec and settings of a "train" cell.
+func trainSetup(c sweep.Cell) (spec.Spec, trainSettings, error) {
+	st := trainSettings{DataSettings: DefaultDataSettings(), Steps: 4096, EtaFrac: 0.5}
 	s, err := cellSpec(c, true)
 	if err != nil {
-		return sweep.Result{}, err
+		return s, st, err
 	}
-	st := trainSettings{DataSettings: DefaultDataSettings(), Steps: 4096, EtaFrac: 0.5}
 	if err := c.DecodeSettings(&st); err != nil {
-		return sweep.Result{}, sweep.Permanent(err)
+		return s, st, sweep.Permanent(err)
 	}
 	if st.Times == nil {
 		for t := 1; t <= st.Steps; t *= 8 {
 			st.Times = append(st.Times, float64(t))
 		}
 	}
-	if st.Steps < 1 || !(st.EtaFrac > 0) {
-		return sweep.Result{}, sweep.Permanentf("train: steps %d, eta_frac %g: want steps >= 1 and eta_frac > 0", st.Steps, st.EtaFrac)
+	if st.Steps < 1 || !(st.EtaFrac > 0) || st.Init < 0 || !(st.StopRelChange >= 0) {
+		return s, st, sweep.Permanentf("train: steps %d, eta_frac %g, init %d, stop_rel_change %g: want steps >= 1, eta_frac > 0, init >= 0 and stop_rel_change >= 0", st.Steps, st.EtaFrac, st.Init, st.StopRelChange)
 	}
 	for _, t := range st.Times {
 		if t != math.Trunc(t) || t < 0 || t > float64(st.Steps) || !train.IsLogStep(int(t), st.Steps) {
-			return sweep.Result{}, sweep.Permanentf("train: time %g: want 0, a power of two up to steps (%d), or steps itself (the steps a history records)", t, st.Steps)
+			return s, st, sweep.Permanentf("train: time %g: want 0, a power of two up to steps (%d), or steps itself (the steps a history records)", t, st.Steps)
 		}
 	}
-	d, err := st.Load(s.Arch, uint64(c.Seed))
+	return s, st, nil
+}
+
+// loadTrainData loads the data of a "train" cell for a network of spec s.
+func loadTrainData(s spec.Spec, st trainSettings, seed int64) (CellData, error) {
+	d, err := st.Load(s.Arch, uint64(seed))
+	if err != nil {
+		return d, err
+	}
+	if s.Outputs != d.Y.RawMatrix().Cols {
+		return d, sweep.Permanentf("train: the spec has %d outputs but the data set has %d classes", s.Outputs, d.Y.RawMatrix().Cols)
+	}
+	return d, nil
+}
+
+// runTrainCell trains the cell's network, initialized from
+// ntkempirical.SeedSource(seed, init). Scalars: eta_crit, and
+// {train,test}_{loss,acc}_t<T> at each of times (the loss is
+// (1/(2 N k)) sum (f - y)^2). Arrays: the history's step, train_loss,
+// test_loss, train_acc and test_acc. A run whose loss blows up is a
+// diverged result with the values reached before.
+func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
+	s, st, err := trainSetup(c)
 	if err != nil {
 		return sweep.Result{}, err
 	}
-	if s.Outputs != d.Y.RawMatrix().Cols {
-		return sweep.Result{}, sweep.Permanentf("train: the spec has %d outputs but the data set has %d classes", s.Outputs, d.Y.RawMatrix().Cols)
+	d, err := loadTrainData(s, st, c.Seed)
+	if err != nil {
+		return sweep.Result{}, err
 	}
 	newNet := func() (*nets.Net, error) {
-		return nets.New(s, d.XTrain.Shape[1:], ntkempirical.SeedSource(uint64(c.Seed), 0))
+		return nets.New(s, d.XTrain.Shape[1:], ntkempirical.SeedSource(uint64(c.Seed), st.Init))
 	}
 	net, err := newNet()
 	if err != nil {
@@ -81,19 +114,16 @@ func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	}
 	defer net.Close()
 	h, err := train.Run(ctx, net, train.Data{XTrain: d.XTrain, YTrain: d.Y, XTest: d.XTest, YTest: d.YTest},
-		train.Options{Steps: st.Steps, LRFactor: st.EtaFrac, LambdaMax: AnalyticLambdaMax, Seed: uint64(c.Seed)}, nil)
+		train.Options{Steps: st.Steps, LRFactor: st.EtaFrac, LambdaMax: AnalyticLambdaMax, Seed: uint64(c.Seed), StopRelChange: st.StopRelChange}, nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return sweep.Result{}, err
 		}
 		return sweep.Result{}, sweep.Permanent(err)
 	}
-	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{"eta_crit": h.EtaCrit}, Arrays: map[string]npy.Array{}}
-	if h.Status == train.Interrupted {
-		return sweep.Result{}, fmt.Errorf("train: interrupted at step %d (the cell is redone on the next run)", h.Step)
-	}
-	if h.Status == train.Diverged {
-		r.Status, r.Reason = sweep.StatusDiverged, fmt.Sprintf("loss blew up at step %d", h.DivergedAt)
+	r, err := trainResult(h, st)
+	if err != nil {
+		return r, err
 	}
 	if st.KernelChange && h.Status == train.Done {
 		initial, err := newNet()
@@ -106,6 +136,24 @@ func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 			return sweep.Result{}, sweep.Permanent(err)
 		}
 		r.Scalars["ntk_change"] = ch.Relative
+	}
+	return r, nil
+}
+
+// trainResult is the result of a "train" cell whose run gave h.
+func trainResult(h *train.History, st trainSettings) (sweep.Result, error) {
+	r := sweep.Result{Status: sweep.StatusOK, Scalars: map[string]float64{"eta_crit": h.EtaCrit}, Arrays: map[string]npy.Array{}}
+	if h.Status == train.Interrupted {
+		return sweep.Result{}, fmt.Errorf("train: interrupted at step %d (the cell is redone on the next run)", h.Step)
+	}
+	if h.Status == train.Diverged {
+		r.Status, r.Reason = sweep.StatusDiverged, fmt.Sprintf("loss blew up at step %d", h.DivergedAt)
+	}
+	if st.StopRelChange > 0 {
+		r.Scalars["stopped_at"] = math.NaN()
+		if h.StoppedAt > 0 {
+			r.Scalars["stopped_at"] = float64(h.StoppedAt)
+		}
 	}
 	cols := map[string][]float64{}
 	for _, p := range h.Points {
@@ -133,18 +181,152 @@ func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	return r, nil
 }
 
+// trainGroupKey is the group key of a "train" cell: its spec without sw2
+// and sb2, its seed (which draws the data) and its settings without
+// eta_frac and init. Cells that report the kernel change run alone (they
+// need each network before and after training).
+func trainGroupKey(c sweep.Cell) (string, bool) {
+	s, st, err := trainSetup(c)
+	if err != nil || st.KernelChange {
+		return "", false
+	}
+	s.SW2, s.SB2 = 0, 0
+	st.EtaFrac, st.Init = 0, 0
+	b, err := json.Marshal(struct {
+		Spec     spec.Spec
+		Seed     int64
+		Settings trainSettings
+	}{s, c.Seed, st})
+	return string(b), err == nil
+}
+
+// runTrainGroup trains the cells of one group (equal trainGroupKey) as one
+// ensemble: member m is cell m's network, initialized as runTrainCell
+// initializes it and stepping at eta_frac_m * 2 N k / lambda_max_m with
+// lambda_max_m from the analytic NTK of its own spec, so each cell's result
+// is the one runTrainCell gives (to rounding). A diverged member is frozen
+// and reported diverged; the others go on.
+func runTrainGroup(ctx context.Context, cs []sweep.Cell) ([]sweep.Result, []error) {
+	res, errs := make([]sweep.Result, len(cs)), make([]error, len(cs))
+	fail := func(err error) ([]sweep.Result, []error) {
+		for j := range errs {
+			if errs[j] == nil {
+				errs[j] = err
+			}
+		}
+		return res, errs
+	}
+	sts := make([]trainSettings, len(cs))
+	specs := make([]spec.Spec, len(cs))
+	for j, c := range cs {
+		specs[j], sts[j], errs[j] = trainSetup(c)
+	}
+	var live []int
+	for j := range cs {
+		if errs[j] == nil {
+			live = append(live, j)
+		}
+	}
+	if len(live) == 0 {
+		return res, errs
+	}
+	d, err := loadTrainData(specs[live[0]], sts[live[0]], cs[live[0]].Seed)
+	if err != nil {
+		return fail(err)
+	}
+	// Build the ensemble of the live cells; a cell whose kernel gives no
+	// step size (singular, non-finite) fails alone and the others rebuild.
+	var e *nets.Ensemble
+	n, k := d.Y.Dims()
+	var lr, lms []float64
+	for {
+		var ss []spec.Spec
+		var rngs []*rand.Rand
+		for _, j := range live {
+			ss = append(ss, specs[j])
+			rngs = append(rngs, ntkempirical.SeedSource(uint64(cs[j].Seed), sts[j].Init))
+		}
+		if e, err = nets.NewEnsemble(ss, d.XTrain.Shape[1:], rngs); err != nil {
+			return fail(sweep.Permanent(err))
+		}
+		lr, lms = make([]float64, len(live)), make([]float64, len(live))
+		var ok []int
+		for m, j := range live {
+			lm, err := AnalyticLambdaMax(e.Member(m), d.XTrain)
+			if err == nil && (!(lm > 0) || math.IsInf(lm, 0)) {
+				err = fmt.Errorf("lambda_max %v of the NTK is not positive and finite", lm)
+			}
+			if err != nil {
+				errs[j] = sweep.Permanentf("train: lambda_max for the learning rate: %v", err)
+				continue
+			}
+			lms[m], lr[m] = lm, sts[j].EtaFrac*(2*float64(n*k)/lm)
+			ok = append(ok, j)
+		}
+		if len(ok) == len(live) {
+			break
+		}
+		if live = ok; len(live) == 0 {
+			return res, errs
+		}
+	}
+	defer e.Close()
+	st := sts[live[0]]
+	hs, err := train.RunEnsemble(ctx, e, train.Data{XTrain: d.XTrain, YTrain: d.Y, XTest: d.XTest, YTest: d.YTest},
+		train.EnsembleOptions{Steps: st.Steps, LR: lr, Seed: uint64(cs[live[0]].Seed), StopRelChange: st.StopRelChange})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fail(err)
+		}
+		return fail(sweep.Permanent(err))
+	}
+	for m, j := range live {
+		h := hs[m]
+		h.LambdaMax, h.EtaCrit, h.LRFactor = lms[m], 2*float64(n*k)/lms[m], sts[j].EtaFrac
+		res[j], errs[j] = trainResult(h, sts[j])
+	}
+	return res, errs
+}
+
 func costTrain(c sweep.Cell) (sweep.Cost, bool) {
+	sec, mem, kmem, data, ok := trainCost(c, costTrainFLOPs)
+	return sweep.Cost{Seconds: sec, MemoryBytes: mem + kmem + data}, ok
+}
+
+// costTrainGroup estimates the cells trained as one ensemble: every
+// member's steps at the ensemble's rate and its analytic kernel, and the
+// memory of all members with one kernel and the data held at a time.
+func costTrainGroup(cs []sweep.Cell) (sweep.Cost, bool) {
+	var c sweep.Cost
+	var kmax, data int64
+	for _, cell := range cs {
+		sec, mem, kmem, d, ok := trainCost(cell, costEnsembleFLOPs)
+		if !ok {
+			return sweep.Cost{}, false
+		}
+		c.Seconds += sec
+		c.MemoryBytes += mem
+		kmax, data = max(kmax, kmem), d
+	}
+	c.MemoryBytes += kmax + data
+	return c, true
+}
+
+// trainCost is the time of a "train" cell whose steps run at rate FLOP/s
+// (with its analytic kernel), and the memory of its network, its kernel
+// and its data.
+func trainCost(c sweep.Cell, rate float64) (sec float64, mem, kmem, data int64, ok bool) {
 	st := trainSettings{DataSettings: DefaultDataSettings(), Steps: 4096}
 	in, flops, mem, ok := cellNetCost(c, &st, &st.DataSettings)
 	if !ok {
-		return sweep.Cost{}, false
+		return 0, 0, 0, 0, false
 	}
 	ksec, kmem := kernelCost(c.Spec, in, st.NTrain)
-	sec := 3*flops*float64(st.NTrain)*float64(st.Steps)/costTrainFLOPs + ksec
+	sec = 3*flops*float64(st.NTrain)*float64(st.Steps)/rate + ksec
 	if st.KernelChange {
-		sec += 2 * float64(c.Spec.Outputs) * 3 * flops * float64(st.NTrain) / costTrainFLOPs
+		sec += 2 * float64(c.Spec.Outputs) * 3 * flops * float64(st.NTrain) / rate
 	}
-	return sweep.Cost{Seconds: sec, MemoryBytes: mem + kmem + st.memory()}, true
+	return sec, mem, kmem, st.memory(), true
 }
 
 // AnalyticLambdaMax is the largest eigenvalue of the analytic per-logit

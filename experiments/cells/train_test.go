@@ -2,6 +2,7 @@ package cells
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,4 +81,122 @@ func TestTrainCell(t *testing.T) {
 			t.Errorf("%s: error %v, want a permanent failure", name, err)
 		}
 	}
+}
+
+// TestTrainGroup: "train" cells that differ in sw2, init and eta_frac are
+// trained as one ensemble per depth, and every cell's result equals the
+// cell run alone (train.Run on its own network) to 1e-12 relative, the
+// diverged members included; a run that computed part of a group resumes
+// with only the missing cells.
+func TestTrainGroup(t *testing.T) {
+	f := sweep.File{
+		Spec:  spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: 32, SW2: 1, SB2: 0.1},
+		Grid:  map[string]sweep.Axis{"depth": intValues(1, 3), "sw2": floatValues(1.5, 2.5), "init": intValues(0, 1), "eta_frac": floatValues(0.5, 3)},
+		Order: []string{"depth", "sw2", "init", "eta_frac"}, Kinds: []string{"train"}, Seed: 4,
+		Settings: map[string]any{"dataset": "mnist", "n_train": 16, "n_test": 16, "steps": 64, "times": []any{1.0, 64.0}, "stop_rel_change": 1e-9},
+	}
+	s, err := sweep.New(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := s.Estimate(); e.Groups != 2 || e.LargestGroup != 8 {
+		t.Errorf("plan: %d groups, largest %d; want one group of 8 per depth", e.Groups, e.LargestGroup)
+	}
+	ctx := context.Background()
+	alone := t.TempDir()
+	for i := range s.Len() {
+		if _, err := s.Run(ctx, sweep.RunOptions{Results: alone, Cells: []int{i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grouped := t.TempDir()
+	if sum, err := s.Run(ctx, sweep.RunOptions{Results: grouped, Cells: []int{0, 1, 2}}); err != nil || sum.Computed != 3 {
+		t.Fatalf("partial grouped run: %v, %v", sum, err)
+	}
+	sum, err := s.Run(ctx, sweep.RunOptions{Results: grouped})
+	if err != nil || sum.Computed != 13 || sum.Skipped != 3 {
+		t.Fatalf("resumed grouped run: %v, %v; want 13 computed, 3 skipped", sum, err)
+	}
+	identical, diverged := 0, 0
+	for i := range s.Len() {
+		a, err := s.ReadCell(alone, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := s.ReadCell(grouped, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantGroup := 8 // the depth-3 group, computed in one go
+		switch {
+		case i < 3:
+			wantGroup = 3 // the partial run
+		case i < 8:
+			wantGroup = 5 // the rest of the depth-1 group
+		}
+		if g.Group != wantGroup {
+			t.Errorf("cell %d computed in a group of %d, want %d", i, g.Group, wantGroup)
+		}
+		if a.Status != g.Status || a.Reason != g.Reason {
+			t.Errorf("cell %d: %s (%s) in a group, %s (%s) alone", i, g.Status, g.Reason, a.Status, a.Reason)
+		}
+		if a.Status == sweep.StatusDiverged {
+			diverged++
+		}
+		ka, kg := a.Results["train"], g.Results["train"]
+		same := len(ka.Scalars) == len(kg.Scalars) && len(ka.Arrays) == len(kg.Arrays)
+		for name, v := range ka.Scalars {
+			w, ok := kg.Scalars[name]
+			if !ok || !sameValue(float64(w), float64(v)) {
+				t.Errorf("cell %d %s: %v in a group, %v alone", i, name, w, v)
+			}
+			same = same && ok && (w == v || math.IsNaN(float64(w)) && math.IsNaN(float64(v)))
+		}
+		for name, v := range ka.Arrays {
+			w := kg.Arrays[name]
+			if len(w.Data) != len(v.Data) {
+				t.Errorf("cell %d %s: %d values in a group, %d alone", i, name, len(w.Data), len(v.Data))
+				continue
+			}
+			for j := range v.Data {
+				if !sameValue(float64(w.Data[j]), float64(v.Data[j])) {
+					t.Errorf("cell %d %s[%d]: %v in a group, %v alone", i, name, j, w.Data[j], v.Data[j])
+				}
+				same = same && (w.Data[j] == v.Data[j] || math.IsNaN(float64(w.Data[j])) && math.IsNaN(float64(v.Data[j])))
+			}
+		}
+		if same {
+			identical++
+		}
+	}
+	t.Logf("%d of %d cells bit-identical in a group and alone; %d diverged", identical, s.Len(), diverged)
+	if diverged != 8 {
+		t.Errorf("%d cells diverged, want the 8 at 3 eta_crit", diverged)
+	}
+}
+
+func intValues(v ...int) sweep.Axis {
+	a := sweep.Axis{}
+	for _, x := range v {
+		a.Values = append(a.Values, float64(x))
+	}
+	return a
+}
+
+func floatValues(v ...float64) sweep.Axis {
+	a := sweep.Axis{}
+	for _, x := range v {
+		a.Values = append(a.Values, x)
+	}
+	return a
+}
+
+// sameValue: equal to 1e-12 relative (the ensemble's passes do a lone
+// network's arithmetic; the tolerance allows a BLAS that orders sums
+// differently across shapes), or both NaN.
+func sameValue(got, want float64) bool {
+	if math.IsNaN(got) || math.IsNaN(want) {
+		return math.IsNaN(got) && math.IsNaN(want)
+	}
+	return got == want || relClose(got, want, 1e-12)
 }

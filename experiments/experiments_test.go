@@ -497,7 +497,7 @@ func TestTrainabilityDepthScales(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("ordered: %s; chaotic: %s", limitList(l.OrdSW2, l.OrdDepth, l.OrdRatio), limitList(l.ChSW2, l.ChDepth, l.ChRatio))
+	t.Logf("ordered: %s; chaotic: %s", limitList(l.OrdSW2, l.OrdDepth, l.OrdXi, "xi_1"), limitList(l.ChSW2, l.ChDepth, l.ChXi, "xi_*"))
 	check := func(side string, sw2 []float64, d []int, r []float64, lo, hi float64) {
 		found := 0
 		for i := range sw2 {

@@ -20,13 +20,14 @@ import (
 
 // TestTrainabilityPlan runs the sweep-backed trainability figure on a tiny
 // grid and checks it against the direct computation of the quick scale:
-// the per-cell sweep results (one theory.Compute per cell, one training run
-// per cell) must equal the maps computed in one pass. The theory rows, one
+// the per-cell sweep results (one theory.Compute per cell; the train cells
+// of one depth, two seeds each, trained as one ensemble group) must equal
+// the maps computed in one pass, seed means included. The theory rows, one
 // network's expected accuracy, must also equal the closed-form computation
 // of erfExpected to 1e-7 (two quadratures of the same integral).
 func TestTrainabilityPlan(t *testing.T) {
 	g := TrainabilityGrid{SW2: []float64{1, 2.5}, Depths: []int{1, 6}, Times: []float64{1, 64}, SB2: 0.18, NTrain: 20, NTest: 20, EtaFrac: 0.5}
-	tg := TrainedGrid{TrainabilityGrid: g, Width: 32, Steps: 64}
+	tg := TrainedGrid{TrainabilityGrid: g, Width: 32, Steps: 64, Seeds: 2, StopRelChange: 1e-12}
 	tg.Depths = []int{1, 2}
 	cfg := Config{Dataset: datasets.MNIST, Seed: 3}
 	plan, err := trainabilityPlan(cfg, g, tg)
@@ -42,7 +43,7 @@ func TestTrainabilityPlan(t *testing.T) {
 	}
 	partial := noRun
 	partial.Partial = true
-	if res, err := runPlan("trainability", dir, partial, plan); err != nil || !res.Incomplete || !strings.HasPrefix(res.Caption.Observed, "PARTIAL: 8 of the 8 sweep cells") || !strings.HasPrefix(res.Figure.Title, "PARTIAL") {
+	if res, err := runPlan("trainability", dir, partial, plan); err != nil || !res.Incomplete || !strings.HasPrefix(res.Caption.Observed, "PARTIAL: 12 of the 12 sweep cells") || !strings.HasPrefix(res.Figure.Title, "PARTIAL") {
 		t.Fatalf("partial drawing without results: incomplete %v, title %q, caption %q, error %v", res.Incomplete, res.Figure.Title, res.Caption.Observed, err)
 	}
 	res, err := runPlan("trainability", dir, cfg, plan)

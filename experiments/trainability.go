@@ -82,7 +82,7 @@ func trainabilityGrid(scale string) TrainabilityGrid {
 	}
 	g.SW2 = linspace(0.5, 3, 12)
 	g.NTrain, g.NTest = 64, 64
-	g.Times = []float64{1, 8, 64, 1024, 4096}
+	g.Times = []float64{1, 8, 64, 256, 4096}
 	g.Depths = []int{1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64}
 	g.Draws = 200
 	tg := trainedGrid(scale, g)
@@ -107,6 +107,18 @@ type TrainabilityMaps struct {
 	MeanTrain, MeanTest [][][]float64
 	Seeds               int
 	Chance              float64 // 1/classes
+	// Stops lists the trained networks that stopped early because their
+	// loss stopped changing (TrainedGrid.StopRelChange); their later
+	// times repeat the values of the step where they stopped.
+	Stops []EarlyStop
+}
+
+// EarlyStop is a trained network that stopped early: its cell, its
+// initialization index and the step where its loss stopped changing.
+type EarlyStop struct {
+	SW2         float64
+	Depth, Init int
+	Step        int
 }
 
 // newMaps returns maps on g with every cell NaN; withMean also allocates
@@ -449,17 +461,35 @@ func ratio(d int, xi float64) float64 {
 	return float64(d) / xi
 }
 
-// limitList formats "sw2: depth (depth/xi)" for the limits found.
-func limitList(sw2 []float64, d []int, r []float64) string {
+// limitList formats "sw2: depth (8 xi = v)" for the limits found, each
+// beside eight of its depth scales xi (8 xi_1 or 8 xi_*, named by scale).
+func limitList(sw2 []float64, d []int, xi []float64, scale string) string {
 	var parts []string
 	for i := range sw2 {
-		if d[i] == 0 {
-			parts = append(parts, fmt.Sprintf("%.2f: none", sw2[i]))
-			continue
+		depth := "none"
+		if d[i] != 0 {
+			depth = fmt.Sprint(d[i])
 		}
-		parts = append(parts, fmt.Sprintf("%.2f: %d (%.1f)", sw2[i], d[i], r[i]))
+		parts = append(parts, fmt.Sprintf("%.2f: %s (8 %s = %.1f)", sw2[i], depth, scale, 8*xi[i]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// stopList summarizes the networks that stopped early.
+func stopList(stops []EarlyStop, networks int, tol float64) string {
+	if len(stops) == 0 {
+		return fmt.Sprintf("No trained network stopped early (rule: loss change below %g of itself in a step). ", tol)
+	}
+	var parts []string
+	for i, st := range stops {
+		if i == 8 {
+			parts = append(parts, fmt.Sprintf("... %d more", len(stops)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("sw2 %.2f depth %d seed %d at step %d", st.SW2, st.Depth, st.Init, st.Step))
+	}
+	return fmt.Sprintf("%d of %d trained networks stopped early because their loss changed by less than %g of itself in a step (their later times repeat that step): %s. ",
+		len(stops), networks, tol, strings.Join(parts, "; "))
 }
 
 // trainabilityCaption summarizes the maps at the last time the trained
@@ -477,8 +507,8 @@ func trainabilityCaption(maps, trained TrainabilityMaps, tg TrainedGrid, note st
 		if err != nil || it < 0 {
 			return ""
 		}
-		return fmt.Sprintf("%s at t = %g: training fails (train accuracy below 0.9) on the ordered side at depth (depth/xi_1) %s; test accuracy reaches chance + 5 points on the chaotic side at depth (depth/xi_*) %s; median ratios %.1f and %.1f. ",
-			who, m.Grid.Times[it], limitList(l.OrdSW2, l.OrdDepth, l.OrdRatio), limitList(l.ChSW2, l.ChDepth, l.ChRatio), median(l.OrdRatio), median(l.ChRatio))
+		return fmt.Sprintf("%s at t = %g: training fails (train accuracy below 0.9) on the ordered side at depth %s; test accuracy reaches chance + 5 points on the chaotic side at depth %s; median depth/xi_1 %.1f and depth/xi_* %.1f. ",
+			who, m.Grid.Times[it], limitList(l.OrdSW2, l.OrdDepth, l.OrdXi, "xi_1"), limitList(l.ChSW2, l.ChDepth, l.ChXi, "xi_*"), median(l.OrdRatio), median(l.ChRatio))
 	}
 	last := lastRun(tg.Times, tg.Steps)
 	itTheory := -1
@@ -490,6 +520,9 @@ func trainabilityCaption(maps, trained TrainabilityMaps, tg TrainedGrid, note st
 		obs += describe("Theory", maps, itTheory)
 	}
 	obs += describe(fmt.Sprintf("Trained (width %d, mean of %d seeds)", tg.Width, trained.Seeds), trained, last)
+	if tg.StopRelChange > 0 {
+		obs += stopList(trained.Stops, len(tg.SW2)*len(tg.Depths)*trained.Seeds, tg.StopRelChange)
+	}
 	if ch := len(g.SW2) - 1; len(g.Depths) > 0 {
 		deep := len(g.Depths) - 1
 		it := len(g.Times) - 1
@@ -574,7 +607,22 @@ func trainabilityPlan(cfg Config, g TrainabilityGrid, tg TrainedGrid) (SweepPlan
 			timesRun = append(timesRun, t)
 		}
 	}
-	trainFile := file("train", tg.TrainabilityGrid, tg.Width, map[string]any{"steps": tg.Steps, "times": timesRun})
+	trainExtra := map[string]any{"steps": tg.Steps, "times": timesRun}
+	if tg.StopRelChange > 0 {
+		trainExtra["stop_rel_change"] = tg.StopRelChange
+	}
+	trainFile := file("train", tg.TrainabilityGrid, tg.Width, trainExtra)
+	if tg.Seeds > 1 {
+		// The seeds of the direct path are initializations on one data
+		// subset: the init setting, fastest, so that a cell's seeds are
+		// consecutive cells of one ensemble group.
+		inits := make([]int, tg.Seeds)
+		for j := range inits {
+			inits[j] = j
+		}
+		trainFile.Grid["init"] = intAxis(inits)
+		trainFile.Order = append(trainFile.Order, "init")
+	}
 	return SweepPlan{
 		Files: []sweep.File{file("theory-gd", g, 0, nil), trainFile},
 		Draw: func(tables []sweep.Table) (Result, error) {
@@ -591,25 +639,45 @@ func trainabilityPlan(cfg Config, g TrainabilityGrid, tg TrainedGrid) (SweepPlan
 }
 
 // mapsFromTable fills accuracy maps on grid g from a gathered table with
-// axes sw2 and depth: the columns theory-gd.expected_{train,test}_acc_t<T>
-// (the expected accuracy of one network) of "theory-gd" cells, and
-// train.{train,test}_acc_t<T> of "train" cells (one seed per cell).
+// axes sw2, depth and (for "train" cells) optionally init: the columns
+// theory-gd.expected_{train,test}_acc_t<T> (the expected accuracy of one
+// network) of "theory-gd" cells, and the mean and sample SD over the inits
+// of train.{train,test}_acc_t<T> of "train" cells (finite values only, as
+// TrainedTrainability), with their early stops (train.stopped_at).
 func mapsFromTable(g TrainabilityGrid, t sweep.Table, kind string) TrainabilityMaps {
 	m := newMaps(g, spec.DefaultOutputs, false) // the cells' spec has the default outputs
 	prefix := ""
 	if kind == "theory-gd" {
 		prefix = "expected_"
 	}
+	type at struct{ it, id, is int }
+	trains, tests := map[at][]float64{}, map[at][]float64{}
 	for _, r := range t.Rows {
 		is := nearest(g.SW2, r.Params["sw2"])
 		id := nearest(intsToFloats(g.Depths), r.Params["depth"])
 		if is < 0 || id < 0 {
 			continue
 		}
-		for it, tm := range g.Times {
-			m.Train[it][id][is] = column(r, fmt.Sprintf("%s.%strain_acc_t%g", kind, prefix, tm))
-			m.Test[it][id][is] = column(r, fmt.Sprintf("%s.%stest_acc_t%g", kind, prefix, tm))
+		init, _ := r.Params["init"].(float64)
+		m.Seeds = max(m.Seeds, int(init)+1)
+		if v := column(r, kind+".stopped_at"); !math.IsNaN(v) {
+			m.Stops = append(m.Stops, EarlyStop{SW2: g.SW2[is], Depth: g.Depths[id], Init: int(init), Step: int(v)})
 		}
+		for it, tm := range g.Times {
+			k := at{it, id, is}
+			if v := column(r, fmt.Sprintf("%s.%strain_acc_t%g", kind, prefix, tm)); !math.IsNaN(v) {
+				trains[k] = append(trains[k], v)
+			}
+			if v := column(r, fmt.Sprintf("%s.%stest_acc_t%g", kind, prefix, tm)); !math.IsNaN(v) {
+				tests[k] = append(tests[k], v)
+			}
+		}
+	}
+	for k, v := range trains {
+		m.Train[k.it][k.id][k.is], m.TrainSD[k.it][k.id][k.is] = meanSD(v)
+	}
+	for k, v := range tests {
+		m.Test[k.it][k.id][k.is], m.TestSD[k.it][k.id][k.is] = meanSD(v)
 	}
 	return m
 }
@@ -619,35 +687,33 @@ func mapsFromTable(g TrainabilityGrid, t sweep.Table, kind string) TrainabilityM
 // the analytic NTK on the training inputs (the same step rule as the theory
 // maps, so the time axes agree). Every cell trains Seeds networks
 // (initializations ntkempirical.SeedSource(seed, j), j < Seeds; 0 means 1).
+// StopRelChange > 0 lets a network whose loss changes by at most that
+// fraction of itself in a step stop there (train.Options.StopRelChange).
 type TrainedGrid struct {
 	TrainabilityGrid
-	Width int
-	Steps int // the last of Times that is <= Steps is the last one run
-	Seeds int
+	Width         int
+	Steps         int // the last of Times that is <= Steps is the last one run
+	Seeds         int
+	StopRelChange float64
 }
 
 // trainedGrid is the finite-network grid of a scale. At quick scale the
-// networks train on the theory grid's points, at three of its sw2 (two
-// ordered ones whose 8 xi_1 lies within the depths, one chaotic), depths
-// 1-32 by doubling, 4 seeds, width 64, 1024 steps. The budget fixes that
-// grid: one step of a width-64 network on 64 points is about 2 x 3 x 64^3
-// = 1.6 MFLOP per layer, so 3 sw2 x 4 seeds x 63 layers are 1.2 TFLOP
-// for 1024 steps, which the stacked ensembles (about 10 GFLOP/s per
-// core at these small matrices) train in about a minute on 2 cores; the
-// 12 sw2 of the theory rows would take four times longer than the whole
-// quick report may.
+// networks train on the theory grid's points and sw2 values (all 12),
+// depths 1-32 by doubling, 4 seeds, width 64, 256 steps, a network stopping
+// once its loss changes by less than 1e-12 of itself per step. The budget
+// fixes the steps: one step of a member costs 2 x 3 x 64 x (784 x 64 x 2/3
+// + (L-1) 64^2 + 64 x 10) FLOPs on 64 points, 168 MFLOP for one network of
+// each depth, so the 48 networks per depth are 8.1 GFLOP a step: 8.3
+// TFLOP for 1024 steps. The stacked ensembles run these small matrices
+// at about 8 GFLOP per CPU-second (the erf and its derivative cost about
+// as much as the 64 x 64 products), so 1024 steps would take 15 CPU-
+// minutes, three times the whole quick report; 256 steps take about 3.5.
 func trainedGrid(scale string, base TrainabilityGrid) TrainedGrid {
-	g := TrainedGrid{TrainabilityGrid: base, Width: 64, Steps: 1024, Seeds: 4}
+	g := TrainedGrid{TrainabilityGrid: base, Width: 64, Steps: 256, Seeds: 4, StopRelChange: 1e-12}
 	g.Draws, g.DrawSW2, g.DrawDepths = 0, nil, nil
-	g.SW2 = nil
-	for _, i := range []int{0, 2, 9} {
-		if i < len(base.SW2) {
-			g.SW2 = append(g.SW2, base.SW2[i])
-		}
-	}
 	g.Depths = []int{1, 2, 4, 8, 16, 32}
 	if scale == Paper {
-		g.Width, g.Steps, g.Seeds = 512, 4096, 1
+		g.Width, g.Steps, g.Seeds, g.StopRelChange = 512, 4096, 1, 0
 		g.SW2 = linspace(0.5, 3, 11)
 		g.Depths = []int{1, 2, 4, 8, 12, 16, 24, 32, 48}
 		g.NTrain, g.NTest = 256, 256
@@ -672,8 +738,9 @@ func analyticEtaCrit(s spec.Spec, x npy.Array) (float64, error) {
 
 // TrainedTrainability trains g.Seeds networks per (depth, sw2) cell, all
 // networks of one depth together as one stacked ensemble (nets.Ensemble,
-// train.RunEnsemble: each member follows train.Run's trajectory), and
-// records the mean and the sample standard deviation over seeds of their
+// train.RunEnsemble: each member follows train.Run's trajectory, stopping
+// early as g.StopRelChange allows), and records the mean and the sample
+// standard deviation over seeds of their
 // train and test accuracy at each of g.Times up to g.Steps (NaN beyond).
 // A network that diverges is left out of its cell's mean (all diverged:
 // NaN).
@@ -705,11 +772,16 @@ func TrainedTrainability(ctx context.Context, g TrainedGrid, xTr, xTe npy.Array,
 		if err != nil {
 			return maps, fmt.Errorf("depth %d: %w", depth, err)
 		}
-		hs, err := train.RunEnsemble(ctx, e, data, train.EnsembleOptions{Steps: g.Steps, LR: lr, Seed: seed})
+		hs, err := train.RunEnsemble(ctx, e, data, train.EnsembleOptions{Steps: g.Steps, LR: lr, Seed: seed, StopRelChange: g.StopRelChange})
 		if err != nil {
 			return maps, fmt.Errorf("training depth %d: %w", depth, err)
 		}
-		for is := range g.SW2 {
+		for is, sw2 := range g.SW2 {
+			for j, h := range hs[is*seeds : (is+1)*seeds] {
+				if h.StoppedAt > 0 {
+					maps.Stops = append(maps.Stops, EarlyStop{SW2: sw2, Depth: depth, Init: j, Step: h.StoppedAt})
+				}
+			}
 			for it, t := range g.Times {
 				var tr, te []float64
 				for _, h := range hs[is*seeds : (is+1)*seeds] {

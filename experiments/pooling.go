@@ -373,13 +373,15 @@ func poolingPlan(cfg Config, st poolingSetup) (SweepPlan, error) {
 	trainSt := settings(map[string]any{"steps": st.Steps, "times": []any{float64(st.Steps)}, "eta_frac": st.EtaFrac})
 	fcn, cnn := base, base
 	fcn.Width, cnn.Width = st.Width, st.Channels
+	// The train cells of one architecture and depth are consecutive: one
+	// ensemble group, also within a cluster task's consecutive cells.
 	files := []sweep.File{
 		{Name: "pooling-theory", Spec: base, Grid: map[string]sweep.Axis{"arch": archAxis(poolingArchs...), "sw2": floatAxis(sw2)},
 			Order: []string{"arch", "sw2"}, Kinds: []string{"pooling-theory"}, Settings: settings(map[string]any{"steps": st.Steps, "eta_frac": st.EtaFrac}), Seed: int64(cfg.Seed)},
 		{Name: "pooling-train-fcn", Spec: fcn, Grid: map[string]sweep.Axis{"sw2": floatAxis(sw2), "depth": intAxis(st.Depths)},
-			Order: []string{"sw2", "depth"}, Kinds: []string{"train"}, Settings: trainSt, Seed: int64(cfg.Seed)},
+			Order: []string{"depth", "sw2"}, Kinds: []string{"train"}, Settings: trainSt, Seed: int64(cfg.Seed)},
 		{Name: "pooling-train-cnn", Spec: cnn, Grid: map[string]sweep.Axis{"arch": archAxis(spec.CNNF, spec.CNNGAP), "sw2": floatAxis(sw2), "depth": intAxis(st.Depths)},
-			Order: []string{"arch", "sw2", "depth"}, Kinds: []string{"train"}, Settings: trainSt, Seed: int64(cfg.Seed)},
+			Order: []string{"arch", "depth", "sw2"}, Kinds: []string{"train"}, Settings: trainSt, Seed: int64(cfg.Seed)},
 	}
 	return SweepPlan{Files: files, Draw: func(tables []sweep.Table) (Result, error) {
 		r := poolingResult{NTrain: st.NTrain, NTrainNet: st.NTrain, Chance: 1 / float64(spec.DefaultOutputs), Seeds: 1}

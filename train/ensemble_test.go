@@ -61,41 +61,21 @@ func TestEnsembleMatchesRun(t *testing.T) {
 			t.Run(tc.name+"-"+md.name, func(t *testing.T) {
 				data := imageData(5, 8, 8, tc.inShape, 2) // as many test as training points: one batch size
 				var specs []spec.Spec
-				var rngs []*rand.Rand
 				factors := []float64{0.5, 0.9, 20}
 				for m := range factors {
 					sm := tc.s
 					sm.SW2 += 0.2 * float64(m)
 					sm.SB2 += 0.03 * float64(m)
 					specs = append(specs, sm)
-					rngs = append(rngs, memberSource(40, m))
 				}
-				e, err := nets.NewEnsemble(specs, tc.inShape, rngs)
-				if err != nil {
-					t.Fatal(err)
-				}
-				lrs := make([]float64, len(specs))
-				for m := range specs {
-					lm, err := EmpiricalLambdaMax(e.Member(m), data.XTrain, 100, 1)
-					if err != nil {
-						t.Fatal(err)
-					}
-					lrs[m] = factors[m] * 2 * float64(8*2) / lm
-				}
+				e, lrs := stepEnsemble(t, specs, factors, tc.inShape, data)
 				const steps = 100
 				hs, err := RunEnsemble(context.Background(), e, data, EnsembleOptions{Steps: steps, LR: lrs, Batch: md.batch, Chunk: md.chunk, Seed: 3})
 				if err != nil {
 					t.Fatal(err)
 				}
 				for m := range specs {
-					alone, err := nets.New(specs[m], tc.inShape, memberSource(40, m))
-					if err != nil {
-						t.Fatal(err)
-					}
-					want, err := Run(context.Background(), alone, data, Options{Steps: steps, LR: lrs[m], Batch: md.batch, Chunk: md.chunk, Seed: 3}, nil)
-					if err != nil {
-						t.Fatal(err)
-					}
+					want, alone := runAlone(t, specs[m], tc.inShape, m, data, Options{Steps: steps, LR: lrs[m], Batch: md.batch, Chunk: md.chunk, Seed: 3})
 					compareHistories(t, m, hs[m], want)
 					if want.Status == Done {
 						compareParams(t, m, e.Params(m), alone.Params())
@@ -118,24 +98,8 @@ func TestEnsembleStopsEarly(t *testing.T) {
 	tc := ensembleCases()[0]
 	data := imageData(5, 8, 8, tc.inShape, 2)
 	factors := []float64{0.02, 0.05}
-	var specs []spec.Spec
-	var rngs []*rand.Rand
-	for m := range factors {
-		specs = append(specs, tc.s)
-		rngs = append(rngs, memberSource(40, m))
-	}
-	e, err := nets.NewEnsemble(specs, tc.inShape, rngs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lrs := make([]float64, len(specs))
-	for m := range specs {
-		lm, err := EmpiricalLambdaMax(e.Member(m), data.XTrain, 100, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lrs[m] = factors[m] * 2 * float64(8*2) / lm
-	}
+	e, lrs := stepEnsemble(t, []spec.Spec{tc.s, tc.s}, factors, tc.inShape, data)
+	specs := []spec.Spec{tc.s, tc.s}
 	// Once its fast modes are gone, a member's loss falls by a fraction
 	// 1 - (1 - eta lambda_min/(N k))^2 of itself per step: below 1% for
 	// the first (at 0.02 eta_crit) within the run, later for the second
@@ -146,14 +110,7 @@ func TestEnsembleStopsEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for m := range specs {
-		alone, err := nets.New(specs[m], tc.inShape, memberSource(40, m))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := Run(context.Background(), alone, data, Options{Steps: steps, LR: lrs[m], StopRelChange: tol}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		want, alone := runAlone(t, specs[m], tc.inShape, m, data, Options{Steps: steps, LR: lrs[m], StopRelChange: tol})
 		compareHistories(t, m, hs[m], want)
 		alone.Close()
 	}
@@ -178,6 +135,46 @@ func TestEnsembleStopsEarly(t *testing.T) {
 			t.Errorf("member %d: %s, last point at %d, stop point %+v: want done, every logged step to %d and the stop step", m, h.Status, h.Last().Step, at, steps)
 		}
 	}
+}
+
+// runAlone trains member m's network alone (drawn as stepEnsemble draws
+// it) by Run with opt; the caller closes the net.
+func runAlone(t *testing.T, s spec.Spec, inShape []int, m int, data Data, opt Options) (*History, *nets.Net) {
+	t.Helper()
+	net, err := nets.New(s, inShape, memberSource(40, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Run(context.Background(), net, data, opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, net
+}
+
+// stepEnsemble returns the ensemble of specs, member m drawn from
+// memberSource(40, m), and each member's step size factors[m] eta_crit with
+// eta_crit = 2 N k / lambda_max of its empirical NTK on data (8 points, 2
+// outputs).
+func stepEnsemble(t *testing.T, specs []spec.Spec, factors []float64, inShape []int, data Data) (*nets.Ensemble, []float64) {
+	t.Helper()
+	var rngs []*rand.Rand
+	for m := range specs {
+		rngs = append(rngs, memberSource(40, m))
+	}
+	e, err := nets.NewEnsemble(specs, inShape, rngs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lrs := make([]float64, len(specs))
+	for m := range specs {
+		lm, err := EmpiricalLambdaMax(e.Member(m), data.XTrain, 100, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lrs[m] = factors[m] * 2 * float64(8*2) / lm
+	}
+	return e, lrs
 }
 
 func compareHistories(t *testing.T, m int, got, want *History) {

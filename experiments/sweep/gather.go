@@ -169,18 +169,7 @@ func (t Table) WriteJSON(w io.Writer) error {
 	}
 	for i, r := range t.Rows {
 		jr := rowJSON{Index: r.Index, Params: r.Params, Status: r.Status, Reason: r.Reason, Seconds: r.Seconds}
-		if len(r.Values) > 0 {
-			jr.Values = make(map[string]Float, len(r.Values))
-			for k, v := range r.Values {
-				jr.Values[k] = Float(v)
-			}
-		}
-		if len(r.Arrays) > 0 {
-			jr.Arrays = make(map[string]ArrayValue, len(r.Arrays))
-			for k, a := range r.Arrays {
-				jr.Arrays[k] = toArrayValue(a)
-			}
-		}
+		jr.Values, jr.Arrays = fileValues(r.Values, r.Arrays)
 		out.Rows[i] = jr
 	}
 	enc := json.NewEncoder(w)

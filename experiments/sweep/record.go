@@ -100,6 +100,26 @@ type ArrayValue struct {
 	Data  []Float `json:"data"`
 }
 
+// fileValues converts named scalars and arrays to their file form (nil
+// for an empty map, so that it is left out).
+func fileValues(scalars map[string]float64, arrays map[string]npy.Array) (map[string]Float, map[string]ArrayValue) {
+	var fs map[string]Float
+	var as map[string]ArrayValue
+	if len(scalars) > 0 {
+		fs = make(map[string]Float, len(scalars))
+		for k, v := range scalars {
+			fs[k] = Float(v)
+		}
+	}
+	if len(arrays) > 0 {
+		as = make(map[string]ArrayValue, len(arrays))
+		for k, a := range arrays {
+			as[k] = toArrayValue(a)
+		}
+	}
+	return fs, as
+}
+
 func toArrayValue(a npy.Array) ArrayValue {
 	d := make([]Float, len(a.Data))
 	for i, v := range a.Data {

@@ -382,18 +382,7 @@ func addKind(rec *Record, name string, res Result, err error, seconds float64) e
 	if kr.Status != StatusOK && kr.Status != StatusDiverged {
 		return fail(fmt.Sprintf("%s: returned status %q (want ok or diverged)", name, kr.Status))
 	}
-	if len(res.Scalars) > 0 {
-		kr.Scalars = make(map[string]Float, len(res.Scalars))
-		for n, v := range res.Scalars {
-			kr.Scalars[n] = Float(v)
-		}
-	}
-	if len(res.Arrays) > 0 {
-		kr.Arrays = make(map[string]ArrayValue, len(res.Arrays))
-		for n, a := range res.Arrays {
-			kr.Arrays[n] = toArrayValue(a)
-		}
-	}
+	kr.Scalars, kr.Arrays = fileValues(res.Scalars, res.Arrays)
 	rec.Results[name] = kr
 	if kr.Status == StatusDiverged && rec.Status == StatusOK {
 		rec.Status = StatusDiverged

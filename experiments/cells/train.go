@@ -294,13 +294,19 @@ func costTrain(c sweep.Cell) (sweep.Cost, bool) {
 }
 
 // costTrainGroup estimates the cells trained as one ensemble: every
-// member's steps at the ensemble's rate and its analytic kernel, and the
-// memory of all members with one kernel and the data held at a time.
+// member's steps and its analytic kernel, and the memory of all members
+// with one kernel and the data held at a time. Members narrower than 256
+// units or channels run at the ensembles' measured rate for small
+// matrices, wider ones at a lone network's.
 func costTrainGroup(cs []sweep.Cell) (sweep.Cost, bool) {
 	var c sweep.Cost
 	var kmax, data int64
 	for _, cell := range cs {
-		sec, mem, kmem, d, ok := trainCost(cell, costEnsembleFLOPs)
+		rate := costTrainFLOPs
+		if cell.Spec.Width < 256 {
+			rate = costEnsembleFLOPs
+		}
+		sec, mem, kmem, d, ok := trainCost(cell, rate)
 		if !ok {
 			return sweep.Cost{}, false
 		}

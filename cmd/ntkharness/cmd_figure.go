@@ -76,7 +76,7 @@ func (f figureFlags) config(name string) (experiments.Config, error) {
 		return experiments.Config{}, usagef("%s: --workers %d: want at least 1", name, *f.workers)
 	}
 	if err := atomicfile.CheckDir(*f.out); err != nil {
-		return experiments.Config{}, fmt.Errorf("%s: --out: %v", name, err)
+		return experiments.Config{}, fmt.Errorf("--out: %v", err)
 	}
 	cfg := experiments.Config{Scale: *f.scale, Dataset: *f.dataset, CIFAR10: *f.cifar10, Seed: *f.seed,
 		Results: *f.results, Workers: *f.workers, NoRun: *f.noRun, RetryFailed: *f.retryFailed, Partial: *f.partial, Log: os.Stderr}
@@ -84,7 +84,7 @@ func (f figureFlags) config(name string) (experiments.Config, error) {
 	// cannot be read is an error, and the fallback to MNIST is said once.
 	cfg, note, err := cfg.ResolveData()
 	if err != nil {
-		return cfg, fmt.Errorf("%s: %v", name, err)
+		return cfg, err
 	}
 	if note != "" {
 		fmt.Fprintf(os.Stderr, "ntkharness: %s: %s\n", name, note)

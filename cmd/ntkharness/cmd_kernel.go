@@ -156,7 +156,7 @@ func runKernel(args []string) error {
 		if *x2Path != "" && len(x2.Shape) >= 1 {
 			n2 = x2.Shape[0]
 		}
-		if err := checkTime("kernel", cells.KernelSeconds(s, in, x1.Shape[0], n2), *timeLimit); err != nil {
+		if err := checkTime("kernel", cells.KernelSeconds(s, in, x1.Shape[0], n2), *timeLimit, *quiet); err != nil {
 			return err
 		}
 	}

@@ -208,7 +208,7 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 		if *withTheory {
 			sec += cells.KernelSeconds(ns, in, n1, m)
 		}
-		return checkTime("ntk", sec, *timeLimit)
+		return checkTime("ntk", sec, *timeLimit, *quiet)
 	}
 	var res ntkempirical.Kernel
 	var change *float64

@@ -350,7 +350,7 @@ func runTrain(args []string) error {
 	if hist == nil && !set["lr"] && analytic {
 		sec += cells.KernelSeconds(s, inShape, data.XTrain.Shape[0], 0)
 	}
-	if err := checkTime("train", sec, *timeLimit); err != nil {
+	if err := checkTime("train", sec, *timeLimit, *quiet); err != nil {
 		return err
 	}
 

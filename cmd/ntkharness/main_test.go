@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,6 +49,23 @@ func TestUsageErrors(t *testing.T) {
 		}
 		if strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
 			t.Errorf("%v: error is not one line: %q", tt.args, stderr)
+		}
+	}
+}
+
+// TestErrorsNameTheCommandOnce: main prefixes runtime errors with the
+// command's name, so the messages themselves must not repeat it.
+func TestErrorsNameTheCommandOnce(t *testing.T) {
+	dir := t.TempDir()
+	x, _ := writeToyNpy(t, dir, 200, 256, true)
+	for _, args := range [][]string{
+		{"figure", "phase", "--cifar10", filepath.Join(dir, "nonexistent"), "--out", filepath.Join(dir, "fig")},
+		{"kernel", "--arch", "cnn-gap", "--act", "relu", "--depth", "3", "--sw2", "2", "--sb2", "0.05",
+			"--x1", x, "--time-limit", "1s", "--json"},
+	} {
+		_, stderr, status := runCLI(t, args...)
+		if status == 0 || strings.Contains(stderr, args[0]+": "+args[0]+":") {
+			t.Errorf("%v: status %d, stderr %q: want a failure naming %q once", args, status, stderr, args[0])
 		}
 	}
 }

@@ -12,18 +12,18 @@ const defaultTimeLimit = time.Hour
 
 // checkTime compares a plan's estimated CPU time on one core, spread over
 // the cores in use, with the --time-limit: above a minute the estimate is
-// printed on stderr (so a long run is expected), above the limit the plan is
-// refused before it starts, saying how to raise the limit.
-func checkTime(cmd string, cpuSeconds float64, limit time.Duration) error {
+// printed on stderr (so a long run is expected) unless quiet, above the
+// limit the plan is refused before it starts, saying how to raise the limit.
+func checkTime(cmd string, cpuSeconds float64, limit time.Duration, quiet bool) error {
 	wall := time.Duration(cpuSeconds / float64(max(runtime.GOMAXPROCS(0), 1)) * float64(time.Second))
 	if cpuSeconds > 1e12 || wall < 0 {
 		wall = time.Duration(1<<63 - 1)
 	}
 	if wall > limit {
-		return fmt.Errorf("%s: the plan is estimated to take %s on %d cores, over --time-limit %s: use fewer examples, smaller images or a smaller network, or raise the limit with --time-limit %s",
-			cmd, roughDuration(wall), runtime.GOMAXPROCS(0), limit, roughDuration(2*wall))
+		return fmt.Errorf("the plan is estimated to take %s on %d cores, over --time-limit %s: use fewer examples, smaller images or a smaller network, or raise the limit with --time-limit %s",
+			roughDuration(wall), runtime.GOMAXPROCS(0), limit, roughDuration(2*wall))
 	}
-	if wall > time.Minute {
+	if wall > time.Minute && !quiet {
 		fmt.Fprintf(os.Stderr, "ntkharness: %s: estimated time %s on %d cores\n", cmd, roughDuration(wall), runtime.GOMAXPROCS(0))
 	}
 	return nil

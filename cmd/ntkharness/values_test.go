@@ -124,15 +124,20 @@ func TestCheckTimePrintsEstimate(t *testing.T) {
 	r, w, _ := os.Pipe()
 	os.Stderr = w
 	cores := float64(runtime.GOMAXPROCS(0))
-	errShort := checkTime("kernel", 10*cores, time.Hour)
-	errLong := checkTime("kernel", 600*cores, time.Hour)
+	errShort := checkTime("kernel", 10*cores, time.Hour, false)
+	errLong := checkTime("kernel", 600*cores, time.Hour, false)
+	errQuiet := checkTime("kernel", 900*cores, time.Hour, true)
 	w.Close()
 	os.Stderr = old
 	b, _ := io.ReadAll(r)
-	if errShort != nil || errLong != nil {
-		t.Fatalf("within the limit: %v, %v", errShort, errLong)
+	if errShort != nil || errLong != nil || errQuiet != nil {
+		t.Fatalf("within the limit: %v, %v, %v", errShort, errLong, errQuiet)
 	}
 	if got := string(b); strings.Count(got, "estimated time") != 1 || !strings.Contains(got, "10m0s") {
-		t.Errorf("stderr %q, want one estimate, of the 10-minute plan only", got)
+		t.Errorf("stderr %q, want one estimate, of the 10-minute plan only (none with quiet)", got)
+	}
+	err := checkTime("kernel", 7200*cores, time.Hour, true)
+	if err == nil || strings.HasPrefix(err.Error(), "kernel:") || !strings.Contains(err.Error(), "--time-limit") {
+		t.Errorf("over the limit: %v, want a refusal naming --time-limit without repeating the command (main adds it)", err)
 	}
 }

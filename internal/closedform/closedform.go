@@ -101,8 +101,14 @@ func GD(nngp, ntk *mat.SymDense, y *mat.Dense, etaFrac, t float64) (Outputs, err
 		switch {
 		case math.IsInf(t, 1):
 			h[i] = 1 / l
-		default:
+		case eta*l/nk < 0.5:
+			// Accurate for small eta lambda, where 1 - (1 - x)^t cancels.
 			h[i] = -math.Expm1(t*math.Log1p(-eta*l/nk)) / l
+		default:
+			// The largest mode at eta_crit/2 has x = 1 up to rounding,
+			// which may exceed 1 and make log1p(-x) NaN; (1 - x)^t is
+			// exact enough there.
+			h[i] = (1 - math.Pow(1-eta*l/nk, t)) / l
 		}
 	}
 	var m mat.Dense // V diag(h) V^T

@@ -122,12 +122,13 @@ func (q *Quadrature) newMehlerBasis(vmax float64, k int) *mehlerBasis {
 // coeffs returns the coefficient vectors of the variances vs (row i of a
 // and b: the nt terms of T and of Tdot for vs[i]) and E[phi^2], E[phi'^2]
 // at each.
-func (mb *mehlerBasis) coeffs(vs []float64) (a, b *mat.Dense, ef, eg []float64) {
+// The values of phi are spread over workers goroutines.
+func (mb *mehlerBasis) coeffs(vs []float64, workers int) (a, b *mat.Dense, ef, eg []float64) {
 	n, nz := len(vs), len(mb.z)
 	f, g := mat.NewDense(n, nz, nil), mat.NewDense(n, nz, nil)
 	ef, eg = make([]float64, n), make([]float64, n)
 	fr, gr := f.RawMatrix(), g.RawMatrix()
-	parallelRows(n, runtime.GOMAXPROCS(0), func(i int) {
+	parallelRows(n, workers, func(i int) {
 		s := math.Sqrt(vs[i])
 		fi, gi := fr.Data[i*fr.Stride:i*fr.Stride+nz], gr.Data[i*gr.Stride:i*gr.Stride+nz]
 		for k, zk := range mb.z {
@@ -181,7 +182,7 @@ func (q *Quadrature) termsNeeded(vs []float64, tol float64) int {
 		vmax = math.Max(vmax, v)
 	}
 	mb := q.newMehlerBasis(vmax, mehlerMaxTerms)
-	a, b, ef, eg := mb.coeffs(vs)
+	a, b, ef, eg := mb.coeffs(vs, runtime.GOMAXPROCS(0))
 	need := 0
 	for i := range vs {
 		for _, t := range []struct {
@@ -203,6 +204,26 @@ func (q *Quadrature) termsNeeded(vs []float64, tol float64) int {
 		need = 2*need + 1
 	}
 	return max(need, 1)
+}
+
+// mehlerBasisFor returns the basis for variances up to v: v is rounded up
+// to a power of 2^(1/8), and the basis for that variance, with the terms
+// termsNeeded there for mehlerTol/4, is built once and cached. It returns
+// nil when more than mehlerMaxTerms terms are needed. Callers check the
+// tails of their own variances (below the rounded one they are smaller in
+// practice, but that is not assumed).
+func (q *Quadrature) mehlerBasisFor(v float64) *mehlerBasis {
+	e := math.Ceil(8 * math.Log2(v))
+	if m, ok := q.mehler.Load(e); ok {
+		return m.(*mehlerBasis)
+	}
+	vq := math.Exp2(e / 8)
+	var mb *mehlerBasis
+	if k := q.termsNeeded([]float64{vq}, mehlerTol/4); k > 0 {
+		mb = q.newMehlerBasis(vq, k)
+	}
+	q.mehler.Store(e, mb)
+	return mb
 }
 
 // series returns sum_m x^m a[m] b[m] for len(a) = len(b) a multiple of 4,

@@ -24,7 +24,7 @@ func TestMehlerLayerAccuracy(t *testing.T) {
 		{0.7, 3, 8},
 		{0.01, 14},
 	} {
-		l := newMehlerLayer(act, set, set)
+		l := newMehlerLayer(act, set, set, 2)
 		if l == nil {
 			t.Errorf("variances %v: no Mehler layer", set)
 			continue

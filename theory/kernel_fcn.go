@@ -147,8 +147,11 @@ const commonTol = 1e-12
 
 // newFCNLayer prepares the per-row and per-column constants of one layer.
 // The descriptions activation.Erf and activation.ReLU select their closed
-// forms inlined into the entry loop (erfLayer, reluLayer); with table, a quadrature activation whose variances all agree is
-// tabulated once for the layer.
+// forms inlined into the entry loop (erfLayer, reluLayer). A quadrature
+// activation with a strip rule takes, with table, one correlation table
+// when all variances agree, else the Mehler series (mehlerLayer) or, for
+// variances too large for it, the variance-pair tables; without table (one
+// layer of one pair of images) the Mehler series when it applies.
 func newFCNLayer(act Activation, q1, q2 []float64, table bool) fcnLayer {
 	switch a := act.(type) {
 	case closedForm:
@@ -160,6 +163,11 @@ func newFCNLayer(act Activation, q1, q2 []float64, table bool) fcnLayer {
 		}
 	case *Quadrature:
 		if !table {
+			// One layer of one pair of images: the series' coefficients
+			// cost a few evaluations of phi per pixel, the tables far more.
+			if l := newMehlerLayer(a, q1, q2, 1); l != nil {
+				return l
+			}
 			break
 		}
 		q, ok := commonVariance(q1, q2)
@@ -169,7 +177,7 @@ func newFCNLayer(act Activation, q1, q2 []float64, table bool) fcnLayer {
 			}
 		}
 		if !ok {
-			if l := newMehlerLayer(a, q1, q2); l != nil {
+			if l := newMehlerLayer(a, q1, q2, runtime.GOMAXPROCS(0)); l != nil {
 				return l
 			}
 			if l := newVarLayer(a, q1, q2); l != nil {
@@ -390,7 +398,8 @@ type mehlerLayer struct {
 // newMehlerLayer returns nil when the activation has no strip rule, a
 // variance is not positive and finite, or the series needs more than
 // mehlerMaxTerms terms (large variances) for mehlerTol.
-func newMehlerLayer(act *Quadrature, q1, q2 []float64) *mehlerLayer {
+// The values of phi at the nodes are spread over workers goroutines.
+func newMehlerLayer(act *Quadrature, q1, q2 []float64, workers int) *mehlerLayer {
 	if act.fixed != nil || !(act.strip > 0) {
 		return nil
 	}
@@ -403,13 +412,13 @@ func newMehlerLayer(act *Quadrature, q1, q2 []float64) *mehlerLayer {
 	if !(lo > 0) || math.IsInf(hi, 0) {
 		return nil
 	}
-	k := act.termsNeeded([]float64{lo, hi}, mehlerTol/4)
-	if k == 0 {
+	mb := act.mehlerBasisFor(hi)
+	if mb == nil {
 		return nil
 	}
-	l := &mehlerLayer{mb: act.newMehlerBasis(hi, k)}
+	l := &mehlerLayer{mb: mb}
 	prep := func(qs []float64) (a, b, r []float64, ok bool) {
-		am, bm, ef, eg := l.mb.coeffs(qs)
+		am, bm, ef, eg := l.mb.coeffs(qs, workers)
 		if maxTail(am, bm, ef, eg) > mehlerTol {
 			return nil, nil, nil, false
 		}
@@ -464,7 +473,7 @@ func (l *mehlerLayer) pair(k11, k12, k22 float64) (float64, float64) {
 	if !(k11 > 0 && k22 > 0) {
 		return expectBoth(l.mb.q, k11, k12, k22)
 	}
-	a, b, ef, eg := l.mb.coeffs([]float64{k11, k22})
+	a, b, ef, eg := l.mb.coeffs([]float64{k11, k22}, 1)
 	if maxTail(a, b, ef, eg) > mehlerTol {
 		return expectBoth(l.mb.q, k11, k12, k22)
 	}

@@ -226,18 +226,24 @@ func (q *Quadrature) mehlerBasisFor(v float64) *mehlerBasis {
 	return mb
 }
 
-// series returns sum_m x^m a[m] b[m] for len(a) = len(b) a multiple of 4,
-// by four interleaved Horner recurrences in x^4.
-func series(a, b []float64, x float64) float64 {
-	b = b[:len(a)]
+// series returns sum_m x^m a1[m] a2[m] and sum_m x^m b1[m] b2[m] (all of
+// one length, a multiple of 4) by eight interleaved Horner recurrences in
+// x^4, four per sum, so that they do not wait on each other.
+func series(a1, a2, b1, b2 []float64, x float64) (sa, sb float64) {
+	n := len(a1)
+	a2, b1, b2 = a2[:n], b1[:n], b2[:n]
 	x2 := x * x
 	x4 := x2 * x2
-	var s0, s1, s2, s3 float64
-	for m := len(a) - 4; m >= 0; m -= 4 {
-		s0 = s0*x4 + a[m]*b[m]
-		s1 = s1*x4 + a[m+1]*b[m+1]
-		s2 = s2*x4 + a[m+2]*b[m+2]
-		s3 = s3*x4 + a[m+3]*b[m+3]
+	var s0, s1, s2, s3, d0, d1, d2, d3 float64
+	for m := n - 4; m >= 0; m -= 4 {
+		s0 = s0*x4 + a1[m]*a2[m]
+		s1 = s1*x4 + a1[m+1]*a2[m+1]
+		s2 = s2*x4 + a1[m+2]*a2[m+2]
+		s3 = s3*x4 + a1[m+3]*a2[m+3]
+		d0 = d0*x4 + b1[m]*b2[m]
+		d1 = d1*x4 + b1[m+1]*b2[m+1]
+		d2 = d2*x4 + b1[m+2]*b2[m+2]
+		d3 = d3*x4 + b1[m+3]*b2[m+3]
 	}
-	return s0 + x*s1 + x2*(s2+x*s3)
+	return s0 + x*s1 + x2*(s2+x*s3), d0 + x*d1 + x2*(d2+x*d3)
 }

@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/ntkharness/ntkharness/activation"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/spec"
@@ -123,28 +121,6 @@ func TestKernelMehlerWideNorms(t *testing.T) {
 		{spec.Spec{Arch: spec.FCN, Act: spec.Tanh, Depth: 3, SW2: 1.6, SB2: 0.05}, x},
 		{spec.Spec{Arch: spec.CNNGAP, Act: spec.Tanh, Depth: 2, SW2: 1.5, SB2: 0.02, Filter: 3, Padding: spec.Same}, img},
 	} {
-		got, err := Compute(tt.s, tt.x, npy.Array{}, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := Compute(tt.s, tt.x, npy.Array{}, Options{Activation: direct{mustAct(t, "tanh")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range []struct {
-			name      string
-			got, want *mat.Dense
-		}{{"NNGP", got.NNGP, want.NNGP}, {"NTK", got.NTK, want.NTK}} {
-			r, _ := m.want.Dims()
-			rows := make([][]float64, r)
-			for i := range rows {
-				rows[i] = mat.Row(nil, i, m.want)
-			}
-			e := maxRelErr(m.got, rows)
-			t.Logf("%s %s: Mehler vs direct %.3g", tt.s.Arch, m.name, e)
-			if e > 1e-10 {
-				t.Errorf("%s %s: Mehler vs direct %.3g > 1e-10", tt.s.Arch, m.name, e)
-			}
-		}
+		checkAgainstDirect(t, tt.s, tt.x, "Mehler")
 	}
 }

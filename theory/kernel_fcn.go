@@ -200,15 +200,28 @@ func newErfLayer(q1, q2 []float64) *erfLayer {
 	return l
 }
 
-// commonVariance returns the mean of q1 and q2 and whether all of them agree
-// with it to commonTol.
-func commonVariance(q1, q2 []float64) (float64, bool) {
-	lo, hi := math.Inf(1), math.Inf(-1)
+// varianceRange returns the smallest and largest of q1 and q2.
+func varianceRange(q1, q2 []float64) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, qs := range [][]float64{q1, q2} {
 		for _, q := range qs {
 			lo, hi = math.Min(lo, q), math.Max(hi, q)
 		}
 	}
+	return lo, hi
+}
+
+// positiveRange is varianceRange, and whether all variances are positive
+// and finite (so that correlations are defined).
+func positiveRange(q1, q2 []float64) (lo, hi float64, ok bool) {
+	lo, hi = varianceRange(q1, q2)
+	return lo, hi, lo > 0 && !math.IsInf(hi, 0)
+}
+
+// commonVariance returns the mean of q1 and q2 and whether all of them agree
+// with it to commonTol.
+func commonVariance(q1, q2 []float64) (float64, bool) {
+	lo, hi := varianceRange(q1, q2)
 	m := (lo + hi) / 2
 	return m, hi-lo <= commonTol*m
 }
@@ -334,13 +347,8 @@ type varLayer struct {
 // newVarLayer returns nil when the variances include 0 with others (the
 // correlation is undefined there) or the table does not converge.
 func newVarLayer(act *Quadrature, q1, q2 []float64) *varLayer {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, qs := range [][]float64{q1, q2} {
-		for _, q := range qs {
-			lo, hi = math.Min(lo, q), math.Max(hi, q)
-		}
-	}
-	if !(lo > 0) || math.IsInf(hi, 0) {
+	lo, hi, ok := positiveRange(q1, q2)
+	if !ok {
 		return nil
 	}
 	vt, ok := newVarTable(act, lo, hi, runtime.GOMAXPROCS(0))
@@ -403,13 +411,8 @@ func newMehlerLayer(act *Quadrature, q1, q2 []float64, workers int) *mehlerLayer
 	if act.fixed != nil || !(act.strip > 0) {
 		return nil
 	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, qs := range [][]float64{q1, q2} {
-		for _, q := range qs {
-			lo, hi = math.Min(lo, q), math.Max(hi, q)
-		}
-	}
-	if !(lo > 0) || math.IsInf(hi, 0) {
+	_, hi, ok := positiveRange(q1, q2)
+	if !ok {
 		return nil
 	}
 	mb := act.mehlerBasisFor(hi)
@@ -428,7 +431,6 @@ func newMehlerLayer(act *Quadrature, q1, q2 []float64, workers int) *mehlerLayer
 		}
 		return am.RawMatrix().Data, bm.RawMatrix().Data, r, true
 	}
-	var ok bool
 	if l.a1, l.b1, l.r1, ok = prep(q1); !ok {
 		return nil
 	}
@@ -449,10 +451,10 @@ func (l *mehlerLayer) eval(a1, b1, a2, b2 []float64, c float64) (t, td float64) 
 		c = -1
 	}
 	if l.mb.q.odd {
-		x := c * c
-		return c * series(a1, a2, x), series(b1, b2, x)
+		t, td = series(a1, a2, b1, b2, c*c)
+		return c * t, td
 	}
-	return series(a1, a2, c), series(b1, b2, c)
+	return series(a1, a2, b1, b2, c)
 }
 
 func (l *mehlerLayer) maps(i, j0 int, k, th []float64) {

@@ -104,6 +104,7 @@ type Quadrature struct {
 	fixed     *rule                            // Gauss-Hermite rule; nil for the strip rule
 	strip     float64                          // half-width of phi's strip of analyticity (strip rule)
 	rules     sync.Map                         // strip rule: node count -> *rule
+	mehler    sync.Map                         // strip rule: 8 log2(variance) -> *mehlerBasis (see mehlerBasisFor)
 }
 
 // rule is a symmetric quadrature rule for the standard normal density:

@@ -74,29 +74,36 @@ func TestKernelTablesUnnormalized(t *testing.T) {
 		{spec.Spec{Arch: spec.CNNF, Act: spec.Tanh, Depth: 3, SW2: 1.7, SB2: 0.1, Filter: 3, Padding: spec.Same}, img},
 		{spec.Spec{Arch: spec.CNNGAP, Act: spec.Tanh, Depth: 2, SW2: 1.6, SB2: 0.1, Filter: 3, Padding: spec.Same}, img},
 	} {
-		got, err := Compute(tt.s, tt.x, npy.Array{}, Options{})
-		if err != nil {
-			t.Fatal(err)
+		checkAgainstDirect(t, tt.s, tt.x, "table")
+	}
+}
+
+// checkAgainstDirect compares the kernels of s on x with those computed by
+// direct quadrature at every entry, at 1e-10 relative to the kernel's scale
+// (what names the fast path in the messages).
+func checkAgainstDirect(t *testing.T, s spec.Spec, x npy.Array, what string) {
+	t.Helper()
+	got, err := Compute(s, x, npy.Array{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Compute(s, x, npy.Array{}, Options{Activation: direct{mustAct(t, "tanh")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		name      string
+		got, want *mat.Dense
+	}{{"NNGP", got.NNGP, want.NNGP}, {"NTK", got.NTK, want.NTK}} {
+		r, _ := m.want.Dims()
+		rows := make([][]float64, r)
+		for i := range rows {
+			rows[i] = mat.Row(nil, i, m.want)
 		}
-		want, err := Compute(tt.s, tt.x, npy.Array{}, Options{Activation: direct{mustAct(t, "tanh")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range []struct {
-			name      string
-			got, want *mat.Dense
-		}{{"NNGP", got.NNGP, want.NNGP}, {"NTK", got.NTK, want.NTK}} {
-			r, c := m.want.Dims()
-			rows := make([][]float64, r)
-			for i := range rows {
-				rows[i] = mat.Row(nil, i, m.want)
-			}
-			_ = c
-			e := maxRelErr(m.got, rows)
-			t.Logf("%s %s: table vs direct %.3g", tt.s.Arch, m.name, e)
-			if e > 1e-10 {
-				t.Errorf("%s sw2=%v %s: table vs direct %.3g > 1e-10", tt.s.Arch, tt.s.SW2, m.name, e)
-			}
+		e := maxRelErr(m.got, rows)
+		t.Logf("%s sw2=%v %s: %s vs direct %.3g", s.Arch, s.SW2, m.name, what, e)
+		if e > 1e-10 {
+			t.Errorf("%s sw2=%v %s: %s vs direct %.3g > 1e-10", s.Arch, s.SW2, m.name, what, e)
 		}
 	}
 }

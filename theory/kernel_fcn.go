@@ -147,8 +147,11 @@ const commonTol = 1e-12
 
 // newFCNLayer prepares the per-row and per-column constants of one layer.
 // The descriptions activation.Erf and activation.ReLU select their closed
-// forms inlined into the entry loop (erfLayer, reluLayer); with table, a quadrature activation whose variances all agree is
-// tabulated once for the layer.
+// forms inlined into the entry loop (erfLayer, reluLayer). A quadrature
+// activation with a strip rule takes, with table, one correlation table
+// when all variances agree, else the Mehler series (mehlerLayer) or, for
+// variances too large for it, the variance-pair tables; without table (one
+// layer of one pair of images) the Mehler series when it applies.
 func newFCNLayer(act Activation, q1, q2 []float64, table bool) fcnLayer {
 	switch a := act.(type) {
 	case closedForm:
@@ -160,6 +163,11 @@ func newFCNLayer(act Activation, q1, q2 []float64, table bool) fcnLayer {
 		}
 	case *Quadrature:
 		if !table {
+			// One layer of one pair of images: the series' coefficients
+			// cost a few evaluations of phi per pixel, the tables far more.
+			if l := newMehlerLayer(a, q1, q2, 1); l != nil {
+				return l
+			}
 			break
 		}
 		q, ok := commonVariance(q1, q2)
@@ -169,6 +177,9 @@ func newFCNLayer(act Activation, q1, q2 []float64, table bool) fcnLayer {
 			}
 		}
 		if !ok {
+			if l := newMehlerLayer(a, q1, q2, runtime.GOMAXPROCS(0)); l != nil {
+				return l
+			}
 			if l := newVarLayer(a, q1, q2); l != nil {
 				return l
 			}
@@ -189,15 +200,28 @@ func newErfLayer(q1, q2 []float64) *erfLayer {
 	return l
 }
 
-// commonVariance returns the mean of q1 and q2 and whether all of them agree
-// with it to commonTol.
-func commonVariance(q1, q2 []float64) (float64, bool) {
-	lo, hi := math.Inf(1), math.Inf(-1)
+// varianceRange returns the smallest and largest of q1 and q2.
+func varianceRange(q1, q2 []float64) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
 	for _, qs := range [][]float64{q1, q2} {
 		for _, q := range qs {
 			lo, hi = math.Min(lo, q), math.Max(hi, q)
 		}
 	}
+	return lo, hi
+}
+
+// positiveRange is varianceRange, and whether all variances are positive
+// and finite (so that correlations are defined).
+func positiveRange(q1, q2 []float64) (lo, hi float64, ok bool) {
+	lo, hi = varianceRange(q1, q2)
+	return lo, hi, lo > 0 && !math.IsInf(hi, 0)
+}
+
+// commonVariance returns the mean of q1 and q2 and whether all of them agree
+// with it to commonTol.
+func commonVariance(q1, q2 []float64) (float64, bool) {
+	lo, hi := varianceRange(q1, q2)
 	m := (lo + hi) / 2
 	return m, hi-lo <= commonTol*m
 }
@@ -323,13 +347,8 @@ type varLayer struct {
 // newVarLayer returns nil when the variances include 0 with others (the
 // correlation is undefined there) or the table does not converge.
 func newVarLayer(act *Quadrature, q1, q2 []float64) *varLayer {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, qs := range [][]float64{q1, q2} {
-		for _, q := range qs {
-			lo, hi = math.Min(lo, q), math.Max(hi, q)
-		}
-	}
-	if !(lo > 0) || math.IsInf(hi, 0) {
+	lo, hi, ok := positiveRange(q1, q2)
+	if !ok {
 		return nil
 	}
 	vt, ok := newVarTable(act, lo, hi, runtime.GOMAXPROCS(0))
@@ -372,6 +391,95 @@ func (l *varLayer) pair(k11, k12, k22 float64) (float64, float64) {
 	l.vt.weights(k11, w1)
 	l.vt.weights(k22, w2)
 	return l.vt.eval(w1, w2, k12/math.Sqrt(k11*k22))
+}
+
+// mehlerLayer sums the Mehler series of T and Tdot (see mehlerBasis) with
+// the coefficient vectors of every row and column input computed once per
+// layer: T_ij = sum_k c^k a_k(q_i) a_k(q_j) at c = K_ij / sqrt(q_i q_j),
+// with at most mehlerTol relative error by the tails checked at every q.
+type mehlerLayer struct {
+	mb             *mehlerBasis
+	a1, b1, a2, b2 []float64 // row i: the nt coefficients of T and Tdot
+	r1, r2         []float64 // 1/sqrt(q)
+}
+
+// newMehlerLayer returns nil when the activation has no strip rule, a
+// variance is not positive and finite, or the series needs more than
+// mehlerMaxTerms terms (large variances) for mehlerTol.
+// The values of phi at the nodes are spread over workers goroutines.
+func newMehlerLayer(act *Quadrature, q1, q2 []float64, workers int) *mehlerLayer {
+	if act.fixed != nil || !(act.strip > 0) {
+		return nil
+	}
+	_, hi, ok := positiveRange(q1, q2)
+	if !ok {
+		return nil
+	}
+	mb := act.mehlerBasisFor(hi)
+	if mb == nil {
+		return nil
+	}
+	l := &mehlerLayer{mb: mb}
+	prep := func(qs []float64) (a, b, r []float64, ok bool) {
+		am, bm, ef, eg := l.mb.coeffs(qs, workers)
+		if maxTail(am, bm, ef, eg) > mehlerTol {
+			return nil, nil, nil, false
+		}
+		r = make([]float64, len(qs))
+		for i, q := range qs {
+			r[i] = 1 / math.Sqrt(q)
+		}
+		return am.RawMatrix().Data, bm.RawMatrix().Data, r, true
+	}
+	if l.a1, l.b1, l.r1, ok = prep(q1); !ok {
+		return nil
+	}
+	if &q2[0] == &q1[0] && len(q1) == len(q2) {
+		l.a2, l.b2, l.r2 = l.a1, l.b1, l.r1
+	} else if l.a2, l.b2, l.r2, ok = prep(q2); !ok {
+		return nil
+	}
+	return l
+}
+
+// eval returns T and Tdot at correlation c for the coefficient rows a1, b1
+// and a2, b2.
+func (l *mehlerLayer) eval(a1, b1, a2, b2 []float64, c float64) (t, td float64) {
+	if c > 1 {
+		c = 1
+	} else if c < -1 {
+		c = -1
+	}
+	if l.mb.q.odd {
+		t, td = series(a1, a2, b1, b2, c*c)
+		return c * t, td
+	}
+	return series(a1, a2, b1, b2, c)
+}
+
+func (l *mehlerLayer) maps(i, j0 int, k, th []float64) {
+	nt := l.mb.nt
+	ai, bi, ri := l.a1[i*nt:(i+1)*nt], l.b1[i*nt:(i+1)*nt], l.r1[i]
+	th = th[:len(k)]
+	for j, kij := range k {
+		jj := j0 + j
+		t, td := l.eval(ai, bi, l.a2[jj*nt:(jj+1)*nt], l.b2[jj*nt:(jj+1)*nt], kij*ri*l.r2[jj])
+		k[j] = t
+		th[j] *= td
+	}
+}
+
+// pair computes the coefficients of k11 and k22 and sums the series when
+// their tails are within mehlerTol, else integrates directly.
+func (l *mehlerLayer) pair(k11, k12, k22 float64) (float64, float64) {
+	if !(k11 > 0 && k22 > 0) {
+		return expectBoth(l.mb.q, k11, k12, k22)
+	}
+	a, b, ef, eg := l.mb.coeffs([]float64{k11, k22}, 1)
+	if maxTail(a, b, ef, eg) > mehlerTol {
+		return expectBoth(l.mb.q, k11, k12, k22)
+	}
+	return l.eval(a.RawRowView(0), b.RawRowView(0), a.RawRowView(1), b.RawRowView(1), k12/math.Sqrt(k11*k22))
 }
 
 // genericLayer evaluates the activation at every entry.

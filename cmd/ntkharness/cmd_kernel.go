@@ -12,7 +12,6 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/ntkharness/ntkharness/activation"
 	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/internal/progress"
@@ -70,7 +69,7 @@ func runKernel(args []string) error {
 	workers := fs.Int("workers", 0, "goroutines to use (0: all cores)")
 	timeLimit := fs.Duration("time-limit", defaultTimeLimit, "refuse plans whose estimated run time exceeds this `duration` (e.g. 8h)")
 	quiet := fs.Bool("quiet", false, "do not show progress on standard error")
-	tanhRule := fs.String("tanh-quadrature", "strip", "tanh expectations by the trapezoidal strip rule (strip: converged, ~1e-12 relative at any variance) or by 61-node Gauss-Hermite (hermite: APPROXIMATE, errors of 2e-7 at variance 1 and 1e-3 at variance 4; only to reproduce old results)")
+	rule := tanhRuleFlag(fs)
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -82,9 +81,6 @@ func runKernel(args []string) error {
 	}
 	if !(*memLimit > 0) || math.IsInf(*memLimit, 0) {
 		return usagef("kernel: --mem-limit %v: must be a positive number of GiB", *memLimit)
-	}
-	if *tanhRule != "hermite" && *tanhRule != "strip" {
-		return usagef("kernel: --tanh-quadrature %q: want hermite or strip", *tanhRule)
 	}
 	if *workers < 0 {
 		return usagef("kernel: --workers %d: must be >= 0", *workers)
@@ -119,6 +115,10 @@ func runKernel(args []string) error {
 			return usagef("kernel: %v", err)
 		}
 	}
+	ruleAct, err := tanhRule("kernel", *rule, set["tanh-quadrature"], s.Act)
+	if err != nil {
+		return err
+	}
 	if *outDir != "" {
 		if err := atomicfile.CheckDir(*outDir); err != nil {
 			return fmt.Errorf("--out: %v", err)
@@ -134,13 +134,7 @@ func runKernel(args []string) error {
 			return fmt.Errorf("--x2 %s: %v", *x2Path, err)
 		}
 	}
-	opt := theory.Options{Workers: *workers, MemLimit: int64(*memLimit * (1 << 30))}
-	if set["tanh-quadrature"] && s.Act != spec.Tanh {
-		return usagef("kernel: --tanh-quadrature applies to tanh, not %s", s.Act)
-	}
-	if *tanhRule == "hermite" {
-		opt.Activation = theory.HermiteQuadrature(activation.Tanh, theory.DefaultQuadratureNodes)
-	}
+	opt := theory.Options{Workers: *workers, MemLimit: int64(*memLimit * (1 << 30)), Activation: ruleAct}
 	// The memory plan (theory refuses it before allocating) and the time
 	// plan are checked before the work starts.
 	if _, err := theory.EstimateBytes(s, x1, x2, opt); err != nil {

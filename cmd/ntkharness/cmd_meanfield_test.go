@@ -120,6 +120,12 @@ func TestMeanFieldCLIErrors(t *testing.T) {
 		{[]string{"--act", "relu", "--sw2", "2", "--sb2", "0.1"}, 1, "relu needs sw2 < 2"},
 		{[]string{"--act", "relu", "--sw2", "2.5", "--sb2", "0.1", "--json"}, 1, "relu needs sw2 < 2"},
 		{[]string{"--act", "erf", "--sw2", "0.5", "--sb2", "0"}, 1, "q* = 0"},
+		{[]string{"--act", "tanh", "--sw2", "1", "--sb2", "0.1", "--tanh-quadrature", "simpson"}, 2, `--tanh-quadrature "simpson": want hermite or strip`},
+		{[]string{"--act", "erf", "--sw2", "1", "--sb2", "0.1", "--tanh-quadrature", "strip"}, 2, "--tanh-quadrature applies to tanh, not erf"},
+		{[]string{"--act", "relu", "--sb2", "0.1", "--critical", "--tanh-quadrature", "hermite"}, 2, "--tanh-quadrature applies to tanh, not relu"},
+		// 61-node Gauss-Hermite is 10% off near variance 100: the stability
+		// guard refuses the state it computes.
+		{[]string{"--act", "tanh", "--sw2", "100", "--sb2", "0.05", "--tanh-quadrature", "hermite"}, 1, "not stable"},
 	}
 	for _, tt := range tests {
 		args := append([]string{"meanfield"}, tt.args...)
@@ -129,6 +135,54 @@ func TestMeanFieldCLIErrors(t *testing.T) {
 		}
 		if strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
 			t.Errorf("%v: error is not one line: %q", args, stderr)
+		}
+	}
+}
+
+// TestMeanFieldCLITanhQuadrature checks --tanh-quadrature: strip is the
+// default (identical output), hermite is labelled APPROXIMATE in the table
+// and differs from strip by the small error of that rule at moderate
+// variance (q* = 0.418, chi_1 = 0.9386), and --help documents both.
+func TestMeanFieldCLITanhQuadrature(t *testing.T) {
+	base := []string{"meanfield", "--act", "tanh", "--sw2", "1.5", "--sb2", "0.05", "--json"}
+	def, _, s1 := runCLI(t, base...)
+	strip, _, s2 := runCLI(t, append(base, "--tanh-quadrature", "strip")...)
+	herm, _, s3 := runCLI(t, append(base, "--tanh-quadrature", "hermite")...)
+	if s1 != 0 || s2 != 0 || s3 != 0 {
+		t.Fatalf("status %d %d %d", s1, s2, s3)
+	}
+	if def != strip {
+		t.Errorf("default %q differs from strip %q", def, strip)
+	}
+	var a, b struct {
+		Chi1 float64 `json:"chi_1"`
+	}
+	if err := json.Unmarshal([]byte(strip), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(herm), &b); err != nil {
+		t.Fatal(err)
+	}
+	if d := math.Abs(a.Chi1 - b.Chi1); d == 0 || d > 1e-8 {
+		t.Errorf("chi_1 strip %v, hermite %v: want a small nonzero difference", a.Chi1, b.Chi1)
+	}
+	table, _, _ := runCLI(t, "meanfield", "--act", "tanh", "--sw2", "1.5", "--sb2", "0.05", "--tanh-quadrature", "hermite")
+	if !strings.Contains(table, "tanh (61-node Gauss-Hermite, APPROXIMATE)") {
+		t.Errorf("hermite table is not labelled approximate:\n%s", table)
+	}
+	crit, _, _ := runCLI(t, "meanfield", "--act", "tanh", "--sb2", "0.05", "--critical", "--tanh-quadrature", "hermite")
+	if !strings.Contains(crit, "APPROXIMATE") {
+		t.Errorf("hermite critical line is not labelled approximate: %q", crit)
+	}
+	table, _, _ = runCLI(t, "meanfield", "--act", "tanh", "--sw2", "1.5", "--sb2", "0.05")
+	if strings.Contains(table, "APPROXIMATE") {
+		t.Errorf("default table labelled approximate:\n%s", table)
+	}
+	hout, herr, _ := runCLI(t, "meanfield", "--help")
+	help := hout + herr
+	for _, want := range []string{"-tanh-quadrature", "hermite: APPROXIMATE", "strip: converged"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help lacks %q", want)
 		}
 	}
 }

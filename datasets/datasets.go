@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/ntkharness/ntkharness/npy"
 )
 
@@ -163,21 +165,38 @@ func (s *Set) LabelArray() npy.Array {
 	return a
 }
 
-// OneHot returns the targets as an array of shape [N, k]:
+// OneHot returns the targets as an array of shape [N, k], the rows of
+// OneHot(s.Labels, s.Classes, center).
+func (s *Set) OneHot(center bool) npy.Array {
+	return npy.Array{Shape: []int{s.N, s.Classes}, Data: oneHot(s.Labels, s.Classes, center)}
+}
+
+// OneHot returns the N x k targets of N labels in [0, k):
 //
-//	Y[i, j] = [label_i == j] - (1/k if center)
+//	Y[i, j] = [labels_i == j] - (1/k if center)
 //
 // Centring (y - 1/k) gives every row mean zero, as in the paper's
-// mean-squared-error experiments.
-func (s *Set) OneHot(center bool) npy.Array {
-	k := s.Classes
-	y := npy.New(s.N, k)
+// mean-squared-error experiments. Every entry is computed as -(1/k or 0)
+// plus [labels_i == j], so without centring the entries off the label are
+// the float -0: equal to 0 in every computation, and the bits that data
+// export writes and training checkpoints hash, which stay as they were. It
+// panics if labels is empty or a label is out of range.
+func OneHot(labels []int, k int, center bool) *mat.Dense {
+	return mat.NewDense(len(labels), k, oneHot(labels, k, center))
+}
+
+// oneHot returns the rows of OneHot, row-major.
+func oneHot(labels []int, k int, center bool) []float64 {
 	off := 0.0
 	if center {
 		off = 1 / float64(k)
 	}
-	for i, l := range s.Labels {
-		row := y.Data[i*k : (i+1)*k]
+	y := make([]float64, len(labels)*k)
+	for i, l := range labels {
+		if l < 0 || l >= k {
+			panic(fmt.Sprintf("datasets: label %d of example %d out of range [0, %d)", l, i, k))
+		}
+		row := y[i*k : (i+1)*k]
 		for j := range row {
 			row[j] = -off
 		}

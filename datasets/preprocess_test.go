@@ -188,6 +188,15 @@ func TestOneHot(t *testing.T) {
 				break
 			}
 		}
+		d := OneHot(s.Labels, 3, tt.center)
+		if r, c := d.Dims(); r != 3 || c != 3 || !slices.Equal(d.RawMatrix().Data, y.Data) {
+			t.Errorf("center=%v: OneHot(labels) = %v, Set.OneHot = %v", tt.center, d.RawMatrix().Data, y.Data)
+		}
+		// Uncentred, the entries off the label keep the bits recorded by
+		// data export and hashed by training checkpoints: -0.
+		if !tt.center && !math.Signbit(y.Data[0]) {
+			t.Errorf("uncentred zeros are +0")
+		}
 	}
 	if l := s.LabelArray(); !slices.Equal(l.Data, []float64{2, 0, 1}) || !slices.Equal(l.Shape, []int{3}) {
 		t.Errorf("LabelArray = %v %v", l.Shape, l.Data)

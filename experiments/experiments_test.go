@@ -272,7 +272,7 @@ func TestTrainedTrainability(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := TrainedTrainability(context.Background(), g, xTr, xTe, y, cells.OneHot(lTe, 10), 3, nil)
+	m, err := TrainedTrainability(context.Background(), g, xTr, xTe, y, datasets.OneHot(lTe, 10, false), 3, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +405,7 @@ func TestDynamicsLinearization(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: 1024, SW2: 1.5, SB2: 0.05, Outputs: 10}
-	r, err := cells.Dynamics(s, xTr, xTe, y, cells.OneHot(lTe, 10), 16, 4)
+	r, err := cells.Dynamics(s, xTr, xTe, y, datasets.OneHot(lTe, 10, false), 16, 4)
 	if err != nil {
 		t.Fatal(err)
 	}

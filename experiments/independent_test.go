@@ -21,7 +21,6 @@ import (
 	"github.com/ntkharness/ntkharness/internal/testshared"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
-	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
 	"github.com/ntkharness/ntkharness/spec"
 )
@@ -370,7 +369,7 @@ func TestDynamicsFigureIndependent(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, m, k := g.NTrain, g.NTest, d.Y.RawMatrix().Cols
-	net, err := nets.New(g.spec(256, k), d.XTrain.Shape[1:], ntkempirical.SeedSource(0, 0))
+	net, err := nets.New(g.spec(256, k), d.XTrain.Shape[1:], nets.InitSource(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
+	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
@@ -120,7 +121,7 @@ type NTKDepthEmpirical struct {
 // NTKDepthFinite computes NTKDepthEmpirical for erf FCNs of the given width
 // at (sw2, sb2) with one output, whose kernel is the per-logit NTK that
 // theory.Compute returns, on the inputs x of shape [n, d]. Network m at
-// every depth is drawn from ntkempirical.SeedSource(seed, m), m = 0..seeds-1,
+// every depth is drawn from nets.InitSource(seed, m), m = 0..seeds-1,
 // and its kernel computed by the structured method. Progress counts
 // network layers: depth l adds seeds*l to a total of seeds*sum(depths).
 func NTKDepthFinite(sw2, sb2 float64, depths []int, width, seeds int, seed uint64, x npy.Array, progress func(done, total int)) (NTKDepthEmpirical, error) {
@@ -139,7 +140,7 @@ func NTKDepthFinite(sw2, sb2 float64, depths []int, width, seeds int, seed uint6
 		s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: l, Width: width, SW2: sw2, SB2: sb2, Outputs: 1}
 		per := make([]cells.NTKStats, seeds)
 		for m := range per {
-			st, err := cells.FiniteNTKStats(s, x, ntkempirical.SeedSource(seed, m), ntkempirical.Options{})
+			st, err := cells.FiniteNTKStats(s, x, nets.InitSource(seed, m), ntkempirical.Options{})
 			if err != nil {
 				return e, fmt.Errorf("width %d, depth %d, seed %d: %w", width, l, m, err)
 			}

@@ -36,7 +36,7 @@ func ntkDepthInputs(t *testing.T, n int) npy.Array {
 }
 
 // TestNTKDepthFiniteSeeds checks NTKDepthFinite against networks drawn
-// here from ntkempirical.SeedSource(seed, m) whose kernels come from the
+// here from nets.InitSource(seed, m) whose kernels come from the
 // exact Jacobian method: the mean of two values is their average and their
 // sample SD is |u - v| / sqrt(2).
 func TestNTKDepthFiniteSeeds(t *testing.T) {
@@ -49,7 +49,7 @@ func TestNTKDepthFiniteSeeds(t *testing.T) {
 	var per [2]cells.NTKStats
 	for m := range per {
 		s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: depth, Width: width, SW2: sw2, SB2: ntkDepthSB2, Outputs: 1}
-		net, err := nets.New(s, []int{x.Shape[1]}, ntkempirical.SeedSource(seed, m))
+		net, err := nets.New(s, []int{x.Shape[1]}, nets.InitSource(seed, m))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ntkharness/ntkharness/datasets"
-	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
@@ -71,7 +70,7 @@ func TestTrainabilityPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trained, err := TrainedTrainability(context.Background(), tg, xTr, xTe, y, cells.OneHot(lTe, 10), cfg.Seed, nil)
+	trained, err := TrainedTrainability(context.Background(), tg, xTr, xTe, y, datasets.OneHot(lTe, 10, false), cfg.Seed, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +274,7 @@ func TestPoolingPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	for ip, ph := range st.Phases {
-		_, want := erfExpected(t, tr.Flat(), te.Flat(), cells.OneHot(tr.Labels, tr.Classes), tr.Labels, te.Labels, ph.SW2, st.SB2, st.EtaFrac, st.MaxDepth, []float64{float64(st.Steps)})
+		_, want := erfExpected(t, tr.Flat(), te.Flat(), datasets.OneHot(tr.Labels, tr.Classes, false), tr.Labels, te.Labels, ph.SW2, st.SB2, st.EtaFrac, st.MaxDepth, []float64{float64(st.Steps)})
 		for l := 1; l <= st.MaxDepth; l++ {
 			if got := seriesAt(t, res.Figure.Panels[ip], spec.FCN+" theory", float64(l)); !(math.Abs(got-want[l-1][0]) <= 1e-7) {
 				t.Errorf("%s depth %d: fcn theory %.10g in the figure, %.10g in closed form", ph.Name, l, got, want[l-1][0])

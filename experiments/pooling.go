@@ -11,7 +11,6 @@ import (
 	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
 	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/train"
@@ -150,7 +149,7 @@ func computePooling(ctx context.Context, st poolingSetup, tr, te *datasets.Set, 
 		r.Theory[ip] = make([]cells.PoolingCurve, len(poolingArchs))
 	}
 	r.NetTrain, r.NetTest, r.NetTrainSD, r.NetTestSD = nanPlane(), nanPlane(), nanPlane(), nanPlane()
-	yTr, yTe := cells.OneHot(trNet.Labels, trNet.Classes), cells.OneHot(te.Labels, te.Classes)
+	yTr, yTe := datasets.OneHot(trNet.Labels, trNet.Classes, false), datasets.OneHot(te.Labels, te.Classes, false)
 	for ia, a := range poolingArchs {
 		for ip, ph := range st.Phases {
 			base := done
@@ -188,7 +187,7 @@ func computePooling(ctx context.Context, st poolingSetup, tr, te *datasets.Set, 
 				}
 				for j := 0; j < seeds; j++ {
 					specs = append(specs, s)
-					rngs = append(rngs, ntkempirical.SeedSource(seed, j))
+					rngs = append(rngs, nets.InitSource(seed, j))
 					lr = append(lr, st.EtaFrac*ec)
 				}
 			}

@@ -14,10 +14,8 @@ import (
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
-	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
-	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/plots"
 	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
@@ -141,9 +139,7 @@ func prepareData(train, test datasets.Subsetter, n, m int, seed uint64) (xTrain,
 	if err != nil {
 		return xTrain, xTest, nil, nil, nil, err
 	}
-	oh := tr.OneHot(false)
-	y = mat.NewDense(oh.Shape[0], oh.Shape[1], oh.Data)
-	return tr.Flat(), te.Flat(), y, tr.Labels, te.Labels, nil
+	return tr.Flat(), te.Flat(), datasets.OneHot(tr.Labels, tr.Classes, false), tr.Labels, te.Labels, nil
 }
 
 // TheoryTrainability computes the theory maps of infinitely wide erf FCNs
@@ -282,7 +278,7 @@ func computeTrainability(cfg Config) (trainabilityData, error) {
 	}
 	_, k := y2.Dims()
 	cost := theoryCells
-	trained, err := TrainedTrainability(context.Background(), tg, xTr2, xTe2, y2, cells.OneHot(lTe2, k), cfg.Seed, func(done, _ int) {
+	trained, err := TrainedTrainability(context.Background(), tg, xTr2, xTe2, y2, datasets.OneHot(lTe2, k, false), cfg.Seed, func(done, _ int) {
 		cost += 10 * tg.Depths[(done-1)/len(tg.SW2)] * max(tg.Seeds, 1)
 		if cfg.Progress != nil {
 			cfg.Progress(cost, total)
@@ -686,7 +682,7 @@ func mapsFromTable(g TrainabilityGrid, t sweep.Table, kind string) TrainabilityM
 // descent at eta = EtaFrac * eta_crit, with eta_crit = 2 N k / lambda_max of
 // the analytic NTK on the training inputs (the same step rule as the theory
 // maps, so the time axes agree). Every cell trains Seeds networks
-// (initializations ntkempirical.SeedSource(seed, j), j < Seeds; 0 means 1).
+// (initializations nets.InitSource(seed, j), j < Seeds; 0 means 1).
 // StopRelChange > 0 lets a network whose loss changes by at most that
 // fraction of itself in a step stop there (train.Options.StopRelChange).
 type TrainedGrid struct {
@@ -722,18 +718,13 @@ func trainedGrid(scale string, base TrainabilityGrid) TrainedGrid {
 }
 
 // analyticEtaCrit returns eta_crit = 2 N k / lambda_max of the analytic
-// per-logit NTK of s on the N inputs x (as cells.AnalyticLambdaMax).
+// per-logit NTK of s on the N inputs x (train.SpecLambdaMax).
 func analyticEtaCrit(s spec.Spec, x npy.Array) (float64, error) {
-	kern, err := theory.Compute(s, x, npy.Array{}, theory.Options{})
+	lm, err := train.SpecLambdaMax(s, x)
 	if err != nil {
-		return 0, fmt.Errorf("analytic NTK: %w", err)
+		return 0, err
 	}
-	n, _ := kern.NTK.Dims()
-	vals, _, err := linalg.EigenSym(mat.NewSymDense(n, kern.NTK.RawMatrix().Data), false)
-	if err != nil {
-		return 0, fmt.Errorf("analytic NTK: %w", err)
-	}
-	return 2 * float64(n*s.Outputs) / vals[len(vals)-1], nil
+	return 2 * float64(x.Shape[0]*s.Outputs) / lm, nil
 }
 
 // TrainedTrainability trains g.Seeds networks per (depth, sw2) cell, all
@@ -764,7 +755,7 @@ func TrainedTrainability(ctx context.Context, g TrainedGrid, xTr, xTe npy.Array,
 			}
 			for j := 0; j < seeds; j++ {
 				specs = append(specs, s)
-				rngs = append(rngs, ntkempirical.SeedSource(seed, j))
+				rngs = append(rngs, nets.InitSource(seed, j))
 				lr = append(lr, g.EtaFrac*ec)
 			}
 		}

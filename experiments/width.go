@@ -103,7 +103,7 @@ func runWidth(cfg Config) (Result, error) {
 func widthRelErr(s spec.Spec, inShape []int, x npy.Array, seed uint64, samples int) (rel, se float64, err error) {
 	ks := make([]*mat.Dense, samples)
 	for m := range ks {
-		net, err := nets.New(s, inShape, ntkempirical.SeedSource(seed, m))
+		net, err := nets.New(s, inShape, nets.InitSource(seed, m))
 		if err != nil {
 			return 0, 0, err
 		}
@@ -207,16 +207,15 @@ var (
 // returns the panel of ||Theta_T - Theta_0||_F / ||Theta_0||_F vs width.
 func trainingChange(sub *datasets.Set, cfg Config, depth int, sw2, sb2 float64) (plots.Panel, string, error) {
 	x := sub.Flat()
-	y := sub.OneHot(true)
-	ymat := mat.NewDense(y.Shape[0], y.Shape[1], y.Data)
+	ymat := datasets.OneHot(sub.Labels, sub.Classes, true)
 	var xs, ys []float64
 	for _, w := range changeWidths {
-		s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: depth, Width: w, SW2: sw2, SB2: sb2, Outputs: y.Shape[1]}
-		initial, err := nets.New(s, []int{sub.Dim()}, ntkempirical.SeedSource(cfg.Seed, 0))
+		s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: depth, Width: w, SW2: sw2, SB2: sb2, Outputs: sub.Classes}
+		initial, err := nets.New(s, []int{sub.Dim()}, nets.InitSource(cfg.Seed, 0))
 		if err != nil {
 			return plots.Panel{}, "", err
 		}
-		trained, err := nets.New(s, []int{sub.Dim()}, ntkempirical.SeedSource(cfg.Seed, 0))
+		trained, err := nets.New(s, []int{sub.Dim()}, nets.InitSource(cfg.Seed, 0))
 		if err != nil {
 			return plots.Panel{}, "", err
 		}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,10 +29,10 @@ func (n *Net) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(dir, SpecFile), n.spec); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, SpecFile), n.spec); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(dir, InputFile), inputInfo{n.inShape}); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, InputFile), inputInfo{n.inShape}); err != nil {
 		return err
 	}
 	for _, p := range n.params {
@@ -88,15 +87,4 @@ func (n *Net) LoadParams(dir string) error {
 		copy(p.Data, a.Data)
 	}
 	return nil
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(path, func(w io.Writer) error {
-		_, err := w.Write(append(b, '\n'))
-		return err
-	})
 }

@@ -47,6 +47,19 @@ type Net struct {
 	fac   *Ensemble // LayerFactors' pass over the same parameters, built on first use
 }
 
+// InitStream is the PCG stream of initializations: network m of base seed
+// S is drawn from PCG(S + m, InitStream).
+const InitStream = 0x6e657473
+
+// InitSource returns the random source of initialization sample m with base
+// seed seed, PCG(seed + m, InitStream). Every initialization in the project
+// comes from it, so nets.New(s, shape, InitSource(S, 0)) is the network that
+// training with seed S starts from, and InitSource(S, m) is the m-th of the
+// initializations an ensemble of seed S averages over.
+func InitSource(seed uint64, m int) *rand.Rand {
+	return rand.New(rand.NewPCG(seed+uint64(m), InitStream))
+}
+
 // New returns a network for s taking examples of shape inShape ([d] for
 // fcn, [H, W, C] for cnn-f and cnn-gap), with every parameter drawn from
 // N(0, 1) by rng.

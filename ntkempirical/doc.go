@@ -31,8 +31,8 @@
 // Theta = Theta_per_logit (x) I_k); the full Nk x Nk kernel is indexed
 // (i*k + a, j*k + b).
 //
-// Initialization m of base seed S is drawn from PCG(S + m, InitStream)
-// (SeedSource), the stream the train command uses, so sample 0 is the network
+// Initialization m of base seed S is drawn from PCG(S + m, nets.InitStream)
+// (nets.InitSource), the stream training uses, so sample 0 is the network
 // training starts from with the same seed.
 //
 // # Around the kernel

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -179,19 +178,6 @@ func RelativeFrobenius(a, b mat.Matrix) (float64, error) {
 	return math.Sqrt(num / den), nil
 }
 
-// InitStream is the PCG stream of initializations, the one the train
-// command uses: its network for --seed S is drawn from PCG(S, InitStream).
-const InitStream = 0x6e657473
-
-// SeedSource returns the random source of initialization sample m with
-// base seed seed: PCG(seed + m, InitStream). Mean draws network m from it,
-// so a network made by nets.New(s, shape, SeedSource(seed, m)) has the
-// same parameters as Mean's m-th sample, and sample 0 is the network the
-// train command starts from with the same seed.
-func SeedSource(seed uint64, m int) *rand.Rand {
-	return rand.New(rand.NewPCG(seed+uint64(m), InitStream))
-}
-
 // EstimateMemory returns the memory Compute needs for the kernel of a
 // network of spec s on n1 x n2 examples of shape inShape (n2 = 0: the
 // kernel of the n1 examples with themselves), network included, or the
@@ -236,7 +222,7 @@ func EstimateMemory(s spec.Spec, inShape []int, n1, n2 int, opt Options) (int64,
 
 // Mean returns the average of the empirical NTKs of `samples` independent
 // initializations of the architecture s (networks m = 0..samples-1 drawn
-// from SeedSource(seed, m)) for examples of shape inShape. As the width
+// from nets.InitSource(seed, m)) for examples of shape inShape. As the width
 // grows the mean converges to the analytic NTK of theory for the same s; at
 // finite width it also removes most of the initialization noise, whose
 // entrywise variance is O(1/width) per sample.
@@ -258,7 +244,7 @@ func Mean(s spec.Spec, inShape []int, x1, x2 npy.Array, seed uint64, samples int
 	var acc Kernel
 	prog := opt.Progress
 	for m := 0; m < samples; m++ {
-		net, err := nets.New(s, inShape, SeedSource(seed, m))
+		net, err := nets.New(s, inShape, nets.InitSource(seed, m))
 		if err != nil {
 			return Kernel{}, err
 		}

@@ -29,7 +29,7 @@ func SaveCheckpoint(dir string, net *nets.Net, h *History) error {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("train: checkpoint: %v", err)
 	}
-	if err := writeJSON(filepath.Join(tmp, StateFile), h); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(tmp, StateFile), h); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("train: checkpoint: %v", err)
 	}
@@ -79,7 +79,7 @@ func LoadCheckpoint(dir string) (*nets.Net, *History, error) {
 // WriteHistory writes h as JSON and its points as CSV (step, train_loss,
 // train_acc, test_loss, test_acc; NaN where unknown), both atomically.
 func WriteHistory(jsonPath, csvPath string, h *History) error {
-	if err := writeJSON(jsonPath, h); err != nil {
+	if err := atomicfile.WriteJSON(jsonPath, h); err != nil {
 		return err
 	}
 	return atomicfile.Write(csvPath, func(w io.Writer) error {
@@ -92,16 +92,5 @@ func WriteHistory(jsonPath, csvPath string, h *History) error {
 			}
 		}
 		return nil
-	})
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(path, func(w io.Writer) error {
-		_, err := w.Write(append(b, '\n'))
-		return err
 	})
 }

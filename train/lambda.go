@@ -8,9 +8,34 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
+	"github.com/ntkharness/ntkharness/theory"
 )
+
+// AnalyticLambdaMax is the LambdaMaxFunc of the analytic (infinite-width)
+// NTK: the largest eigenvalue of theory's per-logit NTK of the network's
+// spec on x (SpecLambdaMax).
+func AnalyticLambdaMax(net *nets.Net, x npy.Array) (float64, error) {
+	return SpecLambdaMax(net.Spec(), x)
+}
+
+// SpecLambdaMax returns the largest eigenvalue of theory's per-logit NTK of
+// the architecture s on the inputs x; the width of s plays no part.
+func SpecLambdaMax(s spec.Spec, x npy.Array) (float64, error) {
+	k, err := theory.Compute(s, x, npy.Array{}, theory.Options{})
+	if err != nil {
+		return 0, fmt.Errorf("analytic NTK: %w", err)
+	}
+	n, _ := k.NTK.Dims()
+	vals, _, err := linalg.EigenSym(mat.NewSymDense(n, k.NTK.RawMatrix().Data), false)
+	if err != nil {
+		return 0, fmt.Errorf("analytic NTK: %w", err)
+	}
+	return vals[len(vals)-1], nil
+}
 
 // EmpiricalLambdaMax estimates the largest eigenvalue of the empirical NTK
 // Theta = J J^T of net on the inputs x, J = d f / d theta the [N k, P]

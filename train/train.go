@@ -14,6 +14,7 @@ import (
 
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/theory"
 )
 
 // Data is a training and a test set: inputs as the network takes them and
@@ -429,18 +430,14 @@ func (r *runner) recordDiverged(t int, loss float64) error {
 	return nil
 }
 
-// mse is (1/(2 N k)) sum (f - y)^2.
+// mse is the loss theory.MSELoss, (1/(2 N k)) sum (f - y)^2, of outputs
+// and targets whose shapes checkData has matched.
 func mse(f, y *mat.Dense) float64 {
-	r, c := f.Dims()
-	s := 0.0
-	for i := 0; i < r; i++ {
-		fr, yr := f.RawRowView(i), y.RawRowView(i)
-		for j := range fr {
-			d := fr[j] - yr[j]
-			s += d * d
-		}
+	l, err := theory.MSELoss(f, y)
+	if err != nil {
+		panic(err) // the shapes were checked before training
 	}
-	return s / float64(2*r*c)
+	return l
 }
 
 // accuracy is the fraction of rows whose argmax of f equals the argmax of y.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -229,7 +228,7 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 			if *params0 != "" {
 				net0, err = nets.Load(*params0)
 			} else {
-				net0, err = nets.New(net.Spec(), net.InputShape(), ntkempirical.SeedSource(*initSeed, 0))
+				net0, err = nets.New(net.Spec(), net.InputShape(), nets.InitSource(*initSeed, 0))
 			}
 			if err != nil {
 				return err
@@ -341,24 +340,13 @@ func writeNTKDir(dir string, res ntkempirical.Kernel, out ntkOutput) error {
 	if out.Kappa == nil && out.RelativeChange == nil && out.TheoryError == nil {
 		return nil
 	}
-	b, err := json.MarshalIndent(struct {
+	return atomicfile.WriteJSON(filepath.Join(dir, "summary.json"), struct {
 		LambdaMin      *float64   `json:"lambda_min,omitempty"`
 		LambdaMax      *float64   `json:"lambda_max,omitempty"`
 		Kappa          *jsonFloat `json:"kappa,omitempty"`
 		RelativeChange *float64   `json:"relative_change,omitempty"`
 		TheoryError    *float64   `json:"theory_relative_error,omitempty"`
-	}{out.LambdaMin, out.LambdaMax, out.Kappa, out.RelativeChange, out.TheoryError}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return ntkWriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'))
-}
-
-func ntkWriteFile(path string, b []byte) error {
-	return atomicfile.Write(path, func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
+	}{out.LambdaMin, out.LambdaMax, out.Kappa, out.RelativeChange, out.TheoryError})
 }
 
 // ntkRows returns m as a slice of rows.

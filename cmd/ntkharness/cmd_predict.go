@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -14,6 +12,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/theory"
@@ -342,9 +341,7 @@ func runPredict(args []string) error {
 		}
 	}
 	if *outDir != "" {
-		if err := atomicfile.Write(filepath.Join(*outDir, "metrics.json"), func(w io.Writer) error {
-			return predictWriteJSON(w, rep)
-		}); err != nil {
+		if err := atomicfile.WriteJSON(filepath.Join(*outDir, "metrics.json"), rep); err != nil {
 			return err
 		}
 	}
@@ -653,16 +650,14 @@ func predictLoadTestTargets(path string, m, k int) (*mat.Dense, []int, error) {
 	}
 	if c == 1 && k > 1 {
 		labels := make([]int, r)
-		oneHot := mat.NewDense(r, k, nil)
 		for i := range labels {
 			v := y.At(i, 0)
 			if v != math.Trunc(v) || v < 0 || v >= float64(k) {
 				return nil, nil, fmt.Errorf("--y-test %s: entry %d is %v, want a class index in [0, %d)", path, i, v, k)
 			}
 			labels[i] = int(v)
-			oneHot.Set(i, labels[i], 1)
 		}
-		return oneHot, labels, nil
+		return datasets.OneHot(labels, k, false), labels, nil
 	}
 	if c == k {
 		return y, nil, nil
@@ -683,14 +678,4 @@ func predictArray(d *mat.Dense) npy.Array {
 		copy(a.Data[i*c:(i+1)*c], d.RawRowView(i))
 	}
 	return a
-}
-
-// predictWriteJSON writes v as indented JSON to w.
-func predictWriteJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,31 +23,14 @@ import (
 	"github.com/ntkharness/ntkharness/experiments/cells"
 	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/internal/progress"
-	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/spec"
-	"github.com/ntkharness/ntkharness/theory"
 	"github.com/ntkharness/ntkharness/train"
 )
 
 func init() {
 	register("train", "train a finite network by gradient descent and record its learning curves", runTrain)
-}
-
-// analyticLambdaMax gives lambda_max of the analytic (infinite-width)
-// per-logit NTK of the network's spec on the training inputs.
-var analyticLambdaMax train.LambdaMaxFunc = func(net *nets.Net, x npy.Array) (float64, error) {
-	k, err := theory.Compute(net.Spec(), x, npy.Array{}, theory.Options{})
-	if err != nil {
-		return 0, fmt.Errorf("analytic NTK: %v", err)
-	}
-	n, _ := k.NTK.Dims()
-	vals, _, err := linalg.EigenSym(mat.NewSymDense(n, k.NTK.RawMatrix().Data), false)
-	if err != nil {
-		return 0, fmt.Errorf("analytic NTK: %v", err)
-	}
-	return vals[len(vals)-1], nil
 }
 
 const trainDescription = `
@@ -380,7 +362,7 @@ func runTrain(args []string) error {
 		if _, err := os.Stat(filepath.Join(paramsDir, train.StateFile)); err == nil {
 			return usagef("train: %s already holds a run: use --resume to continue it or another --out", *out)
 		}
-		if net, err = nets.New(s, inShape, rand.New(rand.NewPCG(*seed, 0x6e657473))); err != nil {
+		if net, err = nets.New(s, inShape, nets.InitSource(*seed, 0)); err != nil {
 			return err
 		}
 	}
@@ -398,7 +380,7 @@ func runTrain(args []string) error {
 		opt.LRFactor = *lrFactor
 		switch *lambda {
 		case "analytic":
-			opt.LambdaMax = analyticLambdaMax
+			opt.LambdaMax = train.AnalyticLambdaMax
 		case "auto":
 			// The analytic kernel, or the network's own when the analytic
 			// plan is refused (e.g. a CNN-GAP kernel too big for memory).
@@ -411,7 +393,7 @@ func runTrain(args []string) error {
 						return train.EmpiricalLambdaMax(n, x, 100, *seed)
 					}
 				}
-				lm, err := analyticLambdaMax(n, x)
+				lm, err := train.AnalyticLambdaMax(n, x)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "ntkharness: train: %v; using the empirical NTK\n", err)
 					return train.EmpiricalLambdaMax(n, x, 100, *seed)
@@ -486,7 +468,7 @@ func loadTrainData(name, path string, nTrain, nTest int, center bool, seed uint6
 		if tr, err = tr.StandardizeWith(st.Mean, st.Std); err != nil {
 			return d, 0, err
 		}
-		d.XTrain, d.YTrain = tr.Array(), arrayDense(tr.OneHot(center))
+		d.XTrain, d.YTrain = tr.Array(), datasets.OneHot(tr.Labels, tr.Classes, center)
 		if nTest > 0 {
 			if te, err = te.Subset(nTest, false, seed+1); err != nil {
 				return d, 0, err
@@ -494,7 +476,7 @@ func loadTrainData(name, path string, nTrain, nTest int, center bool, seed uint6
 			if te, err = te.StandardizeWith(st.Mean, st.Std); err != nil {
 				return d, 0, err
 			}
-			d.XTest, d.YTest = te.Array(), arrayDense(te.OneHot(center))
+			d.XTest, d.YTest = te.Array(), datasets.OneHot(te.Labels, te.Classes, center)
 		}
 		return d, tr.Classes, nil
 	}
@@ -566,18 +548,7 @@ func loadXY(xPath, yPath string, k int, center bool) (npy.Array, *mat.Dense, int
 		if k < 2 {
 			return x, nil, 0, fmt.Errorf("%s: only one class", yPath)
 		}
-		yd := mat.NewDense(len(labels), k, nil)
-		off := 0.0
-		if center {
-			off = 1 / float64(k)
-		}
-		for i, l := range labels {
-			for j := 0; j < k; j++ {
-				yd.Set(i, j, -off)
-			}
-			yd.Set(i, l, 1-off)
-		}
-		return x, yd, k, nil
+		return x, datasets.OneHot(labels, k, center), k, nil
 	}
 	return x, nil, 0, fmt.Errorf("%s: shape %v: want targets [N, k] or labels [N]", yPath, y.Shape)
 }
@@ -603,10 +574,6 @@ func npyIndex(shape []int, i int) []int {
 		}
 	}
 	return idx
-}
-
-func arrayDense(a npy.Array) *mat.Dense {
-	return mat.NewDense(a.Shape[0], a.Shape[1], a.Data)
 }
 
 // checkMemory refuses a plan whose estimate exceeds the limit in GiB: the

@@ -115,7 +115,7 @@ func (d DataSettings) Load(arch string, seed uint64) (CellData, error) {
 	if arch == spec.FCN {
 		c.XTrain, c.XTest = tr.Flat(), te.Flat()
 	}
-	c.Y, c.YTest = OneHot(tr.Labels, tr.Classes), OneHot(te.Labels, te.Classes)
+	c.Y, c.YTest = datasets.OneHot(tr.Labels, tr.Classes, false), datasets.OneHot(te.Labels, te.Classes, false)
 	return c, nil
 }
 
@@ -176,15 +176,6 @@ func PrepareSets(train, test datasets.Subsetter, seed uint64, d DataSettings) (t
 		return nil, nil, err
 	}
 	return tr, te, nil
-}
-
-// OneHot returns the one-hot targets of labels.
-func OneHot(labels []int, k int) *mat.Dense {
-	y := mat.NewDense(len(labels), k, nil)
-	for i, l := range labels {
-		y.Set(i, l, 1)
-	}
-	return y
 }
 
 // LoadData loads the train and test splits of cfg.Dataset, falling back to

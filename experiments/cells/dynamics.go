@@ -49,7 +49,7 @@ func Dynamics(s spec.Spec, xTr, xTe npy.Array, y, yTe *mat.Dense, steps int, see
 // RunDynamics is Dynamics at eta = etaFrac * eta_crit. A cancelled ctx stops
 // the training and returns ctx's error.
 func RunDynamics(ctx context.Context, s spec.Spec, xTr, xTe npy.Array, y, yTe *mat.Dense, steps int, etaFrac float64, seed uint64) (DynamicsRun, error) {
-	net, err := nets.New(s, xTr.Shape[1:], ntkempirical.SeedSource(seed, 0))
+	net, err := nets.New(s, xTr.Shape[1:], nets.InitSource(seed, 0))
 	if err != nil {
 		return DynamicsRun{}, err
 	}
@@ -73,7 +73,7 @@ func RunDynamics(ctx context.Context, s spec.Spec, xTr, xTe npy.Array, y, yTe *m
 		return DynamicsRun{}, fmt.Errorf("analytic NTK: %w", err)
 	}
 	h, err := train.Run(ctx, net, train.Data{XTrain: xTr, YTrain: y, XTest: xTe, YTest: yTe},
-		train.Options{Steps: steps, LRFactor: etaFrac, LambdaMax: AnalyticLambdaMax, Seed: seed}, nil)
+		train.Options{Steps: steps, LRFactor: etaFrac, LambdaMax: train.AnalyticLambdaMax, Seed: seed}, nil)
 	if err != nil {
 		return DynamicsRun{}, err
 	}

@@ -39,7 +39,7 @@ type ntkSettings struct {
 }
 
 // runNTKCell computes the mean empirical NTK K of samples networks of the
-// cell's spec, network m drawn from ntkempirical.SeedSource(seed, m), on
+// cell's spec, network m drawn from nets.InitSource(seed, m), on
 // the cell's n_train training inputs. Scalars: diag, off, lambda_max,
 // lambda_min and kappa of K (NTKStats) or, with per_network, their means
 // and SDs over the networks, and with theory also rel_err =
@@ -73,7 +73,7 @@ func runNTKCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	if st.PerNetwork {
 		per := make([]NTKStats, st.Samples)
 		for m := range per {
-			if per[m], err = FiniteNTKStats(s, d.XTrain, ntkempirical.SeedSource(uint64(c.Seed), m), opt); err != nil {
+			if per[m], err = FiniteNTKStats(s, d.XTrain, nets.InitSource(uint64(c.Seed), m), opt); err != nil {
 				return sweep.Result{}, sweep.Permanent(err)
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/train"
 )
@@ -17,13 +16,13 @@ import (
 func trainErfFCN(t *testing.T, d CellData, depth int, sw2 float64, steps int) train.Point {
 	t.Helper()
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: depth, Width: 128, SW2: sw2, SB2: 0.05, Outputs: 10}
-	net, err := nets.New(s, d.XTrain.Shape[1:], ntkempirical.SeedSource(1, 0))
+	net, err := nets.New(s, d.XTrain.Shape[1:], nets.InitSource(1, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer net.Close()
 	h, err := train.Run(context.Background(), net, train.Data{XTrain: d.XTrain, YTrain: d.Y, XTest: d.XTest, YTest: d.YTest},
-		train.Options{Steps: steps, LRFactor: 0.5, LambdaMax: AnalyticLambdaMax, Seed: 1}, nil)
+		train.Options{Steps: steps, LRFactor: 0.5, LambdaMax: train.AnalyticLambdaMax, Seed: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func PoolingCurvesAt(arch string, sw2, sb2 float64, maxDepth int, tr, te *datase
 	if arch == spec.FCN {
 		x = theory.StackTrainTest(tr.Flat(), te.Flat())
 	}
-	y := OneHot(tr.Labels, tr.Classes)
+	y := datasets.OneHot(tr.Labels, tr.Classes, false)
 	c := PoolingCurve{Acc: nanSlice(maxDepth), Centred: nanSlice(maxDepth), Expected: nanSlice(maxDepth),
 		ExpectedSD: nanSlice(maxDepth), ExpectedInf: nanSlice(maxDepth)}
 	times := []float64{math.Inf(1)}

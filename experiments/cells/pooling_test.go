@@ -10,7 +10,6 @@ import (
 
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/nets"
-	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/train"
 )
@@ -123,13 +122,13 @@ func TestTrainedAccuracyMatchesOutputs(t *testing.T) {
 		if !s.IsConv() {
 			xTr, xTe = tr.Flat(), te.Flat()
 		}
-		net, err := nets.New(s, xTr.Shape[1:], ntkempirical.SeedSource(opt.Seed, 0))
+		net, err := nets.New(s, xTr.Shape[1:], nets.InitSource(opt.Seed, 0))
 		if err != nil {
 			t.Fatal(err)
 		}
 		o := opt
-		o.LambdaMax = AnalyticLambdaMax
-		if _, err := train.Run(context.Background(), net, train.Data{XTrain: xTr, YTrain: OneHot(tr.Labels, tr.Classes), XTest: xTe, YTest: OneHot(te.Labels, te.Classes)}, o, nil); err != nil {
+		o.LambdaMax = train.AnalyticLambdaMax
+		if _, err := train.Run(context.Background(), net, train.Data{XTrain: xTr, YTrain: datasets.OneHot(tr.Labels, tr.Classes, false), XTest: xTe, YTest: datasets.OneHot(te.Labels, te.Classes, false)}, o, nil); err != nil {
 			t.Fatal(err)
 		}
 		fTr, err := net.Forward(xTr)

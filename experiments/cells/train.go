@@ -7,16 +7,12 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/ntkharness/ntkharness/datasets"
 	"github.com/ntkharness/ntkharness/experiments/sweep"
-	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/spec"
-	"github.com/ntkharness/ntkharness/theory"
 	"github.com/ntkharness/ntkharness/train"
 )
 
@@ -38,7 +34,7 @@ type trainSettings struct {
 	Times   []float64 `json:"times"`    // steps reported as scalars (powers of two or steps); default 1, 8, 64, ... up to steps
 	EtaFrac float64   `json:"eta_frac"` // eta / eta_crit, with eta_crit from the analytic NTK; default 0.5
 	// Init is the index j of the network's initialization,
-	// ntkempirical.SeedSource(seed, j): cells of one seed (one data
+	// nets.InitSource(seed, j): cells of one seed (one data
 	// subset) and different inits are different networks on the same data.
 	Init int `json:"init"`
 	// StopRelChange > 0 stops training at the first step whose loss
@@ -91,7 +87,7 @@ func loadTrainData(s spec.Spec, st trainSettings, seed int64) (CellData, error) 
 }
 
 // runTrainCell trains the cell's network, initialized from
-// ntkempirical.SeedSource(seed, init). Scalars: eta_crit, and
+// nets.InitSource(seed, init). Scalars: eta_crit, and
 // {train,test}_{loss,acc}_t<T> at each of times (the loss is
 // (1/(2 N k)) sum (f - y)^2). Arrays: the history's step, train_loss,
 // test_loss, train_acc and test_acc. A run whose loss blows up is a
@@ -106,7 +102,7 @@ func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 		return sweep.Result{}, err
 	}
 	newNet := func() (*nets.Net, error) {
-		return nets.New(s, d.XTrain.Shape[1:], ntkempirical.SeedSource(uint64(c.Seed), st.Init))
+		return nets.New(s, d.XTrain.Shape[1:], nets.InitSource(uint64(c.Seed), st.Init))
 	}
 	net, err := newNet()
 	if err != nil {
@@ -114,7 +110,7 @@ func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	}
 	defer net.Close()
 	h, err := train.Run(ctx, net, train.Data{XTrain: d.XTrain, YTrain: d.Y, XTest: d.XTest, YTest: d.YTest},
-		train.Options{Steps: st.Steps, LRFactor: st.EtaFrac, LambdaMax: AnalyticLambdaMax, Seed: uint64(c.Seed), StopRelChange: st.StopRelChange}, nil)
+		train.Options{Steps: st.Steps, LRFactor: st.EtaFrac, LambdaMax: train.AnalyticLambdaMax, Seed: uint64(c.Seed), StopRelChange: st.StopRelChange}, nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return sweep.Result{}, err
@@ -244,7 +240,7 @@ func runTrainGroup(ctx context.Context, cs []sweep.Cell) ([]sweep.Result, []erro
 		var rngs []*rand.Rand
 		for _, j := range live {
 			ss = append(ss, specs[j])
-			rngs = append(rngs, ntkempirical.SeedSource(uint64(cs[j].Seed), sts[j].Init))
+			rngs = append(rngs, nets.InitSource(uint64(cs[j].Seed), sts[j].Init))
 		}
 		if e, err = nets.NewEnsemble(ss, d.XTrain.Shape[1:], rngs); err != nil {
 			return fail(sweep.Permanent(err))
@@ -252,7 +248,7 @@ func runTrainGroup(ctx context.Context, cs []sweep.Cell) ([]sweep.Result, []erro
 		lr, lms = make([]float64, len(live)), make([]float64, len(live))
 		var ok []int
 		for m, j := range live {
-			lm, err := AnalyticLambdaMax(e.Member(m), d.XTrain)
+			lm, err := train.AnalyticLambdaMax(e.Member(m), d.XTrain)
 			if err == nil && (!(lm > 0) || math.IsInf(lm, 0)) {
 				err = fmt.Errorf("lambda_max %v of the NTK is not positive and finite", lm)
 			}
@@ -335,23 +331,8 @@ func trainCost(c sweep.Cell, rate float64) (sec float64, mem, kmem, data int64, 
 	return sec, mem, kmem, st.memory(), true
 }
 
-// AnalyticLambdaMax is the largest eigenvalue of the analytic per-logit
-// NTK of the network's spec on x.
-func AnalyticLambdaMax(net *nets.Net, x npy.Array) (float64, error) {
-	k, err := theory.Compute(net.Spec(), x, npy.Array{}, theory.Options{})
-	if err != nil {
-		return 0, fmt.Errorf("analytic NTK: %w", err)
-	}
-	n, _ := k.NTK.Dims()
-	vals, _, err := linalg.EigenSym(mat.NewSymDense(n, k.NTK.RawMatrix().Data), false)
-	if err != nil {
-		return 0, fmt.Errorf("analytic NTK: %w", err)
-	}
-	return vals[len(vals)-1], nil
-}
-
 // TrainedAccuracy trains the finite network s, initialized from
-// ntkempirical.SeedSource(opt.Seed, 0), on tr with the MSE loss
+// nets.InitSource(opt.Seed, 0), on tr with the MSE loss
 // (1/(2 N k)) sum (f - y)^2 and one-hot targets, by train.Run with opt, and
 // returns its train and test accuracy after the last step. Images are
 // flattened for fcn. When opt.LR is 0 and opt.LambdaMax is nil, eta_crit
@@ -369,15 +350,15 @@ func TrainedAccuracy(ctx context.Context, s spec.Spec, tr, te *datasets.Set, opt
 	if !s.IsConv() {
 		xTr, xTe = tr.Flat(), te.Flat()
 	}
-	net, err := nets.New(s, xTr.Shape[1:], ntkempirical.SeedSource(opt.Seed, 0))
+	net, err := nets.New(s, xTr.Shape[1:], nets.InitSource(opt.Seed, 0))
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s depth %d: %w", s.Arch, s.Depth, err)
 	}
 	defer net.Close()
 	if opt.LR == 0 && opt.LambdaMax == nil {
-		opt.LambdaMax = AnalyticLambdaMax
+		opt.LambdaMax = train.AnalyticLambdaMax
 	}
-	h, err := train.Run(ctx, net, train.Data{XTrain: xTr, YTrain: OneHot(tr.Labels, tr.Classes), XTest: xTe, YTest: OneHot(te.Labels, te.Classes)}, opt, nil)
+	h, err := train.Run(ctx, net, train.Data{XTrain: xTr, YTrain: datasets.OneHot(tr.Labels, tr.Classes, false), XTest: xTe, YTest: datasets.OneHot(te.Labels, te.Classes, false)}, opt, nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("training %s depth %d: %w", s.Arch, s.Depth, err)
 	}

@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -208,6 +209,16 @@ func writeDirect(path string, fill func(io.Writer) error) error {
 		return fmt.Errorf("%s: %v", path, err)
 	}
 	return nil
+}
+
+// WriteJSON writes v to path atomically as JSON indented by two spaces,
+// with a final newline.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return WriteBytes(path, append(b, '\n'))
 }
 
 // WriteBytes writes data to path atomically.

@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,4 +196,27 @@ func TestCheckOutputs(t *testing.T) {
 		t.Errorf("CheckFile(%s): %v", os.DevNull, err)
 	}
 	assertNoTemporaries(t, dir)
+}
+
+func TestWriteJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v.json")
+	v := struct {
+		Name string    `json:"name"`
+		Xs   []float64 `json:"xs"`
+	}{"a", []float64{1, 0.5}}
+	if err := WriteJSON(path, v); err != nil {
+		t.Fatal(err)
+	}
+	want := "{\n  \"name\": \"a\",\n  \"xs\": [\n    1,\n    0.5\n  ]\n}\n"
+	if got, _ := os.ReadFile(path); string(got) != want {
+		t.Errorf("file holds %q, want %q", got, want)
+	}
+	// A value JSON cannot encode is an error naming the file, and the
+	// file is left as it was.
+	if err := WriteJSON(path, math.NaN()); err == nil || !strings.HasPrefix(err.Error(), path+": ") {
+		t.Errorf("unencodable value: err = %v, want one naming %s", err, path)
+	}
+	if got, _ := os.ReadFile(path); string(got) != want {
+		t.Errorf("after a failed write the file holds %q", got)
+	}
 }

@@ -73,27 +73,12 @@ func poolingData(cfg Config, st poolingSetup) (tr, te *datasets.Set, note, why s
 	if err != nil {
 		return nil, nil, "", "", err
 	}
-	prep := func(all *datasets.Packed, k int, seed uint64) (*datasets.Set, error) {
-		s, err := all.Subset(k, false, seed)
-		if err != nil {
-			return nil, err
-		}
-		return s.Grayscale().Downsample(st.Downsample)
-	}
-	if tr, err = prep(trainSet, st.NTrain, cfg.Seed); err != nil {
+	d, err := datasets.PrepareTraining(trainSet, testSet, datasets.Preparation{NTrain: st.NTrain, NTest: st.NTest, Seed: cfg.Seed,
+		Grayscale: true, Downsample: st.Downsample})
+	if err != nil {
 		return nil, nil, "", "", err
 	}
-	if te, err = prep(testSet, st.NTest, cfg.Seed+1); err != nil {
-		return nil, nil, "", "", err
-	}
-	s := tr.Stats()
-	if tr, err = tr.StandardizeWith(s.Mean, s.Std); err != nil {
-		return nil, nil, "", "", err
-	}
-	if te, err = te.StandardizeWith(s.Mean, s.Std); err != nil {
-		return nil, nil, "", "", err
-	}
-	return tr, te, note, why, nil
+	return d.Train, d.Test, note, why, nil
 }
 
 // poolingResult is the data behind the figure, per phase and architecture

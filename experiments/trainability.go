@@ -135,11 +135,11 @@ func newMaps(g TrainabilityGrid, k int, withMean bool) TrainabilityMaps {
 // (class-balanced seeded subsets), standardized by the global mean and std of
 // the training subset, and the one-hot training targets with both label sets.
 func prepareData(train, test datasets.Subsetter, n, m int, seed uint64) (xTrain, xTest npy.Array, y *mat.Dense, lTrain, lTest []int, err error) {
-	tr, te, err := cells.PrepareSets(train, test, seed, cells.DataSettings{NTrain: n, NTest: m})
+	d, err := datasets.PrepareTraining(train, test, datasets.Preparation{NTrain: n, NTest: m, Seed: seed})
 	if err != nil {
 		return xTrain, xTest, nil, nil, nil, err
 	}
-	return tr.Flat(), te.Flat(), datasets.OneHot(tr.Labels, tr.Classes, false), tr.Labels, te.Labels, nil
+	return d.Train.Flat(), d.Test.Flat(), d.YTrain, d.Train.Labels, d.Test.Labels, nil
 }
 
 // TheoryTrainability computes the theory maps of infinitely wide erf FCNs

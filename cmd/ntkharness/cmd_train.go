@@ -461,24 +461,15 @@ func loadTrainData(name, path string, nTrain, nTest int, center bool, seed uint6
 		if err != nil {
 			return d, 0, err
 		}
-		if tr, err = tr.Subset(nTrain, false, seed); err != nil {
+		p, err := datasets.PrepareTraining(tr, te, datasets.Preparation{NTrain: nTrain, NTest: nTest, Seed: seed, Center: center})
+		if err != nil {
 			return d, 0, err
 		}
-		st := tr.Stats()
-		if tr, err = tr.StandardizeWith(st.Mean, st.Std); err != nil {
-			return d, 0, err
+		d.XTrain, d.YTrain = p.Train.Array(), p.YTrain
+		if p.Test != nil {
+			d.XTest, d.YTest = p.Test.Array(), p.YTest
 		}
-		d.XTrain, d.YTrain = tr.Array(), datasets.OneHot(tr.Labels, tr.Classes, center)
-		if nTest > 0 {
-			if te, err = te.Subset(nTest, false, seed+1); err != nil {
-				return d, 0, err
-			}
-			if te, err = te.StandardizeWith(st.Mean, st.Std); err != nil {
-				return d, 0, err
-			}
-			d.XTest, d.YTest = te.Array(), datasets.OneHot(te.Labels, te.Classes, center)
-		}
-		return d, tr.Classes, nil
+		return d, p.Train.Classes, nil
 	}
 	if xTrain == "" || yTrain == "" {
 		return d, 0, usagef("train: --x-train and --y-train go together")

@@ -15,8 +15,8 @@ import (
 
 // Normalizations of a cell's data (DataSettings.Normalize).
 const (
-	NormalizeGlobal = "global" // standardize by the training subset's global mean and std
-	NormalizeNorm   = "norm"   // scale each image to norm sqrt(dimension)
+	NormalizeGlobal = datasets.NormalizeGlobal // standardize by the training subset's global mean and std
+	NormalizeNorm   = datasets.NormalizeNorm   // scale each image to norm sqrt(dimension)
 )
 
 // Source names a data set: datasets.CIFAR10 (the default) or
@@ -40,7 +40,7 @@ func (src Source) Validate() (Source, error) {
 
 // DataSettings select and preprocess the data of a cell: class-balanced
 // subsets drawn with the cell's seed, optionally in grayscale and
-// block-averaged, then normalized (see PrepareSets). Fully connected
+// block-averaged, then normalized (see datasets.PrepareTraining). Fully connected
 // networks see the images flattened.
 type DataSettings struct {
 	Dataset    string `json:"dataset"`    // cifar10 (default) or mnist
@@ -59,12 +59,7 @@ func (d DataSettings) CheckSettings() error {
 	if _, err := (Source{Dataset: d.Dataset}).Validate(); err != nil {
 		return err
 	}
-	switch d.Normalize {
-	case "", NormalizeGlobal, NormalizeNorm:
-	default:
-		return fmt.Errorf("normalize %q: want %s or %s", d.Normalize, NormalizeGlobal, NormalizeNorm)
-	}
-	return nil
+	return datasets.CheckNormalize(d.Normalize)
 }
 
 // DefaultDataSettings are the settings a cell starts from before decoding
@@ -78,44 +73,46 @@ type CellData struct {
 	LTrain, LTest []int      // labels
 }
 
-// sets returns the prepared training and test sets of d. Bad settings are
-// permanent errors; a data set that cannot be read (CIFAR-10 included: a
-// cell does not fall back to MNIST) is not.
-func (d DataSettings) sets(seed uint64) (tr, te *datasets.Set, err error) {
+// prepare returns the prepared training and test data of d. Bad settings
+// are permanent errors; a data set that cannot be read (CIFAR-10 included:
+// a cell does not fall back to MNIST) is not.
+func (d DataSettings) prepare(seed uint64) (datasets.Training, error) {
 	if d.NTrain < 1 || d.NTest < 1 || d.Downsample < 1 {
-		return nil, nil, sweep.Permanentf("n_train %d, n_test %d, downsample %d: want all >= 1", d.NTrain, d.NTest, d.Downsample)
+		return datasets.Training{}, sweep.Permanentf("n_train %d, n_test %d, downsample %d: want all >= 1", d.NTrain, d.NTest, d.Downsample)
 	}
 	cfg, err := Source{Dataset: d.Dataset, CIFAR10: d.CIFAR10}.Validate()
 	if err != nil {
-		return nil, nil, sweep.Permanent(err)
+		return datasets.Training{}, sweep.Permanent(err)
 	}
 	train, test, _, why, err := LoadData(cfg)
 	if err != nil {
-		return nil, nil, err
+		return datasets.Training{}, err
 	}
 	if why != "" {
 		// A cell never falls back to another data set: its result would
 		// carry the wrong name. Missing data on a node may be a mount
 		// problem, so the error is transient.
-		return nil, nil, fmt.Errorf("dataset %s is not available here: %s", cfg.Dataset, why)
+		return datasets.Training{}, fmt.Errorf("dataset %s is not available here: %s", cfg.Dataset, why)
 	}
-	if tr, te, err = PrepareSets(train, test, seed, d); err != nil {
-		return nil, nil, sweep.Permanent(err)
+	p, err := datasets.PrepareTraining(train, test, datasets.Preparation{NTrain: d.NTrain, NTest: d.NTest, Seed: seed,
+		Grayscale: d.Grayscale, Downsample: d.Downsample, Normalize: d.Normalize})
+	if err != nil {
+		return datasets.Training{}, sweep.Permanent(err)
 	}
-	return tr, te, nil
+	return p, nil
 }
 
 // Load prepares the data of d for a network of architecture arch.
 func (d DataSettings) Load(arch string, seed uint64) (CellData, error) {
-	tr, te, err := d.sets(seed)
+	p, err := d.prepare(seed)
 	if err != nil {
 		return CellData{}, err
 	}
-	c := CellData{XTrain: tr.Array(), XTest: te.Array(), LTrain: tr.Labels, LTest: te.Labels}
+	tr, te := p.Train, p.Test
+	c := CellData{XTrain: tr.Array(), XTest: te.Array(), Y: p.YTrain, YTest: p.YTest, LTrain: tr.Labels, LTest: te.Labels}
 	if arch == spec.FCN {
 		c.XTrain, c.XTest = tr.Flat(), te.Flat()
 	}
-	c.Y, c.YTest = datasets.OneHot(tr.Labels, tr.Classes, false), datasets.OneHot(te.Labels, te.Classes, false)
 	return c, nil
 }
 
@@ -132,50 +129,6 @@ func cellSpec(c sweep.Cell, finite bool) (spec.Spec, error) {
 		return spec.Spec{}, sweep.Permanent(err)
 	}
 	return c.Spec, nil
-}
-
-// PrepareSets draws class-balanced seeded subsets of d.NTrain training and
-// d.NTest test points (seeds seed and seed+1), optionally in grayscale and
-// block-averaged, and normalizes them: by default standardized by the global
-// mean and std of the training subset; with Normalize "norm" each image
-// scaled to norm sqrt(dimension).
-func PrepareSets(train, test datasets.Subsetter, seed uint64, d DataSettings) (tr, te *datasets.Set, err error) {
-	if tr, err = train.Subset(d.NTrain, false, seed); err != nil {
-		return nil, nil, fmt.Errorf("training subset: %w", err)
-	}
-	if te, err = test.Subset(d.NTest, false, seed+1); err != nil {
-		return nil, nil, fmt.Errorf("test subset: %w", err)
-	}
-	if d.Grayscale {
-		tr, te = tr.Grayscale(), te.Grayscale()
-	}
-	if d.Downsample > 1 {
-		if tr, err = tr.Downsample(d.Downsample); err != nil {
-			return nil, nil, err
-		}
-		if te, err = te.Downsample(d.Downsample); err != nil {
-			return nil, nil, err
-		}
-	}
-	switch d.Normalize {
-	case "", NormalizeGlobal:
-		st := tr.Stats()
-		if tr, err = tr.StandardizeWith(st.Mean, st.Std); err != nil {
-			return nil, nil, err
-		}
-		te, err = te.StandardizeWith(st.Mean, st.Std)
-	case NormalizeNorm:
-		if tr, err = tr.NormalizeNorm(); err != nil {
-			return nil, nil, err
-		}
-		te, err = te.NormalizeNorm()
-	default:
-		err = fmt.Errorf("normalize %q: want %s or %s", d.Normalize, NormalizeGlobal, NormalizeNorm)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return tr, te, nil
 }
 
 // LoadData loads the train and test splits of cfg.Dataset, falling back to

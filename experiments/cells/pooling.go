@@ -44,10 +44,11 @@ func runPoolingTheoryCell(ctx context.Context, c sweep.Cell) (sweep.Result, erro
 	if !(st.EtaFrac > 0 && st.EtaFrac <= 1) || st.Steps < 0 {
 		return sweep.Result{}, sweep.Permanentf("pooling-theory: eta_frac %g, steps %d: want 0 < eta_frac <= 1 and steps >= 0", st.EtaFrac, st.Steps)
 	}
-	tr, te, err := st.sets(uint64(c.Seed))
+	d, err := st.prepare(uint64(c.Seed))
 	if err != nil {
 		return sweep.Result{}, err
 	}
+	tr, te := d.Train, d.Test
 	if s.Outputs != tr.Classes {
 		return sweep.Result{}, sweep.Permanentf("pooling-theory: the spec has %d outputs but the data set has %d classes", s.Outputs, tr.Classes)
 	}

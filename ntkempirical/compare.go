@@ -13,6 +13,7 @@ import (
 // Comparison is a mean empirical NTK next to the analytic one.
 type Comparison struct {
 	Empirical *mat.Dense // mean traced empirical NTK over the initializations
+	Full      *mat.Dense // mean full Nk x Nk empirical NTK; nil unless Options.Full
 	Analytic  *mat.Dense // theory's per-logit NTK for the same Spec (width ignored)
 	// Relative is ||Empirical - Analytic||_F / ||Analytic||_F; it shrinks
 	// like (width * samples)^-1/2 plus an O(1/width) bias.
@@ -35,5 +36,5 @@ func CompareTheory(s spec.Spec, inShape []int, x1, x2 npy.Array, seed uint64, sa
 	if err != nil {
 		return Comparison{}, err
 	}
-	return Comparison{Empirical: emp.NTK, Analytic: th.NTK, Relative: rel}, nil
+	return Comparison{Empirical: emp.NTK, Full: emp.Full, Analytic: th.NTK, Relative: rel}, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -16,7 +15,6 @@ import (
 	"github.com/ntkharness/ntkharness/internal/atomicfile"
 	"github.com/ntkharness/ntkharness/internal/progress"
 	"github.com/ntkharness/ntkharness/npy"
-	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -52,15 +50,8 @@ type kernelJSON struct {
 }
 
 func runKernel(args []string) error {
-	fs := newFlags("kernel", "(--spec FILE | --arch A --act F --depth L --sw2 V --sb2 V) --x1 a.npy [--x2 b.npy] (--json | --out DIR)", kernelDescription)
-	arch := fs.String("arch", spec.FCN, "architecture: fcn, cnn-f or cnn-gap")
-	act := fs.String("act", spec.Erf, "activation: erf, relu or tanh")
-	depth := fs.Int("depth", 0, "depth L, the number of nonlinearities (required without --spec)")
-	sw2 := fs.Float64("sw2", 0, "weight variance sigma_w^2 (required without --spec)")
-	sb2 := fs.Float64("sb2", 0, "bias variance sigma_b^2")
-	filter := fs.Int("filter", spec.DefaultFilter, "convolution filter size f (f x f), cnn only")
-	padding := fs.String("padding", spec.Same, "convolution padding, SAME or VALID, cnn only")
-	specPath := fs.String("spec", "", "read the architecture from this spec JSON file instead of the flags above")
+	fs := newFlags("kernel", "(--spec FILE | [--arch A] [--act F] --depth L --sw2 V [--sb2 V]) --x1 a.npy [--x2 b.npy] (--json | --out DIR)", kernelDescription)
+	arch := addArchFlags(fs, "kernel", false)
 	x1Path := fs.String("x1", "", "inputs of the rows, a .npy array (required)")
 	x2Path := fs.String("x2", "", "inputs of the columns, a .npy array (default: the rows' inputs)")
 	asJSON := fs.Bool("json", false, `print {"nngp": [[...]], "ntk": [[...]]} on standard output`)
@@ -88,32 +79,10 @@ func runKernel(args []string) error {
 	if err := checkTimeLimit("kernel", *timeLimit); err != nil {
 		return err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var s spec.Spec
-	if *specPath != "" {
-		for _, name := range []string{"arch", "act", "depth", "sw2", "sb2", "filter", "padding"} {
-			if set[name] {
-				return usagef("kernel: --%s given with --spec: take the architecture from one or the other", name)
-			}
-		}
-		var err error
-		if s, err = spec.Load(*specPath); err != nil {
-			return fmt.Errorf("--spec %v", err)
-		}
-	} else {
-		if !set["depth"] || !set["sw2"] {
-			return usagef("kernel: --depth and --sw2 are required without --spec (see ntkharness kernel --help)")
-		}
-		s = spec.Spec{Arch: *arch, Act: *act, Depth: *depth, SW2: *sw2, SB2: *sb2}
-		if s.IsConv() {
-			s.Filter, s.Padding = *filter, *padding
-		} else if set["filter"] || set["padding"] {
-			return usagef("kernel: --filter and --padding apply to cnn-f and cnn-gap, not %s", s.Arch)
-		}
-		if err := s.Validate(); err != nil {
-			return usagef("kernel: %v", err)
-		}
+	set := fs.given()
+	s, err := arch.resolve(0)
+	if err != nil {
+		return err
 	}
 	ruleAct, err := tanhRule("kernel", *rule, set["tanh-quadrature"], s.Act)
 	if err != nil {

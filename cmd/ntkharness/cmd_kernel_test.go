@@ -163,7 +163,7 @@ func TestKernelErrors(t *testing.T) {
 	}{
 		{"no x1", []string{"kernel", "--depth", "2", "--sw2", "1", "--json"}, 2, "--x1 is required"},
 		{"no output", []string{"kernel", "--depth", "2", "--sw2", "1", "--x1", flat}, 2, "give --json or --out"},
-		{"no depth", []string{"kernel", "--sw2", "1", "--x1", flat, "--json"}, 2, "--depth and --sw2 are required"},
+		{"no depth", []string{"kernel", "--sw2", "1", "--x1", flat, "--json"}, 2, "--depth is required without --spec"},
 		{"unknown arch", append(base, "--arch", "rnn", "--x1", flat), 2, `unknown arch "rnn"`},
 		{"unknown act", append(base, "--act", "gelu", "--x1", flat), 2, `unknown activation "gelu"`},
 		{"depth 0", []string{"kernel", "--depth", "0", "--sw2", "1", "--x1", flat, "--json"}, 2, "depth 0"},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -48,13 +47,13 @@ func (f jsonFloat) MarshalJSON() ([]byte, error) {
 }
 
 func runNTK(args []string) error {
-	fs := newFlags("ntk", "--x1 a.npy [--x2 b.npy] (--arch A --act F --depth L --width W --sw2 S --sb2 B | --params DIR) [flags]", `
+	fs := newFlags("ntk", "--x1 a.npy [--x2 b.npy] ([--arch A] [--act F] --depth L --width W --sw2 V [--sb2 V] | --spec FILE | --params DIR) [flags]", `
 Compute the empirical neural tangent kernel of a finite network between the
 examples of x1 (rows) and x2 (columns; default x2 = x1). The network is
-either drawn at initialization from the architecture flags and --seed
-(--samples M averages M initializations with seeds S, S+1, ...), or read
-with --params from a folder written by training (spec.json, input.json and
-one .npy per parameter); --params0 names the initial network's folder, or
+either drawn at initialization from the architecture flags (or --spec) and
+--seed (--samples M averages M initializations with seeds S, S+1, ...), or
+read with --params from a folder written by training (spec.json, input.json
+and one .npy per parameter); --params0 names the initial network's folder, or
 --init-seed S redraws it as train --seed S did, and adds the relative change
 ||Theta_T - Theta_0||_F / ||Theta_0||_F.
 
@@ -70,15 +69,8 @@ Output: JSON on standard output ({"ntk": [[...]]}, plus "eigenvalues",
 singular kernel; "theory_ntk" and "theory_relative_error" with --theory), or
 with --out DIR the files ntk.npy (and ntk_full.npy,
 eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
-	arch := fs.String("arch", "", "architecture `A`: fcn, cnn-f or cnn-gap")
-	act := fs.String("act", "", "activation `F`: erf, relu or tanh")
-	depth := fs.Int("depth", 0, "number of nonlinearities `L` (>= 1)")
-	width := fs.Int("width", 0, "hidden units (fcn) or channels (cnn) `W`")
-	sw2 := fs.Float64("sw2", 0, "weight variance sigma_w^2 `S` (> 0)")
-	sb2 := fs.Float64("sb2", 0, "bias variance sigma_b^2 `B` (>= 0)")
-	filter := fs.Int("filter", 0, "convolution filter size `f` (odd; default 3, cnn only)")
-	padding := fs.String("padding", "", "convolution padding `P`: SAME (default) or VALID, cnn only")
-	outputs := fs.Int("outputs", spec.DefaultOutputs, "number of logits `k`")
+	arch := addArchFlags(fs, "ntk", true)
+	arch.instead = "--spec or --params"
 	seed := fs.Uint64("seed", 0, "initialization seed `S` (sample m uses S+m)")
 	samples := fs.Int("samples", 1, "average the kernels of `M` independent initializations")
 	params := fs.String("params", "", "read the network from `DIR` (written by training) instead of initializing it")
@@ -99,8 +91,7 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 		return err
 	}
 
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := fs.given()
 	if *x1Path == "" {
 		return usagef("ntk: --x1 is required (see ntkharness ntk --help)")
 	}
@@ -129,26 +120,18 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 	if *spectrum && *x2Path != "" {
 		return usagef("ntk: --spectrum needs a square kernel: drop --x2")
 	}
-	archFlags := []string{"arch", "act", "depth", "width", "sw2", "sb2", "filter", "padding", "outputs", "seed", "samples"}
 	var s spec.Spec
 	if *params != "" {
-		for _, name := range archFlags {
+		for _, name := range append(arch.given(), "seed", "samples") {
 			if set[name] {
 				return usagef("ntk: --%s cannot be combined with --params, which reads the network from %s", name, filepath.Join(*params, nets.SpecFile))
 			}
 		}
 	} else {
-		for _, name := range []string{"arch", "act", "depth", "width", "sw2"} {
-			if !set[name] {
-				return usagef("ntk: --%s is required without --params (see ntkharness ntk --help)", name)
-			}
+		var err error
+		if s, err = arch.resolve(0); err != nil {
+			return err
 		}
-		s = spec.Spec{Arch: *arch, Act: *act, Depth: *depth, Width: *width, SW2: *sw2, SB2: *sb2,
-			Filter: *filter, Padding: *padding, Outputs: *outputs}
-		if err := s.ValidateFinite(); err != nil {
-			return usagef("ntk: %v", err)
-		}
-		s = s.WithDefaults()
 	}
 
 	if *outDir != "" {
@@ -210,7 +193,8 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 		return checkTime("ntk", sec, *timeLimit, *quiet)
 	}
 	var res ntkempirical.Kernel
-	var change *float64
+	var change, rel *float64 // relative change in training; relative error against theory
+	var analytic *mat.Dense  // theory's NTK with --theory
 	if *params != "" {
 		net, err := nets.Load(*params)
 		if err != nil {
@@ -252,23 +236,21 @@ eigenvalues.npy, theory_ntk.npy, and summary.json with the scalars).`)
 		if err := ntkTime(s, shape, *samples); err != nil {
 			return err
 		}
-		if res, err = ntkempirical.Mean(s, shape, x1, x2, *seed, *samples, opt); err != nil {
+		if *withTheory {
+			c, err := ntkempirical.CompareTheory(s, shape, x1, x2, *seed, *samples, opt, theory.Options{})
+			if err != nil {
+				return err
+			}
+			res, analytic, rel = ntkempirical.Kernel{NTK: c.Empirical, Full: c.Full}, c.Analytic, &c.Relative
+		} else if res, err = ntkempirical.Mean(s, shape, x1, x2, *seed, *samples, opt); err != nil {
 			return err
 		}
 	}
 	bar.Finish()
 
-	out := ntkOutput{NTK: ntkRows(res.NTK), RelativeChange: change}
-	if *withTheory {
-		th, err := theory.Compute(s, x1, x2, theory.Options{})
-		if err != nil {
-			return err
-		}
-		rel, err := ntkempirical.RelativeFrobenius(res.NTK, th.NTK)
-		if err != nil {
-			return err
-		}
-		out.TheoryNTK, out.TheoryError = ntkRows(th.NTK), &rel
+	out := ntkOutput{NTK: ntkRows(res.NTK), RelativeChange: change, TheoryError: rel}
+	if analytic != nil {
+		out.TheoryNTK = ntkRows(analytic)
 	}
 	if res.Full != nil {
 		out.Full = ntkRows(res.Full)

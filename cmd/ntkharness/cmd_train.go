@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -34,7 +33,7 @@ func init() {
 }
 
 const trainDescription = `
-Train the network described by --arch/--act/--depth/--width/--sw2/--sb2 by
+Train the network described by the architecture flags (or --spec) by
 full-batch gradient descent (or minibatch SGD with --batch) on the mean
 squared error (1/(2Nk)) sum (f - y)^2, in the NTK parameterization.
 
@@ -51,8 +50,8 @@ NaN or 1e6 times its initial value stops and is reported as diverged (exit
 status 0). Ctrl-C (or SIGTERM) stops after the current step, saves a
 checkpoint and exits with status 1; --resume continues the run with the
 checkpoint's data settings (data set, subset sizes, seed, centring, batch,
-input files by content): flags not given take the recorded values, and
-flags that differ from them are refused.
+input files by content) and architecture: flags not given take the
+recorded values, and flags that differ from them are refused.
 
 Writes to --out: spec.json, history.json, history.csv and params/ (one .npy
 per tensor, spec.json, input.json and the resumable state.json).`
@@ -195,16 +194,8 @@ func hashArray(h io.Writer, a npy.Array) {
 }
 
 func runTrain(args []string) error {
-	fs := newFlags("train", "--arch A --act F --depth L --width W --sw2 V --sb2 V (--dataset D | --x-train F ...) --steps S (--lr-factor F | --lr E) --out DIR", trainDescription)
-	var s spec.Spec
-	fs.StringVar(&s.Arch, "arch", "fcn", "architecture: fcn, cnn-f or cnn-gap")
-	fs.StringVar(&s.Act, "act", "erf", "activation: erf, tanh or relu")
-	fs.IntVar(&s.Depth, "depth", 2, "number of nonlinearities L")
-	fs.IntVar(&s.Width, "width", 512, "hidden units (fcn) or channels (cnn) per layer")
-	fs.Float64Var(&s.SW2, "sw2", 1.5, "weight variance sigma_w^2")
-	fs.Float64Var(&s.SB2, "sb2", 0.05, "bias variance sigma_b^2")
-	fs.IntVar(&s.Filter, "filter", 3, "convolution filter size f (f x f), cnn only")
-	fs.StringVar(&s.Padding, "padding", "SAME", "convolution padding, SAME or VALID, cnn only")
+	fs := newFlags("train", "([--arch A] [--act F] --depth L --width W --sw2 V [--sb2 V] | --spec FILE) (--dataset D | --x-train F ...) --steps S (--lr-factor F | --lr E) --out DIR", trainDescription)
+	arch := addArchFlags(fs, "train", true)
 	dataset := fs.String("dataset", "", "dataset: mnist or cifar10 (or give --x-train/--y-train)")
 	dataPath := fs.String("data", "", "dataset location: MNIST idx folder, or the cifar-10-batches-bin folder or archive (default: embedded MNIST, $CIFAR10_DIR)")
 	nTrain := fs.Int("n-train", 256, "training examples (class-balanced subset of --dataset)")
@@ -220,7 +211,7 @@ func runTrain(args []string) error {
 	lambda := fs.String("lambda", "auto", "lambda_max for --lr-factor: analytic (infinite-width NTK), empirical (this network's NTK, power iteration) or auto (analytic, except large cnn-gap kernels)")
 	batch := fs.Int("batch", 0, "minibatch size for SGD; 0 is full-batch gradient descent")
 	seed := fs.Uint64("seed", 1, "seed of the initialization, the data subset and the batch order")
-	resume := fs.Bool("resume", false, "continue the run checkpointed in --out")
+	resume := fs.Bool("resume", false, "continue the run checkpointed in --out, with its data settings and architecture (flags, if given, must match them)")
 	out := fs.String("out", "", "output folder (required)")
 	memLimit := fs.Float64("mem-limit", 16, "refuse plans whose estimated memory exceeds this many GiB")
 	every := fs.Duration("checkpoint-every", time.Minute, "interval between checkpoints during the run (0: only at the end)")
@@ -229,8 +220,7 @@ func runTrain(args []string) error {
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := fs.given()
 
 	if *out == "" {
 		return usagef("train: --out is required (see ntkharness train --help)")
@@ -261,13 +251,10 @@ func runTrain(args []string) error {
 	default:
 		return usagef("train: --lambda %q: want analytic, empirical or auto", *lambda)
 	}
-	if !s.IsConv() {
-		if !set["filter"] {
-			s.Filter = 0
-		}
-		if !set["padding"] {
-			s.Padding = ""
-		}
+	// A resumed run takes the architecture flags not given from its
+	// checkpoint.
+	if err := arch.check(!*resume); err != nil {
+		return err
 	}
 
 	if err := atomicfile.CheckDir(*out); err != nil {
@@ -298,11 +285,21 @@ func runTrain(args []string) error {
 	if err != nil {
 		return err
 	}
-	s.Outputs = outputs
-	if err := s.ValidateFinite(); err != nil {
-		return usagef("train: %v", err)
+	var s spec.Spec
+	if *resume {
+		s = net.Spec()
+		if len(arch.given()) > 0 {
+			want, err := arch.over(s, outputs)
+			if err != nil {
+				return err
+			}
+			if want != s {
+				return usagef("train: --resume: the checkpoint in %s is %+v, the flags ask for %+v", paramsDir, s, want)
+			}
+		}
+	} else if s, err = arch.resolve(outputs); err != nil {
+		return err
 	}
-	s = s.WithDefaults()
 
 	inShape := data.XTrain.Shape[1:]
 	if !s.IsConv() {
@@ -337,14 +334,6 @@ func runTrain(args []string) error {
 	}
 
 	if *resume {
-		if ck := net.Spec(); ck != s {
-			for _, name := range []string{"arch", "act", "depth", "width", "sw2", "sb2", "filter", "padding"} {
-				if set[name] {
-					return usagef("train: --resume: the checkpoint in %s is %+v, the flags ask for %+v", paramsDir, ck, s)
-				}
-			}
-			s = ck
-		}
 		if set["lr"] && *lr != hist.LR {
 			return usagef("train: --resume: the checkpoint trains with lr %v, not --lr %v", hist.LR, *lr)
 		}

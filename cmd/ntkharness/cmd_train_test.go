@@ -55,7 +55,7 @@ func TestTrainCommand(t *testing.T) {
 	dir := t.TempDir()
 	x, y := writeToyNpy(t, dir, 8, 6, false)
 	out := filepath.Join(dir, "run")
-	base := []string{"train", "--x-train", x, "--y-train", y, "--x-test", x, "--y-test", y,
+	base := []string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--x-train", x, "--y-train", y, "--x-test", x, "--y-test", y,
 		"--width", "64", "--depth", "2", "--quiet", "--out", out}
 
 	stdout, stderr, status := runCLI(t, append(base, "--steps", "4", "--lr-factor", "0.5")...)
@@ -93,7 +93,7 @@ func TestTrainCommand(t *testing.T) {
 	}
 
 	// Above the critical step the run diverges: status 0 and a summary.
-	stdout, stderr, status = runCLI(t, "train", "--x-train", x, "--y-train", y, "--width", "256", "--quiet",
+	stdout, stderr, status = runCLI(t, "train", "--depth", "2", "--sw2", "1.5", "--sb2", "0.05", "--x-train", x, "--y-train", y, "--width", "256", "--quiet",
 		"--steps", "200", "--lr-factor", "3", "--out", filepath.Join(dir, "div"))
 	if status != 0 || !strings.HasPrefix(stdout, "diverged at step") {
 		t.Errorf("lr-factor 3: status %d, stdout %q, stderr %q", status, stdout, stderr)
@@ -115,27 +115,27 @@ func TestTrainCommandErrors(t *testing.T) {
 		status int
 		stderr string
 	}{
-		{[]string{"train", "--x-train", x, "--y-train", y}, 2, "--out is required"},
-		{append([]string{"train", "--arch", "mlp"}, data...), 2, `unknown arch "mlp"`},
-		{append([]string{"train", "--sw2", "-1"}, data...), 2, "sw2 -1"},
-		{append([]string{"train", "--lr", "0"}, data...), 2, "--lr 0"},
-		{append([]string{"train", "--lr-factor", "NaN"}, data...), 2, "--lr-factor NaN"},
-		{append([]string{"train", "--steps", "-3"}, data...), 2, "--steps -3"},
-		{append([]string{"train", "--lambda", "exact"}, data...), 2, `--lambda "exact"`},
-		{[]string{"train", "--out", out}, 2, "no data"},
-		{[]string{"train", "--dataset", "mnist", "--x-train", x, "--out", out}, 2, "not both"},
-		{[]string{"train", "--dataset", "svhn", "--out", out}, 2, `unknown --dataset "svhn"`},
-		{[]string{"train", "--x-train", x, "--out", out}, 2, "go together"},
-		{[]string{"train", "--x-train", filepath.Join(dir, "none.npy"), "--y-train", y, "--out", out}, 1, "none.npy"},
-		{[]string{"train", "--x-train", x, "--y-train", frac, "--out", out}, 1, "label 2 is 0.5"},
+		{[]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--x-train", x, "--y-train", y}, 2, "--out is required"},
+		{append([]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--arch", "mlp"}, data...), 2, `unknown arch "mlp"`},
+		{append([]string{"train", "--depth", "2", "--width", "512", "--sb2", "0.05", "--sw2", "-1"}, data...), 2, "sw2 -1"},
+		{append([]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--lr", "0"}, data...), 2, "--lr 0"},
+		{append([]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--lr-factor", "NaN"}, data...), 2, "--lr-factor NaN"},
+		{append([]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--steps", "-3"}, data...), 2, "--steps -3"},
+		{append([]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--lambda", "exact"}, data...), 2, `--lambda "exact"`},
+		{[]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--out", out}, 2, "no data"},
+		{[]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--dataset", "mnist", "--x-train", x, "--out", out}, 2, "not both"},
+		{[]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--dataset", "svhn", "--out", out}, 2, `unknown --dataset "svhn"`},
+		{[]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--x-train", x, "--out", out}, 2, "go together"},
+		{[]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--x-train", filepath.Join(dir, "none.npy"), "--y-train", y, "--out", out}, 1, "none.npy"},
+		{[]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--x-train", x, "--y-train", frac, "--out", out}, 1, "label 2 is 0.5"},
 		// Flat inputs for a CNN.
-		{append([]string{"train", "--arch", "cnn-f"}, data...), 1, "cnn-f needs images [N, H, W, C]"},
+		{append([]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--arch", "cnn-f"}, data...), 1, "cnn-f needs images [N, H, W, C]"},
 		// Too much memory.
-		{append([]string{"train", "--width", "100000", "--depth", "10"}, data...), 1, "over --mem-limit 16 GiB"},
-		{append([]string{"train", "--mem-limit", "0"}, data...), 2, "--mem-limit 0"},
+		{append([]string{"train", "--sw2", "1.5", "--sb2", "0.05", "--width", "100000", "--depth", "10"}, data...), 1, "over --mem-limit 16 GiB"},
+		{append([]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--mem-limit", "0"}, data...), 2, "--mem-limit 0"},
 		{[]string{"train", "--resume", "--x-train", x, "--y-train", y, "--out", filepath.Join(dir, "nothing")}, 1, "no checkpoint"},
 		// Images for a CNN work; a VALID stack deeper than the image does not.
-		{[]string{"train", "--arch", "cnn-f", "--padding", "VALID", "--depth", "3", "--x-train", xi, "--y-train", yi, "--out", out}, 1, "too small"},
+		{[]string{"train", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--arch", "cnn-f", "--padding", "VALID", "--depth", "3", "--x-train", xi, "--y-train", yi, "--out", out}, 1, "too small"},
 	}
 	for _, tt := range tests {
 		_, stderr, status := runCLI(t, tt.args...)
@@ -157,7 +157,7 @@ func TestTrainLambdaSources(t *testing.T) {
 	lm := map[string]float64{}
 	for _, src := range []string{"analytic", "empirical"} {
 		out := filepath.Join(dir, src)
-		_, stderr, status := runCLI(t, "train", "--x-train", x, "--y-train", y, "--width", "512", "--steps", "0",
+		_, stderr, status := runCLI(t, "train", "--depth", "2", "--sw2", "1.5", "--sb2", "0.05", "--x-train", x, "--y-train", y, "--width", "512", "--steps", "0",
 			"--lambda", src, "--quiet", "--out", out)
 		if status != 0 {
 			t.Fatalf("%s: status %d: %s", src, status, stderr)
@@ -192,7 +192,7 @@ func TestTrainInterrupt(t *testing.T) {
 	dir := t.TempDir()
 	x, y := writeToyNpy(t, dir, 8, 6, false)
 	out := filepath.Join(dir, "run")
-	args := "train --x-train " + x + " --y-train " + y + " --width 32 --depth 1 --lr 0.1 --quiet --out " + out
+	args := "train --x-train " + x + " --y-train " + y + " --width 32 --depth 1 --sw2 1.5 --sb2 0.05 --lr 0.1 --quiet --out " + out
 	cmd := exec.Command(os.Args[0], "-test.run=^TestTrainInterrupt$")
 	cmd.Env = append(os.Environ(), "NTKHARNESS_TRAIN_CHILD="+args+" --steps 100000000")
 	var stderr strings.Builder
@@ -250,7 +250,7 @@ func TestTrainDatasets(t *testing.T) {
 				args[3] = testshared.File(t, testshared.CIFAR10)
 			}
 			out := filepath.Join(t.TempDir(), "run")
-			args = append([]string{"train", "--n-train", "20", "--n-test", "10", "--width", "8", "--depth", "1",
+			args = append([]string{"train", "--sw2", "1.5", "--sb2", "0.05", "--n-train", "20", "--n-test", "10", "--width", "8", "--depth", "1",
 				"--steps", "3", "--quiet", "--out", out}, args...)
 			stdout, stderr, status := runCLI(t, args...)
 			if status != 0 || !strings.HasPrefix(stdout, "done: step 3") {
@@ -281,13 +281,13 @@ func TestTrainDatasets(t *testing.T) {
 func TestTrainResumeSettings(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "mnist")
-	base := []string{"train", "--dataset", "mnist", "--n-train", "20", "--width", "8", "--depth", "1", "--quiet", "--out", out}
+	base := []string{"train", "--sw2", "1.5", "--sb2", "0.05", "--dataset", "mnist", "--n-train", "20", "--width", "8", "--depth", "1", "--quiet", "--out", out}
 	if _, stderr, status := runCLI(t, append(base, "--seed", "7", "--n-test", "64", "--steps", "2")...); status != 0 {
 		t.Fatalf("first run: status %d, stderr %q", status, stderr)
 	}
 	x, y := writeToyNpy(t, dir, 8, 6, false)
 	fout := filepath.Join(dir, "files")
-	fbase := []string{"train", "--width", "8", "--depth", "1", "--quiet", "--out", fout}
+	fbase := []string{"train", "--sw2", "1.5", "--sb2", "0.05", "--width", "8", "--depth", "1", "--quiet", "--out", fout}
 	if _, stderr, status := runCLI(t, append(fbase, "--x-train", x, "--y-train", y, "--steps", "2")...); status != 0 {
 		t.Fatalf("first file run: status %d, stderr %q", status, stderr)
 	}
@@ -384,7 +384,7 @@ func TestTrainNonFinite(t *testing.T) {
 	}
 	for i, tt := range tests {
 		out := filepath.Join(dir, "run"+strconv.Itoa(i))
-		args := append([]string{"train", "--width", "16", "--steps", "3", "--quiet", "--out", out}, tt.args...)
+		args := append([]string{"train", "--depth", "2", "--sw2", "1.5", "--sb2", "0.05", "--width", "16", "--steps", "3", "--quiet", "--out", out}, tt.args...)
 		stdout, stderr, status := runCLI(t, args...)
 		if status != tt.status || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
 			t.Errorf("%s: status %d stdout %q stderr %q, want %d, %q and %q", tt.name, status, stdout, stderr, tt.status, tt.stdout, tt.stderr)

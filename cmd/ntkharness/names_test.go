@@ -16,7 +16,7 @@ func TestUnknownDataSet(t *testing.T) {
 	axis := writeSweep(t, `{"spec": {"arch": "fcn", "act": "erf", "depth": 1, "sw2": 1, "sb2": 0.05}, "kinds": ["train"], "grid": {"dataset": ["mnist", "svhn"]}}`)
 	norm := writeSweep(t, `{"spec": {"arch": "fcn", "act": "erf", "depth": 1, "sw2": 1, "sb2": 0.05}, "kinds": ["ntk"], "settings": {"normalize": "per-pixel"}}`)
 	tests := [][]string{
-		{"train", "--dataset", "bogus", "--quiet", "--out", filepath.Join(dir, "t")},
+		{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--dataset", "bogus", "--quiet", "--out", filepath.Join(dir, "t")},
 		{"data", "info", "--dataset", "bogus"},
 		{"data", "export", "--dataset", "bogus", "--x", filepath.Join(dir, "x.npy")},
 		{"figure", "depthscales", "--dataset", "bogus", "--out", dir},
@@ -86,8 +86,8 @@ func TestMissingAndUnreadableFiles(t *testing.T) {
 			{[]string{"kernel", "--spec", bad, "--json", "--x1", x}, 1},
 			{[]string{"ntk", "--quiet", "--arch", "fcn", "--act", "erf", "--depth", "1", "--width", "4", "--sw2", "1", "--x1", bad}, 1},
 			{[]string{"predict", "--ntk-train", bad, "--y", y}, 1},
-			{[]string{"train", "--quiet", "--x-train", bad, "--y-train", y, "--out", out}, 1},
-			{[]string{"train", "--quiet", "--x-train", x, "--y-train", bad, "--out", out}, 1},
+			{[]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--quiet", "--x-train", bad, "--y-train", y, "--out", out}, 1},
+			{[]string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--quiet", "--x-train", x, "--y-train", bad, "--out", out}, 1},
 			{[]string{"sweep", "plan", bad}, 2},
 		}
 		for _, tt := range tests {

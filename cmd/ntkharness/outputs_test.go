@@ -38,7 +38,7 @@ func TestOutputsCheckedFirst(t *testing.T) {
 		{"kernel", []string{"kernel", "--arch", "cnn-gap", "--act", "relu", "--depth", "3", "--sw2", "2", "--x1", img, "--out", bad}},
 		{"ntk", []string{"ntk", "--quiet", "--arch", "fcn", "--act", "erf", "--depth", "1", "--width", "8", "--sw2", "1", "--x1", x, "--out", bad}},
 		{"predict", []string{"predict", "--ntk-train", kt, "--y", y, "--out", bad}},
-		{"train", []string{"train", "--quiet", "--x-train", x, "--y-train", y, "--out", bad}},
+		{"train", []string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--quiet", "--x-train", x, "--y-train", y, "--out", bad}},
 		{"figure", []string{"figure", "mean-predictor", "--out", bad}},
 		{"report", []string{"report", "--out", bad}},
 		{"data export x", []string{"data", "export", "--dataset", "mnist", "--n", "10", "--x", filepath.Join(bad, "x.npy")}},
@@ -73,7 +73,7 @@ func TestOutputsCheckedFirst(t *testing.T) {
 		t.Fatalf("data export: %s", stderr)
 	}
 	// A train run that fails (bad targets) still cleans its folder.
-	runCLI(t, "train", "--quiet", "--x-train", x, "--y-train", filepath.Join(dir, "none.npy"), "--out", run)
+	runCLI(t, "train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--quiet", "--x-train", x, "--y-train", filepath.Join(dir, "none.npy"), "--out", run)
 	for _, p := range []string{staleX, staleParams} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("stale %s not removed (%v)", p, err)

@@ -21,8 +21,8 @@ func TestBadNumbers(t *testing.T) {
 	sw := writeSweep(t, cliSweep)
 	out := filepath.Join(t.TempDir(), "out")
 	predict := []string{"predict", "--ntk-train", k, "--y", y}
-	train := []string{"train", "--quiet", "--x-train", x, "--y-train", ty, "--out", out}
-	trainDS := []string{"train", "--quiet", "--dataset", "mnist", "--out", out}
+	train := []string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--quiet", "--x-train", x, "--y-train", ty, "--out", out}
+	trainDS := []string{"train", "--depth", "2", "--width", "512", "--sw2", "1.5", "--sb2", "0.05", "--quiet", "--dataset", "mnist", "--out", out}
 	kernel := []string{"kernel", "--depth", "1", "--sw2", "1", "--x1", x, "--json"}
 	ntk := []string{"ntk", "--quiet", "--arch", "fcn", "--act", "erf", "--depth", "1", "--width", "4", "--sw2", "1", "--x1", x}
 	export := []string{"data", "export", "--dataset", "mnist", "--x", filepath.Join(out, "x.npy")}
@@ -86,7 +86,7 @@ func TestTimePlans(t *testing.T) {
 		{"kernel", append([]string{"kernel", "--json"}, gap...), []string{"over --time-limit 1h0m0s", "raise the limit with --time-limit"}},
 		{"kernel estimate", append([]string{"kernel", "--json", "--time-limit", "1m"}, gap...), []string{"over --time-limit 1m0s"}},
 		{"ntk", []string{"ntk", "--quiet", "--arch", "cnn-gap", "--act", "relu", "--depth", "3", "--width", "256", "--sw2", "2", "--samples", "50", "--x1", img, "--max-memory", "100000", "--time-limit", "1s"}, []string{"over --time-limit 1s"}},
-		{"train", []string{"train", "--quiet", "--x-train", x, "--y-train", y, "--width", "4096", "--depth", "8", "--steps", "10000000", "--out", filepath.Join(dir, "t")}, []string{"over --time-limit 1h0m0s"}},
+		{"train", []string{"train", "--sw2", "1.5", "--sb2", "0.05", "--quiet", "--x-train", x, "--y-train", y, "--width", "4096", "--depth", "8", "--steps", "10000000", "--out", filepath.Join(dir, "t")}, []string{"over --time-limit 1h0m0s"}},
 	}
 	for _, tt := range tests {
 		start := time.Now()

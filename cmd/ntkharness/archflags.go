@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/ntkharness/ntkharness/spec"
@@ -176,35 +177,7 @@ func (a *archFlags) over(base spec.Spec, classes int) (spec.Spec, error) {
 	if err := a.check(false); err != nil {
 		return spec.Spec{}, err
 	}
-	set, f := a.fs.given(), a.s
-	s := base
-	if set["arch"] {
-		s.Arch = f.Arch
-	}
-	if set["act"] {
-		s.Act = f.Act
-	}
-	if set["depth"] {
-		s.Depth = f.Depth
-	}
-	if set["width"] {
-		s.Width = f.Width
-	}
-	if set["sw2"] {
-		s.SW2 = f.SW2
-	}
-	if set["sb2"] {
-		s.SB2 = f.SB2
-	}
-	if set["filter"] {
-		s.Filter = f.Filter
-	}
-	if set["padding"] {
-		s.Padding = f.Padding
-	}
-	if set["outputs"] {
-		s.Outputs = f.Outputs
-	}
+	s := overlay(base, a.s, a.fs.given())
 	if !s.IsConv() && base.IsConv() {
 		// --arch fcn over a cnn: the cnn's filter and padding do not apply.
 		s.Filter, s.Padding = 0, ""
@@ -231,6 +204,19 @@ func (a *archFlags) finish(s spec.Spec, classes int) (spec.Spec, error) {
 		s = s.WithDefaults()
 	}
 	return s, nil
+}
+
+// overlay returns base with the fields of the flags given taken from f. The
+// architecture flags are named like the JSON fields of spec.Spec.
+func overlay(base, f spec.Spec, given map[string]bool) spec.Spec {
+	dst, src := reflect.ValueOf(&base).Elem(), reflect.ValueOf(f)
+	for i := 0; i < dst.NumField(); i++ {
+		name, _, _ := strings.Cut(dst.Type().Field(i).Tag.Get("json"), ",")
+		if given[name] {
+			dst.Field(i).Set(src.Field(i))
+		}
+	}
+	return base
 }
 
 // andList joins "a", "b", "c" as "a, b and c".

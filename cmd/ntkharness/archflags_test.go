@@ -188,3 +188,24 @@ func TestArchFlagDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestOverlay: every architecture flag names a field of spec.Spec, which
+// overlay takes from the flags when given, and only then.
+func TestOverlay(t *testing.T) {
+	base := spec.Spec{Arch: "cnn-f", Act: "relu", Depth: 3, Width: 8, SW2: 2, SB2: 0.1, Filter: 5, Padding: "VALID", Outputs: 4, DType: "float64"}
+	f := spec.Spec{Arch: "cnn-gap", Act: "erf", Depth: 1, Width: 2, SW2: 1, Filter: 3, Padding: "SAME"}
+	all := map[string]bool{}
+	for _, n := range archFlagNames {
+		all[n] = true
+	}
+	want := f
+	want.DType = base.DType
+	if got := overlay(base, f, all); got != want {
+		t.Errorf("all flags given: %+v, want %+v", got, want)
+	}
+	want = base
+	want.Width = 2
+	if got := overlay(base, f, map[string]bool{"width": true, "quiet": true}); got != want {
+		t.Errorf("--width given: %+v, want %+v", got, want)
+	}
+}

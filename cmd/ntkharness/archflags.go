@@ -14,7 +14,7 @@ import (
 //	--arch fcn|cnn-f|cnn-gap (fcn)   --act erf|relu|tanh (erf)
 //	--depth L, --sw2 V               required unless --spec
 //	--width W                        finite networks; required unless --spec
-//	--sb2 V (0)                      --filter f (3), --padding SAME|VALID (SAME): cnns only
+//	--sb2 V (0; train: required)     --filter f (3), --padding SAME|VALID (SAME): cnns only
 //	--outputs k                      finite networks (10; train: the data's classes)
 //	--spec FILE                      the whole architecture as JSON instead of the flags
 //
@@ -35,6 +35,8 @@ type archFlags struct {
 	// instead names what may replace the required flags in the error that
 	// reports them missing ("--spec"; ntk: "--spec or --params").
 	instead string
+	// sb2Required: --sb2 has no default (train).
+	sb2Required bool
 }
 
 // archFlagNames lists the architecture flags other than --spec.
@@ -51,7 +53,15 @@ func addArchFlags(fs *flagSet, cmd string, finite bool) *archFlags {
 		fs.IntVar(&a.s.Width, "width", 0, "hidden units (fcn) or channels (cnn) per layer `W` >= 1 (required unless --spec)")
 	}
 	fs.Float64Var(&a.s.SW2, "sw2", 0, "weight variance sigma_w^2 `V` > 0 (required unless --spec)")
-	fs.Float64Var(&a.s.SB2, "sb2", 0, "bias variance sigma_b^2 `V` >= 0")
+	sb2Usage := "bias variance sigma_b^2 `V` >= 0"
+	if cmd == "train" {
+		// train defaulted --sb2 to 0.05 before the commands shared their
+		// flags (kernel and ntk to 0): requiring it turns the change of
+		// default into an error instead of a silently different network.
+		a.sb2Required = true
+		sb2Usage += " (required unless --spec)"
+	}
+	fs.Float64Var(&a.s.SB2, "sb2", 0, sb2Usage)
 	fs.IntVar(&a.s.Filter, "filter", spec.DefaultFilter, "convolution filter size `f` (f x f, odd), cnn-f and cnn-gap only")
 	fs.StringVar(&a.s.Padding, "padding", spec.Same, "convolution padding `P`, SAME or VALID, cnn-f and cnn-gap only")
 	if finite {
@@ -90,8 +100,8 @@ func (a *archFlags) check(required bool) error {
 	}
 	if required {
 		var missing []string
-		for _, n := range []string{"depth", "width", "sw2"} {
-			if !set[n] && (n != "width" || a.finite) {
+		for _, n := range []string{"depth", "width", "sw2", "sb2"} {
+			if !set[n] && (n != "width" || a.finite) && (n != "sb2" || a.sb2Required) {
 				missing = append(missing, "--"+n)
 			}
 		}

@@ -44,8 +44,9 @@ func TestArchFlags(t *testing.T) {
 	}{
 		{"complete", nil, nil, false, 0, ""},
 		{"complete cnn", nil, []string{"--arch", "cnn-gap", "--filter", "1", "--padding", "VALID"}, false, 1, "images"},
-		{"spec file", []string{"depth", "width", "sw2"}, []string{"--spec", full}, false, 0, ""},
+		{"spec file", []string{"depth", "width", "sw2", "sb2"}, []string{"--spec", full}, false, 0, ""},
 		{"no depth", []string{"depth"}, nil, false, 2, "--depth is required without --spec"},
+		{"no sb2", []string{"sb2"}, nil, false, -1, ""}, // train: required; kernel, ntk: 0
 		{"no depth and sw2", []string{"depth", "sw2"}, nil, false, 2, "--depth and --sw2 are required without --spec"},
 		{"no width", []string{"width"}, nil, true, 2, "--width is required without --spec"},
 		{"depth 0", nil, []string{"--depth", "0"}, false, 2, "depth 0"},
@@ -66,31 +67,41 @@ func TestArchFlags(t *testing.T) {
 		{"negative filter", nil, []string{"--arch", "cnn-f", "--filter", "-3"}, false, 2, "--filter -3"},
 		{"even filter", nil, []string{"--arch", "cnn-f", "--filter", "4"}, false, 2, "--filter 4"},
 		{"bad padding", nil, []string{"--arch", "cnn-f", "--padding", "FULL"}, false, 2, `padding "FULL"`},
-		{"spec and flags", []string{"width", "sw2"}, []string{"--spec", full}, false, 2, "--depth given with --spec"},
-		{"spec and padding", []string{"depth", "width", "sw2"}, []string{"--spec", full, "--padding", "VALID"}, false, 2, "--padding given with --spec"},
+		{"spec and flags", []string{"width", "sw2", "sb2"}, []string{"--spec", full}, false, 2, "--depth given with --spec"},
+		{"spec and padding", []string{"depth", "width", "sw2", "sb2"}, []string{"--spec", full, "--padding", "VALID"}, false, 2, "--padding given with --spec"},
 		{"width 0", nil, []string{"--width", "0"}, true, 2, "width 0"},
 		{"negative width", nil, []string{"--width", "-4"}, true, 2, "width -4"},
 		{"outputs 0", nil, []string{"--outputs", "0"}, true, 2, "--outputs 0: want at least 1 logit"},
 		{"negative outputs", nil, []string{"--outputs", "-1"}, true, 2, "--outputs -1"},
-		{"spec without width", []string{"depth", "width", "sw2"}, []string{"--spec", noWidth}, true, 1, "nowidth.json: spec: width 0"},
+		{"spec without width", []string{"depth", "width", "sw2", "sb2"}, []string{"--spec", noWidth}, true, 1, "nowidth.json: spec: width 0"},
 	}
 	for _, c := range commands {
 		for _, tt := range tests {
 			if tt.finiteOnly && !c.finite {
 				continue
 			}
-			arch := map[string]string{"depth": "2", "width": "4", "sw2": "1.5"}
+			arch := map[string]string{"depth": "2", "width": "4", "sw2": "1.5", "sb2": "0.05"}
 			if !c.finite {
 				delete(arch, "width")
 			}
 			args := []string{c.name}
-			for _, n := range []string{"depth", "width", "sw2"} {
+			for _, n := range []string{"depth", "width", "sw2", "sb2"} {
 				if v, ok := arch[n]; ok && !slices.Contains(tt.drop, n) {
 					args = append(args, "--"+n, v)
 				}
 			}
 			args = append(append(args, tt.add...), c.rest()...)
 			stdout, stderr, status := runCLI(t, args...)
+			if tt.status == -1 {
+				want, msg := 0, ""
+				if c.name == "train" {
+					want, msg = 2, "--sb2 is required without --spec"
+				}
+				if status != want || !strings.Contains(stderr, msg) {
+					t.Errorf("%s %s: status %d stderr %q, want %d and %q", c.name, tt.name, status, stderr, want, msg)
+				}
+				continue
+			}
 			if status != tt.status || !strings.Contains(stderr, tt.stderr) {
 				t.Errorf("%s %s: status %d stderr %q, want %d and %q", c.name, tt.name, status, stderr, tt.status, tt.stderr)
 			}
@@ -110,7 +121,7 @@ func TestArchFlags(t *testing.T) {
 		}
 	}
 	// train takes the readout from the data: another --outputs is refused.
-	if _, stderr, status := runCLI(t, append([]string{"train", "--depth", "2", "--width", "4", "--sw2", "1.5", "--outputs", "3"}, commands[2].rest()...)...); status != 2 || !strings.Contains(stderr, "--outputs 3: the training data have 2 classes") {
+	if _, stderr, status := runCLI(t, append([]string{"train", "--depth", "2", "--width", "4", "--sw2", "1.5", "--sb2", "0.05", "--outputs", "3"}, commands[2].rest()...)...); status != 2 || !strings.Contains(stderr, "--outputs 3: the training data have 2 classes") {
 		t.Errorf("train --outputs 3: status %d stderr %q", status, stderr)
 	}
 }
@@ -123,7 +134,7 @@ func TestArchFlagsResume(t *testing.T) {
 	x, y := writeToyNpy(t, dir, 4, 6, false)
 	out := filepath.Join(dir, "run")
 	data := []string{"train", "--x-train", x, "--y-train", y, "--quiet", "--out", out}
-	if _, stderr, status := runCLI(t, append(data, "--depth", "1", "--width", "4", "--sw2", "1.5", "--steps", "1")...); status != 0 {
+	if _, stderr, status := runCLI(t, append(data, "--depth", "1", "--width", "4", "--sw2", "1.5", "--sb2", "0.05", "--steps", "1")...); status != 0 {
 		t.Fatalf("first run: status %d stderr %q", status, stderr)
 	}
 	tests := []struct {

@@ -77,24 +77,10 @@ var memWorkloads = []memWorkload{
 		}, err
 	}},
 	{"cell-train", true, func() (int64, func() error, error) {
-		k, _ := sweep.LookupKind("train")
-		c := sweep.Cell{Spec: spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 4, Width: 1024, SW2: 1.5, SB2: 0.05, Outputs: 10}.WithDefaults(), Seed: 1,
-			Settings: map[string]any{"dataset": "mnist", "n_train": 256.0, "n_test": 256.0, "steps": 2.0, "times": []any{1.0, 2.0}}}
-		cost, ok := k.Cost(c)
-		if !ok {
-			return 0, nil, fmt.Errorf("train cell has no cost")
-		}
-		return cost.MemoryBytes, func() error { _, err := k.Run(context.Background(), c); return err }, nil
+		return trainCellWorkload(spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 4, Width: 1024, SW2: 1.5, SB2: 0.05, Outputs: 10}, 2)
 	}},
 	{"cell-train-w128", true, func() (int64, func() error, error) {
-		k, _ := sweep.LookupKind("train")
-		c := sweep.Cell{Spec: spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 20, Width: 128, SW2: 1.5, SB2: 0.05, Outputs: 10}.WithDefaults(), Seed: 1,
-			Settings: map[string]any{"dataset": "mnist", "n_train": 256.0, "n_test": 256.0, "steps": 4.0, "times": []any{1.0, 4.0}}}
-		cost, ok := k.Cost(c)
-		if !ok {
-			return 0, nil, fmt.Errorf("train cell has no cost")
-		}
-		return cost.MemoryBytes, func() error { _, err := k.Run(context.Background(), c); return err }, nil
+		return trainCellWorkload(spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 20, Width: 128, SW2: 1.5, SB2: 0.05, Outputs: 10}, 4)
 	}},
 	{"cell-ntk", true, func() (int64, func() error, error) {
 		k, _ := sweep.LookupKind("ntk")
@@ -106,6 +92,19 @@ var memWorkloads = []memWorkload{
 		}
 		return cost.MemoryBytes, func() error { _, err := k.Run(context.Background(), c); return err }, nil
 	}},
+}
+
+// trainCellWorkload is a "train" cell of s on 256 + 256 MNIST points for
+// steps steps, with its cost model's memory estimate.
+func trainCellWorkload(s spec.Spec, steps float64) (int64, func() error, error) {
+	k, _ := sweep.LookupKind("train")
+	c := sweep.Cell{Spec: s.WithDefaults(), Seed: 1,
+		Settings: map[string]any{"dataset": "mnist", "n_train": 256.0, "n_test": 256.0, "steps": steps, "times": []any{1.0, steps}}}
+	cost, ok := k.Cost(c)
+	if !ok {
+		return 0, nil, fmt.Errorf("train cell has no cost")
+	}
+	return cost.MemoryBytes, func() error { _, err := k.Run(context.Background(), c); return err }, nil
 }
 
 // memCeilings are absolute bounds on the measured peak of some workloads.

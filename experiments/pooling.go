@@ -186,21 +186,13 @@ func computePooling(ctx context.Context, st poolingSetup, tr, te *datasets.Set, 
 				return r, fmt.Errorf("training %s depth %d: %w", a, d, err)
 			}
 			for ip := range st.Phases {
-				var trA, teA []float64
+				var last []train.Point
 				for _, h := range hs[ip*seeds : (ip+1)*seeds] {
-					if h.Status == train.Diverged {
-						continue
-					}
-					p := h.Last()
-					if v := cells.FiniteOrNaN(float64(p.TrainAcc)); !math.IsNaN(v) {
-						trA = append(trA, v)
-					}
-					if v := cells.FiniteOrNaN(float64(p.TestAcc)); !math.IsNaN(v) {
-						teA = append(teA, v)
+					if h.Status != train.Diverged {
+						last = append(last, h.Last())
 					}
 				}
-				r.NetTrain[ip][ia][id], r.NetTrainSD[ip][ia][id] = meanSD(trA)
-				r.NetTest[ip][ia][id], r.NetTestSD[ip][ia][id] = meanSD(teA)
+				r.NetTrain[ip][ia][id], r.NetTrainSD[ip][ia][id], r.NetTest[ip][ia][id], r.NetTestSD[ip][ia][id] = seedSpread(last)
 			}
 			done += np * d * seeds
 			report(done)

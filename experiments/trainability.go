@@ -774,21 +774,15 @@ func TrainedTrainability(ctx context.Context, g TrainedGrid, xTr, xTe npy.Array,
 				}
 			}
 			for it, t := range g.Times {
-				var tr, te []float64
+				var at []train.Point
 				for _, h := range hs[is*seeds : (is+1)*seeds] {
 					for _, p := range h.Points {
 						if float64(p.Step) == t {
-							if a := cells.FiniteOrNaN(float64(p.TrainAcc)); !math.IsNaN(a) {
-								tr = append(tr, a)
-							}
-							if a := cells.FiniteOrNaN(float64(p.TestAcc)); !math.IsNaN(a) {
-								te = append(te, a)
-							}
+							at = append(at, p)
 						}
 					}
 				}
-				maps.Train[it][id][is], maps.TrainSD[it][id][is] = meanSD(tr)
-				maps.Test[it][id][is], maps.TestSD[it][id][is] = meanSD(te)
+				maps.Train[it][id][is], maps.TrainSD[it][id][is], maps.Test[it][id][is], maps.TestSD[it][id][is] = seedSpread(at)
 			}
 			done++
 			if progress != nil {
@@ -817,4 +811,22 @@ func meanSD(v []float64) (mean, sd float64) {
 		ss += (x - mean) * (x - mean)
 	}
 	return mean, math.Sqrt(ss / float64(len(v)-1))
+}
+
+// seedSpread returns the mean and SD over seeds of the train and test
+// accuracies of pts (one point per seed), leaving out values that are not
+// finite (see meanSD).
+func seedSpread(pts []train.Point) (trMean, trSD, teMean, teSD float64) {
+	var tr, te []float64
+	for _, p := range pts {
+		if a := cells.FiniteOrNaN(float64(p.TrainAcc)); !math.IsNaN(a) {
+			tr = append(tr, a)
+		}
+		if a := cells.FiniteOrNaN(float64(p.TestAcc)); !math.IsNaN(a) {
+			te = append(te, a)
+		}
+	}
+	trMean, trSD = meanSD(tr)
+	teMean, teSD = meanSD(te)
+	return trMean, trSD, teMean, teSD
 }

@@ -18,24 +18,7 @@ import (
 // predicts at chance (all test points get the same output), a shallow one
 // does not.
 func TestPoolingChaoticFCN(t *testing.T) {
-	train, test, err := datasets.LoadMNISTEmbedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := train.Subset(20, false, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	te, err := test.Subset(20, false, 6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tr, err = tr.Downsample(4); err != nil {
-		t.Fatal(err)
-	}
-	if te, err = te.Downsample(4); err != nil {
-		t.Fatal(err)
-	}
+	tr, te := mnist7x7(t, 20, 20, 5)
 	acc, err := PoolingAccuracy(spec.FCN, 3.0, 0.05, 80, tr, te, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -82,25 +65,9 @@ func argmaxAccuracy(f *mat.Dense, labels []int) float64 {
 // training points at half eta_crit (train accuracy 1), and a spec whose
 // outputs disagree with the classes is refused.
 func TestTrainedAccuracyMatchesOutputs(t *testing.T) {
-	trAll, teAll, err := datasets.LoadMNISTEmbedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := trAll.Subset(10, false, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	te, err := teAll.Subset(20, false, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tr, err = tr.Downsample(4); err != nil {
-		t.Fatal(err)
-	}
-	if te, err = te.Downsample(4); err != nil {
-		t.Fatal(err)
-	}
+	tr, te := mnist7x7(t, 10, 20, 3)
 	st := tr.Stats()
+	var err error
 	if tr, err = tr.StandardizeWith(st.Mean, st.Std); err != nil {
 		t.Fatal(err)
 	}
@@ -158,4 +125,29 @@ func TestTrainedAccuracyMatchesOutputs(t *testing.T) {
 	if _, _, err := TrainedAccuracy(context.Background(), bad, tr, te, train.Options{Steps: 1, LRFactor: 0.5}); err == nil || !strings.Contains(err.Error(), "3 outputs") {
 		t.Errorf("spec with 3 outputs for 10 classes: error %v, want one naming the outputs", err)
 	}
+}
+
+// mnist7x7 returns class-balanced subsets of n training and m test images
+// of the embedded MNIST (seeds seed and seed+1), block-averaged to 7x7.
+func mnist7x7(t *testing.T, n, m int, seed uint64) (tr, te *datasets.Set) {
+	t.Helper()
+	train, test, err := datasets.LoadMNISTEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		dst  **datasets.Set
+		src  *datasets.Set
+		n    int
+		seed uint64
+	}{{&tr, train, n, seed}, {&te, test, m, seed + 1}} {
+		s, err := c.src.Subset(c.n, false, c.seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *c.dst, err = s.Downsample(4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tr, te
 }

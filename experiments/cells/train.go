@@ -92,7 +92,26 @@ func loadTrainData(s spec.Spec, st trainSettings, seed int64) (CellData, error) 
 // (1/(2 N k)) sum (f - y)^2). Arrays: the history's step, train_loss,
 // test_loss, train_acc and test_acc. A run whose loss blows up is a
 // diverged result with the values reached before.
+//
+// The network trains as an ensemble of one (runTrainGroup): the
+// hand-written passes hold no graph and allocate nothing per step, so the
+// cell holds little more than its data. Cells that report the kernel
+// change need the Net itself (runTrainNet).
 func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
+	_, st, err := trainSetup(c)
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	if st.KernelChange {
+		return runTrainNet(ctx, c)
+	}
+	res, errs := runTrainGroup(ctx, []sweep.Cell{c})
+	return res[0], errs[0]
+}
+
+// runTrainNet computes runTrainCell's result with the cell's Net (the
+// Gorgonia graph) trained by train.Run, and the kernel change when asked.
+func runTrainNet(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
 	s, st, err := trainSetup(c)
 	if err != nil {
 		return sweep.Result{}, err
@@ -248,7 +267,7 @@ func runTrainGroup(ctx context.Context, cs []sweep.Cell) ([]sweep.Result, []erro
 		lr, lms = make([]float64, len(live)), make([]float64, len(live))
 		var ok []int
 		for m, j := range live {
-			lm, err := train.AnalyticLambdaMax(e.Member(m), d.XTrain)
+			lm, err := train.SpecLambdaMax(e.Spec(m), d.XTrain)
 			if err == nil && (!(lm > 0) || math.IsInf(lm, 0)) {
 				err = fmt.Errorf("lambda_max %v of the NTK is not positive and finite", lm)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -48,11 +49,17 @@ func Dynamics(s spec.Spec, xTr, xTe npy.Array, y, yTe *mat.Dense, steps int, see
 
 // RunDynamics is Dynamics at eta = etaFrac * eta_crit. A cancelled ctx stops
 // the training and returns ctx's error.
+//
+// The network trains as an ensemble of one (train.RunEnsemble: no graph,
+// nothing allocated per step); its initial outputs and empirical NTK come
+// from the same initialization as a Net.
 func RunDynamics(ctx context.Context, s spec.Spec, xTr, xTe npy.Array, y, yTe *mat.Dense, steps int, etaFrac float64, seed uint64) (DynamicsRun, error) {
-	net, err := nets.New(s, xTr.Shape[1:], nets.InitSource(seed, 0))
+	e, err := nets.NewEnsemble([]spec.Spec{s}, xTr.Shape[1:], []*rand.Rand{nets.InitSource(seed, 0)})
 	if err != nil {
 		return DynamicsRun{}, err
 	}
+	defer e.Close()
+	net := e.Member(0)
 	defer net.Close()
 	f0tr, err := net.Forward(xTr)
 	if err != nil {
@@ -72,11 +79,22 @@ func RunDynamics(ctx context.Context, s spec.Spec, xTr, xTe npy.Array, y, yTe *m
 	if err != nil {
 		return DynamicsRun{}, fmt.Errorf("analytic NTK: %w", err)
 	}
-	h, err := train.Run(ctx, net, train.Data{XTrain: xTr, YTrain: y, XTest: xTe, YTest: yTe},
-		train.Options{Steps: steps, LRFactor: etaFrac, LambdaMax: train.AnalyticLambdaMax, Seed: seed}, nil)
+	lm, err := train.SpecLambdaMax(s, xTr)
+	if err == nil && (!(lm > 0) || math.IsInf(lm, 0)) {
+		err = fmt.Errorf("lambda_max %v of the NTK is not positive and finite", lm)
+	}
+	if err != nil {
+		return DynamicsRun{}, fmt.Errorf("learning rate: %w", err)
+	}
+	_, k := y.Dims()
+	etaCrit := 2 * float64(n*k) / lm
+	hs, err := train.RunEnsemble(ctx, e, train.Data{XTrain: xTr, YTrain: y, XTest: xTe, YTest: yTe},
+		train.EnsembleOptions{Steps: steps, LR: []float64{etaFrac * etaCrit}, Seed: seed})
 	if err != nil {
 		return DynamicsRun{}, err
 	}
+	h := hs[0]
+	h.LambdaMax, h.EtaCrit, h.LRFactor = lm, etaCrit, etaFrac
 	if h.Status == train.Interrupted {
 		return DynamicsRun{}, fmt.Errorf("training interrupted at step %d: %w", h.Step, context.Cause(ctx))
 	}

@@ -368,7 +368,7 @@ func trainabilityFigure(maps, trained TrainabilityMaps, tg TrainedGrid, note str
 			for it, t := range mg.Times {
 				fig.Panels = append(fig.Panels, plots.Panel{
 					Title: fmt.Sprintf("%s %s accuracy, t = %g", who, kind, t), XLabel: "sw2", YLabel: "depth",
-					Heat:   &plots.HeatMap{Label: kind + " accuracy", X: mg.SW2, Y: depths, Z: cube[it], EqualRows: true, EqualCols: im == 1, Min: zlo, Max: zhi},
+					Heat:   &plots.HeatMap{Label: kind + " accuracy", X: mg.SW2, Y: depths, Z: cube[it], EqualRows: true, Min: zlo, Max: zhi},
 					Series: over, Legend: plots.LegendAuto,
 				})
 			}

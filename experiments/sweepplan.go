@@ -72,10 +72,10 @@ func runPlan(name, dir string, cfg Config, plan SweepPlan) (Result, error) {
 	for k, s := range sweeps {
 		if !cfg.NoRun {
 			_, err := s.Run(context.Background(), sweep.RunOptions{Results: root, Workers: cfg.Workers, RetryFailed: cfg.RetryFailed, Log: cfg.Log,
-				Progress: func(done, todo int) {
+				Progress: func(done float64, todo int) {
 					if cfg.Progress != nil {
 						// Cells done before this run count as finished work.
-						cfg.Progress(before+s.Len()-todo+done, total)
+						cfg.Progress(before+s.Len()-todo+int(done), total)
 					}
 				}})
 			if err != nil && !sweep.IsPermanent(err) {

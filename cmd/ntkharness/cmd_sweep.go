@@ -246,11 +246,11 @@ permanently (its file records why; do not retry).`)
 	// The bar starts when Run knows how many cells are left to compute.
 	var bar *progress.Bar
 	if !*quiet {
-		opt.Progress = func(done, total int) {
+		opt.Progress = func(done float64, total int) {
 			if bar == nil {
 				bar = progress.New("sweep "+s.Hash(), total)
 			}
-			bar.Update(done, total)
+			bar.UpdateFraction(done, total)
 		}
 	}
 	sum, err := s.Run(ctx, opt)

@@ -288,7 +288,8 @@ func runTrainGroup(ctx context.Context, cs []sweep.Cell) ([]sweep.Result, []erro
 	defer e.Close()
 	st := sts[live[0]]
 	hs, err := train.RunEnsemble(ctx, e, train.Data{XTrain: d.XTrain, YTrain: d.Y, XTest: d.XTest, YTest: d.YTest},
-		train.EnsembleOptions{Steps: st.Steps, LR: lr, Seed: uint64(cs[live[0]].Seed), StopRelChange: st.StopRelChange})
+		train.EnsembleOptions{Steps: st.Steps, LR: lr, Seed: uint64(cs[live[0]].Seed), StopRelChange: st.StopRelChange,
+			Progress: func(done, total int) { sweep.ReportProgress(ctx, done, total) }})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fail(err)

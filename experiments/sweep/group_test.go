@@ -60,6 +60,7 @@ func init() {
 				}
 				groupCalls.cells = append(groupCalls.cells, idx)
 				groupCalls.Unlock()
+				ReportProgress(ctx, 1, 2) // half way
 				res, errs := make([]Result, len(cells)), make([]error, len(cells))
 				for j, c := range cells {
 					res[j], errs[j] = groupTestCell(c)
@@ -113,6 +114,38 @@ func TestGroups(t *testing.T) {
 	if e.Groups != 8 || e.LargestGroup != 3 || e.Seconds != 2*1.3+6 {
 		t.Errorf("estimate: %d groups, largest %d, %g s; want 8, 3, %g", e.Groups, e.LargestGroup, e.Seconds, 2*1.3+6)
 	}
+}
+
+// TestGroupProgress: a group that reports half its work done moves the
+// run's progress by half its cells before it finishes, and the progress
+// never goes back.
+func TestGroupProgress(t *testing.T) {
+	s := groupSweep(t, nil)
+	var seen []float64
+	if _, err := s.Run(context.Background(), RunOptions{Results: t.TempDir(), Progress: func(done float64, total int) {
+		if total != 12 {
+			t.Errorf("progress total %d, want 12", total)
+		}
+		seen = append(seen, done)
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	// Groups {0,1,2}, {3}, {4,5,6}, ...: the first reports 1.5 of its 3
+	// cells, the third 4 + 1.5.
+	if !slices.Contains(seen, 1.5) || !slices.Contains(seen, 5.5) || seen[len(seen)-1] != 12 {
+		t.Errorf("progress %v: want 1.5 and 5.5 on the way and 12 at the end", seen)
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] < seen[i-1] {
+			t.Errorf("progress went back: %v", seen)
+			break
+		}
+	}
+	// Outside a run, reporting does nothing.
+	ReportProgress(context.Background(), 1, 2)
+	groupCalls.Lock()
+	groupCalls.cells = nil // TestRunGroups counts the calls of its own runs
+	groupCalls.Unlock()
 }
 
 // TestRunGroups: a grouped run writes the same per-cell results as the

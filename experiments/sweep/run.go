@@ -29,9 +29,11 @@ type RunOptions struct {
 	// Progress, when set, is called with the number of cells this run has
 	// finished and the number it has to compute (cells already done are
 	// not counted, so that a rate and an ETA drawn from it are right):
-	// once with done = 0 before the first cell, then after each group. It
+	// once with done = 0 before the first cell, after each group, and
+	// while a group runs whenever its kind reports its own progress
+	// (ReportProgress), done then counting the group's cells in part. It
 	// is not called when there is nothing to compute.
-	Progress func(done, total int)
+	Progress func(done float64, total int)
 	// Log, when set, receives one line per notable event (a corrupt file
 	// being recomputed, a cell failing).
 	Log io.Writer
@@ -161,12 +163,32 @@ func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
 	workers := max(opt.Workers, 1)
 	jobs := make(chan []int)
 	var wg sync.WaitGroup
+	// partial holds, per running group, the cells' worth of work it has
+	// reported done; mu guards it with done.
+	partial := map[*int]float64{}
+	report := func() {
+		if opt.Progress == nil {
+			return
+		}
+		sum := float64(done)
+		for _, p := range partial {
+			sum += p
+		}
+		opt.Progress(sum, len(todo))
+	}
 	for range min(workers, max(len(groups), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for g := range jobs {
-				recs, errs := s.computeGroup(ctx, g)
+				id := new(int)
+				gctx := withProgress(ctx, func(frac float64) {
+					mu.Lock()
+					partial[id] = frac * float64(len(g))
+					report()
+					mu.Unlock()
+				})
+				recs, errs := s.computeGroup(gctx, g)
 				for j, i := range g {
 					rec, err := recs[j], errs[j]
 					if err == nil {
@@ -193,9 +215,8 @@ func (s *Sweep) Run(ctx context.Context, opt RunOptions) (RunSummary, error) {
 					mu.Unlock()
 				}
 				mu.Lock()
-				if opt.Progress != nil {
-					opt.Progress(done, len(todo))
-				}
+				delete(partial, id)
+				report()
 				mu.Unlock()
 			}
 		}()
@@ -264,8 +285,13 @@ func (s *Sweep) computeGroup(ctx context.Context, idx []int) ([]*Record, []error
 			recs[j].Group = n
 		}
 	}
-	for _, name := range s.Kinds {
+	outer, _ := ctx.Value(progressKey{}).(func(float64))
+	for ik, name := range s.Kinds {
 		k, _ := LookupKind(name)
+		ctx := ctx
+		if outer != nil { // kind ik's fraction, as a fraction of all kinds
+			ctx = withProgress(ctx, func(frac float64) { outer((float64(ik) + frac) / float64(len(s.Kinds))) })
+		}
 		var live []int
 		for j, r := range recs {
 			if errs[j] == nil && r.Status != StatusFailed {

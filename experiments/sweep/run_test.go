@@ -71,11 +71,12 @@ func runAll(t *testing.T, s *Sweep, root string, opt RunOptions) (RunSummary, er
 func TestRunLocal(t *testing.T) {
 	s := mustParse(t, strings.Replace(grid3, `"settings": {"dataset": "none"}`, `"settings": {"synthetic": {"diverge": [5]}}`, 1))
 	root := t.TempDir()
-	var calls, last int
-	sum, err := runAll(t, s, root, RunOptions{Workers: 3, Progress: func(done, total int) {
+	var calls int
+	var last float64
+	sum, err := runAll(t, s, root, RunOptions{Workers: 3, Progress: func(done float64, total int) {
 		calls++
 		if total != 12 || done < last {
-			t.Errorf("progress %d/%d after %d", done, total, last)
+			t.Errorf("progress %g/%d after %g", done, total, last)
 		}
 		last = done
 	}})
@@ -83,7 +84,7 @@ func TestRunLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sum.Computed != 12 || sum.OK != 11 || sum.Diverged != 1 || last != 12 || calls != 13 {
-		t.Errorf("summary %+v, progress last %d calls %d; want 12 computed, 11 ok, 1 diverged, 12 done in 13 calls", sum, last, calls)
+		t.Errorf("summary %+v, progress last %g calls %d; want 12 computed, 11 ok, 1 diverged, 12 done in 13 calls", sum, last, calls)
 	}
 	tab, err := Gather(s, root)
 	if err != nil {
@@ -120,7 +121,7 @@ func TestRunLocal(t *testing.T) {
 	if a, b := tab.Rows[0], tab.Rows[2]; a.Params["seed"] == b.Params["seed"] || a.Values["synthetic.noise"] == b.Values["synthetic.noise"] || a.Values["synthetic.value"] != b.Values["synthetic.value"] {
 		t.Errorf("rows 0 and 2 (seeds 0 and 7): %v and %v", a, b)
 	}
-	again, err := runAll(t, s, root, RunOptions{Progress: func(done, total int) { t.Errorf("rerun: progress %d/%d with nothing to compute", done, total) }})
+	again, err := runAll(t, s, root, RunOptions{Progress: func(done float64, total int) { t.Errorf("rerun: progress %g/%d with nothing to compute", done, total) }})
 	if err != nil || again.Computed != 0 || again.Skipped != 12 || again.Diverged != 1 {
 		t.Errorf("rerun: %+v, %v; want all 12 skipped", again, err)
 	}
@@ -128,7 +129,7 @@ func TestRunLocal(t *testing.T) {
 	os.Remove(s.CellPath(root, 3))
 	os.Remove(s.CellPath(root, 8))
 	var seen []string
-	if _, err := runAll(t, s, root, RunOptions{Progress: func(done, total int) { seen = append(seen, fmt.Sprint(done, "/", total)) }}); err != nil {
+	if _, err := runAll(t, s, root, RunOptions{Progress: func(done float64, total int) { seen = append(seen, fmt.Sprint(done, "/", total)) }}); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(seen, " "); got != "0/2 1/2 2/2" {

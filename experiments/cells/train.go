@@ -311,14 +311,14 @@ func costTrain(c sweep.Cell) (sweep.Cost, bool) {
 
 // costTrainGroup estimates the cells trained as one ensemble: every
 // member's steps and its analytic kernel, and the memory of all members
-// with one kernel and the data held at a time. Members narrower than 256
-// units or channels run at the ensembles' measured rate for small
-// matrices, wider ones at a lone network's.
+// with one kernel and the data held at a time. Members run at the
+// ensembles' measured rates, for small matrices below 256 units or
+// channels and for large ones above.
 func costTrainGroup(cs []sweep.Cell) (sweep.Cost, bool) {
 	var c sweep.Cost
 	var kmax, data int64
 	for _, cell := range cs {
-		rate := costTrainFLOPs
+		rate := costWideEnsembleFLOPs
 		if cell.Spec.Width < 256 {
 			rate = costEnsembleFLOPs
 		}

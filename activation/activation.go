@@ -65,6 +65,11 @@ type Activation struct {
 	// spares a second evaluation of tanh); nil means out[i] = g[i] DPhi(x[i]).
 	Chain           func(out, v, g []float64)
 	ChainFromOutput bool
+
+	// forward32 and chain32, optional, are Forward and Chain in float32
+	// arithmetic (see Forward32 and Chain32).
+	forward32 func(out, x []float32)
+	chain32   func(out, v, g []float32)
 }
 
 // HasClosedForm reports whether T and Tdot are given in closed form.
@@ -154,6 +159,8 @@ var Erf = &Activation{
 			out[i] = g[i] * twoOverSqrtPi * math.Exp(-x[i]*x[i])
 		}
 	},
+	forward32: erfForward32,
+	chain32:   erfChain32,
 }
 
 // ReLU is phi(x) = max(x, 0), with phi'(x) = 1[x > 0] (0 at x = 0) and the
@@ -217,6 +224,8 @@ var ReLU = &Activation{
 			}
 		}
 	},
+	forward32: reluForward32,
+	chain32:   reluChain32,
 }
 
 // Tanh is phi(x) = tanh(x), with phi'(x) = 1 - tanh(x)^2. T and Tdot have
@@ -246,4 +255,6 @@ var Tanh = &Activation{
 		}
 	},
 	ChainFromOutput: true,
+	forward32:       tanhForward32,
+	chain32:         tanhChain32,
 }

@@ -1,0 +1,153 @@
+package activation
+
+import "math"
+
+// Float32 forms. A float32 network evaluates phi and phi' in float32
+// arithmetic to about float32 rounding, not to float64's: its values carry
+// relative errors of order 2^-24 anyway. Erf32, Tanh32 and Exp32 are the
+// approximations it uses, each a few float32 operations:
+//
+//	Erf32(x)  = x P(x^2) / Q(x^2) on [-4, 4] (clamped outside, where erf
+//	            rounds to +-1), P of degree 6 and Q of degree 4 in x^2;
+//	            max |Erf32 - erf| <= 5e-7 (about 4 units of 2^-23).
+//	Tanh32(x) = x on |x| < 4e-4, else x P(x^2) / Q(x^2) on |x| <= 7.905
+//	            (clamped outside, where tanh rounds to +-1), degrees 6
+//	            and 3 in x^2; max |Tanh32 - tanh| <= 5e-7.
+//	Exp32(x)  = 2^n p(r), x = n ln 2 + r, |r| <= ln2/2, p a degree-7
+//	            polynomial (Cephes expf); relative error <= 2e-7, 0 below
+//	            e^-87.3 (float32's smallest normal), +Inf above e^88.37.
+//
+// The rational forms are the minimax fits used by Eigen and TensorFlow for
+// their float32 erf and tanh. The tests measure the bounds against the
+// float64 functions of package math.
+
+// Erf32 returns erf(x) to float32 accuracy (see the bounds above).
+func Erf32(x float32) float32 {
+	x = min(max(x, -4), 4)
+	x2 := x * x
+	p := float32(-2.72614225801306e-10)
+	p = p*x2 + 2.77068142495902e-08
+	p = p*x2 - 2.10102402082508e-06
+	p = p*x2 - 5.69250639462346e-05
+	p = p*x2 - 7.34990630326855e-04
+	p = p*x2 - 2.95459980854025e-03
+	p = p*x2 - 1.60960333262415e-02
+	q := float32(-1.45660718464996e-05)
+	q = q*x2 - 2.13374055278905e-04
+	q = q*x2 - 1.68282697438203e-03
+	q = q*x2 - 7.37332916720468e-03
+	q = q*x2 - 1.42647390514189e-02
+	return x * p / q
+}
+
+// Tanh32 returns tanh(x) to float32 accuracy (see the bounds above).
+func Tanh32(x float32) float32 {
+	if x > -4e-4 && x < 4e-4 {
+		return x
+	}
+	const top = 7.90531110763549805
+	x = min(max(x, -top), top)
+	x2 := x * x
+	p := float32(-2.76076847742355e-16)
+	p = p*x2 + 2.00018790482477e-13
+	p = p*x2 - 8.60467152213735e-11
+	p = p*x2 + 5.12229709037114e-08
+	p = p*x2 + 1.48572235717979e-05
+	p = p*x2 + 6.37261928875436e-04
+	p = p*x2 + 4.89352455891786e-03
+	q := float32(1.19825839466702e-06)
+	q = q*x2 + 1.18534705686654e-04
+	q = q*x2 + 2.26843463243900e-03
+	q = q*x2 + 4.89352518554385e-03
+	return x * p / q
+}
+
+// Exp32 returns e^x to float32 accuracy (see the bounds above).
+func Exp32(x float32) float32 {
+	switch {
+	case x != x:
+		return x
+	case x < -87.33654:
+		return 0
+	case x > 88.37626:
+		return float32(math.Inf(1))
+	}
+	n := float32(math.Floor(float64(x*1.44269504088896341 + 0.5)))
+	r := x - n*0.693359375 // ln 2 in two parts, the first exact in float32
+	r -= n * -2.12194440e-4
+	y := float32(1.9875691500e-4)
+	y = y*r + 1.3981999507e-3
+	y = y*r + 8.3334519073e-3
+	y = y*r + 4.1665795894e-2
+	y = y*r + 1.6666665459e-1
+	y = y*r + 5.0000001201e-1
+	y = y*r*r + r + 1
+	return y * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
+
+// Forward32 sets out[i] = phi(x[i]) in float32 (the activation's Forward32,
+// or its float64 Phi rounded to float32 when it has none).
+func (a *Activation) Forward32(out, x []float32) {
+	if a.forward32 != nil {
+		a.forward32(out, x)
+		return
+	}
+	for i, v := range x {
+		out[i] = float32(a.Phi(float64(v)))
+	}
+}
+
+// Chain32 sets out[i] = g[i] phi'(x[i]) in float32, reading v = x, or
+// v = phi(x) when ChainFromOutput is set, as Chain does.
+func (a *Activation) Chain32(out, v, g []float32) {
+	if a.chain32 != nil {
+		a.chain32(out, v, g)
+		return
+	}
+	if a.ChainFromOutput {
+		panic("activation: " + a.Name + " chains from its output but has no float32 form")
+	}
+	for i := range out {
+		out[i] = g[i] * float32(a.DPhi(float64(v[i])))
+	}
+}
+
+func erfForward32(out, x []float32) {
+	for i, v := range x {
+		out[i] = Erf32(v)
+	}
+}
+
+func erfChain32(out, x, g []float32) {
+	for i := range out {
+		out[i] = g[i] * (twoOverSqrtPi * Exp32(-x[i]*x[i]))
+	}
+}
+
+func reluForward32(out, x []float32) {
+	for i, v := range x {
+		out[i] = max(v, 0)
+	}
+}
+
+func reluChain32(out, x, g []float32) {
+	for i := range out {
+		if x[i] > 0 {
+			out[i] = g[i]
+		} else {
+			out[i] = 0
+		}
+	}
+}
+
+func tanhForward32(out, x []float32) {
+	for i, v := range x {
+		out[i] = Tanh32(v)
+	}
+}
+
+func tanhChain32(out, y, g []float32) {
+	for i := range out {
+		out[i] = g[i] * (1 - y[i]*y[i])
+	}
+}

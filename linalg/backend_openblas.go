@@ -4,6 +4,7 @@ package linalg
 
 import (
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/netlib/blas/netlib"
@@ -12,9 +13,11 @@ import (
 const backend = "openblas"
 
 // init routes every BLAS call made through gonum's blas64 (and so all of
-// gonum/mat, including its native LAPACK) to OpenBLAS's CBLAS.
+// gonum/mat, including its native LAPACK) and blas32 (float32 networks)
+// to OpenBLAS's CBLAS.
 func init() {
 	blas64.Use(netlib.Implementation{})
+	blas32.Use(netlib.Implementation{})
 }
 
 func eigenSym(a mat.Symmetric, vectors bool) ([]float64, *mat.Dense, error) {

@@ -36,16 +36,50 @@ import (
 // order, so a member's loss, gradient and factors agree with those of its
 // own Net to rounding (in tests, bit for bit).
 //
+// The members share one dtype (spec.DType). A float32 ensemble holds its
+// parameters and every intermediate value in float32, runs its products
+// in float32 GEMM (sgemm) and its activations in float32 (package
+// activation's Forward32 and Chain32); its losses are accumulated in
+// float64, and its boundary (inputs, targets, outputs, gradients handed
+// out) is float64, rounded on the way in. Each of its values then carries
+// a relative rounding error of order 2^-24 per operation, so a member
+// agrees with the same member in float64 to about depth x 1e-6 relative
+// at initialization; GD steps then amplify the difference as the
+// dynamics amplify any perturbation.
+//
 // An Ensemble is not safe for concurrent use.
 type Ensemble struct {
 	specs   []spec.Spec
 	inShape []int
-	nets    []*Net      // per member: layout only (layers with the member's scales, geometry), no graphs
-	layers  []Layer     // member 0's layers; FanIn, FanOut, Positions, Conv are common
-	params  [][]float64 // per parameter tensor: S blocks of size[i], member-major
-	size    []int       // per parameter tensor: values per member
-	work    map[int]*ensWork
-	act     ensAct // the members' common activation
+	nets    []*Net  // per member: layout only (layers with the member's scales, geometry), no graphs
+	layers  []Layer // member 0's layers; FanIn, FanOut, Positions, Conv are common
+	size    []int   // per parameter tensor: values per member
+	vals    ensValues
+}
+
+// ensValues is the part of an Ensemble that depends on its dtype: an
+// *ensVals[float64] or an *ensVals[float32].
+type ensValues interface {
+	dtype() string
+	memberParams(m int) [][]float64           // member m's tensors, aliased (float64) or copied
+	setMemberParams(m int, ps [][]float64)    // sets member m's tensors, rounded to the dtype
+	forward(x []float64, B int, active []bool) func(m int, dst []float64)
+	backward(x, y []float64, B int, active []bool) []float64
+	grads(active []bool) [][][]float64        // of the last backward
+	factors(x, cot []float64, B int, active []bool, f *ensFactors)
+	update(grads [][][]float64, lr []float64) // theta_m -= lr_m grads_m
+	step(which []bool, lr []float64)          // the same with the last backward's gradients
+	close()
+}
+
+// ensVals holds an ensemble's values in precision T.
+type ensVals[T float] struct {
+	e      *Ensemble
+	params [][]T // per parameter tensor: S blocks of size[i], member-major
+	work   map[int]*ensWork[T]
+	act    ensAct[T] // the members' common activation
+	last   *ensWork[T]
+	g64    [][][]float64 // float32: the last gradients in float64, per member
 }
 
 // NewEnsemble returns the ensemble of S = len(specs) networks for examples
@@ -60,41 +94,63 @@ func NewEnsemble(specs []spec.Spec, inShape []int, rngs []*rand.Rand) (*Ensemble
 	if len(rngs) != len(specs) {
 		return nil, fmt.Errorf("nets: ensemble of %d specs has %d random sources, want one per member", len(specs), len(rngs))
 	}
-	e := &Ensemble{inShape: append([]int(nil), inShape...), work: map[int]*ensWork{}}
+	e := &Ensemble{inShape: append([]int(nil), inShape...)}
 	for m, s := range specs {
 		n, err := layout(s, inShape)
 		if err != nil {
 			return nil, fmt.Errorf("nets: ensemble member %d: %v", m, err)
 		}
 		if m > 0 {
+			if n.spec.DType != e.specs[0].DType {
+				return nil, fmt.Errorf("nets: ensemble member %d has dtype %s, member 0 %s: the members of an ensemble share one dtype", m, n.spec.DType, e.specs[0].DType)
+			}
 			if err := sameArchitecture(e.specs[0], n.spec); err != nil {
 				return nil, fmt.Errorf("nets: ensemble member %d: %v", m, err)
-			}
-		}
-		if m == 0 {
-			if e.act, err = ensActOf(n.spec.Act); err != nil {
-				return nil, fmt.Errorf("nets: ensemble: %v", err)
 			}
 		}
 		e.specs = append(e.specs, n.spec)
 		e.nets = append(e.nets, n)
 	}
 	e.layers = e.nets[0].layers
-	S := len(specs)
 	for _, p := range e.nets[0].params {
-		sz := npy.Size(p.Shape)
-		e.size = append(e.size, sz)
-		e.params = append(e.params, make([]float64, S*sz))
+		e.size = append(e.size, npy.Size(p.Shape))
+	}
+	var err error
+	if e.specs[0].DType == spec.Float32 {
+		e.vals, err = newEnsVals[float32](e, nil)
+	} else {
+		e.vals, err = newEnsVals[float64](e, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nets: ensemble: %v", err)
 	}
 	for m, rng := range rngs {
+		ps := make([][]float64, len(e.size))
 		for i, sz := range e.size {
-			blk := e.params[i][m*sz : (m+1)*sz]
-			for j := range blk {
-				blk[j] = rng.NormFloat64()
+			ps[i] = make([]float64, sz)
+			for j := range ps[i] {
+				ps[i][j] = rng.NormFloat64()
 			}
 		}
+		e.vals.setMemberParams(m, ps)
 	}
 	return e, nil
+}
+
+// newEnsVals returns e's values in precision T: the given tensors (one
+// member's, shared) or zeros for all members.
+func newEnsVals[T float](e *Ensemble, shared [][]T) (*ensVals[T], error) {
+	act, err := ensActOf[T](e.specs[0].Act)
+	if err != nil {
+		return nil, err
+	}
+	v := &ensVals[T]{e: e, params: shared, work: map[int]*ensWork[T]{}, act: act}
+	if shared == nil {
+		for _, sz := range e.size {
+			v.params = append(v.params, make([]T, e.Size()*sz))
+		}
+	}
+	return v, nil
 }
 
 // sameArchitecture reports how b differs from a in anything but the
@@ -123,15 +179,37 @@ func (e *Ensemble) Outputs() int { return e.specs[0].Outputs }
 // member's), the readout last.
 func (e *Ensemble) Layers(m int) []Layer { return append([]Layer(nil), e.nets[m].layers...) }
 
+// DType returns the members' dtype, spec.Float64 or spec.Float32.
+func (e *Ensemble) DType() string { return e.vals.dtype() }
+
 // Params returns member m's trainable tensors in the order of a Net's
-// Params(); their Data alias the ensemble's stacked values.
+// Params(). For a float64 ensemble their Data alias the ensemble's
+// stacked values; for a float32 one they are float64 copies (write them
+// back with SetParams).
 func (e *Ensemble) Params(m int) []Param {
-	ps := make([]Param, len(e.params))
+	data := e.vals.memberParams(m)
+	ps := make([]Param, len(e.size))
 	for i, p := range e.nets[0].params {
-		sz := e.size[i]
-		ps[i] = Param{Name: p.Name, Shape: append([]int(nil), p.Shape...), Data: e.params[i][m*sz : (m+1)*sz : (m+1)*sz]}
+		ps[i] = Param{Name: p.Name, Shape: append([]int(nil), p.Shape...), Data: data[i]}
 	}
 	return ps
+}
+
+// SetParams sets member m's tensors to ps (in Params() order and shapes),
+// rounded to the ensemble's dtype.
+func (e *Ensemble) SetParams(m int, ps []Param) error {
+	if len(ps) != len(e.size) {
+		return fmt.Errorf("nets: %d parameter tensors for a member with %d", len(ps), len(e.size))
+	}
+	data := make([][]float64, len(ps))
+	for i, p := range ps {
+		if len(p.Data) != e.size[i] {
+			return fmt.Errorf("nets: parameter %s has %d values, want %d", p.Name, len(p.Data), e.size[i])
+		}
+		data[i] = p.Data
+	}
+	e.vals.setMemberParams(m, data)
+	return nil
 }
 
 // ParamCount returns the number of trainable scalars of one member.
@@ -144,7 +222,8 @@ func (e *Ensemble) ParamCount() int {
 }
 
 // Member returns member m as a stand-alone Net holding a copy of its
-// parameters (for saving, or for the Net-only tools such as Jacobians).
+// parameters (for saving, or for the Net-only tools such as Jacobians;
+// a float32 member is a float32 Net, see New).
 func (e *Ensemble) Member(m int) *Net {
 	n, err := newNet(e.specs[m], e.inShape)
 	if err != nil {
@@ -174,12 +253,10 @@ func (e *Ensemble) Forward(x npy.Array, active []bool) ([]*mat.Dense, error) {
 	_, d := x.Rows()
 	for lo := 0; lo < nx; lo += maxBatch {
 		hi := min(nx, lo+maxBatch)
-		w := e.workspace(hi - lo)
-		w.run(x.Data[lo*d:hi*d], nil, active)
-		zo := w.z[len(e.layers)-1]
+		get := e.vals.forward(x.Data[lo*d:hi*d], hi-lo, active)
 		for m, o := range out {
 			if o != nil {
-				copy(o.RawMatrix().Data[lo*k:hi*k], zo[m*w.zSize[len(e.layers)-1]:][:(hi-lo)*k])
+				get(m, o.RawMatrix().Data[lo*k:hi*k])
 			}
 		}
 	}
@@ -205,23 +282,40 @@ func (e *Ensemble) LossGrad(x npy.Array, y *mat.Dense, active []bool) (loss []fl
 	if r, c := y.Dims(); r != nx || c != k {
 		return nil, nil, nil, fmt.Errorf("nets: targets are %dx%d, want %dx%d (examples x outputs)", r, c, nx, k)
 	}
-	w := e.workspace(nx)
-	loss = w.run(x.Data, denseData(y), active)
-	S := e.Size()
-	out = make([]*mat.Dense, S)
-	grads = make([][][]float64, S)
-	L := len(e.layers) - 1
-	for m := 0; m < S; m++ {
-		if !isActive(active, m) {
-			continue
-		}
-		out[m] = mat.NewDense(nx, k, append([]float64(nil), w.z[L][m*w.zSize[L]:][:nx*k]...))
-		grads[m] = make([][]float64, len(e.size))
-		for i, sz := range e.size {
-			grads[m][i] = w.grads[i][m*sz : (m+1)*sz : (m+1)*sz]
+	loss, out = e.backward(x.Data, denseData(y), nx, active)
+	return loss, out, e.vals.grads(active), nil
+}
+
+// Backward is LossGrad without handing out the gradients: it keeps them,
+// in the ensemble's dtype, for Step (or Grads). Training a float32
+// ensemble this way spares converting every gradient to float64 and back.
+func (e *Ensemble) Backward(x npy.Array, y *mat.Dense, active []bool) (loss []float64, out []*mat.Dense, err error) {
+	nx, err := e.check(x, active)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r, c := y.Dims(); r != nx || c != e.Outputs() {
+		return nil, nil, fmt.Errorf("nets: targets are %dx%d, want %dx%d (examples x outputs)", r, c, nx, e.Outputs())
+	}
+	loss, out = e.backward(x.Data, denseData(y), nx, active)
+	return loss, out, nil
+}
+
+// Grads returns the gradients of the last LossGrad or Backward as
+// LossGrad does (float64 copies for a float32 ensemble).
+func (e *Ensemble) Grads(active []bool) [][][]float64 { return e.vals.grads(active) }
+
+func (e *Ensemble) backward(x, y []float64, nx int, active []bool) ([]float64, []*mat.Dense) {
+	loss := e.vals.backward(x, y, nx, active)
+	get := e.vals.forward(nil, nx, nil) // the outputs of the pass just run
+	out := make([]*mat.Dense, e.Size())
+	for m := range out {
+		if isActive(active, m) {
+			out[m] = mat.NewDense(nx, e.Outputs(), nil)
+			get(m, out[m].RawMatrix().Data)
 		}
 	}
-	return loss, out, grads, nil
+	return loss, out
 }
 
 // LayerFactors is Net.LayerFactors for every active member m, in one
@@ -254,10 +348,7 @@ func (e *Ensemble) LayerFactors(x npy.Array, cot *mat.Dense, active []bool, inpu
 			panic(fmt.Sprintf("nets: LayerFactors: member %d has %d input and %d delta destinations for %d layers", m, len(inputs[m]), len(deltas[m]), L))
 		}
 	}
-	w := e.workspace(nx)
-	w.fac = &ensFactors{inputs: inputs, deltas: deltas}
-	defer func() { w.fac = nil }()
-	w.run(x.Data, denseData(cot), active)
+	e.vals.factors(x.Data, denseData(cot), nx, active, &ensFactors{inputs: inputs, deltas: deltas})
 	return nil
 }
 
@@ -267,20 +358,22 @@ func (e *Ensemble) LayerFactors(x npy.Array, cot *mat.Dense, active []bool, inpu
 //
 // grads[m] in Params() order (as LossGrad returns them), members updated
 // side by side on the available cores. It panics if the lengths do not fit.
+// A float32 ensemble computes each new value in float64 and rounds it once.
 func (e *Ensemble) Update(grads [][][]float64, lr []float64) {
 	if len(grads) != e.Size() || len(lr) != e.Size() {
 		panic(fmt.Sprintf("nets: Update of %d members with %d gradients and %d step sizes", e.Size(), len(grads), len(lr)))
 	}
-	parallel(true, e.Size(), e.ParamCount(), func(lo, hi int) {
-		for m := lo; m < hi; m++ {
-			if grads[m] == nil {
-				continue
-			}
-			for i, sz := range e.size {
-				floats.AddScaled(e.params[i][m*sz:(m+1)*sz], -lr[m], grads[m][i])
-			}
-		}
-	})
+	e.vals.update(grads, lr)
+}
+
+// Step is Update with the gradients of the last LossGrad or Backward, for
+// the members m with which[m] (which nil: all the pass ran), in the
+// ensemble's dtype: it gives the parameters Update(Grads(nil), lr) gives.
+func (e *Ensemble) Step(which []bool, lr []float64) {
+	if (which != nil && len(which) != e.Size()) || len(lr) != e.Size() {
+		panic(fmt.Sprintf("nets: Step of %d members with %d flags and %d step sizes", e.Size(), len(which), len(lr)))
+	}
+	e.vals.step(which, lr)
 }
 
 // FLOPs returns the floating-point operations of one LossGrad step of one
@@ -300,7 +393,7 @@ func (e *Ensemble) FLOPs(batch int) float64 {
 }
 
 // Close releases the work buffers; the Ensemble stays usable.
-func (e *Ensemble) Close() { clear(e.work) }
+func (e *Ensemble) Close() { e.vals.close() }
 
 func isActive(active []bool, m int) bool { return active == nil || active[m] }
 
@@ -314,14 +407,166 @@ func (e *Ensemble) check(x npy.Array, active []bool) (int, error) {
 
 // workspace returns the buffers for batches of nx examples, keeping at
 // most three batch sizes (say training set, test set and minibatch).
-func (e *Ensemble) workspace(nx int) *ensWork {
-	if w, ok := e.work[nx]; ok {
+func (v *ensVals[T]) workspace(nx int) *ensWork[T] {
+	if w, ok := v.work[nx]; ok {
 		return w
 	}
-	if len(e.work) >= 3 {
-		clear(e.work)
+	if len(v.work) >= 3 {
+		clear(v.work)
+		v.last = nil
 	}
-	w := newEnsWork(e, nx, true)
-	e.work[nx] = w
+	w := newEnsWork(v, nx, true)
+	v.work[nx] = w
 	return w
+}
+
+func (v *ensVals[T]) dtype() string {
+	if _, ok := any(v.params).([][]float32); ok {
+		return spec.Float32
+	}
+	return spec.Float64
+}
+
+func (v *ensVals[T]) block(i, m int) []T {
+	sz := v.e.size[i]
+	return v.params[i][m*sz : (m+1)*sz : (m+1)*sz]
+}
+
+func (v *ensVals[T]) memberParams(m int) [][]float64 {
+	out := make([][]float64, len(v.params))
+	for i := range v.params {
+		blk := v.block(i, m)
+		if b, ok := any(blk).([]float64); ok {
+			out[i] = b
+		} else {
+			out[i] = toFloat64(nil, blk)
+		}
+	}
+	return out
+}
+
+func (v *ensVals[T]) setMemberParams(m int, ps [][]float64) {
+	for i, p := range ps {
+		blk := v.block(i, m)
+		for j, x := range p {
+			blk[j] = T(x)
+		}
+	}
+}
+
+// forward runs the active members on the batch x of B examples (x nil:
+// reads the outputs of the last pass over B examples) and returns the
+// function that copies member m's outputs into dst.
+func (v *ensVals[T]) forward(x []float64, B int, active []bool) func(m int, dst []float64) {
+	w := v.workspace(B)
+	if x != nil {
+		w.run(x, nil, active)
+	}
+	L := len(v.e.layers) - 1
+	return func(m int, dst []float64) {
+		toFloat64(dst, w.z[L][m*w.zSize[L]:][:len(dst)])
+	}
+}
+
+func (v *ensVals[T]) backward(x, y []float64, B int, active []bool) []float64 {
+	w := v.workspace(B)
+	v.last = w
+	return w.run(x, y, active)
+}
+
+func (v *ensVals[T]) grads(active []bool) [][][]float64 {
+	w, S := v.last, v.e.Size()
+	grads := make([][][]float64, S)
+	if v.g64 == nil {
+		v.g64 = make([][][]float64, S)
+	}
+	for m := 0; m < S; m++ {
+		if !isActive(active, m) {
+			continue
+		}
+		grads[m] = make([][]float64, len(v.e.size))
+		for i, sz := range v.e.size {
+			g := w.grads[i][m*sz : (m+1)*sz : (m+1)*sz]
+			if g64, ok := any(g).([]float64); ok {
+				grads[m][i] = g64
+				continue
+			}
+			if v.g64[m] == nil {
+				v.g64[m] = make([][]float64, len(v.e.size))
+			}
+			v.g64[m][i] = toFloat64(v.g64[m][i], g)
+			grads[m][i] = v.g64[m][i]
+		}
+	}
+	return grads
+}
+
+func (v *ensVals[T]) factors(x, cot []float64, B int, active []bool, f *ensFactors) {
+	w := v.workspace(B)
+	w.fac = f
+	defer func() { w.fac = nil }()
+	w.run(x, cot, active)
+}
+
+func (v *ensVals[T]) update(grads [][][]float64, lr []float64) {
+	parallel(true, v.e.Size(), v.e.ParamCount(), func(lo, hi int) {
+		for m := lo; m < hi; m++ {
+			if grads[m] != nil {
+				for i := range v.e.size {
+					addScaled(v.block(i, m), -lr[m], grads[m][i])
+				}
+			}
+		}
+	})
+}
+
+func (v *ensVals[T]) step(which []bool, lr []float64) {
+	w := v.last
+	if w == nil {
+		panic("nets: Step without a LossGrad or Backward before it")
+	}
+	do := make([]bool, v.e.Size())
+	for _, m := range w.active {
+		do[m] = isActive(which, m)
+	}
+	parallel(true, v.e.Size(), v.e.ParamCount(), func(lo, hi int) {
+		for m := lo; m < hi; m++ {
+			if do[m] {
+				for i, sz := range v.e.size {
+					addScaled(v.block(i, m), -lr[m], w.grads[i][m*sz:(m+1)*sz])
+				}
+			}
+		}
+	})
+}
+
+func (v *ensVals[T]) close() {
+	clear(v.work)
+	v.last, v.g64 = nil, nil
+}
+
+// addScaled sets dst[i] += alpha s[i], in float64 (floats.AddScaled) and
+// for float32 destinations rounded once.
+func addScaled[T, S float](dst []T, alpha float64, s []S) {
+	if d, ok := any(dst).([]float64); ok {
+		if s64, ok := any(s).([]float64); ok {
+			floats.AddScaled(d, alpha, s64)
+			return
+		}
+	}
+	for i, x := range s {
+		dst[i] = T(float64(dst[i]) + alpha*float64(x))
+	}
+}
+
+// toFloat64 returns src in float64, in dst (grown to len(src) if needed).
+func toFloat64[T float](dst []float64, src []T) []float64 {
+	if len(dst) < len(src) {
+		dst = make([]float64, len(src))
+	}
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = float64(x)
+	}
+	return dst
 }

@@ -32,24 +32,27 @@ import (
 //	dH = G W^T                      (conv: col2im(G W^T); l > 0 only)
 //	G_{l-1} = dH .* phi'(z_{l-1})   (tanh: 1 - h^2; GAP: spread dH first)
 
-// ensWork holds the values of one batch size: per layer the pre-activations
-// z and the hidden activations h of every member, member-major.
-type ensWork struct {
+// ensWork holds the values of one batch size, in precision T: per layer
+// the pre-activations z and the hidden activations h of every member,
+// member-major.
+type ensWork[T float] struct {
 	e       *Ensemble
+	v       *ensVals[T]
 	B       int
-	act     ensAct
+	act     ensAct[T]
 	geoms   []convGeom  // per layer, with B set
 	zSize   []int       // per layer: B * Positions * FanOut
 	inSize  []int       // per layer: values of the layer input per member (images for convolutions)
-	z       [][]float64 // per layer: S * zSize
-	h       [][]float64 // per hidden layer: phi(z), S * zSize
-	pooled  []float64   // cnn-gap: the readout input, S * B * C
-	dPooled []float64   // its gradient
-	gA, gB  []float64   // reverse-pass buffers, maxSize per member
+	z       [][]T       // per layer: S * zSize
+	h       [][]T       // per hidden layer: phi(z), S * zSize
+	pooled  []T         // cnn-gap: the readout input, S * B * C
+	dPooled []T         // its gradient
+	gA, gB  []T         // reverse-pass buffers, maxSize per member
 	maxSize int         // largest z or layer input of one member
-	col     [][]float64 // per goroutine, one block of patches
-	grads   [][]float64 // per parameter tensor, S blocks
-	x       []float64   // the batch of the last forward pass
+	col     [][]T       // per goroutine, one block of patches
+	grads   [][]T       // per parameter tensor, S blocks
+	x       []T         // the batch of the last forward pass
+	xBuf    []T         // float32: the batch rounded
 	active  []int       // members of the last forward pass
 	fac     *ensFactors // set: the reverse pass backpropagates a cotangent and copies factors
 }
@@ -62,9 +65,10 @@ type ensFactors struct {
 // newEnsWork returns the buffers for batches of B examples; without
 // weightGrads the weight gradients get no buffers (a pass that only
 // computes layer factors never writes them).
-func newEnsWork(e *Ensemble, B int, weightGrads bool) *ensWork {
+func newEnsWork[T float](v *ensVals[T], B int, weightGrads bool) *ensWork[T] {
+	e := v.e
 	S := e.Size()
-	w := &ensWork{e: e, B: B, act: e.act}
+	w := &ensWork[T]{e: e, v: v, B: B, act: v.act}
 	L := len(e.layers) - 1
 	maxSize, maxCol := 0, 0
 	for l, ly := range e.layers {
@@ -83,27 +87,27 @@ func newEnsWork(e *Ensemble, B int, weightGrads bool) *ensWork {
 		}
 		w.zSize = append(w.zSize, zs)
 		w.inSize = append(w.inSize, is)
-		w.z = append(w.z, make([]float64, S*zs))
+		w.z = append(w.z, make([]T, S*zs))
 		if l < L {
-			w.h = append(w.h, make([]float64, S*zs))
+			w.h = append(w.h, make([]T, S*zs))
 		}
 		maxSize = max(maxSize, zs, is)
 	}
 	if e.specs[0].Arch == spec.CNNGAP {
-		w.pooled = make([]float64, S*w.inSize[L])
-		w.dPooled = make([]float64, S*w.inSize[L])
+		w.pooled = make([]T, S*w.inSize[L])
+		w.dPooled = make([]T, S*w.inSize[L])
 	}
 	w.maxSize = maxSize
-	w.gA, w.gB = make([]float64, S*maxSize), make([]float64, S*maxSize)
-	w.col = [][]float64{make([]float64, maxCol)}
+	w.gA, w.gB = make([]T, S*maxSize), make([]T, S*maxSize)
+	w.col = [][]T{make([]T, maxCol)}
 	isWeight := map[int]bool{}
 	for _, ly := range e.layers {
 		isWeight[ly.W] = true
 	}
 	for i, sz := range e.size {
-		var g []float64
+		var g []T
 		if weightGrads || !isWeight[i] {
-			g = make([]float64, S*sz)
+			g = make([]T, S*sz)
 		}
 		w.grads = append(w.grads, g)
 	}
@@ -112,7 +116,7 @@ func newEnsWork(e *Ensemble, B int, weightGrads bool) *ensWork {
 
 // input returns layer l's input for member m: the batch for l = 0, else
 // the previous layer's activations (pooled for the cnn-gap readout).
-func (w *ensWork) input(l, m int) []float64 {
+func (w *ensWork[T]) input(l, m int) []T {
 	if l == 0 {
 		return w.x
 	}
@@ -124,19 +128,19 @@ func (w *ensWork) input(l, m int) []float64 {
 
 // weight returns member m's weight of layer l and its gradient buffer
 // (nil in a factors-only workspace).
-func (w *ensWork) weight(l, m int) (wt, grad []float64) {
+func (w *ensWork[T]) weight(l, m int) (wt, grad []T) {
 	i := w.e.layers[l].W
 	sz := w.e.size[i]
 	if w.grads[i] != nil {
 		grad = w.grads[i][m*sz:][:sz]
 	}
-	return w.e.params[i][m*sz:][:sz], grad
+	return w.v.params[i][m*sz:][:sz], grad
 }
 
-func (w *ensWork) bias(l, m int) (b, grad []float64) {
+func (w *ensWork[T]) bias(l, m int) (b, grad []T) {
 	i := w.e.layers[l].B
 	sz := w.e.size[i]
-	return w.e.params[i][m*sz:][:sz], w.grads[i][m*sz:][:sz]
+	return w.v.params[i][m*sz:][:sz], w.grads[i][m*sz:][:sz]
 }
 
 // run evaluates the members active in the mask on the batch x: the
@@ -147,9 +151,9 @@ func (w *ensWork) bias(l, m int) (b, grad []float64) {
 // independent, so there is nothing to synchronize, and small products run
 // far faster side by side than one after another on threaded BLAS. A
 // single member runs alone, with threaded BLAS and its elementwise stages
-// split across cores.
-func (w *ensWork) run(x, y []float64, active []bool) []float64 {
-	w.x = x
+// split across cores. A float32 pass rounds x first.
+func (w *ensWork[T]) run(x, y []float64, active []bool) []float64 {
+	w.x = asT(&w.xBuf, x)
 	w.active = w.active[:0]
 	for m := 0; m < w.e.Size(); m++ {
 		if isActive(active, m) {
@@ -157,7 +161,7 @@ func (w *ensWork) run(x, y []float64, active []bool) []float64 {
 		}
 	}
 	loss := make([]float64, w.e.Size())
-	one := func(m int, col []float64, split bool) {
+	one := func(m int, col []T, split bool) {
 		w.forwardMember(m, col, split)
 		if y != nil {
 			loss[m] = w.backwardMember(m, y, col, split)
@@ -172,13 +176,13 @@ func (w *ensWork) run(x, y []float64, active []bool) []float64 {
 	}
 	defer blasSingleThread()()
 	for len(w.col) < workers {
-		w.col = append(w.col, make([]float64, len(w.col[0])))
+		w.col = append(w.col, make([]T, len(w.col[0])))
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
-		go func(col []float64) {
+		go func(col []T) {
 			defer wg.Done()
 			for {
 				j := int(next.Add(1)) - 1
@@ -194,7 +198,7 @@ func (w *ensWork) run(x, y []float64, active []bool) []float64 {
 }
 
 // forwardMember runs member m through the layers.
-func (w *ensWork) forwardMember(m int, col []float64, split bool) {
+func (w *ensWork[T]) forwardMember(m int, col []T, split bool) {
 	L := len(w.e.layers) - 1
 	for l, ly := range w.e.layers {
 		zs := w.zSize[l]
@@ -207,7 +211,7 @@ func (w *ensWork) forwardMember(m int, col []float64, split bool) {
 			gemm(blas.NoTrans, blas.NoTrans, rows, ly.FanOut, ly.FanIn, w.input(l, m), ly.FanIn, wt, ly.FanOut, 0, z, ly.FanOut)
 		}
 		ml := w.e.nets[m].layers[l]
-		scale, bscale := ml.Scale, ml.BiasScale
+		scale, bscale := T(ml.Scale), T(ml.BiasScale)
 		b, _ := w.bias(l, m)
 		n := ly.FanOut
 		parallel(split, zs/n, n, func(lo, hi int) {
@@ -229,16 +233,16 @@ func (w *ensWork) forwardMember(m int, col []float64, split bool) {
 }
 
 // convForward is convOp's product for one member: im2col(im) wt into out.
-func (w *ensWork) convForward(l int, im, wt, out, col []float64) {
+func (w *ensWork[T]) convForward(l int, im, wt, out, col []T) {
 	g, k, m := w.geoms[l], w.e.layers[l].FanIn, w.e.layers[l].FanOut
 	w.blocks(l, func(r0, r1 int) {
-		g.im2colRows(col, im, r0, r1)
+		im2colRows(g, col, im, r0, r1)
 		gemm(blas.NoTrans, blas.NoTrans, r1-r0, m, k, col, k, wt, m, 0, out[r0*m:], m)
 	})
 }
 
 // blocks calls f on the row blocks of layer l's patches, as convGeom.blocks.
-func (w *ensWork) blocks(l int, f func(r0, r1 int)) {
+func (w *ensWork[T]) blocks(l int, f func(r0, r1 int)) {
 	rows := w.B * w.e.layers[l].Positions
 	for r0 := 0; r0 < rows; r0 += convBlockRows {
 		f(r0, min(rows, r0+convBlockRows))
@@ -246,8 +250,9 @@ func (w *ensWork) blocks(l int, f func(r0, r1 int)) {
 }
 
 // backwardMember returns member m's loss against the targets y ([B, k])
-// after its forward pass and sets its gradients.
-func (w *ensWork) backwardMember(m int, y, col []float64, split bool) float64 {
+// after its forward pass and sets its gradients, the loss accumulated in
+// float64.
+func (w *ensWork[T]) backwardMember(m int, y []float64, col []T, split bool) float64 {
 	e := w.e
 	L := len(e.layers) - 1
 	k := e.layers[L].FanOut
@@ -259,14 +264,16 @@ func (w *ensWork) backwardMember(m int, y, col []float64, split bool) float64 {
 	gNext := w.gB[m*w.maxSize:][:w.maxSize]
 	s := 0.0
 	if w.fac != nil {
-		copy(g, y) // the cotangent: dS/df
+		for i, v := range y { // the cotangent: dS/df
+			g[i] = T(v)
+		}
 	} else {
 		for i, v := range f {
-			d := v - y[i]
+			d := float64(v) - y[i]
 			s += d * d
 		}
 		for i, v := range f {
-			g[i] = c * (v - y[i])
+			g[i] = T(c * (float64(v) - y[i]))
 		}
 	}
 	loss := scale * s
@@ -325,7 +332,7 @@ func (w *ensWork) backwardMember(m int, y, col []float64, split bool) float64 {
 // copyInput writes member m's layer-l input H_{l-1} ([B*Positions,
 // FanIn]) into dst, building the patches of a convolution row by row, as
 // Net.copyLayerInput does.
-func (w *ensWork) copyInput(dst *mat.Dense, l, m int) {
+func (w *ensWork[T]) copyInput(dst *mat.Dense, l, m int) {
 	ly := w.e.layers[l]
 	rows := w.B * ly.Positions
 	if !ly.Conv {
@@ -336,17 +343,20 @@ func (w *ensWork) copyInput(dst *mat.Dense, l, m int) {
 		panic(fmt.Sprintf("nets: layer %s input destination is %dx%d, want %dx%d", ly.Name, r, c, rows, ly.FanIn))
 	}
 	raw := dst.RawMatrix()
+	row := make([]T, ly.FanIn)
 	for r := 0; r < rows; r++ {
-		w.geoms[l].im2colRows(raw.Data[r*raw.Stride:r*raw.Stride+ly.FanIn], w.input(l, m), r, r+1)
+		im2colRows(w.geoms[l], row, w.input(l, m), r, r+1)
+		toFloat64(raw.Data[r*raw.Stride:r*raw.Stride+ly.FanIn], row)
 	}
 }
 
 // biasGrad sets member m's db = BiasScale colsum(G) and then G <- Scale G
 // for layer l (colSumOp and scaleOp), by blocks of columns.
-func (w *ensWork) biasGrad(l, m int, g []float64, split bool) {
+func (w *ensWork[T]) biasGrad(l, m int, g []T, split bool) {
 	n := w.e.layers[l].FanOut
 	rows := len(g) / n
 	ml := w.e.nets[m].layers[l]
+	scale, bscale := T(ml.Scale), T(ml.BiasScale)
 	_, db := w.bias(l, m)
 	const cb = 64
 	parallel(split, (n+cb-1)/cb, rows*cb, func(lo, hi int) {
@@ -359,34 +369,34 @@ func (w *ensWork) biasGrad(l, m int, g []float64, split bool) {
 			}
 		}
 		for j := range acc {
-			acc[j] *= ml.BiasScale
+			acc[j] *= bscale
 		}
 		for r := 0; r < rows; r++ {
 			row := g[r*n+j0 : r*n+j1]
 			for j, v := range row {
-				row[j] = ml.Scale * v
+				row[j] = scale * v
 			}
 		}
 	})
 }
 
 // convGradWeight is convGradWeightOp for one member.
-func (w *ensWork) convGradWeight(l int, im, g, out, col []float64) {
+func (w *ensWork[T]) convGradWeight(l int, im, g, out, col []T) {
 	gm, k, m := w.geoms[l], w.e.layers[l].FanIn, w.e.layers[l].FanOut
 	clear(out)
 	w.blocks(l, func(r0, r1 int) {
-		gm.im2colRows(col, im, r0, r1)
+		im2colRows(gm, col, im, r0, r1)
 		gemm(blas.Trans, blas.NoTrans, k, m, r1-r0, col, k, g[r0*m:], m, 1, out, m)
 	})
 }
 
 // convGradInput is convGradInputOp for one member.
-func (w *ensWork) convGradInput(l int, g, wt, out, col []float64) {
+func (w *ensWork[T]) convGradInput(l int, g, wt, out, col []T) {
 	gm, k, m := w.geoms[l], w.e.layers[l].FanIn, w.e.layers[l].FanOut
 	clear(out)
 	w.blocks(l, func(r0, r1 int) {
 		gemm(blas.NoTrans, blas.Trans, r1-r0, k, m, g[r0*m:], m, wt, m, 0, col, k)
-		gm.col2imRows(out, col, r0, r1)
+		col2imRows(gm, out, col, r0, r1)
 	})
 }
 
@@ -413,22 +423,49 @@ func parallel(split bool, units, per int, f func(lo, hi int)) {
 
 // ensAct is an activation for the ensemble: fwd sets h = phi(z); bwd
 // multiplies the gradient g by phi'(z) (given z and h = phi(z)) in place.
-// Both come from the activation's one description, whose slice forms the
-// Net's operations use too, so both give the same numbers.
-type ensAct struct {
-	fwd func(h, z []float64)
-	bwd func(g, z, h []float64)
+// Both come from the activation's one description: in float64 its slice
+// forms, which the Net's operations use too, so both give the same
+// numbers; in float32 its float32 forms.
+type ensAct[T float] struct {
+	fwd func(h, z []T)
+	bwd func(g, z, h []T)
 }
 
 // ensActOf returns the ensemble form of the activation named name.
-func ensActOf(name string) (ensAct, error) {
+func ensActOf[T float](name string) (ensAct[T], error) {
 	a, err := activation.Lookup(name)
 	if err != nil {
-		return ensAct{}, err
+		return ensAct[T]{}, err
 	}
-	bwd := func(g, z, _ []float64) { a.Chain(g, z, g) }
-	if a.ChainFromOutput {
-		bwd = func(g, _, h []float64) { a.Chain(g, h, g) }
+	var act any
+	if _, ok := any(T(0)).(float32); ok {
+		bwd := func(g, z, _ []float32) { a.Chain32(g, z, g) }
+		if a.ChainFromOutput {
+			bwd = func(g, _, h []float32) { a.Chain32(g, h, g) }
+		}
+		act = ensAct[float32]{fwd: a.Forward32, bwd: bwd}
+	} else {
+		bwd := func(g, z, _ []float64) { a.Chain(g, z, g) }
+		if a.ChainFromOutput {
+			bwd = func(g, _, h []float64) { a.Chain(g, h, g) }
+		}
+		act = ensAct[float64]{fwd: a.Forward, bwd: bwd}
 	}
-	return ensAct{fwd: a.Forward, bwd: bwd}, nil
+	return act.(ensAct[T]), nil
+}
+
+// asT returns x as a []T: x itself for float64, else x rounded into *buf
+// (grown as needed).
+func asT[T float](buf *[]T, x []float64) []T {
+	if t, ok := any(x).([]T); ok {
+		return t
+	}
+	if cap(*buf) < len(x) {
+		*buf = make([]T, len(x))
+	}
+	t := (*buf)[:len(x)]
+	for i, v := range x {
+		t[i] = T(v)
+	}
+	return t
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -21,11 +22,22 @@ import (
 // Gradients: d h = g w^T (conv: col2im(g w^T)), d w = h^T g (conv:
 // im2col(h)^T g), for the output gradient g.
 
-func gemm(tA, tB blas.Transpose, m, n, k int, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+// float is the precision of a network's values.
+type float interface{ float32 | float64 }
+
+// gemm is C = op(A) op(B) + beta C: Dgemm, or Sgemm for float32, of the
+// build's BLAS (gonum's blas64 and blas32, which the openblas build
+// routes to OpenBLAS).
+func gemm[T float](tA, tB blas.Transpose, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
-	blas64.Implementation().Dgemm(tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+	switch a := any(a).(type) {
+	case []float64:
+		blas64.Implementation().Dgemm(tA, tB, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	case []float32:
+		blas32.Implementation().Sgemm(tA, tB, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	}
 }
 
 // matmulOp is h w for h [R, n] and w [n, m]. Without needInput only w is
@@ -93,7 +105,7 @@ var convBlockRows = 2048
 
 // im2colRows writes the patches of output pixels r0..r1-1 (rows of the full
 // im2col matrix) to col.
-func (g convGeom) im2colRows(col, im []float64, r0, r1 int) {
+func im2colRows[T float](g convGeom, col, im []T, r0, r1 int) {
 	ho, wo := g.out()
 	k := g.F * g.F * g.C
 	for r := r0; r < r1; r++ {
@@ -120,7 +132,7 @@ func (g convGeom) im2colRows(col, im []float64, r0, r1 int) {
 }
 
 // col2imRows adds the patch rows r0..r1-1 in col back onto the pixels of im.
-func (g convGeom) col2imRows(im, col []float64, r0, r1 int) {
+func col2imRows[T float](g convGeom, im, col []T, r0, r1 int) {
 	ho, wo := g.out()
 	k := g.F * g.F * g.C
 	for r := r0; r < r1; r++ {
@@ -186,7 +198,7 @@ func (g convGeom) convOp(needInput bool) *matOp {
 		do: func(out []float64, in [][]float64, s []tensor.Shape) {
 			m := s[1][1]
 			g.blocks(func(r0, r1 int, col []float64) {
-				g.im2colRows(col, in[0], r0, r1)
+				im2colRows(g, col, in[0], r0, r1)
 				gemm(blas.NoTrans, blas.NoTrans, r1-r0, m, k, col, k, in[1], m, 0, out[r0*m:], m)
 			})
 		},
@@ -218,7 +230,7 @@ func (g convGeom) convGradInputOp() *matOp {
 			clear(out)
 			g.blocks(func(r0, r1 int, col []float64) {
 				gemm(blas.NoTrans, blas.Trans, r1-r0, k, m, in[0][r0*m:], m, in[1], m, 0, col, k)
-				g.col2imRows(out, col, r0, r1)
+				col2imRows(g, out, col, r0, r1)
 			})
 		},
 	}
@@ -237,7 +249,7 @@ func (g convGeom) convGradWeightOp() *matOp {
 			m := s[1][1]
 			clear(out)
 			g.blocks(func(r0, r1 int, col []float64) {
-				g.im2colRows(col, in[0], r0, r1)
+				im2colRows(g, col, in[0], r0, r1)
 				gemm(blas.Trans, blas.NoTrans, k, m, r1-r0, col, k, in[1][r0*m:], m, 1, out, m)
 			})
 		},

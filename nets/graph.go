@@ -34,9 +34,6 @@ func layout(s spec.Spec, inShape []int) (*Net, error) {
 		return nil, err
 	}
 	s = s.WithDefaults()
-	if s.DType != spec.Float64 {
-		return nil, fmt.Errorf("nets: dtype %s: only float64 networks are implemented", s.DType)
-	}
 	n := &Net{spec: s, inShape: append([]int(nil), inShape...), graphs: map[graphKey]*graph{}}
 	sw, sb := math.Sqrt(s.SW2), math.Sqrt(s.SB2)
 	addLayer := func(name string, conv bool, fanIn, fanOut, positions int, wShape []int) {
@@ -122,6 +119,9 @@ type graph struct {
 	grads  G.Nodes   // train: params; vjp: params then zs
 }
 
+// errFloat32Graph refuses the graph-only operations of a float32 Net.
+var errFloat32Graph = fmt.Errorf("nets: spec dtype float32: LossGrad, Backward and JacobianRows run Gorgonia graphs, which are float64 only; train float32 networks as an Ensemble and use the structured NTK")
+
 // maxGraphs bounds the compiled graphs a Net keeps.
 const maxGraphs = 8
 
@@ -129,6 +129,9 @@ const maxGraphs = 8
 // first use. Gorgonia graph construction is not safe for concurrent use, so
 // it happens under a package-wide lock.
 func (n *Net) graph(kind graphKind, batch int) (*graph, error) {
+	if n.spec.DType == spec.Float32 {
+		return nil, errFloat32Graph
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	key := graphKey{kind, batch}

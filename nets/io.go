@@ -70,7 +70,7 @@ func Load(dir string) (*Net, error) {
 }
 
 // LoadParams replaces the parameters with the NAME.npy files in dir, which
-// must have the shapes of Params().
+// must have the shapes of Params() (rounded to float32 for a float32 Net).
 func (n *Net) LoadParams(dir string) error {
 	for _, p := range n.params {
 		path := filepath.Join(dir, p.Name+".npy")
@@ -86,5 +86,6 @@ func (n *Net) LoadParams(dir string) error {
 		}
 		copy(p.Data, a.Data)
 	}
+	n.roundParams()
 	return nil
 }

@@ -63,6 +63,14 @@ func InitSource(seed uint64, m int) *rand.Rand {
 // New returns a network for s taking examples of shape inShape ([d] for
 // fcn, [H, W, C] for cnn-f and cnn-gap), with every parameter drawn from
 // N(0, 1) by rng.
+//
+// A float32 spec gives a float32 Net: its parameters are the same draws
+// rounded to float32 (held in float64 slices, so Params and Save work as
+// for any Net), and Forward, LayerFactors and ForwardFactors run in
+// float32 through a one-member float32 Ensemble holding them (rounded
+// again on each call, so values written through Params are seen rounded).
+// Its Gorgonia graphs are float64 only, so LossGrad, Backward and
+// JacobianRows return an error: float32 networks train as an Ensemble.
 func New(s spec.Spec, inShape []int, rng *rand.Rand) (*Net, error) {
 	n, err := newNet(s, inShape)
 	if err != nil {
@@ -73,7 +81,20 @@ func New(s spec.Spec, inShape []int, rng *rand.Rand) (*Net, error) {
 			p.Data[i] = rng.NormFloat64()
 		}
 	}
+	n.roundParams()
 	return n, nil
+}
+
+// roundParams rounds the parameters of a float32 network to float32.
+func (n *Net) roundParams() {
+	if n.spec.DType != spec.Float32 {
+		return
+	}
+	for _, p := range n.params {
+		for i, v := range p.Data {
+			p.Data[i] = float64(float32(v))
+		}
+	}
 }
 
 // Spec returns the network's architecture, with defaults filled in.
@@ -106,6 +127,19 @@ func (n *Net) Forward(x npy.Array) (*mat.Dense, error) {
 	nx, err := n.checkInput(x)
 	if err != nil {
 		return nil, err
+	}
+	if n.spec.DType == spec.Float32 {
+		n.facMu.Lock()
+		defer n.facMu.Unlock()
+		e, err := n.view()
+		if err != nil {
+			return nil, err
+		}
+		out, err := e.Forward(x, nil)
+		if err != nil {
+			return nil, err
+		}
+		return out[0], nil
 	}
 	out := mat.NewDense(nx, n.spec.Outputs, nil)
 	err = n.batches(nx, func(lo, hi int) error {
@@ -378,6 +412,6 @@ func (n *Net) copyLayerInput(dst *mat.Dense, gr *graph, l, nx int) {
 	im := valueData(gr.ins[l])
 	raw := dst.RawMatrix()
 	for r := 0; r < rows; r++ {
-		geom.im2colRows(raw.Data[r*raw.Stride:r*raw.Stride+ly.FanIn], im, r, r+1)
+		im2colRows(geom, raw.Data[r*raw.Stride:r*raw.Stride+ly.FanIn], im, r, r+1)
 	}
 }

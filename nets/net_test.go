@@ -558,7 +558,6 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"no width", spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, SW2: 1}, []int{3}, "width 0"},
 		{"bad sw2", spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: 2, SW2: -1}, []int{3}, "sw2 -1"},
-		{"float32", spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 1, Width: 2, SW2: 1, DType: spec.Float32}, []int{3}, "float32"},
 		{"flat images for cnn", cnn, []int{784}, "want [H, W, C]"},
 		{"valid too deep", spec.Spec{Arch: spec.CNNF, Act: spec.Erf, Depth: 3, Width: 2, SW2: 1, Padding: spec.Valid}, []int{5, 5, 1}, "too small"},
 	}
@@ -567,6 +566,19 @@ func TestBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
 		}
+	}
+	// A float32 Net has no graphs: the graph-only operations say so.
+	f32 := fcn
+	f32.DType = spec.Float32
+	n32, err := New(f32, []int{4}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := n32.LossGrad(npy.New(1, 4), mat.NewDense(1, 10, nil)); err == nil || !strings.Contains(err.Error(), "dtype float32") {
+		t.Errorf("LossGrad of a float32 Net: error %v, want one about dtype float32", err)
+	}
+	if _, err := n32.JacobianRows(npy.New(1, 4), 0); err == nil || !strings.Contains(err.Error(), "dtype float32") {
+		t.Errorf("JacobianRows of a float32 Net: error %v, want one about dtype float32", err)
 	}
 	nf, _ := New(fcn, []int{4}, rng)
 	nc, _ := New(cnn, []int{2, 2, 1}, rng)

@@ -32,44 +32,71 @@ func (n *Net) LayerFactors(x npy.Array, cot *mat.Dense, inputs, deltas []*mat.De
 	}
 	n.facMu.Lock()
 	defer n.facMu.Unlock()
-	if n.fac == nil {
-		if n.fac, err = n.ensembleView(); err != nil {
-			return err
-		}
+	e, err := n.view()
+	if err != nil {
+		return err
 	}
-	return n.fac.LayerFactors(x, cot, nil, [][]*mat.Dense{inputs}, [][]*mat.Dense{deltas})
+	return e.LayerFactors(x, cot, nil, [][]*mat.Dense{inputs}, [][]*mat.Dense{deltas})
 }
 
-// ensembleView returns a one-member Ensemble whose parameters are the
-// network's own values (shared, not copied), so it follows every change
-// of the network.
+// ensembleView returns a one-member Ensemble over the network's
+// parameters: for float64 the network's own values (shared, not copied),
+// so it follows every change of the network; for float32 a float32 copy,
+// which syncView brings up to date.
 func (n *Net) ensembleView() (*Ensemble, error) {
 	ly, err := layout(n.spec, n.inShape)
 	if err != nil {
 		return nil, err
 	}
-	act, err := ensActOf(n.spec.Act)
-	if err != nil {
-		return nil, err
-	}
-	e := &Ensemble{specs: []spec.Spec{n.spec}, inShape: n.InputShape(), nets: []*Net{ly}, layers: ly.layers,
-		work: map[int]*ensWork{}, act: act}
-	for _, p := range n.params {
+	e := &Ensemble{specs: []spec.Spec{n.spec}, inShape: n.InputShape(), nets: []*Net{ly}, layers: ly.layers}
+	shared := make([][]float64, len(n.params))
+	for i, p := range n.params {
 		e.size = append(e.size, len(p.Data))
-		e.params = append(e.params, p.Data)
+		shared[i] = p.Data
 	}
-	return e, nil
+	if n.spec.DType == spec.Float32 {
+		e.vals, err = newEnsVals[float32](e, nil)
+	} else {
+		e.vals, err = newEnsVals(e, shared)
+	}
+	return e, err
+}
+
+// syncView sets the parameters of a float32 view to the network's (a
+// float64 view shares them).
+func (n *Net) syncView(e *Ensemble) {
+	if e.DType() != spec.Float32 {
+		return
+	}
+	ps := make([][]float64, len(n.params))
+	for i, p := range n.params {
+		ps[i] = p.Data
+	}
+	e.vals.setMemberParams(0, ps)
+}
+
+// view returns the network's cached ensemble view, up to date; the caller
+// holds facMu.
+func (n *Net) view() (*Ensemble, error) {
+	if n.fac == nil {
+		var err error
+		if n.fac, err = n.ensembleView(); err != nil {
+			return nil, err
+		}
+	}
+	n.syncView(n.fac)
+	return n.fac, nil
 }
 
 // copyInto copies the row-major r x c values src into dst, which must be
 // r x c.
-func copyInto(dst *mat.Dense, src []float64, r, c int) {
+func copyInto[T float](dst *mat.Dense, src []T, r, c int) {
 	if dr, dc := dst.Dims(); dr != r || dc != c {
 		panic(fmt.Sprintf("nets: LayerFactors: destination is %dx%d, want %dx%d", dr, dc, r, c))
 	}
 	raw := dst.RawMatrix()
 	for i := 0; i < r; i++ {
-		copy(raw.Data[i*raw.Stride:i*raw.Stride+c], src[i*c:(i+1)*c])
+		toFloat64(raw.Data[i*raw.Stride:i*raw.Stride+c], src[i*c:(i+1)*c])
 	}
 }
 
@@ -81,9 +108,8 @@ func copyInto(dst *mat.Dense, src []float64, r, c int) {
 // only while they do not change after ForwardFactors. It is not safe for
 // concurrent use.
 type FactorPass struct {
-	e *Ensemble
-	w *ensWork
-	k int
+	B, k, layers int
+	back         func(cot []float64, f *ensFactors)
 }
 
 // ForwardFactors runs x forward for Factors.
@@ -96,25 +122,41 @@ func (n *Net) ForwardFactors(x npy.Array) (*FactorPass, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := newEnsWork(e, nx, false)
-	w.x, w.active = x.Data, []int{0}
+	n.syncView(e)
+	p := &FactorPass{B: nx, k: n.spec.Outputs, layers: len(n.layers)}
+	switch v := e.vals.(type) {
+	case *ensVals[float32]:
+		p.back = forwardFactors(v, x.Data, nx)
+	case *ensVals[float64]:
+		p.back = forwardFactors(v, x.Data, nx)
+	}
+	return p, nil
+}
+
+// forwardFactors runs x (B examples) forward through member 0 of v and
+// returns the function that backpropagates a cotangent into factors.
+func forwardFactors[T float](v *ensVals[T], x []float64, B int) func(cot []float64, f *ensFactors) {
+	w := newEnsWork(v, B, false)
+	w.x, w.active = asT(&w.xBuf, x), []int{0}
 	w.forwardMember(0, w.col[0], true)
-	return &FactorPass{e: e, w: w, k: n.spec.Outputs}, nil
+	return func(cot []float64, f *ensFactors) {
+		w.fac = f
+		defer func() { w.fac = nil }()
+		w.backwardMember(0, cot, w.col[0], true)
+	}
 }
 
 // Factors backpropagates the cotangent cot ([B, k]) from the forward pass
 // and copies the layer inputs and deltas into the destinations that are
 // not nil, exactly as LayerFactors does.
 func (p *FactorPass) Factors(cot *mat.Dense, inputs, deltas []*mat.Dense) error {
-	if r, c := cot.Dims(); r != p.w.B || c != p.k {
-		return fmt.Errorf("nets: cotangent is %dx%d, want %dx%d (examples x outputs)", r, c, p.w.B, p.k)
+	if r, c := cot.Dims(); r != p.B || c != p.k {
+		return fmt.Errorf("nets: cotangent is %dx%d, want %dx%d (examples x outputs)", r, c, p.B, p.k)
 	}
-	L := len(p.e.layers)
+	L := p.layers
 	if (inputs != nil && len(inputs) != L) || (deltas != nil && len(deltas) != L) {
 		panic(fmt.Sprintf("nets: Factors: %d input and %d delta destinations for %d layers", len(inputs), len(deltas), L))
 	}
-	p.w.fac = &ensFactors{inputs: [][]*mat.Dense{inputs}, deltas: [][]*mat.Dense{deltas}}
-	defer func() { p.w.fac = nil }()
-	p.w.backwardMember(0, denseData(cot), p.w.col[0], true)
+	p.back(denseData(cot), &ensFactors{inputs: [][]*mat.Dense{inputs}, deltas: [][]*mat.Dense{deltas}})
 	return nil
 }

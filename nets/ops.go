@@ -248,7 +248,7 @@ func (g convGeom) String() string {
 // channels-last order.
 func (g convGeom) im2col(col, im []float64) {
 	ho, wo := g.out()
-	g.im2colRows(col, im, 0, g.B*ho*wo)
+	im2colRows(g, col, im, 0, g.B*ho*wo)
 }
 
 // col2im is the adjoint of im2col: every patch entry is added back onto the
@@ -256,7 +256,7 @@ func (g convGeom) im2col(col, im []float64) {
 func (g convGeom) col2im(im, col []float64) {
 	clear(im)
 	ho, wo := g.out()
-	g.col2imRows(im, col, 0, g.B*ho*wo)
+	col2imRows(g, im, col, 0, g.B*ho*wo)
 }
 
 // gapOp averages each group of p consecutive rows: [B*p, C] -> [B, C]. With
@@ -299,9 +299,9 @@ func gapGradOp(p int) *matOp {
 }
 
 // gapForward sets out[b, c] = (1/p) sum_{i<p} in[b*p+i, c] for c < nc.
-func gapForward(out, in []float64, p, nc int) {
+func gapForward[T float](out, in []T, p, nc int) {
 	clear(out)
-	inv := 1 / float64(p)
+	inv := 1 / T(p)
 	for r := 0; r < len(in)/nc; r++ {
 		dst := out[(r/p)*nc:][:nc]
 		for c, v := range in[r*nc:][:nc] {
@@ -311,8 +311,8 @@ func gapForward(out, in []float64, p, nc int) {
 }
 
 // gapBackward sets out[b*p+i, c] = in[b, c]/p, the adjoint of gapForward.
-func gapBackward(out, in []float64, p, nc int) {
-	inv := 1 / float64(p)
+func gapBackward[T float](out, in []T, p, nc int) {
+	inv := 1 / T(p)
 	for r := 0; r < len(out)/nc; r++ {
 		src := in[(r/p)*nc:][:nc]
 		for c, v := range src {

@@ -61,11 +61,11 @@ type Ensemble struct {
 // *ensVals[float64] or an *ensVals[float32].
 type ensValues interface {
 	dtype() string
-	memberParams(m int) [][]float64           // member m's tensors, aliased (float64) or copied
-	setMemberParams(m int, ps [][]float64)    // sets member m's tensors, rounded to the dtype
+	memberParams(m int) [][]float64        // member m's tensors, aliased (float64) or copied
+	setMemberParams(m int, ps [][]float64) // sets member m's tensors, rounded to the dtype
 	forward(x []float64, B int, active []bool) func(m int, dst []float64)
 	backward(x, y []float64, B int, active []bool) []float64
-	grads(active []bool) [][][]float64        // of the last backward
+	grads(active []bool) [][][]float64 // of the last backward
 	factors(x, cot []float64, B int, active []bool, f *ensFactors)
 	update(grads [][][]float64, lr []float64) // theta_m -= lr_m grads_m
 	step(which []bool, lr []float64)          // the same with the last backward's gradients

@@ -78,7 +78,8 @@ type ensVals[T float] struct {
 	params [][]T // per parameter tensor: S blocks of size[i], member-major
 	work   map[int]*ensWork[T]
 	act    ensAct[T] // the members' common activation
-	last   *ensWork[T]
+	last   *ensWork[T]   // the workspace of the last backward, whose gradients Step takes
+	ran    []bool        // the members of the last backward
 	g64    [][][]float64 // float32: the last gradients in float64, per member
 }
 
@@ -369,6 +370,8 @@ func (e *Ensemble) Update(grads [][][]float64, lr []float64) {
 // Step is Update with the gradients of the last LossGrad or Backward, for
 // the members m with which[m] (which nil: all the pass ran), in the
 // ensemble's dtype: it gives the parameters Update(Grads(nil), lr) gives.
+// Forward passes in between do not disturb it; a LayerFactors pass over
+// the same batch size does (Step then panics).
 func (e *Ensemble) Step(which []bool, lr []float64) {
 	if (which != nil && len(which) != e.Size()) || len(lr) != e.Size() {
 		panic(fmt.Sprintf("nets: Step of %d members with %d flags and %d step sizes", e.Size(), len(which), len(lr)))
@@ -412,8 +415,7 @@ func (v *ensVals[T]) workspace(nx int) *ensWork[T] {
 		return w
 	}
 	if len(v.work) >= 3 {
-		clear(v.work)
-		v.last = nil
+		clear(v.work) // v.last keeps its workspace alive for Step
 	}
 	w := newEnsWork(v, nx, true)
 	v.work[nx] = w
@@ -470,12 +472,18 @@ func (v *ensVals[T]) forward(x []float64, B int, active []bool) func(m int, dst 
 
 func (v *ensVals[T]) backward(x, y []float64, B int, active []bool) []float64 {
 	w := v.workspace(B)
-	v.last = w
+	v.last, v.ran = w, make([]bool, v.e.Size())
+	for m := range v.ran {
+		v.ran[m] = isActive(active, m)
+	}
 	return w.run(x, y, active)
 }
 
 func (v *ensVals[T]) grads(active []bool) [][][]float64 {
 	w, S := v.last, v.e.Size()
+	if w == nil {
+		panic("nets: Grads without a LossGrad or Backward before it")
+	}
 	grads := make([][][]float64, S)
 	if v.g64 == nil {
 		v.g64 = make([][][]float64, S)
@@ -503,6 +511,9 @@ func (v *ensVals[T]) grads(active []bool) [][][]float64 {
 
 func (v *ensVals[T]) factors(x, cot []float64, B int, active []bool, f *ensFactors) {
 	w := v.workspace(B)
+	if w == v.last {
+		v.last = nil // the factors pass overwrites the bias gradients
+	}
 	w.fac = f
 	defer func() { w.fac = nil }()
 	w.run(x, cot, active)
@@ -526,8 +537,8 @@ func (v *ensVals[T]) step(which []bool, lr []float64) {
 		panic("nets: Step without a LossGrad or Backward before it")
 	}
 	do := make([]bool, v.e.Size())
-	for _, m := range w.active {
-		do[m] = isActive(which, m)
+	for m, r := range v.ran {
+		do[m] = r && isActive(which, m)
 	}
 	parallel(true, v.e.Size(), v.e.ParamCount(), func(lo, hi int) {
 		for m := lo; m < hi; m++ {
@@ -542,7 +553,7 @@ func (v *ensVals[T]) step(which []bool, lr []float64) {
 
 func (v *ensVals[T]) close() {
 	clear(v.work)
-	v.last, v.g64 = nil, nil
+	v.last, v.ran, v.g64 = nil, nil, nil
 }
 
 // addScaled sets dst[i] += alpha s[i], in float64 (floats.AddScaled) and

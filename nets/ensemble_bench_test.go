@@ -20,17 +20,17 @@ import (
 
 // fcnBench is an FCN ensemble benchmark: S members of width and depth
 // on n random points of dimension d, one full-batch GD step per iteration;
-// erf unless act is set.
+// erf unless act is set, float64 unless dtype is set.
 type fcnBench struct {
 	S, width, depth, n, d int
-	act                   string
+	act, dtype            string
 }
 
 func (c fcnBench) setup(b *testing.B) (*Ensemble, npy.Array, *mat.Dense) {
 	if c.act == "" {
 		c.act = spec.Erf
 	}
-	s := spec.Spec{Arch: spec.FCN, Act: c.act, Depth: c.depth, Width: c.width, SW2: 1.5, SB2: 0.05, Outputs: 10}
+	s := spec.Spec{Arch: spec.FCN, Act: c.act, Depth: c.depth, Width: c.width, SW2: 1.5, SB2: 0.05, Outputs: 10, DType: c.dtype}
 	specs, rngs := ensembleOf(s, c.S, 1)
 	for m := range specs { // stay near the critical line
 		specs[m].SW2 = 1.2 + 0.6*float64(m)/float64(c.S)
@@ -54,29 +54,29 @@ func (c fcnBench) setup(b *testing.B) (*Ensemble, npy.Array, *mat.Dense) {
 // BLAS, a lone member on threaded BLAS): per member and layer the forward
 // product, the weight gradient and (but for the first layer) the input
 // gradient, on scratch buffers.
-type gemmStep struct {
+type gemmStep[T float] struct {
 	e     *Ensemble
 	n     int
-	a, bb []float64
-	out   [][]float64 // per goroutine
+	a, bb []T
+	out   [][]T // per goroutine
 }
 
-func newGemmStep(e *Ensemble, n int) *gemmStep {
+func newGemmStep[T float](e *Ensemble, n int) *gemmStep[T] {
 	big := 0
 	for _, ly := range e.layers {
 		big = max(big, n*ly.FanIn, n*ly.FanOut, ly.FanIn*ly.FanOut)
 	}
-	g := &gemmStep{e: e, n: n, a: make([]float64, big), bb: make([]float64, big)}
+	g := &gemmStep[T]{e: e, n: n, a: make([]T, big), bb: make([]T, big)}
 	for i := range g.a {
-		g.a[i], g.bb[i] = 1e-3*float64(i%7), 1e-3*float64(i%5)
+		g.a[i], g.bb[i] = T(1e-3*float64(i%7)), T(1e-3*float64(i%5))
 	}
 	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
-		g.out = append(g.out, make([]float64, big))
+		g.out = append(g.out, make([]T, big))
 	}
 	return g
 }
 
-func (g *gemmStep) member(out []float64) {
+func (g *gemmStep[T]) member(out []T) {
 	for l, ly := range g.e.layers {
 		r, in, o := g.n, ly.FanIn, ly.FanOut
 		gemm(blas.NoTrans, blas.NoTrans, r, o, in, g.a, in, g.bb, o, 0, out, o)
@@ -87,7 +87,7 @@ func (g *gemmStep) member(out []float64) {
 	}
 }
 
-func (g *gemmStep) run() {
+func (g *gemmStep[T]) run() {
 	S := g.e.Size()
 	workers := min(len(g.out), S)
 	if workers < 2 {
@@ -101,7 +101,7 @@ func (g *gemmStep) run() {
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
-		go func(out []float64) {
+		go func(out []T) {
 			defer wg.Done()
 			for int(next.Add(1)) <= S {
 				g.member(out)
@@ -131,7 +131,7 @@ func benchEnsembleStep(b *testing.B, c fcnBench) {
 		}
 		e.Update(grads, lr)
 	}
-	ref := newGemmStep(e, c.n)
+	ref := newGemmStep[float64](e, c.n)
 	step()
 	ref.run()
 	flops := float64(c.S) * e.FLOPs(c.n)
@@ -174,6 +174,78 @@ func BenchmarkEnsembleStepFCN32ReLU(b *testing.B) {
 // 256 points through the ensemble path.
 func BenchmarkEnsembleStepFCN512(b *testing.B) {
 	benchEnsembleStep(b, fcnBench{S: 1, width: 512, depth: 20, n: 256, d: 784})
+}
+
+// stepper returns one training step of the ensemble of c (Backward and
+// Step, the gradients kept in the ensemble's dtype), the same-shape GEMM
+// reference in that dtype, and the FLOPs of a step.
+func (c fcnBench) stepper(b *testing.B) (step, ref func(), flops float64) {
+	e, x, y := c.setup(b)
+	lr := make([]float64, c.S)
+	for m := range lr {
+		lr[m] = 1e-3
+	}
+	step = func() {
+		if _, _, err := e.Backward(x, y, nil); err != nil {
+			b.Fatal(err)
+		}
+		e.Step(nil, lr)
+	}
+	if c.dtype == spec.Float32 {
+		ref = newGemmStep[float32](e, c.n).run
+	} else {
+		ref = newGemmStep[float64](e, c.n).run
+	}
+	return step, ref, float64(c.S) * e.FLOPs(c.n)
+}
+
+// benchFloat32Step times full-batch GD steps of the float32 ensemble of c
+// and, after each, the same step of the float64 ensemble of c and the
+// same-shape GEMMs in both precisions, all in the same run. It reports
+// the medians of the float32 step's GFLOP/s, the float64 step's
+// (F64-GFLOP/s), their per-iteration ratio (x-F64, the throughput of
+// float32 over float64), and the GEMM rates (GEMM32-, GEMM64-GFLOP/s).
+func benchFloat32Step(b *testing.B, c fcnBench) {
+	c.dtype = spec.Float32
+	s32, g32, flops := c.stepper(b)
+	c.dtype = spec.Float64
+	s64, g64, _ := c.stepper(b)
+	for _, f := range []func(){s32, s64, g32, g64} {
+		f()
+	}
+	rate := func(f func()) float64 {
+		start := time.Now()
+		f()
+		return flops / time.Since(start).Seconds()
+	}
+	var r32, r64, ratio, gm32, gm64 []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		a := rate(s32)
+		b.StopTimer()
+		d := rate(s64)
+		r32, r64, ratio = append(r32, a), append(r64, d), append(ratio, a/d)
+		gm32, gm64 = append(gm32, rate(g32)), append(gm64, rate(g64))
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(medianOf(r32)/1e9, "GFLOP/s")
+	b.ReportMetric(medianOf(r64)/1e9, "F64-GFLOP/s")
+	b.ReportMetric(medianOf(ratio), "x-F64")
+	b.ReportMetric(medianOf(gm32)/1e9, "GEMM32-GFLOP/s")
+	b.ReportMetric(medianOf(gm64)/1e9, "GEMM64-GFLOP/s")
+}
+
+// BenchmarkEnsembleStepFCN32F32 is BenchmarkEnsembleStepFCN32 in float32,
+// against the same ensemble in float64 in the same run.
+func BenchmarkEnsembleStepFCN32F32(b *testing.B) {
+	benchFloat32Step(b, fcnBench{S: 32, width: 128, depth: 20, n: 64, d: 784})
+}
+
+// BenchmarkEnsembleStepFCN512F32 is BenchmarkEnsembleStepFCN512 in
+// float32, against float64 in the same run.
+func BenchmarkEnsembleStepFCN512F32(b *testing.B) {
+	benchFloat32Step(b, fcnBench{S: 1, width: 512, depth: 20, n: 256, d: 784})
 }
 
 // BenchmarkNetStepFCN128 is the Gorgonia graph baseline: one member of

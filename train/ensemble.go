@@ -44,7 +44,9 @@ type EnsembleOptions struct {
 // than BlowUp times its initial value). A diverged member is frozen and
 // no longer computed, and its History says Diverged; the others go on.
 // Cancelling ctx stops all members after the current step with status
-// Interrupted. The runs are not checkpointed.
+// Interrupted. The runs are not checkpointed. A float32 ensemble trains
+// in float32 (its gradients stay in float32 but for chunked full
+// batches, accumulated in float64); losses and metrics are float64.
 func RunEnsemble(ctx context.Context, e *nets.Ensemble, data Data, opt EnsembleOptions) ([]*History, error) {
 	S := e.Size()
 	if err := checkEnsembleData(e, data); err != nil {
@@ -91,7 +93,7 @@ func RunEnsemble(ctx context.Context, e *nets.Ensemble, data Data, opt EnsembleO
 	for t := 0; ; t++ {
 		rec := IsLogStep(t, opt.Steps)
 		var loss []float64
-		var grads [][][]float64
+		var grads [][][]float64 // chunked full batches; else the ensemble keeps them
 		var out []*mat.Dense
 		if opt.Batch == 0 {
 			var err error
@@ -122,13 +124,13 @@ func RunEnsemble(ctx context.Context, e *nets.Ensemble, data Data, opt EnsembleO
 			loss = make([]float64, S)
 			if t < opt.Steps {
 				var err error
-				if loss, grads, err = r.miniBatch(t); err != nil {
+				if loss, err = r.miniBatch(t); err != nil {
 					return r.hs, err
 				}
 			}
 		}
 		stepped := false
-		step := make([][][]float64, S)
+		step := make([]bool, S)
 		var stopped []bool // members that stop early at t
 		for m, h := range r.hs {
 			if !r.live[m] {
@@ -156,7 +158,7 @@ func RunEnsemble(ctx context.Context, e *nets.Ensemble, data Data, opt EnsembleO
 				stopped[m] = true
 			default:
 				prev[m] = l
-				step[m] = grads[m]
+				step[m] = true
 				h.Step++
 				stepped = true
 			}
@@ -177,7 +179,16 @@ func RunEnsemble(ctx context.Context, e *nets.Ensemble, data Data, opt EnsembleO
 		if !stepped {
 			break
 		}
-		e.Update(step, opt.LR)
+		if grads != nil {
+			for m, st := range step {
+				if !st {
+					grads[m] = nil
+				}
+			}
+			e.Update(grads, opt.LR)
+		} else {
+			e.Step(step, opt.LR)
+		}
 		if opt.Progress != nil {
 			opt.Progress(t+1, opt.Steps)
 		}
@@ -205,12 +216,14 @@ type ensRunner struct {
 
 // fullBatch is runner.fullBatch for the live members: the loss, outputs
 // and (if wantGrad) gradient on the whole training set, accumulated over
-// chunks of at most Chunk examples as sum_c (B_c/N) grad L_c.
+// chunks of at most Chunk examples as sum_c (B_c/N) grad L_c. A single
+// chunk leaves the gradients in the ensemble (nil).
 func (r *ensRunner) fullBatch(wantGrad bool) ([]float64, []*mat.Dense, [][][]float64, error) {
 	x, y := r.data.XTrain, r.data.YTrain
 	n, k := x.Shape[0], r.e.Outputs()
 	if n <= r.opt.Chunk {
-		return r.e.LossGrad(x, y, r.live)
+		loss, out, err := r.e.Backward(x, y, r.live)
+		return loss, out, nil, err
 	}
 	S := r.e.Size()
 	if r.acc == nil {
@@ -261,8 +274,9 @@ func (r *ensRunner) fullBatch(wantGrad bool) ([]float64, []*mat.Dense, [][][]flo
 }
 
 // miniBatch is runner.miniBatch for the live members: the batch of step t
-// from the seeded permutation of its epoch, shared by all members.
-func (r *ensRunner) miniBatch(t int) ([]float64, [][][]float64, error) {
+// from the seeded permutation of its epoch, shared by all members; the
+// gradients stay in the ensemble.
+func (r *ensRunner) miniBatch(t int) ([]float64, error) {
 	n, b := r.data.XTrain.Shape[0], r.opt.Batch
 	perEpoch := (n + b - 1) / b
 	epoch, i := t/perEpoch, t%perEpoch
@@ -273,8 +287,8 @@ func (r *ensRunner) miniBatch(t int) ([]float64, [][][]float64, error) {
 	for j, e := range idx {
 		y.SetRow(j, r.data.YTrain.RawRowView(e))
 	}
-	l, _, g, err := r.e.LossGrad(x, y, r.live)
-	return l, g, err
+	l, _, err := r.e.Backward(x, y, r.live)
+	return l, err
 }
 
 // record appends, for every live member, the point of step t with the

@@ -75,7 +75,8 @@ type ensValues interface {
 // ensVals holds an ensemble's values in precision T.
 type ensVals[T float] struct {
 	e      *Ensemble
-	params [][]T // per parameter tensor: S blocks of size[i], member-major
+	params [][]T // per parameter tensor: S blocks of stride[i] >= size[i] values, member-major
+	stride []int
 	work   map[int]*ensWork[T]
 	act    ensAct[T] // the members' common activation
 	last   *ensWork[T]   // the workspace of the last backward, whose gradients Step takes
@@ -145,10 +146,17 @@ func newEnsVals[T float](e *Ensemble, shared [][]T) (*ensVals[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &ensVals[T]{e: e, params: shared, work: map[int]*ensWork[T]{}, act: act}
+	v := &ensVals[T]{e: e, params: shared, work: map[int]*ensWork[T]{}, act: act, stride: e.size}
 	if shared == nil {
+		// Member blocks start on 32-byte boundaries, so every member's
+		// tensors have one alignment: gonum's float32 dot kernel sums
+		// the values before a 16-byte boundary first, so its rounding
+		// depends on where a block starts.
+		v.stride = nil
 		for _, sz := range e.size {
-			v.params = append(v.params, make([]T, e.Size()*sz))
+			st := (sz + 7) &^ 7
+			v.stride = append(v.stride, st)
+			v.params = append(v.params, make([]T, e.Size()*st))
 		}
 	}
 	return v, nil
@@ -430,8 +438,8 @@ func (v *ensVals[T]) dtype() string {
 }
 
 func (v *ensVals[T]) block(i, m int) []T {
-	sz := v.e.size[i]
-	return v.params[i][m*sz : (m+1)*sz : (m+1)*sz]
+	st, sz := v.stride[i], v.e.size[i]
+	return v.params[i][m*st : m*st+sz : m*st+sz]
 }
 
 func (v *ensVals[T]) memberParams(m int) [][]float64 {

@@ -134,13 +134,13 @@ func (w *ensWork[T]) weight(l, m int) (wt, grad []T) {
 	if w.grads[i] != nil {
 		grad = w.grads[i][m*sz:][:sz]
 	}
-	return w.v.params[i][m*sz:][:sz], grad
+	return w.v.block(i, m), grad
 }
 
 func (w *ensWork[T]) bias(l, m int) (b, grad []T) {
 	i := w.e.layers[l].B
 	sz := w.e.size[i]
-	return w.v.params[i][m*sz:][:sz], w.grads[i][m*sz:][:sz]
+	return w.v.block(i, m), w.grads[i][m*sz:][:sz]
 }
 
 // run evaluates the members active in the mask on the batch x: the

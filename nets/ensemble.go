@@ -78,7 +78,7 @@ type ensVals[T float] struct {
 	params [][]T // per parameter tensor: S blocks of stride[i] >= size[i] values, member-major
 	stride []int
 	work   map[int]*ensWork[T]
-	act    ensAct[T] // the members' common activation
+	act    ensAct[T]     // the members' common activation
 	last   *ensWork[T]   // the workspace of the last backward, whose gradients Step takes
 	ran    []bool        // the members of the last backward
 	g64    [][][]float64 // float32: the last gradients in float64, per member

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/spec"
 	"github.com/ntkharness/ntkharness/theory"
 )
 
@@ -170,8 +171,12 @@ func IsLogStep(t, last int) bool {
 // checkpoint (with net holding the checkpointed parameters) resumes it.
 // Cancelling ctx (e.g. on SIGINT) stops after the current step, saves a
 // checkpoint and returns the history with status Interrupted and no error.
-// Divergence is not an error either: the history says Diverged.
+// Divergence is not an error either: the history says Diverged. Only
+// float64 networks: float32 ones train by RunEnsemble.
 func Run(ctx context.Context, net *nets.Net, data Data, opt Options, h *History) (*History, error) {
+	if net.Spec().DType == spec.Float32 {
+		return nil, errors.New("train: spec dtype float32: Run trains a Net's float64 Gorgonia graph; train float32 networks as an Ensemble (RunEnsemble)")
+	}
 	if err := checkData(net, data); err != nil {
 		return nil, err
 	}

@@ -300,6 +300,9 @@ func runTrain(args []string) error {
 	} else if s, err = arch.resolve(outputs); err != nil {
 		return err
 	}
+	if s.DType == spec.Float32 {
+		return usagef("train: spec dtype float32: the train command runs float64 networks only (its checkpointed Gorgonia graphs); train float32 networks in a sweep's train cells")
+	}
 
 	inShape := data.XTrain.Shape[1:]
 	if !s.IsConv() {

@@ -408,3 +408,22 @@ func onehotPath(t *testing.T, dir string, a npy.Array) string {
 	}
 	return p
 }
+
+// TestTrainRefusesFloat32: train (float64 checkpointed graphs) refuses a
+// float32 spec as a usage error on one line naming the dtype, while ntk
+// computes the float32 network's kernel.
+func TestTrainRefusesFloat32(t *testing.T) {
+	dir := t.TempDir()
+	x, y := writeToyNpy(t, dir, 4, 6, false)
+	sp := filepath.Join(dir, "spec.json")
+	if err := os.WriteFile(sp, []byte(`{"arch": "fcn", "act": "erf", "depth": 2, "width": 8, "sw2": 1.5, "sb2": 0.05, "outputs": 2, "dtype": "float32"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, status := runCLI(t, "train", "--quiet", "--spec", sp, "--x-train", x, "--y-train", y, "--steps", "1", "--lr", "0.1", "--out", filepath.Join(dir, "run"))
+	if status != 2 || !strings.Contains(stderr, "spec dtype float32") || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+		t.Errorf("train with a float32 spec: status %d stderr %q, want 2 and one line naming spec dtype float32", status, stderr)
+	}
+	if _, stderr, status := runCLI(t, "ntk", "--quiet", "--spec", sp, "--x1", x); status != 0 {
+		t.Errorf("ntk with a float32 spec: status %d stderr %q", status, stderr)
+	}
+}

@@ -5,7 +5,13 @@
 //
 // that is J(x) J(x')^T for the Jacobian J = d f / d theta of the k logits
 // with respect to all parameters, its spectrum, and its distance to the
-// infinite-width kernel of package theory. Kernels are float64.
+// infinite-width kernel of package theory. Kernels are float64. For a
+// float32 network (spec dtype float32) the structured method computes the
+// layer factors in float32 and contracts them in float64: the kernel agrees
+// with the float64 network's to about sum_l (n_in_l + 16) 2^-24 relative
+// (measured: 5e-7 at depth 10), far above float64 rounding, so its small
+// eigenvalues (below about 1e-6 lambda_max) are noise. The Jacobian method
+// runs float64 Gorgonia graphs and refuses float32 networks.
 //
 // # Methods
 //

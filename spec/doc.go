@@ -20,7 +20,9 @@
 // (>= 1), width (hidden units or channels; 0 for theory only), sw2 (> 0), sb2
 // (>= 0), filter (odd, CNNs only; default 3), padding (SAME, the default, or
 // VALID; CNNs only), outputs (the logits k; default 10) and dtype (float64,
-// the default, or float32; finite networks only, kernels are always float64).
+// the default, or float32: the finite network's parameters, activations and
+// products in float32; losses, metrics and every kernel, spectrum and
+// prediction stay float64).
 // Validate rejects what no network or kernel can have, with an error naming
 // the field and the fault; ValidateFinite also requires a width; Load
 // rejects unknown JSON fields.

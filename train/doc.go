@@ -32,4 +32,14 @@
 // History in state.json, swapped into place as one folder) and resume from
 // the checkpoint; cancelling the context stops after the current step,
 // saves a checkpoint and marks the run interrupted.
+//
+// # Ensembles and float32
+//
+// RunEnsemble trains the members of a nets.Ensemble in lock step, each on
+// its own trajectory (not checkpointed). A float32 ensemble (spec dtype
+// float32) trains in float32: parameters, passes and gradients in
+// float32, each update computed in float64 and rounded once, losses and
+// metrics in float64. Run, whose checkpoints hold a Net's float64
+// Gorgonia graphs, refuses float32 networks; so does EmpiricalLambdaMax,
+// which needs their backward pass (use the analytic lambda_max).
 package train

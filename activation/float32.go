@@ -22,67 +22,111 @@ import "math"
 // float64 functions of package math (bounds 5e-7, 5e-7 and 2e-7).
 
 // Erf32 returns erf(x) to float32 accuracy (see the bounds above).
-func Erf32(x float32) float32 {
-	x = min(max(x, -4), 4)
-	x2 := x * x
-	p := float32(-2.72614225801306e-10)
-	p = p*x2 + 2.77068142495902e-08
-	p = p*x2 - 2.10102402082508e-06
-	p = p*x2 - 5.69250639462346e-05
-	p = p*x2 - 7.34990630326855e-04
-	p = p*x2 - 2.95459980854025e-03
-	p = p*x2 - 1.60960333262415e-02
-	q := float32(-1.45660718464996e-05)
-	q = q*x2 - 2.13374055278905e-04
-	q = q*x2 - 1.68282697438203e-03
-	q = q*x2 - 7.37332916720468e-03
-	q = q*x2 - 1.42647390514189e-02
-	return x * p / q
-}
+func Erf32(x float32) float32 { return scalar(erf32s, x) }
 
 // Tanh32 returns tanh(x) to float32 accuracy (see the bounds above).
-func Tanh32(x float32) float32 {
-	if x > -4e-4 && x < 4e-4 {
-		return x
-	}
-	const top = 7.90531110763549805
-	x = min(max(x, -top), top)
-	x2 := x * x
-	p := float32(-2.76076847742355e-16)
-	p = p*x2 + 2.00018790482477e-13
-	p = p*x2 - 8.60467152213735e-11
-	p = p*x2 + 5.12229709037114e-08
-	p = p*x2 + 1.48572235717979e-05
-	p = p*x2 + 6.37261928875436e-04
-	p = p*x2 + 4.89352455891786e-03
-	q := float32(1.19825839466702e-06)
-	q = q*x2 + 1.18534705686654e-04
-	q = q*x2 + 2.26843463243900e-03
-	q = q*x2 + 4.89352518554385e-03
-	return x * p / q
-}
+func Tanh32(x float32) float32 { return scalar(tanh32s, x) }
 
 // Exp32 returns e^x to float32 accuracy (see the bounds above).
-func Exp32(x float32) float32 {
-	switch {
-	case x != x:
-		return x
-	case x < -87.33654:
-		return 0
-	case x > 88.37626:
-		return float32(math.Inf(1))
+func Exp32(x float32) float32 { return scalar(exp32s, x) }
+
+func scalar(f func(out, x []float32), x float32) float32 {
+	v := [1]float32{x}
+	f(v[:], v[:])
+	return v[0]
+}
+
+// The approximations are written as loops over slices, their bodies
+// inlined (as functions of one value they are too large for the compiler
+// to inline, and a call per value would cost a third of the time). out
+// may be x.
+
+// erf32s sets out[i] = Erf32(x[i]).
+func erf32s(out, x []float32) {
+	for i, v := range x {
+		// Clamp by comparisons, which keep NaN (the builtins min and
+		// max, which order NaN and signed zeros, cost twice as much).
+		if v > 4 {
+			v = 4
+		} else if v < -4 {
+			v = -4
+		}
+		x2 := v * v
+		p := float32(-2.72614225801306e-10)
+		p = p*x2 + 2.77068142495902e-08
+		p = p*x2 - 2.10102402082508e-06
+		p = p*x2 - 5.69250639462346e-05
+		p = p*x2 - 7.34990630326855e-04
+		p = p*x2 - 2.95459980854025e-03
+		p = p*x2 - 1.60960333262415e-02
+		q := float32(-1.45660718464996e-05)
+		q = q*x2 - 2.13374055278905e-04
+		q = q*x2 - 1.68282697438203e-03
+		q = q*x2 - 7.37332916720468e-03
+		q = q*x2 - 1.42647390514189e-02
+		out[i] = v * p / q
 	}
-	n := float32(math.Floor(float64(x*1.44269504088896341 + 0.5)))
-	r := x - n*0.693359375 // ln 2 in two parts, the first exact in float32
-	r -= n * -2.12194440e-4
-	y := float32(1.9875691500e-4)
-	y = y*r + 1.3981999507e-3
-	y = y*r + 8.3334519073e-3
-	y = y*r + 4.1665795894e-2
-	y = y*r + 1.6666665459e-1
-	y = y*r + 5.0000001201e-1
-	y = y*r*r + r + 1
-	return y * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
+
+// tanh32s sets out[i] = Tanh32(x[i]).
+func tanh32s(out, x []float32) {
+	const top = 7.90531110763549805
+	for i, v := range x {
+		if v > -4e-4 && v < 4e-4 {
+			out[i] = v
+			continue
+		}
+		if v > top {
+			v = top
+		} else if v < -top {
+			v = -top
+		}
+		x2 := v * v
+		p := float32(-2.76076847742355e-16)
+		p = p*x2 + 2.00018790482477e-13
+		p = p*x2 - 8.60467152213735e-11
+		p = p*x2 + 5.12229709037114e-08
+		p = p*x2 + 1.48572235717979e-05
+		p = p*x2 + 6.37261928875436e-04
+		p = p*x2 + 4.89352455891786e-03
+		q := float32(1.19825839466702e-06)
+		q = q*x2 + 1.18534705686654e-04
+		q = q*x2 + 2.26843463243900e-03
+		q = q*x2 + 4.89352518554385e-03
+		out[i] = v * p / q
+	}
+}
+
+// exp32s sets out[i] = Exp32(x[i]).
+func exp32s(out, x []float32) {
+	for i, v := range x {
+		switch { // NaN falls through both and stays NaN in y
+		case v < -87.33654:
+			out[i] = 0
+			continue
+		case v > 88.37626:
+			out[i] = float32(math.Inf(1))
+			continue
+		}
+		t := v * 1.44269504088896341 // n = round(v / ln 2), by truncation of t +- 1/2
+		if t < 0 {
+			t -= 0.5
+		} else {
+			t += 0.5
+		}
+		k := int32(t)
+		n := float32(k)
+		r := v - n*0.693359375 // ln 2 in two parts, the first exact in float32
+		r -= n * -2.12194440e-4
+		y := float32(1.9875691500e-4)
+		y = y*r + 1.3981999507e-3
+		y = y*r + 8.3334519073e-3
+		y = y*r + 4.1665795894e-2
+		y = y*r + 1.6666665459e-1
+		y = y*r + 5.0000001201e-1
+		y = y*r*r + r + 1
+		out[i] = y * math.Float32frombits(uint32(k+127)<<23)
+	}
 }
 
 // Forward32 sets out[i] = phi(x[i]) in float32 (the activation's Forward32,
@@ -112,15 +156,22 @@ func (a *Activation) Chain32(out, v, g []float32) {
 	}
 }
 
-func erfForward32(out, x []float32) {
-	for i, v := range x {
-		out[i] = Erf32(v)
-	}
-}
+func erfForward32(out, x []float32) { erf32s(out, x) }
 
+// erfChain32 sets out = g (2/sqrt(pi)) e^{-x^2}, out possibly g, by
+// blocks through a buffer on the stack.
 func erfChain32(out, x, g []float32) {
-	for i := range out {
-		out[i] = g[i] * (twoOverSqrtPi * Exp32(-x[i]*x[i]))
+	var buf [256]float32
+	for lo := 0; lo < len(out); lo += len(buf) {
+		e := buf[:min(len(buf), len(out)-lo)]
+		for j := range e {
+			v := x[lo+j]
+			e[j] = -v * v
+		}
+		exp32s(e, e)
+		for j, v := range e {
+			out[lo+j] = g[lo+j] * (twoOverSqrtPi * v)
+		}
 	}
 }
 
@@ -140,11 +191,7 @@ func reluChain32(out, x, g []float32) {
 	}
 }
 
-func tanhForward32(out, x []float32) {
-	for i, v := range x {
-		out[i] = Tanh32(v)
-	}
-}
+func tanhForward32(out, x []float32) { tanh32s(out, x) }
 
 func tanhChain32(out, y, g []float32) {
 	for i := range out {

@@ -19,8 +19,8 @@ import (
 //
 // exactly the layer of a Net with spec m. The parameters of all members are
 // stacked, parameter by parameter, member-major: tensor i of member m is
-// the m-th of S equal-sized blocks of one slice, in the layout of the
-// Net's Params()[i].
+// the m-th of S equal-sized blocks of one slice (each starting on a
+// 32-byte boundary), in the layout of the Net's Params()[i].
 //
 // One call of Forward, LossGrad or LayerFactors is one pass over the
 // layers for all members: layer l is a batch of S matrix products, one
@@ -41,11 +41,10 @@ import (
 // in float32 GEMM (sgemm) and its activations in float32 (package
 // activation's Forward32 and Chain32); its losses are accumulated in
 // float64, and its boundary (inputs, targets, outputs, gradients handed
-// out) is float64, rounded on the way in. Each of its values then carries
-// a relative rounding error of order 2^-24 per operation, so a member
-// agrees with the same member in float64 to about depth x 1e-6 relative
-// at initialization; GD steps then amplify the difference as the
-// dynamics amplify any perturbation.
+// out) is float64, rounded on the way in. A member then agrees with the
+// same member in float64 to about sum_l (n_in_l + 16) 2^-24 relative (see
+// the package's Precision), and a float32 member run alone or in any
+// ensemble gives the same values, bit for bit.
 //
 // An Ensemble is not safe for concurrent use.
 type Ensemble struct {

@@ -322,3 +322,46 @@ func TestFloat32Errors(t *testing.T) {
 		t.Errorf("Backward of a float32 Net: error %v", err)
 	}
 }
+
+// TestSetParams: SetParams writes a member's tensors, rounded to float32
+// in a float32 ensemble and exactly in a float64 one, and leaves the other
+// members alone; wrong sizes are errors.
+func TestSetParams(t *testing.T) {
+	tc := f32Cases()[3] // cnn-gap
+	for _, dtype := range []string{spec.Float64, spec.Float32} {
+		specs, rngs := ensembleOf(tc.s, 2, 81)
+		e, err := NewEnsemble(dtypeOf(specs, dtype), tc.inShape, rngs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var before [][]float64 // member 0's values, copied (float64 Params alias them)
+		for _, p := range e.Params(0) {
+			before = append(before, append([]float64(nil), p.Data...))
+		}
+		ps := e.Params(1)
+		for i := range ps {
+			ps[i].Data = append([]float64(nil), ps[i].Data...)
+			for j := range ps[i].Data {
+				ps[i].Data[j] = 0.1 + float64(j)/3
+			}
+		}
+		if err := e.SetParams(1, ps); err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range e.Params(1) {
+			for j, v := range p.Data {
+				want := ps[i].Data[j]
+				if dtype == spec.Float32 {
+					want = float64(float32(want))
+				}
+				if v != want || e.Params(0)[i].Data[j] != before[i][j] {
+					t.Fatalf("%s %s[%d] = %v, want %v (or member 0 changed)", dtype, p.Name, j, v, want)
+				}
+			}
+		}
+		ps[0].Data = ps[0].Data[1:]
+		if err := e.SetParams(1, ps); err == nil || !strings.Contains(err.Error(), "values, want") {
+			t.Errorf("%s: short tensor: error %v", dtype, err)
+		}
+	}
+}

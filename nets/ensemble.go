@@ -279,7 +279,8 @@ func (e *Ensemble) Forward(x npy.Array, active []bool) ([]*mat.Dense, error) {
 // its gradient dL_m/dtheta_m and the outputs f(x; theta_m), in one forward
 // and one reverse pass over the layers for all members. grads[m] lists the
 // member's gradients in Params() order; they alias memory the next call
-// overwrites. Inactive members get loss 0 and nil outputs and
+// overwrites (for a float32 ensemble, float64 copies of its gradients,
+// which Backward and Step avoid). Inactive members get loss 0 and nil outputs and
 // gradients, and cost nothing.
 func (e *Ensemble) LossGrad(x npy.Array, y *mat.Dense, active []bool) (loss []float64, out []*mat.Dense, grads [][][]float64, err error) {
 	nx, err := e.check(x, active)

@@ -67,7 +67,7 @@ func addArchFlags(fs *flagSet, cmd string, finite bool) *archFlags {
 	if finite {
 		fs.IntVar(&a.s.Outputs, "outputs", 0, fmt.Sprintf("number of logits `k` of the readout (default %d; train: the number of classes of the data)", spec.DefaultOutputs))
 	}
-	fs.StringVar(&a.specPath, "spec", "", "read the architecture from this spec JSON `file` (fields arch, act, depth, width, sw2, sb2, filter, padding, outputs) instead of the other architecture flags, which it excludes")
+	fs.StringVar(&a.specPath, "spec", "", "read the architecture from this spec JSON `file` (fields arch, act, depth, width, sw2, sb2, filter, padding, outputs, dtype) instead of the other architecture flags, which it excludes")
 	return a
 }
 

@@ -12,8 +12,9 @@ import (
 )
 
 // An Ensemble is S networks of one architecture (arch, activation, depth,
-// width, filter, padding, outputs, dtype) evaluated together: member m has its own
-// parameters theta_m and its own variances sw2_m, sb2_m, so its layer l is
+// width, filter, padding, outputs, dtype) evaluated together: member m has
+// its own parameters theta_m and its own variances sw2_m, sb2_m, so its
+// layer l is
 //
 //	z_l^m = (sigma_w^m / sqrt(n_in)) H_{l-1}^m W_l^m + sigma_b^m b_l^m,
 //

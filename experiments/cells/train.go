@@ -89,70 +89,17 @@ func loadTrainData(s spec.Spec, st trainSettings, seed int64) (CellData, error) 
 // runTrainCell trains the cell's network, initialized from
 // nets.InitSource(seed, init). Scalars: eta_crit, and
 // {train,test}_{loss,acc}_t<T> at each of times (the loss is
-// (1/(2 N k)) sum (f - y)^2). Arrays: the history's step, train_loss,
-// test_loss, train_acc and test_acc. A run whose loss blows up is a
-// diverged result with the values reached before.
+// (1/(2 N k)) sum (f - y)^2), and ntk_change with kernel_change. Arrays:
+// the history's step, train_loss, test_loss, train_acc and test_acc. A
+// run whose loss blows up is a diverged result with the values reached
+// before.
 //
 // The network trains as an ensemble of one (runTrainGroup): the
 // hand-written passes hold no graph and allocate nothing per step, so the
-// cell holds little more than its data. Cells that report the kernel
-// change need the Net itself (runTrainNet).
+// cell holds little more than its data, and float32 specs train too.
 func runTrainCell(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
-	_, st, err := trainSetup(c)
-	if err != nil {
-		return sweep.Result{}, err
-	}
-	if st.KernelChange {
-		return runTrainNet(ctx, c)
-	}
 	res, errs := runTrainGroup(ctx, []sweep.Cell{c})
 	return res[0], errs[0]
-}
-
-// runTrainNet computes runTrainCell's result with the cell's Net (the
-// Gorgonia graph) trained by train.Run, and the kernel change when asked.
-func runTrainNet(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
-	s, st, err := trainSetup(c)
-	if err != nil {
-		return sweep.Result{}, err
-	}
-	d, err := loadTrainData(s, st, c.Seed)
-	if err != nil {
-		return sweep.Result{}, err
-	}
-	newNet := func() (*nets.Net, error) {
-		return nets.New(s, d.XTrain.Shape[1:], nets.InitSource(uint64(c.Seed), st.Init))
-	}
-	net, err := newNet()
-	if err != nil {
-		return sweep.Result{}, sweep.Permanent(err)
-	}
-	defer net.Close()
-	h, err := train.Run(ctx, net, train.Data{XTrain: d.XTrain, YTrain: d.Y, XTest: d.XTest, YTest: d.YTest},
-		train.Options{Steps: st.Steps, LRFactor: st.EtaFrac, LambdaMax: train.AnalyticLambdaMax, Seed: uint64(c.Seed), StopRelChange: st.StopRelChange}, nil)
-	if err != nil {
-		if ctx.Err() != nil {
-			return sweep.Result{}, err
-		}
-		return sweep.Result{}, sweep.Permanent(err)
-	}
-	r, err := trainResult(h, st)
-	if err != nil {
-		return r, err
-	}
-	if st.KernelChange && h.Status == train.Done {
-		initial, err := newNet()
-		if err != nil {
-			return sweep.Result{}, sweep.Permanent(err)
-		}
-		defer initial.Close()
-		ch, err := ntkempirical.KernelChange(initial, net, d.XTrain, npy.Array{}, ntkempirical.Options{})
-		if err != nil {
-			return sweep.Result{}, sweep.Permanent(err)
-		}
-		r.Scalars["ntk_change"] = ch.Relative
-	}
-	return r, nil
 }
 
 // trainResult is the result of a "train" cell whose run gave h.
@@ -286,6 +233,15 @@ func runTrainGroup(ctx context.Context, cs []sweep.Cell) ([]sweep.Result, []erro
 		}
 	}
 	defer e.Close()
+	// Cells that report the kernel change keep their network at
+	// initialization (their key puts them in groups of one).
+	initial := make([]*nets.Net, len(live))
+	for m, j := range live {
+		if sts[j].KernelChange {
+			initial[m] = e.Member(m)
+			defer initial[m].Close()
+		}
+	}
 	st := sts[live[0]]
 	hs, err := train.RunEnsemble(ctx, e, train.Data{XTrain: d.XTrain, YTrain: d.Y, XTest: d.XTest, YTest: d.YTest},
 		train.EnsembleOptions{Steps: st.Steps, LR: lr, Seed: uint64(cs[live[0]].Seed), StopRelChange: st.StopRelChange,
@@ -300,6 +256,16 @@ func runTrainGroup(ctx context.Context, cs []sweep.Cell) ([]sweep.Result, []erro
 		h := hs[m]
 		h.LambdaMax, h.EtaCrit, h.LRFactor = lms[m], 2*float64(n*k)/lms[m], sts[j].EtaFrac
 		res[j], errs[j] = trainResult(h, sts[j])
+		if initial[m] != nil && errs[j] == nil && h.Status == train.Done {
+			trained := e.Member(m)
+			ch, err := ntkempirical.KernelChange(initial[m], trained, d.XTrain, npy.Array{}, ntkempirical.Options{})
+			trained.Close()
+			if err != nil {
+				errs[j] = sweep.Permanentf("train: kernel change: %v", err)
+				continue
+			}
+			res[j].Scalars["ntk_change"] = ch.Relative
+		}
 	}
 	return res, errs
 }

@@ -8,7 +8,11 @@ import (
 	"testing"
 
 	"github.com/ntkharness/ntkharness/experiments/sweep"
+	"github.com/ntkharness/ntkharness/nets"
+	"github.com/ntkharness/ntkharness/npy"
+	"github.com/ntkharness/ntkharness/ntkempirical"
 	"github.com/ntkharness/ntkharness/spec"
+	"github.com/ntkharness/ntkharness/train"
 )
 
 // TestTrainCell runs the "train" kind on a small CNN-GAP cell: a shallow
@@ -44,6 +48,12 @@ func TestTrainCell(t *testing.T) {
 	// the kernel itself.
 	if ch := r.Scalars["ntk_change"]; !(ch > 1e-3 && ch < 1) {
 		t.Errorf("ntk_change %g, want in (1e-3, 1)", ch)
+	}
+	// The same number from the Net trained by train.Run.
+	if ref, err := runTrainNet(context.Background(), c); err != nil {
+		t.Fatal(err)
+	} else if got, want := r.Scalars["ntk_change"], ref.Scalars["ntk_change"]; !relClose(got, want, 1e-10) {
+		t.Errorf("ntk_change %.15g, the Net trained by train.Run gives %.15g", got, want)
 	}
 	if !(r.Scalars["eta_crit"] > 0) {
 		t.Errorf("eta_crit %g", r.Scalars["eta_crit"])
@@ -197,4 +207,39 @@ func sameValue(got, want float64) bool {
 		return math.IsNaN(got) && math.IsNaN(want)
 	}
 	return got == want || relClose(got, want, 1e-12)
+}
+
+// runTrainNet is the independent reference of a "train" cell: the cell's Net (the Gorgonia graph) trained by
+// train.Run, its history turned into a result as the cell turns it.
+func runTrainNet(ctx context.Context, c sweep.Cell) (sweep.Result, error) {
+	s, st, err := trainSetup(c)
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	d, err := loadTrainData(s, st, c.Seed)
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	net, err := nets.New(s, d.XTrain.Shape[1:], nets.InitSource(uint64(c.Seed), st.Init))
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	defer net.Close()
+	h, err := train.Run(ctx, net, train.Data{XTrain: d.XTrain, YTrain: d.Y, XTest: d.XTest, YTest: d.YTest},
+		train.Options{Steps: st.Steps, LRFactor: st.EtaFrac, LambdaMax: train.AnalyticLambdaMax, Seed: uint64(c.Seed), StopRelChange: st.StopRelChange}, nil)
+	if err != nil {
+		return sweep.Result{}, err
+	}
+	r, err := trainResult(h, st)
+	if err != nil || !st.KernelChange || h.Status != train.Done {
+		return r, err
+	}
+	initial, err := nets.New(s, d.XTrain.Shape[1:], nets.InitSource(uint64(c.Seed), st.Init))
+	if err != nil {
+		return r, err
+	}
+	defer initial.Close()
+	ch, err := ntkempirical.KernelChange(initial, net, d.XTrain, npy.Array{}, ntkempirical.Options{})
+	r.Scalars["ntk_change"] = ch.Relative
+	return r, err
 }

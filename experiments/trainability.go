@@ -42,7 +42,10 @@ type TrainabilityGrid struct {
 	NTrain  int
 	NTest   int
 	EtaFrac float64 // in (0, 1]
-	Draws   int
+	// Downsample block-averages the images by this factor before they
+	// are flattened (0 or 1: full size).
+	Downsample int
+	Draws      int
 	// DrawSW2 and DrawDepths, when set, restrict the sampling to their
 	// cells (those the trained grid shares with the theory grid).
 	DrawSW2    []float64
@@ -80,7 +83,8 @@ func trainabilityGrid(scale string) TrainabilityGrid {
 	}
 	g.SW2 = linspace(0.5, 3, 12)
 	g.NTrain, g.NTest = 64, 64
-	g.Times = []float64{1, 8, 64, 256, 4096}
+	g.Downsample = 2 // 14x14 MNIST: the trained networks' budget (trainedGrid)
+	g.Times = []float64{1, 16, 128, 1024, 4096}
 	g.Depths = []int{1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64}
 	g.Draws = 200
 	tg := trainedGrid(scale, g)
@@ -135,7 +139,12 @@ func newMaps(g TrainabilityGrid, k int, withMean bool) TrainabilityMaps {
 // (class-balanced seeded subsets), standardized by the global mean and std of
 // the training subset, and the one-hot training targets with both label sets.
 func prepareData(train, test datasets.Subsetter, n, m int, seed uint64) (xTrain, xTest npy.Array, y *mat.Dense, lTrain, lTest []int, err error) {
-	d, err := datasets.PrepareTraining(train, test, datasets.Preparation{NTrain: n, NTest: m, Seed: seed})
+	return prepareImages(train, test, n, m, 1, seed)
+}
+
+// prepareImages is prepareData with the images block-averaged by down.
+func prepareImages(train, test datasets.Subsetter, n, m, down int, seed uint64) (xTrain, xTest npy.Array, y *mat.Dense, lTrain, lTest []int, err error) {
+	d, err := datasets.PrepareTraining(train, test, datasets.Preparation{NTrain: n, NTest: m, Seed: seed, Downsample: down})
 	if err != nil {
 		return xTrain, xTest, nil, nil, nil, err
 	}
@@ -260,7 +269,7 @@ func computeTrainability(cfg Config) (trainabilityData, error) {
 		trainedCost += 10 * d * len(tg.SW2) * max(tg.Seeds, 1)
 	}
 	total := theoryCells + trainedCost
-	xTr, xTe, y, lTr, lTe, err := prepareData(trainSet, testSet, g.NTrain, g.NTest, cfg.Seed)
+	xTr, xTe, y, lTr, lTe, err := prepareImages(trainSet, testSet, g.NTrain, g.NTest, g.Downsample, cfg.Seed)
 	if err != nil {
 		return trainabilityData{}, err
 	}
@@ -272,7 +281,7 @@ func computeTrainability(cfg Config) (trainabilityData, error) {
 	if err != nil {
 		return trainabilityData{}, err
 	}
-	xTr2, xTe2, y2, _, lTe2, err := prepareData(trainSet, testSet, tg.NTrain, tg.NTest, cfg.Seed)
+	xTr2, xTe2, y2, _, lTe2, err := prepareImages(trainSet, testSet, tg.NTrain, tg.NTest, tg.Downsample, cfg.Seed)
 	if err != nil {
 		return trainabilityData{}, err
 	}
@@ -338,8 +347,8 @@ func trainabilityFigure(maps, trained TrainabilityMaps, tg TrainedGrid, note str
 		seeds = fmt.Sprintf("mean over %d seeds", trained.Seeds)
 	}
 	fig := plots.Figure{
-		Title: fmt.Sprintf("erf FCN, sb2 = %g, %s: expected accuracy of one infinitely wide network trained by gradient descent (%d training points, rows 1-2) and width-%d networks trained by gradient descent, %s (%d training points, rows 3-4)",
-			g.SB2, note, g.NTrain, tg.Width, seeds, tg.NTrain),
+		Title: fmt.Sprintf("erf FCN, sb2 = %g, %s%s: expected accuracy of one infinitely wide network trained by gradient descent (%d training points, rows 1-2) and width-%d networks trained by gradient descent, %s (%d training points, rows 3-4)",
+			g.SB2, note, downsampled(g.Downsample), g.NTrain, tg.Width, seeds, tg.NTrain),
 		Rows: 4,
 		Cols: len(g.Times),
 	}
@@ -375,6 +384,14 @@ func trainabilityFigure(maps, trained TrainabilityMaps, tg TrainedGrid, note str
 		}
 	}
 	return fig, nil
+}
+
+// downsampled names a block-averaging factor for a title ("" for none).
+func downsampled(down int) string {
+	if down <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" downsampled %dx", down)
 }
 
 // lastRun returns the index of the last of times at or before steps (-1
@@ -691,25 +708,29 @@ type TrainedGrid struct {
 	Steps         int // the last of Times that is <= Steps is the last one run
 	Seeds         int
 	StopRelChange float64
+	DType         string // of the networks (spec.DType; "" is float64)
 }
 
 // trainedGrid is the finite-network grid of a scale. At quick scale the
-// networks train on the theory grid's points and sw2 values (all 12),
-// depths 1-32 by doubling, 4 seeds, width 64, 256 steps, a network stopping
-// once its loss changes by less than 1e-12 of itself per step. The budget
-// fixes the steps: one step of a member costs 2 x 3 x 64 x (784 x 64 x 2/3
-// + (L-1) 64^2 + 64 x 10) FLOPs on 64 points, 168 MFLOP for one network of
-// each depth, so the 48 networks per depth are 8.1 GFLOP a step: 8.3
-// TFLOP for 1024 steps. The stacked ensembles run these small matrices
-// at about 8 GFLOP per CPU-second (the erf and its derivative cost about
-// as much as the 64 x 64 products), so 1024 steps would take 15 CPU-
-// minutes, three times the whole quick report; 256 steps take about 3.5.
+// networks train on the theory grid's points (14x14 MNIST) and sw2 values
+// (all 12), depths 1-32 by doubling, 4 seeds, width 64, 1024 steps in
+// float32, a network stopping once its loss changes by less than 1e-12 of
+// itself per step. The budget fixes the steps, the image size and the
+// dtype: one step of a member costs 2 x 3 x 64 x (d x 64 x 2/3 + (L-1)
+// 64^2 + 64 x 10) FLOPs on 64 points; for the 48 networks of each depth
+// that is 8.1 GFLOP a step with d = 784 (28x28), 8.3 TFLOP for 1024 steps,
+// and 4.6 GFLOP (4.7 TFLOP) with d = 196. The stacked ensembles run these
+// small matrices at about 13 GFLOP/s on the 2 cores in float64 (the erf
+// and its derivative cost as much as the 64 x 64 products) and at about
+// twice that in float32 (BenchmarkTrainedTrainability), where erf and exp
+// are cheap rational and polynomial forms; float32's rounding (about 1e-7
+// of the outputs) is far below the seed spread the figure shows.
 func trainedGrid(scale string, base TrainabilityGrid) TrainedGrid {
-	g := TrainedGrid{TrainabilityGrid: base, Width: 64, Steps: 256, Seeds: 4, StopRelChange: 1e-12}
+	g := TrainedGrid{TrainabilityGrid: base, Width: 64, Steps: 1024, Seeds: 4, StopRelChange: 1e-12, DType: spec.Float32}
 	g.Draws, g.DrawSW2, g.DrawDepths = 0, nil, nil
 	g.Depths = []int{1, 2, 4, 8, 16, 32}
 	if scale == Paper {
-		g.Width, g.Steps, g.Seeds, g.StopRelChange = 512, 4096, 1, 0
+		g.Width, g.Steps, g.Seeds, g.StopRelChange, g.DType = 512, 4096, 1, 0, ""
 		g.SW2 = linspace(0.5, 3, 11)
 		g.Depths = []int{1, 2, 4, 8, 12, 16, 24, 32, 48}
 		g.NTrain, g.NTest = 256, 256
@@ -748,7 +769,7 @@ func TrainedTrainability(ctx context.Context, g TrainedGrid, xTr, xTe npy.Array,
 		var rngs []*rand.Rand
 		var lr []float64
 		for _, sw2 := range g.SW2 {
-			s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: depth, Width: g.Width, SW2: sw2, SB2: g.SB2, Outputs: k}
+			s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: depth, Width: g.Width, SW2: sw2, SB2: g.SB2, Outputs: k, DType: g.DType}
 			ec, err := analyticEtaCrit(s, xTr)
 			if err != nil {
 				return maps, fmt.Errorf("depth %d sw2 %g: %w", depth, sw2, err)

@@ -64,60 +64,116 @@ func (g geometry) convDiag(dst, src []float64, l int) {
 	}
 }
 
-// convFull applies A on the full pixel-pair matrix, stored as
-// [y][x][y'][x'], from layer l-1 to layer l:
-// dst[a, a'] = (1/f^2) sum_b src[a+b, a'+b]. The sum is separable: tmp sums
-// the row shifts, then dst the column shifts. tmp needs h[l]*w[l-1]*h[l]*w[l-1]
-// values.
-func (g geometry) convFull(dst, src, tmp []float64, l int) {
+// convPair applies A to the pixel-pair matrices srcK and srcT, stored as
+// [y][x][y'][x'], from layer l-1 to layer l, followed by the layer's affine
+// maps: dstK = sw2 A(srcK) + sb2 and dstT = dstK + sw2 A(srcT), or
+// dstT = dstK when srcT is nil (the first layer). A is
+// A(src)[a, a'] = (1/f^2) sum_b src[a+b, a'+b], a separable sum done one
+// output row y at a time in the buffers of a convSlab, which stay in cache:
+// the slab sums the row shifts of the input rows y+lo+by, then the column
+// shifts of the slab give row y of the outputs.
+func (g geometry) convPair(dstK, dstT, srcK, srcT []float64, sl *convSlab, l int, sw2, sb2 float64) {
 	hi, wi, ho, wo := g.h[l-1], g.w[l-1], g.h[l], g.w[l]
-	// tmp[y][x][y'][x'] = sum_by src[y+lo+by][x][y'+lo+by][x'], y, y' < ho; x, x' < wi.
+	both := srcT != nil
+	inv := 1 / float64(g.f*g.f)
+	// The slabs are [x][y'][x'] with x and x' padded by zeros, pad = -lo
+	// before and f-1-pad after: a row of the slab has stride S, a plane of
+	// one x stride P = ho S. Shifting x and x' together by b is then a
+	// shift of the flat index by b (P + 1), and out-of-image taps read the
+	// zeros.
+	pad := -g.lo
+	S := wi + g.f - 1
+	P := ho * S
+	n := (wi+g.f-1)*P + g.f
+	slabK, slabT := sl.slabK[:n], sl.slabT[:n]
+	clear(slabK)
+	if both {
+		clear(slabT)
+	}
+	m := wo * P
+	accK, accT := sl.accK[:m], sl.accT[:m]
 	for y := range ho {
+		// slab[x][y'][x'] = sum_by src[y+lo+by][x][y'+lo+by][x'], y' < ho; x, x' < wi.
 		for x := range wi {
 			for y2 := range ho {
-				row := tmp[((y*wi+x)*ho+y2)*wi : ((y*wi+x)*ho+y2+1)*wi]
-				clear(row)
+				o := (x+pad)*P + y2*S + pad
+				rk, rt := slabK[o:o+wi], slabT[o:o+wi]
+				clear(rk)
+				if both {
+					clear(rt)
+				}
 				for by := range g.f {
 					yy, yy2 := y+g.lo+by, y2+g.lo+by
 					if yy < 0 || yy >= hi || yy2 < 0 || yy2 >= hi {
 						continue
 					}
-					srow := src[((yy*wi+x)*hi+yy2)*wi : ((yy*wi+x)*hi+yy2+1)*wi]
-					for x2, v := range srow {
-						row[x2] += v
+					s := ((yy*wi+x)*hi + yy2) * wi
+					for x2, v := range srcK[s : s+wi] {
+						rk[x2] += v
+					}
+					if both {
+						for x2, v := range srcT[s : s+wi] {
+							rt[x2] += v
+						}
 					}
 				}
 			}
 		}
-	}
-	inv := 1 / float64(g.f*g.f)
-	// dst[y][x][y'][x'] = inv sum_bx tmp[y][x+lo+bx][y'][x'+lo+bx]: for each
-	// shift, add a contiguous (shifted) row of tmp to a row of dst.
-	for y := range ho {
+		// acc[x][y'][x'] = sum_bx slab[x+lo+bx][y'][x'+lo+bx], one flat
+		// shift per tap (x, x' < wo; the columns from wo to S are unused).
+		clear(accK)
+		for bx := range g.f {
+			src := slabK[bx*(P+1) : bx*(P+1)+m]
+			for i, v := range src {
+				accK[i] += v
+			}
+		}
+		if both {
+			clear(accT)
+			for bx := range g.f {
+				src := slabT[bx*(P+1) : bx*(P+1)+m]
+				for i, v := range src {
+					accT[i] += v
+				}
+			}
+		}
+		// Row y of the outputs, with the affine maps.
 		for x := range wo {
 			for y2 := range ho {
-				out := dst[((y*wo+x)*ho+y2)*wo : ((y*wo+x)*ho+y2+1)*wo]
-				clear(out)
-				for bx := range g.f {
-					off := g.lo + bx
-					xx := x + off
-					if xx < 0 || xx >= wi {
-						continue
+				o := ((y*wo+x)*ho + y2) * wo
+				ok, ot := dstK[o:o+wo], dstT[o:o+wo]
+				a := x*P + y2*S
+				ak := accK[a : a+wo]
+				if both {
+					at := accT[a : a+wo]
+					for x2, v := range ak {
+						k := sw2*(v*inv) + sb2
+						ok[x2] = k
+						ot[x2] = k + sw2*(at[x2]*inv)
 					}
-					trow := tmp[((y*wi+xx)*ho+y2)*wi : ((y*wi+xx)*ho+y2+1)*wi]
-					lo, hi := max(0, -off), min(wo, wi-off)
-					src := trow[lo+off : hi+off]
-					o := out[lo:hi]
-					for x2, v := range src {
-						o[x2] += v
+				} else {
+					for x2, v := range ak {
+						k := sw2*(v*inv) + sb2
+						ok[x2] = k
+						ot[x2] = k
 					}
-				}
-				for x2 := range out {
-					out[x2] *= inv
 				}
 			}
 		}
 	}
+}
+
+// convSlab is convPair's scratch for layers of input size h x w and filter
+// f: the padded slabs and the accumulators of one output row.
+type convSlab struct {
+	slabK, slabT, accK, accT []float64
+}
+
+func newConvSlab(h, w, f int) *convSlab {
+	S := w + f - 1
+	n := (w+f-1)*h*S + f
+	m := w * h * S
+	return &convSlab{slabK: make([]float64, n), slabT: make([]float64, n), accK: make([]float64, m), accT: make([]float64, m)}
 }
 
 // pairFunc returns a function computing T and Tdot at one covariance: for
@@ -270,16 +326,19 @@ func computeConv(s spec.Spec, act Activation, in inputs, _ plan, opt Options) (K
 	return out, nil
 }
 
-// convScratch is one worker's buffers, sized for the largest layer.
+// convScratch is one worker's buffers, sized for the largest layer: for
+// cnn-gap, pixel-pair matrices and the slabs of convPair.
 type convScratch struct {
-	k, th, t, td, tmp []float64
+	k, th, t, td []float64
+	slab         *convSlab
 }
 
 func newConvScratch(g geometry, gap bool) *convScratch {
 	n := g.pixels(0)
 	if gap {
 		m := n * n
-		return &convScratch{k: make([]float64, m), th: make([]float64, m), t: make([]float64, m), td: make([]float64, m), tmp: make([]float64, m)}
+		return &convScratch{k: make([]float64, m), th: make([]float64, m), t: make([]float64, m), td: make([]float64, m),
+			slab: newConvSlab(g.h[0], g.w[0], g.f)}
 	}
 	return &convScratch{k: make([]float64, n), th: make([]float64, n), t: make([]float64, n), td: make([]float64, n)}
 }
@@ -353,11 +412,7 @@ func (sc *convScratch) pairGAP(s spec.Spec, g geometry, act Activation, xi, xj [
 		}
 	}
 	n := g.pixels(1)
-	g.convFull(sc.k[:n*n], k0, sc.tmp, 1)
-	for a := range n * n {
-		sc.k[a] = s.SW2*sc.k[a] + s.SB2
-		sc.th[a] = sc.k[a]
-	}
+	g.convPair(sc.k[:n*n], sc.th[:n*n], k0, nil, sc.slab, 1, s.SW2, s.SB2)
 	for l := 1; l <= g.layers; l++ {
 		n = g.pixels(l)
 		k, th := sc.k[:n*n], sc.th[:n*n]
@@ -380,13 +435,8 @@ func (sc *convScratch) pairGAP(s spec.Spec, g geometry, act Activation, xi, xj [
 			return
 		}
 		m := g.pixels(l + 1)
-		g.convFull(sc.t[:m*m], k, sc.tmp, l+1)
-		g.convFull(sc.td[:m*m], th, sc.tmp, l+1)
+		g.convPair(sc.t[:m*m], sc.td[:m*m], k, th, sc.slab, l+1, s.SW2, s.SB2)
 		sc.k, sc.t = sc.t, sc.k
 		sc.th, sc.td = sc.td, sc.th
-		for a := range m * m {
-			sc.k[a] = s.SW2*sc.k[a] + s.SB2
-			sc.th[a] = sc.k[a] + s.SW2*sc.th[a]
-		}
 	}
 }

@@ -241,11 +241,16 @@ func (l *erfLayer) maps(i, j0 int, k, th []float64) {
 	for j, kij := range k {
 		// Rounding can push |K12| past sqrt(K11 K22), the Cauchy-Schwarz
 		// bound; clamp there, at correlation +-1, not at |r| = 1 (which
-		// would be T = +-1, the value of an infinite variance).
-		if b := math.Sqrt(qi * q2[j]); kij > b {
-			kij = b
-		} else if kij < -b {
-			kij = -b
+		// would be T = +-1, the value of an infinite variance). The bound
+		// needs its square root only near it: where K12^2 is below
+		// K11 K22 by far more than their rounding (and neither underflows)
+		// the clamp cannot act.
+		if p := qi * q2[j]; !(kij*kij < p*(1-1e-9) && p > 1e-200) {
+			if b := math.Sqrt(p); kij > b {
+				kij = b
+			} else if kij < -b {
+				kij = -b
+			}
 		}
 		ss := si * s2[j]
 		r := 2 * kij * ss

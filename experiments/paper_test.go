@@ -233,7 +233,7 @@ func TestNTKDepthPlan(t *testing.T) {
 // networks' steps, equals the closed-form computation of erfExpected to
 // 1e-7.
 func TestPoolingPlan(t *testing.T) {
-	st := poolingSetup{NTrain: 10, NTest: 10, Downsample: 4, MaxDepth: 3, SB2: 0.05,
+	st := poolingSetup{NTrain: 10, NTest: 10, Downsample: map[string]int{datasets.MNIST: 4}, MaxDepth: 3, SB2: 0.05,
 		Phases: []poolingPhase{{"chaotic", 3.0}, {"ordered", 1.0}},
 		Depths: []int{1, 2}, Width: 32, Channels: 4, Steps: 8, EtaFrac: 0.5, NTrainNet: 10}
 	cfg := Config{Dataset: datasets.MNIST, Seed: 6}

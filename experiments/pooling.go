@@ -25,10 +25,12 @@ func init() {
 // poolingSetup is the data and the grids of the pooling figure.
 type poolingSetup struct {
 	NTrain, NTest int // balanced subsets of the training and test splits
-	Downsample    int // average-pooling factor of the grayscale images
-	MaxDepth      int // theory: depths 1..MaxDepth
-	SB2           float64
-	Phases        []poolingPhase // the first is the chaotic one
+	// Downsample is the average-pooling factor of the grayscale images of
+	// each data set (datasets.MNIST, datasets.CIFAR10); none where absent.
+	Downsample map[string]int
+	MaxDepth   int // theory: depths 1..MaxDepth
+	SB2        float64
+	Phases     []poolingPhase // the first is the chaotic one
 	// Trained networks: depths, fcn width, cnn channels, full-batch
 	// gradient steps at EtaFrac * eta_crit, and a balanced subset of
 	// NTrainNet of the theory's training points (the same test points),
@@ -49,21 +51,43 @@ type poolingPhase struct {
 	SW2  float64
 }
 
-// poolingQuick is the quick-scale setup. 40 images of 7x7 (MNIST, 28/4)
-// or 8x8 (CIFAR-10, 32/4). What the budget allows: the cnn-gap kernel
-// costs (H W)^2 per pair of images and layer, 16 times more at 14x14. The
-// trained cnns have 64 channels: a 64-to-64 conv layer costs
-// 2 x 3 x 49 x 9 x 64^2 = 10.8 MFLOP per image and step, so 4 seeds, 2
-// phases and 2 cnns at depths 1, 2, 4 and 8 (11 such layers) on 40
-// images are 75 GFLOP a step. The stacked ensembles run them at about 16
-// GFLOP per CPU-second, so the quick figure trains 32 steps (2.4 TFLOP,
-// about 2.5 CPU-minutes) and the theory is taken at the same step; depth
-// 16 or 128 steps would each take longer than the whole quick report.
-// The fcns have width 128; the paper scale trains deeper and longer.
+// poolingQuick is the quick-scale setup: MNIST at 14x14 (28/2) or
+// CIFAR-10 at 8x8 (32/4), 10 training images (one per class) and 20 test
+// images, 64-channel cnns. What the budget allows (about 100 s on 2
+// cores; the rates are one core's):
+//
+//   - The trained cnns. A 64-to-64 conv layer at 14x14 costs
+//     2 x 3 x 196 x 9 x 64^2 = 43 MFLOP per image and step, so 4 seeds
+//     and 2 phases at depths 1, 2, 4 and 8 (11 such layers) are
+//     3.8 GFLOP per image and step for each cnn. 10 images for 32 steps,
+//     with the forward passes of the 20 test images at the 7 recorded
+//     steps (a third of a step each), are about 370 image-steps: 1.4
+//     TFLOP per cnn, 2.8 for both, about 145 CPU-seconds at the stacked
+//     ensembles' 19 GFLOP per CPU-second. More images or steps cost in
+//     proportion; of the two the steps matter more at this scale: the
+//     large constant mode of the cnn-gap NTK sets eta_crit, and cnn-gap's
+//     expected accuracy at depth 1 in the chaotic phase is 0.19 after 16
+//     steps on 20 images and 0.25 after 32 steps on 10.
+//   - The theory. The cnn-gap kernel costs (H W)^2 = 38416 pixel pairs
+//     per pair of images and layer, about 24 ns each (an arcsine and the
+//     3x3 convolution): the 30 images make 465 pairs, so depths to 30 in
+//     2 phases are 1.1e9 pixel-pair layers, about 26 CPU-seconds; 40 + 40
+//     images would take 7 times that. The fcn and cnn-f kernels are far
+//     cheaper.
+//
+// In all about 170 CPU-seconds. CIFAR-10 at 16x16 would cost 1.7 times
+// the theory and 1.3 times the networks of MNIST at 14x14, beyond the
+// budget; at 8x8 it costs about a third. The fcns have width 128; the
+// paper scale trains deeper and longer.
 var poolingQuick = poolingSetup{
-	NTrain: 40, NTest: 40, Downsample: 4, MaxDepth: 40, SB2: 0.05,
+	NTrain: 10, NTest: 20, Downsample: map[string]int{datasets.MNIST: 2, datasets.CIFAR10: 4}, MaxDepth: 30, SB2: 0.05,
 	Phases: []poolingPhase{{"chaotic", 3.0}, {"ordered", 1.0}},
-	Depths: []int{1, 2, 4, 8}, Width: 128, Channels: 64, Steps: 32, EtaFrac: 0.5, NTrainNet: 40, Seeds: 4, Draws: 200,
+	Depths: []int{1, 2, 4, 8}, Width: 128, Channels: 64, Steps: 32, EtaFrac: 0.5, NTrainNet: 10, Seeds: 4, Draws: 200,
+}
+
+// downsample returns the pooling factor of data set name (1: none).
+func (st poolingSetup) downsample(name string) int {
+	return max(st.Downsample[name], 1)
 }
 
 // poolingData returns the balanced, grayscale, downsampled subsets of the
@@ -74,7 +98,7 @@ func poolingData(cfg Config, st poolingSetup) (tr, te *datasets.Set, note, why s
 		return nil, nil, "", "", err
 	}
 	d, err := datasets.PrepareTraining(trainSet, testSet, datasets.Preparation{NTrain: st.NTrain, NTest: st.NTest, Seed: cfg.Seed,
-		Grayscale: true, Downsample: st.Downsample})
+		Grayscale: true, Downsample: st.downsample(trainSet.Meta().Name)})
 	if err != nil {
 		return nil, nil, "", "", err
 	}
@@ -310,7 +334,7 @@ func poolingFigure(cfg Config, st poolingSetup) (Result, error) {
 // poolingPaper is the paper-scale setup: 256 points of each split, depth
 // to 100, and networks trained for 4096 steps on all training points.
 var poolingPaper = poolingSetup{
-	NTrain: 256, NTest: 256, Downsample: 4, MaxDepth: 100, SB2: 0.05,
+	NTrain: 256, NTest: 256, Downsample: map[string]int{datasets.MNIST: 4, datasets.CIFAR10: 4}, MaxDepth: 100, SB2: 0.05,
 	Phases: []poolingPhase{{"chaotic", 3.0}, {"ordered", 1.0}},
 	Depths: []int{1, 2, 4, 8, 16, 32}, Width: 1024, Channels: 64, Steps: 4096, EtaFrac: 0.5, NTrainNet: 256,
 }
@@ -326,7 +350,7 @@ func poolingPlan(cfg Config, st poolingSetup) (SweepPlan, error) {
 		return SweepPlan{}, err
 	}
 	settings := func(extra map[string]any) map[string]any {
-		m := map[string]any{"n_train": st.NTrain, "n_test": st.NTest, "grayscale": true, "downsample": st.Downsample}
+		m := map[string]any{"n_train": st.NTrain, "n_test": st.NTest, "grayscale": true, "downsample": st.downsample(data["dataset"].(string))}
 		for _, e := range []map[string]any{data, extra} {
 			for k, v := range e {
 				m[k] = v
@@ -403,7 +427,8 @@ func poolingPlan(cfg Config, st poolingSetup) (SweepPlan, error) {
 			r.NetTrainSD, r.NetTestSD = append(r.NetTrainSD, [][]float64{nan(len(st.Depths)), nan(len(st.Depths)), nan(len(st.Depths))}),
 				append(r.NetTestSD, [][]float64{nan(len(st.Depths)), nan(len(st.Depths)), nan(len(st.Depths))})
 		}
-		in := cells.DataSettings{Dataset: data["dataset"].(string), Grayscale: true, Downsample: st.Downsample}.InputShape(spec.CNNF)
+		ds := data["dataset"].(string)
+		in := cells.DataSettings{Dataset: ds, Grayscale: true, Downsample: st.downsample(ds)}.InputShape(spec.CNNF)
 		return drawPooling(st, r, note, "", in[0], in[1]), nil
 	}}, nil
 }
@@ -449,10 +474,6 @@ func drawPooling(st poolingSetup, r poolingResult, note, why string, h, w int) R
 	var nums []plots.KeyNumber
 	if why != "" {
 		nums = append(nums, plots.KeyNumber{Name: "CIFAR-10", Value: "not used", Note: why})
-	}
-	if st.Channels < 64 {
-		nums = append(nums, plots.KeyNumber{Name: "cnn channels", Value: fmt.Sprint(st.Channels),
-			Note: "64 channels cost 16 times more (about 28 TFLOP for the quick grid), beyond the quick budget; the paper scale trains 64"})
 	}
 	return Result{Figure: fig, Caption: plots.ReportFigure{
 		Theory: "CNN-F (flatten readout) has the same depth scales as the FCN, so it loses generalization at the same depth in the chaotic phase; global average pooling (CNN-GAP) divides the growing diagonal of the NTK by the number of pixels d, so its data-dependent predictor survives roughly xi_* ln d more layers. " +

@@ -36,7 +36,7 @@ type poolingSetup struct {
 	// NTrainNet of the theory's training points (the same test points),
 	// Seeds initializations each. The theory's expected accuracy is taken
 	// after the same Steps on the same points, with Draws samples for its
-	// spread.
+	// spread. DType is the networks' (spec.DType; "" is float64).
 	Depths          []int
 	Width, Channels int
 	Steps           int
@@ -44,6 +44,7 @@ type poolingSetup struct {
 	NTrainNet       int
 	Seeds           int
 	Draws           int
+	DType           string
 }
 
 type poolingPhase struct {
@@ -52,37 +53,42 @@ type poolingPhase struct {
 }
 
 // poolingQuick is the quick-scale setup: MNIST at 14x14 (28/2) or
-// CIFAR-10 at 8x8 (32/4), 10 training images (one per class) and 20 test
-// images, 64-channel cnns. What the budget allows (about 100 s on 2
-// cores; the rates are one core's):
+// CIFAR-10 at 8x8 (32/4), 20 training images (two per class) and 20 test
+// images, 64-channel cnns trained in float32. What the budget allows
+// (about 90 s on 2 cores; the rates are one core's):
 //
 //   - The trained cnns. A 64-to-64 conv layer at 14x14 costs
 //     2 x 3 x 196 x 9 x 64^2 = 43 MFLOP per image and step, so 4 seeds
 //     and 2 phases at depths 1, 2, 4 and 8 (11 such layers) are
-//     3.8 GFLOP per image and step for each cnn. 10 images for 32 steps,
+//     3.8 GFLOP per image and step for each cnn. 20 images for 32 steps,
 //     with the forward passes of the 20 test images at the 7 recorded
-//     steps (a third of a step each), are about 370 image-steps: 1.4
-//     TFLOP per cnn, 2.8 for both, about 145 CPU-seconds at the stacked
-//     ensembles' 19 GFLOP per CPU-second. More images or steps cost in
-//     proportion; of the two the steps matter more at this scale: the
-//     large constant mode of the cnn-gap NTK sets eta_crit, and cnn-gap's
-//     expected accuracy at depth 1 in the chaotic phase is 0.19 after 16
-//     steps on 20 images and 0.25 after 32 steps on 10.
+//     steps (a third of a step each), are about 690 image-steps: 2.6
+//     TFLOP per cnn, 5.3 for both, about 120 CPU-seconds at the stacked
+//     float32 ensembles' 45 GFLOP per CPU-second, twice their float64
+//     rate (float32's rounding, about 1e-7 of the outputs, is far below
+//     the seed spread). More images or steps cost in proportion; the
+//     steps matter most at this scale, as the large constant mode of the
+//     cnn-gap NTK sets eta_crit: cnn-gap's expected accuracy at depth 1
+//     in the chaotic phase is 0.19 after 16 steps on 20 images, 0.25
+//     after 32 steps on 10 and 0.27 after 32 on 20, while with one image
+//     per class the fcn and cnn-f start within 5 points of chance on
+//     some draws.
 //   - The theory. The cnn-gap kernel costs (H W)^2 = 38416 pixel pairs
-//     per pair of images and layer, about 24 ns each (an arcsine and the
-//     3x3 convolution): the 30 images make 465 pairs, so depths to 30 in
-//     2 phases are 1.1e9 pixel-pair layers, about 26 CPU-seconds; 40 + 40
-//     images would take 7 times that. The fcn and cnn-f kernels are far
+//     per pair of images and layer, about 20 ns each (an arcsine and the
+//     3x3 convolution): the 40 images make 820 pairs, so depths to 30 in
+//     2 phases are 1.9e9 pixel-pair layers, about 40 CPU-seconds; 40 + 40
+//     images would take 4 times that. The fcn and cnn-f kernels are far
 //     cheaper.
 //
-// In all about 170 CPU-seconds. CIFAR-10 at 16x16 would cost 1.7 times
-// the theory and 1.3 times the networks of MNIST at 14x14, beyond the
-// budget; at 8x8 it costs about a third. The fcns have width 128; the
-// paper scale trains deeper and longer.
+// In all about 165 CPU-seconds, a tenth more than the 7x7 setup (40 + 40
+// images, float64, depths to 40) took. CIFAR-10 at 16x16 would cost 1.7
+// times the theory and 1.3 times the networks of MNIST at 14x14, beyond
+// the budget; at 8x8 it costs about a third. The fcns have width 128; the
+// paper scale trains deeper and longer, in float64.
 var poolingQuick = poolingSetup{
-	NTrain: 10, NTest: 20, Downsample: map[string]int{datasets.MNIST: 2, datasets.CIFAR10: 4}, MaxDepth: 30, SB2: 0.05,
+	NTrain: 20, NTest: 20, Downsample: map[string]int{datasets.MNIST: 2, datasets.CIFAR10: 4}, MaxDepth: 30, SB2: 0.05,
 	Phases: []poolingPhase{{"chaotic", 3.0}, {"ordered", 1.0}},
-	Depths: []int{1, 2, 4, 8}, Width: 128, Channels: 64, Steps: 32, EtaFrac: 0.5, NTrainNet: 10, Seeds: 4, Draws: 200,
+	Depths: []int{1, 2, 4, 8}, Width: 128, Channels: 64, Steps: 32, EtaFrac: 0.5, NTrainNet: 20, Seeds: 4, Draws: 200, DType: spec.Float32,
 }
 
 // downsample returns the pooling factor of data set name (1: none).
@@ -189,7 +195,7 @@ func computePooling(ctx context.Context, st poolingSetup, tr, te *datasets.Set, 
 			var rngs []*rand.Rand
 			var lr []float64
 			for _, ph := range st.Phases {
-				s := spec.Spec{Arch: a, Act: spec.Erf, Depth: d, Width: width, SW2: ph.SW2, SB2: st.SB2, Outputs: tr.Classes}
+				s := spec.Spec{Arch: a, Act: spec.Erf, Depth: d, Width: width, SW2: ph.SW2, SB2: st.SB2, Outputs: tr.Classes, DType: st.DType}
 				ec, err := analyticEtaCrit(s, xTr)
 				if err != nil {
 					return r, fmt.Errorf("%s %s depth %d: %w", ph.Name, a, d, err)
@@ -373,6 +379,7 @@ func poolingPlan(cfg Config, st poolingSetup) (SweepPlan, error) {
 	trainSt := settings(map[string]any{"steps": st.Steps, "times": []any{float64(st.Steps)}, "eta_frac": st.EtaFrac})
 	fcn, cnn := base, base
 	fcn.Width, cnn.Width = st.Width, st.Channels
+	fcn.DType, cnn.DType = st.DType, st.DType
 	// The train cells of one architecture and depth are consecutive: one
 	// ensemble group, also within a cluster task's consecutive cells.
 	files := []sweep.File{
@@ -444,8 +451,12 @@ func drawPooling(st poolingSetup, r poolingResult, note, why string, h, w int) R
 	for i, d := range st.Depths {
 		netDepths[i] = float64(d)
 	}
-	fig := plots.Figure{Title: fmt.Sprintf("erf, sb2 = %g, %s %dx%d grayscale, %d steps at %g eta_crit: expected test accuracy of one infinitely wide network on %d points (lines), trained networks on %d, mean and SD over %d seeds (markers)",
-		st.SB2, note, h, w, st.Steps, st.EtaFrac, r.NTrain, r.NTrainNet, r.Seeds), Rows: 1, Cols: len(st.Phases)}
+	dtype := ""
+	if st.DType == spec.Float32 {
+		dtype = " float32"
+	}
+	fig := plots.Figure{Title: fmt.Sprintf("erf, sb2 = %g, %s %dx%d grayscale, %d steps at %g eta_crit: expected test accuracy of one infinitely wide network on %d points (lines), trained%s networks on %d, mean and SD over %d seeds (markers)",
+		st.SB2, note, h, w, st.Steps, st.EtaFrac, r.NTrain, dtype, r.NTrainNet, r.Seeds), Rows: 1, Cols: len(st.Phases)}
 	var obs []string
 	for ip, ph := range st.Phases {
 		p := plots.Panel{Title: fmt.Sprintf("%s, sw2 = %g", ph.Name, ph.SW2), XLabel: "depth", YLabel: "test accuracy", YLim: [2]float64{0, 1},

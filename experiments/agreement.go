@@ -200,7 +200,7 @@ func drawAgreement(td trainabilityData, pd poolingDataSet) Result {
 		return fmt.Sprintf("%d of %d (%.0f%%)", in, n, 100*float64(in)/float64(n))
 	}
 	all := append(append(append([]agreementPoint(nil), trTrain...), trTest...), pool...)
-	obs := fmt.Sprintf("Cells within 2 combined SDs (|trained mean - theory| <= 2 sqrt(SD_theory^2 + SD_trained^2), SDs of one network's accuracy): all %s; trainability train accuracy %s (at t = %d: %s), test accuracy %s (at t = %d: %s); pooling test accuracy %s.",
+	obs := fmt.Sprintf("Cells within 2 combined SDs (|trained mean - theory| <= 2 sqrt(SD_theory^2 + SD_trained^2), SDs of one network's accuracy): overall %s; trainability train accuracy %s (at t = %d: %s), test accuracy %s (at t = %d: %s); pooling test accuracy %s.",
 		frac(all, false), frac(trTrain, false), tg.Steps, frac(trTrain, true), frac(trTest, false), tg.Steps, frac(trTest, true), frac(pool, false))
 	obs += " " + largestGaps(trTest, pool)
 	in, n := fractionWithin(all, 2, false)

@@ -86,10 +86,7 @@ func TestFloat32EnsembleTracksFloat64(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 8))
 		const n = 6
 		x := randInput(rng, n, tc.inShape)
-		y := mat.NewDense(n, e64.Outputs(), nil)
-		for i := 0; i < n; i++ {
-			y.Set(i, i%e64.Outputs(), 1)
-		}
+		y := cyclicTargets(n, e64.Outputs())
 		lr := []float64{0.05, 0.1, 0.2}
 		tol0 := float32Tol(e64.Layers(0))
 		worst := 0.0
@@ -142,10 +139,7 @@ func TestFloat32MemberAlone(t *testing.T) {
 		}
 		rng := rand.New(rand.NewPCG(9, 10))
 		x := randInput(rng, 5, tc.inShape)
-		y := mat.NewDense(5, e.Outputs(), nil)
-		for i := 0; i < 5; i++ {
-			y.Set(i, i%e.Outputs(), 1)
-		}
+		y := cyclicTargets(5, e.Outputs())
 		lr := []float64{0.05, 0.1, 0.2}
 		for step := 0; step < 20; step++ {
 			if _, _, err := e.Backward(x, y, nil); err != nil {

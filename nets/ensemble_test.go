@@ -93,10 +93,7 @@ func TestEnsembleMatchesNets(t *testing.T) {
 			}
 			rng := rand.New(rand.NewPCG(1, 2))
 			x := randInput(rng, 4, tc.inShape)
-			y := mat.NewDense(4, e.Outputs(), nil)
-			for i := 0; i < 4; i++ {
-				y.Set(i, i%e.Outputs(), 1)
-			}
+			y := cyclicTargets(4, e.Outputs())
 			for _, active := range [][]bool{nil, {true, false, true}} {
 				fs, err := e.Forward(x, active)
 				if err != nil {
@@ -292,4 +289,14 @@ func TestEnsembleLayerFactors(t *testing.T) {
 			member.Close()
 		}
 	}
+}
+
+// cyclicTargets returns n one-hot targets of k classes, example i of class
+// i mod k.
+func cyclicTargets(n, k int) *mat.Dense {
+	y := mat.NewDense(n, k, nil)
+	for i := 0; i < n; i++ {
+		y.Set(i, i%k, 1)
+	}
+	return y
 }

@@ -224,10 +224,7 @@ func TestLossGradFiniteDifferences(t *testing.T) {
 				t.Fatal(err)
 			}
 			x := randInput(rng, 3, tc.inShape)
-			y := mat.NewDense(3, n.Outputs(), nil)
-			for i := 0; i < 3; i++ {
-				y.Set(i, i%n.Outputs(), 1)
-			}
+			y := cyclicTargets(3, n.Outputs())
 			loss, out, grads, err := n.LossGrad(x, y)
 			if err != nil {
 				t.Fatal(err)

@@ -40,6 +40,23 @@ func imageData(seed uint64, n, m int, inShape []int, k int) Data {
 	return dt
 }
 
+// runMode is a way of feeding the training set: full batch, full batch
+// in chunks, or minibatches.
+type runMode struct {
+	name         string
+	batch, chunk int
+}
+
+// runModes are the modes an ensemble test runs for the architecture of s (all
+// three for fcn, full batch for the cnns).
+func runModes(s spec.Spec) []runMode {
+	modes := []runMode{{"full", 0, 0}}
+	if s.Arch == spec.FCN {
+		modes = append(modes, runMode{"chunked", 0, 3}, runMode{"sgd", 3, 0})
+	}
+	return modes
+}
+
 // TestEnsembleMatchesRun: every member of an ensemble trained in lock
 // step follows the trajectory of its network trained alone by Run, to
 // 1e-12 relative (the passes do the same arithmetic; the tolerance only
@@ -48,16 +65,8 @@ func imageData(seed uint64, n, m int, inShape []int, k int) Data {
 // Member 2 steps at 20 eta_crit and must diverge, alone, at the step Run
 // says, while the others run to the end.
 func TestEnsembleMatchesRun(t *testing.T) {
-	type mode struct {
-		name         string
-		batch, chunk int
-	}
 	for _, tc := range ensembleCases() {
-		modes := []mode{{"full", 0, 0}}
-		if tc.s.Arch == spec.FCN {
-			modes = append(modes, mode{"chunked", 0, 3}, mode{"sgd", 3, 0})
-		}
-		for _, md := range modes {
+		for _, md := range runModes(tc.s) {
 			t.Run(tc.name+"-"+md.name, func(t *testing.T) {
 				data := imageData(5, 8, 8, tc.inShape, 2) // as many test as training points: one batch size
 				var specs []spec.Spec

@@ -24,16 +24,8 @@ import (
 // it has in the ensemble, the member at 20 eta_crit diverging at the
 // same step.
 func TestRunEnsembleFloat32(t *testing.T) {
-	type mode struct {
-		name         string
-		batch, chunk int
-	}
 	for _, tc := range ensembleCases() {
-		modes := []mode{{"full", 0, 0}}
-		if tc.s.Arch == spec.FCN {
-			modes = append(modes, mode{"chunked", 0, 3}, mode{"sgd", 3, 0})
-		}
-		for _, md := range modes {
+		for _, md := range runModes(tc.s) {
 			t.Run(tc.name+"-"+md.name, func(t *testing.T) {
 				data := imageData(5, 8, 8, tc.inShape, 2)
 				factors := []float64{0.5, 0.9, 20}

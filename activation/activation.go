@@ -136,8 +136,8 @@ const twoOverSqrtPi = 1.1283791670955126
 // finite even at correlation +-1.
 var Erf = &Activation{
 	Name: spec.Erf,
-	Phi:  math.Erf,
-	DPhi: func(x float64) float64 { return 2 / math.SqrtPi * math.Exp(-x*x) },
+	Phi:  erf,
+	DPhi: func(x float64) float64 { return twoOverSqrtPi * exp(-x*x) },
 	Odd:  true,
 	T: func(k11, k12, k22 float64) float64 {
 		k11, k12, k22 = ClampCov(k11, k12, k22)
@@ -151,12 +151,12 @@ var Erf = &Activation{
 	},
 	Forward: func(out, x []float64) {
 		for i, v := range x {
-			out[i] = math.Erf(v)
+			out[i] = erf(v)
 		}
 	},
 	Chain: func(out, x, g []float64) {
 		for i := range out {
-			out[i] = g[i] * twoOverSqrtPi * math.Exp(-x[i]*x[i])
+			out[i] = g[i] * twoOverSqrtPi * exp(-x[i]*x[i])
 		}
 	},
 	forward32: erfForward32,

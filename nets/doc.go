@@ -42,7 +42,7 @@
 // draws rounded to float32, and an Ensemble of float32 members holds its
 // parameters, activations and gradients in float32, runs its products as
 // float32 GEMMs (sgemm) and phi, phi' as the float32 forms of package
-// activation (erf and tanh within 4.2e-7 and 3.9e-7, e^x within 8.3e-8
+// activation (erf and tanh within 4.2e-7 and 3.9e-7, e^x within 6e-8
 // relative). One layer with fan-in n then adds a relative error of at most
 // about (n + 16) 2^-24 to the values it passes on, so at initialization a
 // float32 network's outputs agree with its float64 twin's to about

@@ -392,17 +392,7 @@ func (e *Ensemble) Step(which []bool, lr []float64) {
 // member on batch examples, counting 2 multiply-adds per product entry:
 // the forward products, the weight gradients, and the input gradients of
 // every layer but the first (which a step does not need).
-func (e *Ensemble) FLOPs(batch int) float64 {
-	f := 0.0
-	for l, ly := range e.layers {
-		mac := float64(batch) * float64(ly.Positions) * float64(ly.FanIn) * float64(ly.FanOut)
-		f += 2 * mac * 2
-		if l > 0 {
-			f += 2 * mac
-		}
-	}
-	return f
-}
+func (e *Ensemble) FLOPs(batch int) float64 { return stepFLOPs(e.layers, batch) }
 
 // Close releases the work buffers; the Ensemble stays usable.
 func (e *Ensemble) Close() { e.vals.close() }

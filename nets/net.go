@@ -316,6 +316,30 @@ func ForwardFLOPs(s spec.Spec, inShape []int) (float64, error) {
 	return f, nil
 }
 
+// StepFLOPs returns the floating-point operations of one gradient-descent
+// step per example of a network of spec s, as Ensemble.FLOPs counts them:
+// 2 per multiply-add of the forward products and the weight gradients of
+// every layer and of the input gradients of every layer but the first.
+func StepFLOPs(s spec.Spec, inShape []int) (float64, error) {
+	n, err := layout(s, inShape)
+	if err != nil {
+		return 0, err
+	}
+	return stepFLOPs(n.layers, 1), nil
+}
+
+func stepFLOPs(layers []Layer, batch int) float64 {
+	f := 0.0
+	for l, ly := range layers {
+		mac := float64(batch) * float64(ly.Positions) * float64(ly.FanIn) * float64(ly.FanOut)
+		f += 2 * mac * 2
+		if l > 0 {
+			f += 2 * mac
+		}
+	}
+	return f
+}
+
 // MemoryEstimate is the package function MemoryEstimate for this network.
 func (n *Net) MemoryEstimate(batch int) int64 {
 	var e int64

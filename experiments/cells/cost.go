@@ -13,26 +13,35 @@ import (
 // Rates of the cost models on one core, measured with each backend: a
 // training step's FLOPs (a width-512 fcn on 256 MNIST points ran 4096
 // steps in 98 CPU-seconds with OpenBLAS, 27 GFLOP/s), the same for
-// networks trained as one ensemble (48 width-64 fcns on 64 points ran 8
-// GFLOP per CPU-second at depth 32 and 17 at depth 1, 8 64-channel cnns
-// on 40 7x7 images 16: small matrices, where the activations cost as much
-// as the products; 11 width-512 depth-1 fcns on 256 MNIST points, the
-// paper trainability sweep's first group, ran 4096 steps in 741
-// CPU-seconds, 38 GFLOP per CPU-second, on a loaded machine; pure Go is
-// taken at the ratio of the rates above), the analytic kernel's
-// entry-layer updates (fcn; a conv layer costs f^2 per pixel pair it
-// tracks), and eigendecompositions and solves.
+// networks trained as one ensemble, counted as nets.StepFLOPs (small
+// matrices, where the activations cost as much as the products: 48
+// width-64 fcns on 64 points ran 8 GFLOP per CPU-second at depth 32 and
+// 17 at depth 1, 8 64-channel cnns on 40 7x7 images 16, counting three
+// forward passes a step, about 7, 11 and 14 in step FLOPs; wide ones: the
+// paper trainability sweep's groups of 11 width-512 fcns on 256 MNIST
+// points, 4096 steps, ran 33.5 GFLOP per CPU-second in float64 at depth 1
+// (563 CPU-seconds) and 61.6 and 60.9 in float32 at depths 1 and 4 (307
+// and 1204), on a shared machine; pure Go is taken at the ratio of the
+// rates above), the analytic kernel's entry-layer updates (fcn; a conv
+// layer costs f^2 per pixel pair it tracks), and eigendecompositions and
+// solves.
 const (
 	costKernelRate   = 8e7     // entry-layer updates per second
 	costBytesPerWord = 8       // float64
 	costProcess      = 1 << 26 // the process itself (64 MiB)
 )
 
-var costTrainFLOPs, costLinalgFLOPs, costEnsembleFLOPs, costWideEnsembleFLOPs = 4e9, 3e9, 1.6e9, 5.6e9 // pure Go
+var costTrainFLOPs, costLinalgFLOPs, costEnsembleFLOPs, costWideEnsembleFLOPs = 4e9, 3e9, 1.4e9, 5.3e9 // pure Go
+
+// costFloat32Speedup is the throughput of a float32 ensemble over a
+// float64 one (BenchmarkEnsembleStepFCN32F32 and FCN512F32: 1.75-1.89 with
+// OpenBLAS, 1.69-1.72 in pure Go; the depth-1 paper group above: 1.84).
+var costFloat32Speedup = 1.7
 
 func init() {
 	if linalg.Backend() == "openblas" {
-		costTrainFLOPs, costLinalgFLOPs, costEnsembleFLOPs, costWideEnsembleFLOPs = 25e9, 25e9, 10e9, 35e9
+		costTrainFLOPs, costLinalgFLOPs, costEnsembleFLOPs, costWideEnsembleFLOPs = 25e9, 25e9, 8.5e9, 33e9
+		costFloat32Speedup = 1.8
 	}
 }
 

@@ -300,17 +300,24 @@ func costTrainGroup(cs []sweep.Cell) (sweep.Cost, bool) {
 	return c, true
 }
 
-// trainCost is the time of a "train" cell whose steps run at rate FLOP/s
-// (with its analytic kernel), and the memory of its network, its kernel
-// and its data.
+// trainCost is the time of a "train" cell whose float64 steps run at rate
+// FLOP/s (float32 ones costFloat32Speedup times faster), with its analytic
+// kernel, and the memory of its network, its kernel and its data.
 func trainCost(c sweep.Cell, rate float64) (sec float64, mem, kmem, data int64, ok bool) {
+	if c.Spec.DType == spec.Float32 {
+		rate *= costFloat32Speedup
+	}
 	st := trainSettings{DataSettings: DefaultDataSettings(), Steps: 4096}
 	in, flops, mem, ok := cellNetCost(c, &st, &st.DataSettings)
 	if !ok {
 		return 0, 0, 0, 0, false
 	}
+	step, err := nets.StepFLOPs(c.Spec, in)
+	if err != nil {
+		return 0, 0, 0, 0, false
+	}
 	ksec, kmem := kernelCost(c.Spec, in, st.NTrain)
-	sec = 3*flops*float64(st.NTrain)*float64(st.Steps)/rate + ksec
+	sec = step*float64(st.NTrain)*float64(st.Steps)/rate + ksec
 	if st.KernelChange {
 		sec += 2 * float64(c.Spec.Outputs) * 3 * flops * float64(st.NTrain) / rate
 	}

@@ -67,6 +67,7 @@ type ensValues interface {
 	backward(x, y []float64, B int, active []bool) []float64
 	grads(active []bool) [][][]float64 // of the last backward
 	factors(x, cot []float64, B int, active []bool, f *ensFactors)
+	logitFactors(x []float64, B, a0, a1 int, active []bool, f *ensFactors)
 	update(grads [][][]float64, lr []float64) // theta_m -= lr_m grads_m
 	step(which []bool, lr []float64)          // the same with the last backward's gradients
 	close()
@@ -78,10 +79,12 @@ type ensVals[T float] struct {
 	params [][]T // per parameter tensor: S blocks of stride[i] >= size[i] values, member-major
 	stride []int
 	work   map[int]*ensWork[T]
-	act    ensAct[T]     // the members' common activation
-	last   *ensWork[T]   // the workspace of the last backward, whose gradients Step takes
-	ran    []bool        // the members of the last backward
-	g64    [][][]float64 // float32: the last gradients in float64, per member
+	// logitWork holds LogitFactors' workspaces, by batch size and logits.
+	logitWork map[[2]int]*ensWork[T]
+	act       ensAct[T]     // the members' common activation
+	last      *ensWork[T]   // the workspace of the last backward, whose gradients Step takes
+	ran       []bool        // the members of the last backward
+	g64       [][][]float64 // float32: the last gradients in float64, per member
 }
 
 // NewEnsemble returns the ensemble of S = len(specs) networks for examples
@@ -146,7 +149,7 @@ func newEnsVals[T float](e *Ensemble, shared [][]T) (*ensVals[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &ensVals[T]{e: e, params: shared, work: map[int]*ensWork[T]{}, act: act, stride: e.size}
+	v := &ensVals[T]{e: e, params: shared, work: map[int]*ensWork[T]{}, logitWork: map[[2]int]*ensWork[T]{}, act: act, stride: e.size}
 	if shared == nil {
 		// Member blocks start on 32-byte boundaries, so every member's
 		// tensors have one alignment: gonum's float32 dot kernel sums
@@ -426,7 +429,7 @@ func (v *ensVals[T]) workspace(nx int) *ensWork[T] {
 	if len(v.work) >= 3 {
 		clear(v.work) // v.last keeps its workspace alive for Step
 	}
-	w := newEnsWork(v, nx, true)
+	w := newEnsWork(v, nx, 1, true)
 	v.work[nx] = w
 	return w
 }
@@ -562,6 +565,7 @@ func (v *ensVals[T]) step(which []bool, lr []float64) {
 
 func (v *ensVals[T]) close() {
 	clear(v.work)
+	clear(v.logitWork)
 	v.last, v.ran, v.g64 = nil, nil, nil
 }
 

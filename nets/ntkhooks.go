@@ -136,7 +136,7 @@ func (n *Net) ForwardFactors(x npy.Array) (*FactorPass, error) {
 // forwardFactors runs x (B examples) forward through member 0 of v and
 // returns the function that backpropagates a cotangent into factors.
 func forwardFactors[T float](v *ensVals[T], x []float64, B int) func(cot []float64, f *ensFactors) {
-	w := newEnsWork(v, B, false)
+	w := newEnsWork(v, B, 1, false)
 	w.x, w.active = asT(&w.xBuf, x), []int{0}
 	w.forwardMember(0, w.col[0], true)
 	return func(cot []float64, f *ensFactors) {

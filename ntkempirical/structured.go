@@ -22,41 +22,64 @@ const (
 
 // structured computes the kernel from per-layer factors. For each affine
 // layer l with Positions P (1 for dense layers) the layer inputs H_l
-// ([N P, n_in], rows (example, position)) and, from one backward pass per
-// logit a with the cotangent one-hot in column a for every example, the
-// deltas D^a_l = d f_a / d z_l ([N P, n_out]) give (examples do not
-// interact, so one pass serves the whole batch)
+// ([N P, n_in], rows (example, position)) and the deltas
+// D^a_l = d f_a / d z_l ([N P, n_out]) of every logit a give (examples do
+// not interact, so one pass serves the whole batch)
 //
 //	Theta_{(i,a),(j,b)} = sum_l sum_{p,q} F_l[(i,p),(j,q)] (D^a_l1 D^b_l2^T)[(i,p),(j,q)],
 //	F_l = (sw2/n_in) H_l1 H_l2^T + sb2                     ([N1 P, N2 P]).
 //
-// For a dense layer this is F_l .* (D D^T). A convolution can instead
-// form each example's weight gradient s_w H_i^T D^a_i ([n_in, n_out]) and
-// bias gradient s_b sum_p D^a_i[p], and take their Gram matrix over
-// examples. Position pairs cost about (N P)^2 (n_in + k n_out) operations
-// and (N P)^2 values per layer; per-example gradients k N P n_in n_out +
-// k N^2 n_in n_out operations and N n_in n_out values, and win for large
-// images. The cheaper is used per layer. The traced kernel needs only
-// a = b and streams over logits; the full kernel keeps every logit's
-// factors. All products go through linalg.Gemm and linalg.Syrk.
+// The deltas of c logits come from one reverse pass (nets LogitFactors,
+// rows (i, a, p)). For the traced kernel the logits' terms add up to one
+// product: with D~_l = [D^a0_l | ... | D^a_{c-1}_l] ([N P, c n_out], for a
+// dense layer the pass's rows read as they are),
+//
+//	sum_a D^a_l1 D^a_l2^T = D~_l1 D~_l2^T.
+//
+// A convolution can instead form each example's weight gradient
+// s_w H_i^T D^a_i ([n_in, n_out]) and bias gradient s_b sum_p D^a_i[p], and
+// take their Gram matrix over examples. Position pairs cost about
+// (N P)^2 (n_in + k n_out) operations and (N P)^2 values per layer;
+// per-example gradients k N P n_in n_out + k N^2 n_in n_out operations and
+// N n_in n_out values, and win for large images. The cheaper is used per
+// layer. All products go through linalg.Gemm and linalg.Syrk.
 func structured(net *nets.Net, x1, x2 npy.Array, same bool, opt Options) (Kernel, error) {
-	layers := net.Layers()
-	k := net.Outputs()
+	n2 := 0
+	if !same {
+		n2 = x2.Shape[0]
+	}
+	pl, err := planStructured(net.Layers(), net.Outputs(), net.LogitFactorsMemory, x1.Shape[0], n2, 1, opt)
+	if err != nil {
+		return Kernel{}, err
+	}
+	run := func(x npy.Array, a0, a1 int, in, d [][]*mat.Dense) error {
+		return net.LogitFactors(x, a0, a1, in[0], d[0])
+	}
+	var res Kernel
+	err = structuredMembers(net.Layers(), net.Outputs(), 1, run, x1, x2, same, pl, opt, func(_ int, k Kernel) { res = k })
+	return res, err
+}
+
+// factorRun fills the layer factors of logits a0..a1-1 on the examples x
+// for each of a set of networks (nets LogitFactors: inputs[m][l] and
+// deltas[m][l], rows (i, a, p)).
+type factorRun func(x npy.Array, a0, a1 int, inputs, deltas [][]*mat.Dense) error
+
+// structuredMembers computes the structured kernels of S networks with the
+// given layers and k logits, whose factors run gives, and calls add with
+// each (member m, kernel), following the plan pl.
+func structuredMembers(layers []nets.Layer, k, S int, run factorRun, x1, x2 npy.Array, same bool, pl structuredPlan, opt Options, add func(m int, k Kernel)) error {
 	n1 := x1.Shape[0]
 	n2 := n1
 	if !same {
 		n2 = x2.Shape[0]
 	}
-	pl, err := planStructured(layers, k, net.MemoryEstimate, n1, n2, same, opt)
-	if err != nil {
-		return Kernel{}, err
-	}
-	batch, perSample, needInputs := pl.batch, pl.perSample, pl.needInputs
-
+	batch, c := pl.batch, pl.logits
 	blocks := func(n int) int { return (n + batch - 1) / batch }
-	total := k * blocks(n1)
+	chunks := (k + c - 1) / c
+	total := chunks * blocks(n1)
 	if !same {
-		total += k * blocks(n2)
+		total += chunks * blocks(n2)
 	}
 	done := 0
 	step := func() {
@@ -65,57 +88,102 @@ func structured(net *nets.Net, x1, x2 npy.Array, same bool, opt Options) (Kernel
 			opt.Progress(done, total)
 		}
 	}
+	// collect returns, per member, the factors of logits a0..a1-1 on x:
+	// the deltas of every layer and the inputs of the layers in want.
+	collect := func(x npy.Array, a0, a1 int, want []bool) (d, h [][]*mat.Dense, err error) {
+		n, cc := x.Shape[0], a1-a0
+		d, h = make([][]*mat.Dense, S), make([][]*mat.Dense, S)
+		dv, hv := make([][]*mat.Dense, S), make([][]*mat.Dense, S)
+		for m := 0; m < S; m++ {
+			d[m], h[m] = make([]*mat.Dense, len(layers)), make([]*mat.Dense, len(layers))
+			dv[m], hv[m] = make([]*mat.Dense, len(layers)), make([]*mat.Dense, len(layers))
+			for l, ly := range layers {
+				d[m][l] = mat.NewDense(n*cc*ly.Positions, ly.FanOut, nil)
+				if want[l] {
+					h[m][l] = mat.NewDense(n*ly.Positions, ly.FanIn, nil)
+				}
+			}
+		}
+		in := x.Shape[1:]
+		for lo := 0; lo < n; lo += batch {
+			hi := min(n, lo+batch)
+			for m := 0; m < S; m++ {
+				for l, ly := range layers {
+					p := ly.Positions
+					dv[m][l] = d[m][l].Slice(lo*cc*p, hi*cc*p, 0, ly.FanOut).(*mat.Dense)
+					if h[m][l] != nil {
+						hv[m][l] = h[m][l].Slice(lo*p, hi*p, 0, ly.FanIn).(*mat.Dense)
+					}
+				}
+			}
+			if err := run(slice(x, lo, hi, in), a0, a1, hv, dv); err != nil {
+				return nil, nil, err
+			}
+			step()
+		}
+		return d, h, nil
+	}
 	all := make([]bool, len(layers))
 	for l := range all {
 		all[l] = true
 	}
-	// An input set that fits in one block is run forward once for all
-	// logits; a larger one block by block for each logit.
-	var fp1, fp2 *nets.FactorPass
-	if n1 <= batch {
-		if fp1, err = net.ForwardFactors(x1); err != nil {
-			return Kernel{}, err
-		}
-	}
-	if !same && n2 <= batch {
-		if fp2, err = net.ForwardFactors(x2); err != nil {
-			return Kernel{}, err
-		}
-	}
-	// pass returns the deltas and the inputs the contractions need for
-	// logit a, for x1 and (unless same) x2.
-	pass := func(a int) (fs [2]factorSet, err error) {
-		want := needInputs
-		if a == 0 {
+
+	res := make([]Kernel, S)
+	f := make([][]*mat.Dense, S) // per member, the factors F_l of the position-pair layers
+	for a0 := 0; a0 < k; a0 += c {
+		a1 := min(k, a0+c)
+		want := pl.needInputs
+		if a0 == 0 {
 			want = all
 		}
-		if fs[0].d, fs[0].h, err = collect(net, fp1, x1, a, batch, want, step); err != nil {
-			return fs, err
+		d1, h1, err := collect(x1, a0, a1, want)
+		if err != nil {
+			return err
 		}
-		if same {
-			fs[1] = fs[0]
-			return fs, nil
-		}
-		fs[1].d, fs[1].h, err = collect(net, fp2, x2, a, batch, want, step)
-		return fs, err
-	}
-	// sampleGrads returns logit a's per-example gradients of the
-	// per-sample layers, [N, n_in n_out + n_out] each (nil for others).
-	sampleGrads := func(fs factorSet, n int) []*mat.Dense {
-		g := make([]*mat.Dense, len(layers))
-		for l, ly := range layers {
-			if perSample[l] {
-				g[l] = perExampleGrads(fs.h[l], fs.d[l], n, ly.Positions, ly.Scale, ly.BiasScale)
+		d2, h2 := d1, h1
+		if !same {
+			if d2, h2, err = collect(x2, a0, a1, want); err != nil {
+				return err
 			}
 		}
-		return g
+		for m := 0; m < S; m++ {
+			if a0 == 0 {
+				f[m] = pairFactors(layers, pl.perSample, h1[m], h2[m], same)
+				res[m] = Kernel{NTK: mat.NewDense(n1, n2, nil)}
+			}
+			if opt.Full { // the plan runs all logits at once
+				fullKernel(&res[m], layers, pl.perSample, k, f[m], d1[m], d2[m], h1[m], h2[m], same)
+				continue
+			}
+			for l, ly := range layers {
+				var b *mat.Dense
+				if pl.perSample[l] {
+					for a := 0; a < a1-a0; a++ {
+						g1 := perExampleGrads(h1[m][l], logitRows(d1[m][l], n1, a1-a0, ly.Positions, a), n1, ly.Positions, ly.Scale, ly.BiasScale)
+						if !same {
+							b = perExampleGrads(h2[m][l], logitRows(d2[m][l], n2, a1-a0, ly.Positions, a), n2, ly.Positions, ly.Scale, ly.BiasScale)
+						}
+						res[m].NTK.Add(res[m].NTK, scaled(1/float64(k), gram(g1, b)))
+					}
+					continue
+				}
+				if !same {
+					b = byExample(d2[m][l], n2, a1-a0, ly.Positions)
+				}
+				addBlockSum(res[m].NTK, f[m][l], gram(byExample(d1[m][l], n1, a1-a0, ly.Positions), b), ly.Positions, 1/float64(k), 1, 0, 1, 0)
+			}
+		}
 	}
+	for m := 0; m < S; m++ {
+		add(m, res[m])
+	}
+	return nil
+}
 
-	first, err := pass(0)
-	if err != nil {
-		return Kernel{}, err
-	}
-	// The logit-independent factors F_l of the position-pair layers.
+// pairFactors returns F_l = s_w^2 H_l1 H_l2^T + s_b^2 for the position-pair
+// layers (nil for the per-sample ones), from the inputs h1 and h2 (h2
+// unused when same).
+func pairFactors(layers []nets.Layer, perSample []bool, h1, h2 []*mat.Dense, same bool) []*mat.Dense {
 	f := make([]*mat.Dense, len(layers))
 	for l, ly := range layers {
 		if perSample[l] {
@@ -123,9 +191,9 @@ func structured(net *nets.Net, x1, x2 npy.Array, same bool, opt Options) (Kernel
 		}
 		var b *mat.Dense
 		if !same {
-			b = first[1].h[l]
+			b = h2[l]
 		}
-		g := gram(first[0].h[l], b)
+		g := gram(h1[l], b)
 		raw := g.RawMatrix()
 		s2, b2 := ly.Scale*ly.Scale, ly.BiasScale*ly.BiasScale
 		for i := 0; i < raw.Rows; i++ {
@@ -135,78 +203,41 @@ func structured(net *nets.Net, x1, x2 npy.Array, same bool, opt Options) (Kernel
 			}
 		}
 		f[l] = g
-		first[0].h[l], first[1].h[l] = nil, nil
 	}
+	return f
+}
 
-	res := Kernel{NTK: mat.NewDense(n1, n2, nil)}
-	if !opt.Full {
-		for a := 0; a < k; a++ {
-			fs := first
-			if a > 0 {
-				if fs, err = pass(a); err != nil {
-					return Kernel{}, err
-				}
-			}
-			g1 := sampleGrads(fs[0], n1)
-			g2 := g1
-			if !same {
-				g2 = sampleGrads(fs[1], n2)
-			}
-			for l, ly := range layers {
-				if perSample[l] {
-					var b *mat.Dense
-					if !same {
-						b = g2[l]
-					}
-					res.NTK.Add(res.NTK, scaled(1/float64(k), gram(g1[l], b)))
-					continue
-				}
-				var b *mat.Dense
-				if !same {
-					b = fs[1].d[l]
-				}
-				addBlockSum(res.NTK, f[l], gram(fs[0].d[l], b), ly.Positions, 1/float64(k), 1, 0, 1, 0)
-			}
-		}
-		return res, nil
-	}
-
-	// Full kernel: keep every logit's deltas (and per-example gradients).
-	sets := [][2]factorSet{first}
-	for a := 1; a < k; a++ {
-		fs, err := pass(a)
-		if err != nil {
-			return Kernel{}, err
-		}
-		sets = append(sets, fs)
-	}
+// fullKernel sets res.Full from one network's factors of all k logits
+// (deltas d1, d2 with rows (i, a, p); inputs h1, h2 of the per-sample
+// layers; F_l of the others), and adds its logit trace to res.NTK.
+func fullKernel(res *Kernel, layers []nets.Layer, perSample []bool, k int, f, d1, d2, h1, h2 []*mat.Dense, same bool) {
+	n1, n2 := res.NTK.Dims()
 	res.Full = mat.NewDense(n1*k, n2*k, nil)
-	g1 := make([][]*mat.Dense, k)
-	g2 := make([][]*mat.Dense, k)
-	for a := 0; a < k; a++ {
-		g1[a] = sampleGrads(sets[a][0], n1)
-		g2[a] = g1[a]
-		if !same {
-			g2[a] = sampleGrads(sets[a][1], n2)
-		}
-	}
 	for l, ly := range layers {
-		if perSample[l] {
-			t := mat.NewDense(n1, n2, nil)
-			one := ones(n1, n2)
-			for a := 0; a < k; a++ {
-				for b := 0; b < k; b++ {
-					gramAdd(t, 1, g1[a][l], g2[b][l], 0)
-					addBlockSum(res.Full, t, one, 1, 1, k, a, k, b)
+		p := ly.Positions
+		// Per logit: the deltas, or the per-example gradients.
+		e1, e2 := make([]*mat.Dense, k), make([]*mat.Dense, k)
+		for a := 0; a < k; a++ {
+			e1[a] = logitRows(d1[l], n1, k, p, a)
+			if perSample[l] {
+				e1[a] = perExampleGrads(h1[l], e1[a], n1, p, ly.Scale, ly.BiasScale)
+			}
+			e2[a] = e1[a]
+			if !same {
+				e2[a] = logitRows(d2[l], n2, k, p, a)
+				if perSample[l] {
+					e2[a] = perExampleGrads(h2[l], e2[a], n2, p, ly.Scale, ly.BiasScale)
 				}
 			}
-			continue
 		}
-		t := mat.NewDense(n1*ly.Positions, n2*ly.Positions, nil)
+		fl, t := f[l], mat.NewDense(n1*p, n2*p, nil)
+		if perSample[l] {
+			fl, t, p = ones(n1, n2), mat.NewDense(n1, n2, nil), 1
+		}
 		for a := 0; a < k; a++ {
 			for b := 0; b < k; b++ {
-				gramAdd(t, 1, sets[a][0].d[l], sets[b][1].d[l], 0)
-				addBlockSum(res.Full, f[l], t, ly.Positions, 1, k, a, k, b)
+				gramAdd(t, 1, e1[a], e2[b], 0)
+				addBlockSum(res.Full, fl, t, p, 1, k, a, k, b)
 			}
 		}
 	}
@@ -217,13 +248,41 @@ func structured(net *nets.Net, x1, x2 npy.Array, same bool, opt Options) (Kernel
 			}
 		}
 	}
-	return res, nil
 }
 
-// factorSet holds one logit's per-layer deltas and (where collected) layer
-// inputs for one input set.
-type factorSet struct {
-	d, h []*mat.Dense
+// logitRows returns the rows (i, p) of logit a of the deltas d, rows
+// (i, a, p) of n examples, c logits and p positions: [n p, n_out].
+func logitRows(d *mat.Dense, n, c, p, a int) *mat.Dense {
+	if c == 1 {
+		return d
+	}
+	_, fo := d.Dims()
+	out := mat.NewDense(n*p, fo, nil)
+	for i := 0; i < n; i++ {
+		r0 := (i*c + a) * p
+		out.Slice(i*p, (i+1)*p, 0, fo).(*mat.Dense).Copy(d.Slice(r0, r0+p, 0, fo))
+	}
+	return out
+}
+
+// byExample returns D~ = [D^a0 | ... | D^a_{c-1}] ([n p, c n_out], rows
+// (i, p)) from the deltas d (rows (i, a, p), contiguous): for p = 1 the
+// same values read as n rows, else a copy.
+func byExample(d *mat.Dense, n, c, p int) *mat.Dense {
+	_, fo := d.Dims()
+	raw := d.RawMatrix()
+	if p == 1 {
+		return mat.NewDense(n, c*fo, raw.Data[:n*c*fo])
+	}
+	out := mat.NewDense(n*p, c*fo, nil)
+	for i := 0; i < n; i++ {
+		for a := 0; a < c; a++ {
+			for q := 0; q < p; q++ {
+				copy(out.RawRowView(i*p + q)[a*fo:(a+1)*fo], raw.Data[((i*c+a)*p+q)*raw.Stride:][:fo])
+			}
+		}
+	}
+	return out
 }
 
 // perExampleGrads returns the [n, n_in n_out + n_out] matrix whose row i
@@ -261,49 +320,6 @@ func ones(r, c int) *mat.Dense {
 		d[i] = 1
 	}
 	return mat.NewDense(r, c, d)
-}
-
-// collect runs the network backward over all examples of x, in blocks of
-// at most batch, with the cotangent one-hot in logit a. It returns per layer
-// the deltas d f_a / d z_l, [N P, n_out], and for the layers with
-// wantInputs[l] the layer inputs H_{l-1}, [N P, n_in] (nil for the
-// others), rows (example, position). step is called after each backward
-// pass. With fp, the forward pass of all of x, the factors come from it.
-func collect(net *nets.Net, fp *nets.FactorPass, x npy.Array, a, batch int, wantInputs []bool, step func()) (deltas, inputs []*mat.Dense, err error) {
-	layers := net.Layers()
-	n := x.Shape[0]
-	k := net.Outputs()
-	in := net.InputShape()
-	deltas = make([]*mat.Dense, len(layers))
-	inputs = make([]*mat.Dense, len(layers))
-	for l, ly := range layers {
-		deltas[l] = mat.NewDense(n*ly.Positions, ly.FanOut, nil)
-		if wantInputs[l] {
-			inputs[l] = mat.NewDense(n*ly.Positions, ly.FanIn, nil)
-		}
-	}
-	dv := make([]*mat.Dense, len(layers))
-	iv := make([]*mat.Dense, len(layers))
-	for lo := 0; lo < n; lo += batch {
-		hi := min(n, lo+batch)
-		for l, ly := range layers {
-			r0, r1 := lo*ly.Positions, hi*ly.Positions
-			dv[l] = deltas[l].Slice(r0, r1, 0, ly.FanOut).(*mat.Dense)
-			if inputs[l] != nil {
-				iv[l] = inputs[l].Slice(r0, r1, 0, ly.FanIn).(*mat.Dense)
-			}
-		}
-		if fp != nil {
-			err = fp.Factors(oneHot(n, k, a), iv, dv)
-		} else {
-			err = net.LayerFactors(slice(x, lo, hi, in), oneHot(hi-lo, k, a), iv, dv)
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		step()
-	}
-	return deltas, inputs, nil
 }
 
 // addBlockSum adds to dst, at (i*rs + ro, j*cs + co), scale times the sum
@@ -345,40 +361,44 @@ func bytesString(b int64) string {
 	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
 }
 
-// structuredPlan is the batch size, per-layer contractions and memory of a
-// structured kernel.
+// structuredPlan is the batch size, logits per reverse pass, networks at
+// once, per-layer contractions and memory of structured kernels.
 type structuredPlan struct {
-	batch                 int
-	perSample, needInputs []bool
-	bytes                 int64
+	batch, logits, members int
+	perSample, needInputs  []bool
+	bytes                  int64
 }
 
-// planStructured chooses the batch and each layer's contraction of the
-// structured kernel of a network with the given layers, k logits and
-// training-memory estimate memEst on n1 x n2 examples, and refuses a plan
-// over opt.MaxMemory. It needs only the network's shape, so a plan can be
-// refused before the network is built.
-func planStructured(layers []nets.Layer, k int, memEst func(batch int) int64, n1, n2 int, same bool, opt Options) (structuredPlan, error) {
+// planStructured plans the structured kernels of `members` networks with
+// the given layers and k logits on n1 x n2 examples (n2 = 0: x2 = x1),
+// where memEst(batch, c) is one network's memory for LogitFactors of c
+// logits on batch examples, and refuses a plan over opt.MaxMemory. It
+// needs only the networks' shape, so a plan can be refused before they
+// are built.
+//
+// Each network holds its parameters and pass buffers, its layer inputs,
+// the deltas of c logits for all its examples (nx = n1 + n2 rows, times
+// c P_l), its factors F_l and its kernel; the mean's sum is shared. The
+// plan starts from all k logits per pass (the full kernel needs them all),
+// blocks of min(256, N) examples and all networks at once, and while the
+// memory exceeds the budget halves the logits per pass, then the block;
+// the networks at once are then as many as fit.
+func planStructured(layers []nets.Layer, k int, memEst func(batch, c int) int64, n1, n2, members int, opt Options) (structuredPlan, error) {
+	same := n2 == 0
+	if same {
+		n2 = n1
+	}
 	nx := int64(n1)
 	if !same {
 		nx += int64(n2)
 	}
-	// The graph's parameter storage does not depend on the batch; its
-	// activations take at most a quarter of the budget.
-	batch := min(maxBlock, max(n1, n2))
-	for batch > 1 && memEst(batch)-memEst(0) > opt.MaxMemory/4 {
-		batch /= 2
-	}
-
-	// Choose each layer's contraction and plan the memory, in values.
+	// Choose each layer's contraction.
 	perSample := make([]bool, len(layers))
 	needInputs := make([]bool, len(layers)) // at every logit, not only the first
-	var factors, deltas, inputs, grads, temp int64
 	for l, ly := range layers {
 		p, fi, fo := int64(ly.Positions), int64(ly.FanIn), int64(ly.FanOut)
-		r1, r2 := int64(n1)*p, int64(n2)*p
 		if ly.Positions > 1 {
-			pairs := r1 * r2 * (fi + int64(k)*fo)
+			pairs := int64(n1) * p * int64(n2) * p * (fi + int64(k)*fo)
 			samples := int64(k) * (nx*p*fi*fo + int64(n1)*int64(n2)*fi*fo)
 			switch opt.conv {
 			case convAuto:
@@ -387,32 +407,59 @@ func planStructured(layers []nets.Layer, k int, memEst func(batch int) int64, n1
 				perSample[l] = true
 			}
 		}
-		inputs += nx * p * fi
-		deltas += nx * p * fo
-		if perSample[l] {
-			needInputs[l] = true
-			g := nx * (fi*fo + fo)
-			if opt.Full {
-				g *= int64(k)
-			}
-			grads += g
-			temp = max(temp, int64(n1)*int64(n2))
-		} else {
-			factors += r1 * r2
-			temp = max(temp, r1*r2)
-		}
-	}
-	if opt.Full {
-		deltas *= int64(k)
+		needInputs[l] = perSample[l]
 	}
 	out := int64(n1) * int64(n2)
 	if opt.Full {
-		out += 2 * int64(n1*k) * int64(n2*k)
+		out += int64(n1*k) * int64(n2*k)
 	}
-	need := 8*(factors+deltas+inputs+grads+2*temp+out) + memEst(batch)
-	if need > opt.MaxMemory {
-		return structuredPlan{}, fmt.Errorf("ntkempirical: the structured NTK of %d x %d examples needs about %s (network %s, layer factors %s, deltas %s, per-example gradients %s), over the memory budget of %s: use fewer examples, smaller images, a smaller width, or a larger budget",
-			n1, n2, bytesString(need), bytesString(memEst(batch)), bytesString(8*factors), bytesString(8*deltas), bytesString(8*grads), bytesString(opt.MaxMemory))
+	// perNet returns one network's memory in bytes and its parts.
+	perNet := func(batch, c int) (need, network, factors, deltas, grads int64) {
+		var inputs, temp int64
+		for l, ly := range layers {
+			p, fi, fo := int64(ly.Positions), int64(ly.FanIn), int64(ly.FanOut)
+			r1, r2 := int64(n1)*p, int64(n2)*p
+			inputs += nx * p * fi
+			deltas += nx * p * fo * int64(c)
+			copies := int64(0) // per-logit or per-example rearrangements of the deltas
+			if opt.Full || p > 1 {
+				copies = nx * p * fo * int64(c)
+			}
+			if perSample[l] {
+				g := nx * (fi*fo + fo)
+				if opt.Full {
+					g *= int64(k)
+				}
+				grads += g
+				temp = max(temp, copies+2*int64(n1)*int64(n2))
+			} else {
+				factors += r1 * r2
+				temp = max(temp, copies+2*r1*r2)
+			}
+		}
+		network = memEst(batch, c)
+		return 8*(factors+deltas+inputs+grads+temp+out) + network, network, 8 * factors, 8 * deltas, 8 * grads
 	}
-	return structuredPlan{batch: batch, perSample: perSample, needInputs: needInputs, bytes: need}, nil
+	shared := int64(0) // the mean's sum
+	if members > 1 {
+		shared = 8 * out
+	}
+	batch, c := min(maxBlock, max(n1, n2)), k
+	for {
+		need, network, factors, deltas, grads := perNet(batch, c)
+		if shared+need <= opt.MaxMemory {
+			g := min(int64(members), (opt.MaxMemory-shared)/need)
+			return structuredPlan{batch: batch, logits: c, members: int(g), perSample: perSample, needInputs: needInputs, bytes: shared + g*need}, nil
+		}
+		switch {
+		case c > 1 && !opt.Full:
+			c = (c + 1) / 2
+		case batch > 1:
+			batch = (batch + 1) / 2
+		default:
+			need += shared
+			return structuredPlan{}, fmt.Errorf("ntkempirical: the structured NTK of %d x %d examples needs about %s (network %s, layer factors %s, deltas %s, per-example gradients %s), over the memory budget of %s: use fewer examples, smaller images, a smaller width, or a larger budget",
+				n1, n2, bytesString(need), bytesString(network), bytesString(factors), bytesString(deltas), bytesString(grads), bytesString(opt.MaxMemory))
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/activation"
+	"github.com/ntkharness/ntkharness/internal/bigmem"
 	"github.com/ntkharness/ntkharness/spec"
 )
 
@@ -82,16 +83,16 @@ func newEnsWork[T float](v *ensVals[T], B, logits int, weightGrads bool) *ensWor
 	}
 	L := len(e.layers) - 1
 	for l := range e.layers {
-		w.z = append(w.z, make([]T, S*w.zSize[l]))
+		w.z = append(w.z, bigmem.Floats[T](S*w.zSize[l]))
 		if l < L {
-			w.h = append(w.h, make([]T, S*w.zSize[l]))
+			w.h = append(w.h, bigmem.Floats[T](S*w.zSize[l]))
 		}
 	}
 	if e.specs[0].Arch == spec.CNNGAP {
 		w.pooled = make([]T, S*w.inSize[L])
 		w.dPooled = make([]T, S*w.rev.inSize[L])
 	}
-	w.gA, w.gB = make([]T, S*w.rev.maxSize), make([]T, S*w.rev.maxSize)
+	w.gA, w.gB = bigmem.Floats[T](S*w.rev.maxSize), bigmem.Floats[T](S*w.rev.maxSize)
 	maxCol := 0
 	for _, ly := range e.layers {
 		if ly.Conv {

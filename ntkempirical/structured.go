@@ -5,6 +5,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/internal/bigmem"
 	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
@@ -98,9 +99,9 @@ func structuredMembers(layers []nets.Layer, k, S int, run factorRun, x1, x2 npy.
 			d[m], h[m] = make([]*mat.Dense, len(layers)), make([]*mat.Dense, len(layers))
 			dv[m], hv[m] = make([]*mat.Dense, len(layers)), make([]*mat.Dense, len(layers))
 			for l, ly := range layers {
-				d[m][l] = mat.NewDense(n*cc*ly.Positions, ly.FanOut, nil)
+				d[m][l] = bigDense(n*cc*ly.Positions, ly.FanOut)
 				if want[l] {
-					h[m][l] = mat.NewDense(n*ly.Positions, ly.FanIn, nil)
+					h[m][l] = bigDense(n*ly.Positions, ly.FanIn)
 				}
 			}
 		}
@@ -352,6 +353,9 @@ func addBlockSum(dst, f, t *mat.Dense, p int, scale float64, rs, ro, cs, co int)
 		}
 	}
 }
+
+// bigDense returns a zero r x c matrix (see bigmem).
+func bigDense(r, c int) *mat.Dense { return mat.NewDense(r, c, bigmem.Floats[float64](r*c)) }
 
 // bytesString formats a byte count in MiB or GiB.
 func bytesString(b int64) string {

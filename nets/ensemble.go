@@ -7,6 +7,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/internal/bigmem"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/spec"
 )
@@ -63,6 +64,7 @@ type ensValues interface {
 	dtype() string
 	memberParams(m int) [][]float64        // member m's tensors, aliased (float64) or copied
 	setMemberParams(m int, ps [][]float64) // sets member m's tensors, rounded to the dtype
+	drawMember(m int, rng *rand.Rand)      // draws member m's tensors from N(0, 1), rounded to the dtype
 	forward(x []float64, B int, active []bool) func(m int, dst []float64)
 	backward(x, y []float64, B int, active []bool) []float64
 	grads(active []bool) [][][]float64 // of the last backward
@@ -130,14 +132,7 @@ func NewEnsemble(specs []spec.Spec, inShape []int, rngs []*rand.Rand) (*Ensemble
 		return nil, fmt.Errorf("nets: ensemble: %v", err)
 	}
 	for m, rng := range rngs {
-		ps := make([][]float64, len(e.size))
-		for i, sz := range e.size {
-			ps[i] = make([]float64, sz)
-			for j := range ps[i] {
-				ps[i][j] = rng.NormFloat64()
-			}
-		}
-		e.vals.setMemberParams(m, ps)
+		e.vals.drawMember(m, rng)
 	}
 	return e, nil
 }
@@ -159,7 +154,7 @@ func newEnsVals[T float](e *Ensemble, shared [][]T) (*ensVals[T], error) {
 		for _, sz := range e.size {
 			st := (sz + 7) &^ 7
 			v.stride = append(v.stride, st)
-			v.params = append(v.params, make([]T, e.Size()*st))
+			v.params = append(v.params, bigmem.Floats[T](e.Size()*st))
 		}
 	}
 	return v, nil
@@ -457,6 +452,15 @@ func (v *ensVals[T]) memberParams(m int) [][]float64 {
 		}
 	}
 	return out
+}
+
+func (v *ensVals[T]) drawMember(m int, rng *rand.Rand) {
+	for i := range v.params {
+		blk := v.block(i, m)
+		for j := range blk {
+			blk[j] = T(rng.NormFloat64())
+		}
+	}
 }
 
 func (v *ensVals[T]) setMemberParams(m int, ps [][]float64) {

@@ -131,9 +131,13 @@ func NewEnsemble(specs []spec.Spec, inShape []int, rngs []*rand.Rand) (*Ensemble
 	if err != nil {
 		return nil, fmt.Errorf("nets: ensemble: %v", err)
 	}
-	for m, rng := range rngs {
-		e.vals.drawMember(m, rng)
-	}
+	// Each member has its own source, so drawing members side by side
+	// gives the same values.
+	parallel(true, len(rngs), e.ParamCount(), func(lo, hi int) {
+		for m := lo; m < hi; m++ {
+			e.vals.drawMember(m, rngs[m])
+		}
+	})
 	return e, nil
 }
 
@@ -151,10 +155,17 @@ func newEnsVals[T float](e *Ensemble, shared [][]T) (*ensVals[T], error) {
 		// the values before a 16-byte boundary first, so its rounding
 		// depends on where a block starts.
 		v.stride = nil
+		total := 0
 		for _, sz := range e.size {
 			st := (sz + 7) &^ 7
 			v.stride = append(v.stride, st)
-			v.params = append(v.params, bigmem.Floats[T](e.Size()*st))
+			total += e.Size() * st
+		}
+		// One block, so that it spans whole huge pages (bigmem).
+		buf := bigmem.Floats[T](total)
+		for _, st := range v.stride {
+			n := e.Size() * st
+			v.params, buf = append(v.params, buf[:n:n]), buf[n:]
 		}
 	}
 	return v, nil
@@ -593,6 +604,10 @@ func toFloat64[T float](dst []float64, src []T) []float64 {
 		dst = make([]float64, len(src))
 	}
 	dst = dst[:len(src)]
+	if s, ok := any(src).([]float64); ok {
+		copy(dst, s)
+		return dst
+	}
 	for i, x := range src {
 		dst[i] = float64(x)
 	}

@@ -49,7 +49,7 @@ type ensWork[T float] struct {
 	pooled  []T         // cnn-gap: the readout input, S * B * C
 	dPooled []T         // its gradient (of rev's batch)
 	gA, gB  []T         // reverse-pass buffers, rev.maxSize per member
-	maxSize int         // largest z or layer input of one member
+	maxSize int         // largest z of one member: a layer gradient or (layer l-1's z) an input gradient
 	col     [][]T       // per goroutine, one block of patches (of rev's batch)
 	grads   [][]T       // per parameter tensor, S blocks
 	x       []T         // the batch of the last forward pass
@@ -82,17 +82,29 @@ func newEnsWork[T float](v *ensVals[T], B, logits int, weightGrads bool) *ensWor
 		w.rev.setShapes(B * logits)
 	}
 	L := len(e.layers) - 1
+	// The layers' values and the reverse buffers in one block, so that it
+	// spans whole huge pages (bigmem).
+	size := 2 * S * w.rev.maxSize
 	for l := range e.layers {
-		w.z = append(w.z, bigmem.Floats[T](S*w.zSize[l]))
+		size += 2 * S * w.zSize[l]
+	}
+	buf := bigmem.Floats[T](size)
+	next := func(n int) []T {
+		s := buf[:n:n]
+		buf = buf[n:]
+		return s
+	}
+	for l := range e.layers {
+		w.z = append(w.z, next(S*w.zSize[l]))
 		if l < L {
-			w.h = append(w.h, bigmem.Floats[T](S*w.zSize[l]))
+			w.h = append(w.h, next(S*w.zSize[l]))
 		}
 	}
 	if e.specs[0].Arch == spec.CNNGAP {
 		w.pooled = make([]T, S*w.inSize[L])
 		w.dPooled = make([]T, S*w.rev.inSize[L])
 	}
-	w.gA, w.gB = bigmem.Floats[T](S*w.rev.maxSize), bigmem.Floats[T](S*w.rev.maxSize)
+	w.gA, w.gB = next(S*w.rev.maxSize), next(S*w.rev.maxSize)
 	maxCol := 0
 	for _, ly := range e.layers {
 		if ly.Conv {
@@ -135,7 +147,7 @@ func (w *ensWork[T]) setShapes(B int) {
 		}
 		w.zSize = append(w.zSize, zs)
 		w.inSize = append(w.inSize, is)
-		w.maxSize = max(w.maxSize, zs, is)
+		w.maxSize = max(w.maxSize, zs)
 	}
 }
 

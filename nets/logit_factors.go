@@ -87,16 +87,13 @@ func (n *Net) LogitFactorsMemory(batch, c int) int64 {
 		v += int64(npy.Size(p.Shape))
 	}
 	maxSize := int64(0)
-	for l, ly := range n.layers {
+	for _, ly := range n.layers {
 		rows := int64(batch) * int64(ly.Positions)
 		v += 2 * rows * int64(ly.FanOut) // z, phi(z)
-		in := int64(ly.FanIn)
 		if ly.Conv {
-			g := n.geoms[l]
-			in = int64(g.H * g.W * g.C)
 			v += min(rows*int64(c), int64(convBlockRows)) * int64(ly.FanIn) // patch block
 		}
-		maxSize = max(maxSize, rows*int64(ly.FanOut), int64(batch)*in)
+		maxSize = max(maxSize, rows*int64(ly.FanOut))
 	}
 	return 8 * (v + 2*int64(c)*maxSize)
 }

@@ -8,12 +8,8 @@ import (
 // madvHugePage is MADV_HUGEPAGE.
 const madvHugePage = 14
 
-// advise marks the whole huge pages of [p, p+size) for transparent huge
-// pages; a refusal (no THP support) leaves ordinary pages.
+// advise marks [p, p+size), whole huge pages, for transparent huge pages;
+// a refusal (no THP support) leaves ordinary pages.
 func advise(p unsafe.Pointer, size uintptr) {
-	off, n := alignedRange(uintptr(p), size)
-	if n == 0 {
-		return
-	}
-	_ = syscall.Madvise(unsafe.Slice((*byte)(unsafe.Add(p, off)), n), madvHugePage)
+	_ = syscall.Madvise(unsafe.Slice((*byte)(p), size), madvHugePage)
 }

@@ -16,24 +16,25 @@ import "unsafe"
 // hugePage is the size of a transparent huge page on amd64 and arm64.
 const hugePage = 2 << 20
 
-// Floats returns a zeroed slice of n values (make([]T, n)), advised for
-// huge pages when it spans at least two of them.
+// Floats returns a zeroed slice of n values. One of at least a huge page
+// starts on a huge-page boundary and its pages, the last rounded up, are
+// advised for huge pages; the allocation is then up to 2 huge pages
+// larger, but the padding is never written, so it takes no memory but
+// (at most) the rest of the last page.
 func Floats[T float32 | float64](n int) []T {
-	s := make([]T, n)
 	var z T
-	if size := uintptr(n) * unsafe.Sizeof(z); size >= 2*hugePage {
-		advise(unsafe.Pointer(unsafe.SliceData(s)), size)
+	size := uintptr(n) * unsafe.Sizeof(z)
+	if size < hugePage {
+		return make([]T, n)
 	}
+	pad := int(hugePage / unsafe.Sizeof(z))
+	s := make([]T, n+2*pad)
+	p := unsafe.Pointer(unsafe.SliceData(s))
+	off := int(alignUp(uintptr(p))-uintptr(p)) / int(unsafe.Sizeof(z))
+	s = s[off : off+n : off+n]
+	advise(unsafe.Pointer(unsafe.SliceData(s)), alignUp(size))
 	return s
 }
 
-// alignedRange returns the offset from p and the length of the largest run
-// of whole huge pages inside [p, p+size).
-func alignedRange(p, size uintptr) (off, n uintptr) {
-	beg := (p + hugePage - 1) &^ (hugePage - 1)
-	end := (p + size) &^ (hugePage - 1)
-	if end <= beg {
-		return 0, 0
-	}
-	return beg - p, end - beg
-}
+// alignUp rounds x up to a multiple of hugePage.
+func alignUp(x uintptr) uintptr { return (x + hugePage - 1) &^ (hugePage - 1) }

@@ -93,15 +93,29 @@ func structuredMembers(layers []nets.Layer, k, S int, run factorRun, x1, x2 npy.
 	// the deltas of every layer and the inputs of the layers in want.
 	collect := func(x npy.Array, a0, a1 int, want []bool) (d, h [][]*mat.Dense, err error) {
 		n, cc := x.Shape[0], a1-a0
+		// All of them in one block (see bigmem).
+		size := 0
+		for l, ly := range layers {
+			size += n * cc * ly.Positions * ly.FanOut
+			if want[l] {
+				size += n * ly.Positions * ly.FanIn
+			}
+		}
+		buf := bigmem.Floats[float64](S * size)
+		next := func(r, c int) *mat.Dense {
+			m := mat.NewDense(r, c, buf[:r*c:r*c])
+			buf = buf[r*c:]
+			return m
+		}
 		d, h = make([][]*mat.Dense, S), make([][]*mat.Dense, S)
 		dv, hv := make([][]*mat.Dense, S), make([][]*mat.Dense, S)
 		for m := 0; m < S; m++ {
 			d[m], h[m] = make([]*mat.Dense, len(layers)), make([]*mat.Dense, len(layers))
 			dv[m], hv[m] = make([]*mat.Dense, len(layers)), make([]*mat.Dense, len(layers))
 			for l, ly := range layers {
-				d[m][l] = bigDense(n*cc*ly.Positions, ly.FanOut)
+				d[m][l] = next(n*cc*ly.Positions, ly.FanOut)
 				if want[l] {
-					h[m][l] = bigDense(n*ly.Positions, ly.FanIn)
+					h[m][l] = next(n*ly.Positions, ly.FanIn)
 				}
 			}
 		}
@@ -353,9 +367,6 @@ func addBlockSum(dst, f, t *mat.Dense, p int, scale float64, rs, ro, cs, co int)
 		}
 	}
 }
-
-// bigDense returns a zero r x c matrix (see bigmem).
-func bigDense(r, c int) *mat.Dense { return mat.NewDense(r, c, bigmem.Floats[float64](r*c)) }
 
 // bytesString formats a byte count in MiB or GiB.
 func bytesString(b int64) string {

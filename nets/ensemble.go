@@ -69,7 +69,7 @@ type ensValues interface {
 	backward(x, y []float64, B int, active []bool) []float64
 	grads(active []bool) [][][]float64 // of the last backward
 	factors(x, cot []float64, B int, active []bool, f *ensFactors)
-	logitFactors(x []float64, B, a0, a1 int, active []bool, f *ensFactors)
+	logitFactors(x []float64, B, a0, a1 int, active, inputs []bool, f FactorFunc)
 	update(grads [][][]float64, lr []float64) // theta_m -= lr_m grads_m
 	step(which []bool, lr []float64)          // the same with the last backward's gradients
 	close()

@@ -24,13 +24,6 @@ import (
 // multiplies by phi'(z), computed once per pass, rather than applying the
 // activation's chain rule per logit. No parameter gradient is formed.
 func (e *Ensemble) LogitFactors(x npy.Array, a0, a1 int, active []bool, inputs, deltas [][]*mat.Dense) error {
-	nx, err := e.check(x, active)
-	if err != nil {
-		return err
-	}
-	if k := e.Outputs(); a0 < 0 || a1 > k || a0 >= a1 {
-		return fmt.Errorf("nets: logits %d..%d: want a range within 0..%d", a0, a1-1, k-1)
-	}
 	S, L := e.Size(), len(e.layers)
 	if inputs == nil {
 		inputs = make([][]*mat.Dense, S)
@@ -41,12 +34,52 @@ func (e *Ensemble) LogitFactors(x npy.Array, a0, a1 int, active []bool, inputs, 
 	if len(inputs) != S || len(deltas) != S {
 		panic(fmt.Sprintf("nets: LogitFactors: input and delta destinations for %d and %d members, want %d", len(inputs), len(deltas), S))
 	}
+	want := make([]bool, L)
 	for m := 0; m < S; m++ {
 		if (inputs[m] != nil && len(inputs[m]) != L) || (deltas[m] != nil && len(deltas[m]) != L) {
 			panic(fmt.Sprintf("nets: LogitFactors: member %d has %d input and %d delta destinations for %d layers", m, len(inputs[m]), len(deltas[m]), L))
 		}
+		for l := range want {
+			want[l] = want[l] || (inputs[m] != nil && inputs[m][l] != nil)
+		}
 	}
-	e.vals.logitFactors(x.Data, nx, a0, a1, active, &ensFactors{inputs: inputs, deltas: deltas})
+	return e.LogitFactorsFunc(x, a0, a1, active, want, func(m, l int, h, d *mat.Dense) {
+		if dst := inputs[m]; dst != nil && dst[l] != nil {
+			copyFactor(dst[l], h)
+		}
+		if dst := deltas[m]; dst != nil && dst[l] != nil {
+			copyFactor(dst[l], d)
+		}
+	})
+}
+
+// A FactorFunc receives member m's factors of layer l from a
+// LogitFactorsFunc pass: the layer input H_{l-1} ([B P_l, FanIn_l]; nil
+// unless asked for) and the deltas ([B c P_l, FanOut_l], rows (i, a, p)),
+// both contiguous. They are valid only during the call and must not be
+// written: for a float64 network they are the pass's own values.
+type FactorFunc func(m, l int, h, d *mat.Dense)
+
+// LogitFactorsFunc is LogitFactors handing the factors to f, layer by
+// layer from the readout down, instead of copying them: the inputs of the
+// layers l with inputs[l] (inputs nil: none), and the deltas. Calls for
+// different members may run at once, on goroutines whose BLAS is
+// single-threaded (see Ensemble); a lone member's on threaded BLAS.
+func (e *Ensemble) LogitFactorsFunc(x npy.Array, a0, a1 int, active, inputs []bool, f FactorFunc) error {
+	nx, err := e.check(x, active)
+	if err != nil {
+		return err
+	}
+	if k := e.Outputs(); a0 < 0 || a1 > k || a0 >= a1 {
+		return fmt.Errorf("nets: logits %d..%d: want a range within 0..%d", a0, a1-1, k-1)
+	}
+	if inputs != nil && len(inputs) != len(e.layers) {
+		panic(fmt.Sprintf("nets: LogitFactorsFunc: inputs of %d layers asked for, the network has %d", len(inputs), len(e.layers)))
+	}
+	if inputs == nil {
+		inputs = make([]bool, len(e.layers))
+	}
+	e.vals.logitFactors(x.Data, nx, a0, a1, active, inputs, f)
 	return nil
 }
 
@@ -54,6 +87,19 @@ func (e *Ensemble) LogitFactors(x npy.Array, a0, a1 int, active []bool, inputs, 
 // one-member view): inputs[l] is [B P_l, FanIn_l], deltas[l]
 // [B c P_l, FanOut_l] with rows (i, a, p).
 func (n *Net) LogitFactors(x npy.Array, a0, a1 int, inputs, deltas []*mat.Dense) error {
+	return n.withView(x, func(e *Ensemble) error {
+		return e.LogitFactors(x, a0, a1, nil, [][]*mat.Dense{inputs}, [][]*mat.Dense{deltas})
+	})
+}
+
+// LogitFactorsFunc is Ensemble.LogitFactorsFunc for the network; f's
+// member is always 0.
+func (n *Net) LogitFactorsFunc(x npy.Array, a0, a1 int, inputs []bool, f FactorFunc) error {
+	return n.withView(x, func(e *Ensemble) error { return e.LogitFactorsFunc(x, a0, a1, nil, inputs, f) })
+}
+
+// withView checks x and calls run with the network's ensemble view.
+func (n *Net) withView(x npy.Array, run func(e *Ensemble) error) error {
 	if _, err := n.checkInput(x); err != nil {
 		return err
 	}
@@ -63,7 +109,16 @@ func (n *Net) LogitFactors(x npy.Array, a0, a1 int, inputs, deltas []*mat.Dense)
 	if err != nil {
 		return err
 	}
-	return e.LogitFactors(x, a0, a1, nil, [][]*mat.Dense{inputs}, [][]*mat.Dense{deltas})
+	return run(e)
+}
+
+// copyFactor copies src into dst of the same shape (possibly a view).
+func copyFactor(dst, src *mat.Dense) {
+	if dr, dc := dst.Dims(); dr != src.RawMatrix().Rows || dc != src.RawMatrix().Cols {
+		r, c := src.Dims()
+		panic(fmt.Sprintf("nets: LogitFactors: destination is %dx%d, want %dx%d", dr, dc, r, c))
+	}
+	dst.Copy(src)
 }
 
 // LogitFactorsMemory returns the bytes a network of spec s on examples of
@@ -98,7 +153,7 @@ func (n *Net) LogitFactorsMemory(batch, c int) int64 {
 	return 8 * (v + 2*int64(c)*maxSize)
 }
 
-func (v *ensVals[T]) logitFactors(x []float64, B, a0, a1 int, active []bool, f *ensFactors) {
+func (v *ensVals[T]) logitFactors(x []float64, B, a0, a1 int, active, inputs []bool, f FactorFunc) {
 	c := a1 - a0
 	key := [2]int{B, c}
 	w, ok := v.logitWork[key]
@@ -109,19 +164,17 @@ func (v *ensVals[T]) logitFactors(x []float64, B, a0, a1 int, active []bool, f *
 		w = newEnsWork(v, B, c, false)
 		v.logitWork[key] = w
 	}
-	w.fac = f
-	defer func() { w.fac = nil }()
 	w.each(x, active, func(m int, col []T, split bool) {
 		w.forwardMember(m, col, split)
-		w.logitBackward(m, a0, a1, col, split)
+		w.logitBackward(m, a0, a1, col, split, inputs, f)
 	})
 }
 
 // logitBackward runs member m's reverse pass from the one-hot cotangents
-// of logits a0..a1-1 on the B c pseudo-examples (i, a) of w.rev, copying
-// the factors into w.fac. It overwrites z of the hidden layers with
-// phi'(z).
-func (w *ensWork[T]) logitBackward(m, a0, a1 int, col []T, split bool) {
+// of logits a0..a1-1 on the B c pseudo-examples (i, a) of w.rev, handing
+// the factors to f (the inputs of the layers in inputs). It overwrites z
+// of the hidden layers with phi'(z).
+func (w *ensWork[T]) logitBackward(m, a0, a1 int, col []T, split bool, inputs []bool, f FactorFunc) {
 	e, r := w.e, w.rev
 	L := len(e.layers) - 1
 	c := a1 - a0
@@ -135,12 +188,16 @@ func (w *ensWork[T]) logitBackward(m, a0, a1 int, col []T, split bool) {
 	for l := L; l >= 0; l-- {
 		ly := e.layers[l]
 		gl := g[:r.zSize[l]]
-		if d := w.fac.deltas[m]; d != nil && d[l] != nil {
-			copyInto(d[l], gl, r.B*ly.Positions, ly.FanOut)
+		var h *mat.Dense
+		if inputs[l] {
+			if in, ok := any(w.input(l, m)).([]float64); ok && !ly.Conv {
+				h = mat.NewDense(w.B*ly.Positions, ly.FanIn, in)
+			} else {
+				h = mat.NewDense(w.B*ly.Positions, ly.FanIn, nil)
+				w.copyInput(h, l, m)
+			}
 		}
-		if in := w.fac.inputs[m]; in != nil && in[l] != nil {
-			w.copyInput(in[l], l, m)
-		}
+		f(m, l, h, denseOf(gl, r.B*ly.Positions, ly.FanOut))
 		if l == 0 {
 			break
 		}
@@ -180,4 +237,13 @@ func (w *ensWork[T]) logitBackward(m, a0, a1 int, col []T, split bool) {
 		})
 		g, gNext = gNext, g
 	}
+}
+
+// denseOf returns the r x c row-major values v as a matrix: v itself for
+// float64, else a float64 copy.
+func denseOf[T float](v []T, r, c int) *mat.Dense {
+	if d, ok := any(v).([]float64); ok {
+		return mat.NewDense(r, c, d[:r*c:r*c])
+	}
+	return mat.NewDense(r, c, toFloat64(nil, v[:r*c]))
 }

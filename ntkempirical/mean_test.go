@@ -16,8 +16,9 @@ import (
 // time: the reference) and their average, for fcn, cnn-f and cnn-gap, with
 // x2 = x1 and x2 given, the traced and full kernels, in float64 (to 1e-12
 // relative) and float32 (to 1e-5: the same float32 arithmetic in another
-// thread layout); also when the budget fits only some members at once,
-// and with progress reported up to its total.
+// thread layout); also when the budget fits only some members at once and
+// when the factors of several blocks are kept, and with progress reported
+// up to its total.
 func TestMeanEnsemble(t *testing.T) {
 	const samples, seed = 3, 17
 	for _, tc := range tinyCases() {
@@ -54,9 +55,10 @@ func TestMeanEnsemble(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Default budget: all members at once; 2.5 members' worth: two at
-			// once, then one.
-			for _, mem := range []int64{0, 5 * one / 2} {
-				opt := Options{Full: true, MaxMemory: mem}
+			// once, then one; blocks of 2 examples: factors kept, not
+			// contracted as the pass runs.
+			for _, opt := range []Options{{Full: true}, {Full: true, MaxMemory: 5 * one / 2}, {Full: true, block: 2}} {
+				mem := opt.MaxMemory
 				got := 0
 				err := meanMembers(s, tc.inShape, x1, x2, seed, samples, opt, func(m int, k Kernel) {
 					if m != got {
@@ -64,14 +66,14 @@ func TestMeanEnsemble(t *testing.T) {
 					}
 					got++
 					if d := maxRelDiff(k.NTK, want[m].NTK); d > tol {
-						t.Errorf("%s %s (budget %d) member %d: traced kernel differs from its own network's by %.3g", tc.name, dt, mem, m, d)
+						t.Errorf("%s %s (budget %d, block %d) member %d: traced kernel differs from its own network's by %.3g", tc.name, dt, mem, opt.block, m, d)
 					}
 					if d := maxRelDiff(k.Full, want[m].Full); d > tol {
-						t.Errorf("%s %s (budget %d) member %d: full kernel differs from its own network's by %.3g", tc.name, dt, mem, m, d)
+						t.Errorf("%s %s (budget %d, block %d) member %d: full kernel differs from its own network's by %.3g", tc.name, dt, mem, opt.block, m, d)
 					}
 				})
 				if err != nil || got != samples {
-					t.Fatalf("%s %s (budget %d): %d kernels, %v", tc.name, dt, mem, got, err)
+					t.Fatalf("%s %s (budget %d, block %d): %d kernels, %v", tc.name, dt, mem, opt.block, got, err)
 				}
 				last, total := 0, 0
 				opt.Progress = func(done, tot int) {
@@ -96,10 +98,10 @@ func TestMeanEnsemble(t *testing.T) {
 				avg.NTK.Scale(1.0/samples, avg.NTK)
 				avg.Full.Scale(1.0/samples, avg.Full)
 				if d := maxRelDiff(mean.NTK, avg.NTK); d > tol {
-					t.Errorf("%s %s (budget %d): mean differs from the average over networks by %.3g", tc.name, dt, mem, d)
+					t.Errorf("%s %s (budget %d, block %d): mean differs from the average over networks by %.3g", tc.name, dt, mem, opt.block, d)
 				}
 				if d := maxRelDiff(mean.Full, avg.Full); d > tol {
-					t.Errorf("%s %s (budget %d): full mean differs by %.3g", tc.name, dt, mem, d)
+					t.Errorf("%s %s (budget %d, block %d): full mean differs by %.3g", tc.name, dt, mem, opt.block, d)
 				}
 			}
 		}

@@ -43,7 +43,8 @@ type Options struct {
 	// done and the total.
 	Progress func(done, total int)
 
-	conv int // contraction of conv layers: convAuto, convPairs or convPerSample (tests)
+	conv  int // contraction of conv layers: convAuto, convPairs or convPerSample (tests)
+	block int // examples per pass at most, when below maxBlock (tests)
 }
 
 // Kernel is an empirical NTK between inputs x1 (rows) and x2 (columns).
@@ -342,8 +343,8 @@ func meanMembers(s spec.Spec, inShape []int, x1, x2 npy.Array, seed uint64, samp
 		if prog != nil {
 			o.Progress = func(done, total int) { prog(g*total+done, groups*total) }
 		}
-		run := func(x npy.Array, a0, a1 int, in, d [][]*mat.Dense) error {
-			return e.LogitFactors(x, a0, a1, nil, in, d)
+		run := func(x npy.Array, a0, a1 int, in []bool, f nets.FactorFunc) error {
+			return e.LogitFactorsFunc(x, a0, a1, nil, in, f)
 		}
 		err = structuredMembers(layers, k, m1-m0, run, x1, x2, same, pl, o, func(m int, k Kernel) { add(m0+m, k) })
 		e.Close()

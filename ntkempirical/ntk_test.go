@@ -103,21 +103,25 @@ func TestStructuredMatchesJacobian(t *testing.T) {
 				t.Errorf("%s (budget %d): full kernels differ by %.3g relative", tc.name, mem, d)
 			}
 		}
-		// The traced kernel without Full is the same computation streamed,
-		// and convolutions have two contractions (position pairs,
-		// per-example gradients) that must agree with each other.
+		// The traced kernel without Full is the same computation with
+		// fewer products; convolutions have two contractions (position
+		// pairs, per-example gradients) that must agree with each other;
+		// blocks of 2 examples keep every block's factors rather than
+		// contract one pass's as it runs.
 		for _, conv := range []int{convAuto, convPairs, convPerSample} {
 			for _, full := range []bool{false, true} {
-				o, err := Compute(net, x1, x2, Options{Full: full, conv: conv})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if d := maxRelDiff(o.NTK, st.NTK); d > 1e-10 {
-					t.Errorf("%s (conv mode %d, full %v): traced kernel differs by %.3g", tc.name, conv, full, d)
-				}
-				if full {
-					if d := maxRelDiff(o.Full, st.Full); d > 1e-10 {
-						t.Errorf("%s (conv mode %d): full kernel differs by %.3g", tc.name, conv, d)
+				for _, block := range []int{0, 2} {
+					o, err := Compute(net, x1, x2, Options{Full: full, conv: conv, block: block})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if d := maxRelDiff(o.NTK, st.NTK); d > 1e-10 {
+						t.Errorf("%s (conv mode %d, full %v, block %d): traced kernel differs by %.3g", tc.name, conv, full, block, d)
+					}
+					if full {
+						if d := maxRelDiff(o.Full, st.Full); d > 1e-10 {
+							t.Errorf("%s (conv mode %d, block %d): full kernel differs by %.3g", tc.name, conv, block, d)
+						}
 					}
 				}
 			}

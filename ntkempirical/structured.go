@@ -53,18 +53,18 @@ func structured(net *nets.Net, x1, x2 npy.Array, same bool, opt Options) (Kernel
 	if err != nil {
 		return Kernel{}, err
 	}
-	run := func(x npy.Array, a0, a1 int, in, d [][]*mat.Dense) error {
-		return net.LogitFactors(x, a0, a1, in[0], d[0])
+	run := func(x npy.Array, a0, a1 int, in []bool, f nets.FactorFunc) error {
+		return net.LogitFactorsFunc(x, a0, a1, in, f)
 	}
 	var res Kernel
 	err = structuredMembers(net.Layers(), net.Outputs(), 1, run, x1, x2, same, pl, opt, func(_ int, k Kernel) { res = k })
 	return res, err
 }
 
-// factorRun fills the layer factors of logits a0..a1-1 on the examples x
-// for each of a set of networks (nets LogitFactors: inputs[m][l] and
-// deltas[m][l], rows (i, a, p)).
-type factorRun func(x npy.Array, a0, a1 int, inputs, deltas [][]*mat.Dense) error
+// factorRun hands the layer factors of logits a0..a1-1 on the examples x
+// of each of a set of networks to f (nets LogitFactorsFunc: the inputs of
+// the layers in inputs, the deltas with rows (i, a, p)).
+type factorRun func(x npy.Array, a0, a1 int, inputs []bool, f nets.FactorFunc) error
 
 // structuredMembers computes the structured kernels of S networks with the
 // given layers and k logits, whose factors run gives, and calls add with
@@ -78,9 +78,12 @@ func structuredMembers(layers []nets.Layer, k, S int, run factorRun, x1, x2 npy.
 	batch, c := pl.batch, pl.logits
 	blocks := func(n int) int { return (n + batch - 1) / batch }
 	chunks := (k + c - 1) / c
-	total := chunks * blocks(n1)
-	if !same {
-		total += chunks * blocks(n2)
+	total := chunks
+	if !pl.stream {
+		total = chunks * blocks(n1)
+		if !same {
+			total += chunks * blocks(n2)
+		}
 	}
 	done := 0
 	step := func() {
@@ -89,178 +92,207 @@ func structuredMembers(layers []nets.Layer, k, S int, run factorRun, x1, x2 npy.
 			opt.Progress(done, total)
 		}
 	}
-	// collect returns, per member, the factors of logits a0..a1-1 on x:
-	// the deltas of every layer and the inputs of the layers in want.
-	collect := func(x npy.Array, a0, a1 int, want []bool) (d, h [][]*mat.Dense, err error) {
-		n, cc := x.Shape[0], a1-a0
-		// All of them in one block (see bigmem).
-		size := 0
-		for l, ly := range layers {
-			size += n * cc * ly.Positions * ly.FanOut
-			if want[l] {
-				size += n * ly.Positions * ly.FanIn
+	res := make([]Kernel, S)
+	f := make([][]*mat.Dense, S) // per member, the factors F_l of the position-pair layers
+	for m := range res {
+		res[m].NTK = mat.NewDense(n1, n2, nil)
+		if opt.Full {
+			res[m].Full = mat.NewDense(n1*k, n2*k, nil)
+		}
+		f[m] = make([]*mat.Dense, len(layers))
+	}
+	// contract adds member m's layer-l terms for logits a0..a1-1 from the
+	// factors of x1 (h1, d1) and x2 (h2, d2), first forming F_l at a0 = 0.
+	contract := func(m, l, a0, a1 int, h1, h2, d1, d2 *mat.Dense) {
+		ly, cc := layers[l], a1-a0
+		var b *mat.Dense
+		if a0 == 0 && !pl.perSample[l] {
+			if !same {
+				b = h2
 			}
+			f[m][l] = pairFactor(ly, h1, b)
 		}
-		buf := bigmem.Floats[float64](S * size)
-		next := func(r, c int) *mat.Dense {
-			m := mat.NewDense(r, c, buf[:r*c:r*c])
-			buf = buf[r*c:]
-			return m
-		}
-		d, h = make([][]*mat.Dense, S), make([][]*mat.Dense, S)
-		dv, hv := make([][]*mat.Dense, S), make([][]*mat.Dense, S)
-		for m := 0; m < S; m++ {
-			d[m], h[m] = make([]*mat.Dense, len(layers)), make([]*mat.Dense, len(layers))
-			dv[m], hv[m] = make([]*mat.Dense, len(layers)), make([]*mat.Dense, len(layers))
-			for l, ly := range layers {
-				d[m][l] = next(n*cc*ly.Positions, ly.FanOut)
-				if want[l] {
-					h[m][l] = next(n*ly.Positions, ly.FanIn)
+		switch {
+		case opt.Full: // the plan runs all logits at once
+			fullLayer(res[m].Full, ly, pl.perSample[l], k, f[m][l], h1, h2, d1, d2, same)
+		case pl.perSample[l]:
+			for a := 0; a < cc; a++ {
+				g1 := perExampleGrads(h1, logitRows(d1, n1, cc, ly.Positions, a), n1, ly.Positions, ly.Scale, ly.BiasScale)
+				if !same {
+					b = perExampleGrads(h2, logitRows(d2, n2, cc, ly.Positions, a), n2, ly.Positions, ly.Scale, ly.BiasScale)
 				}
+				res[m].NTK.Add(res[m].NTK, scaled(1/float64(k), gram(g1, b)))
 			}
+		default:
+			if !same {
+				b = byExample(d2, n2, cc, ly.Positions)
+			}
+			addBlockSum(res[m].NTK, f[m][l], gram(byExample(d1, n1, cc, ly.Positions), b), ly.Positions, 1/float64(k), 1, 0, 1, 0)
 		}
-		in := x.Shape[1:]
-		for lo := 0; lo < n; lo += batch {
-			hi := min(n, lo+batch)
-			for m := 0; m < S; m++ {
-				for l, ly := range layers {
-					p := ly.Positions
-					dv[m][l] = d[m][l].Slice(lo*cc*p, hi*cc*p, 0, ly.FanOut).(*mat.Dense)
-					if h[m][l] != nil {
-						hv[m][l] = h[m][l].Slice(lo*p, hi*p, 0, ly.FanIn).(*mat.Dense)
-					}
-				}
-			}
-			if err := run(slice(x, lo, hi, in), a0, a1, hv, dv); err != nil {
-				return nil, nil, err
-			}
-			step()
-		}
-		return d, h, nil
 	}
 	all := make([]bool, len(layers))
 	for l := range all {
 		all[l] = true
 	}
-
-	res := make([]Kernel, S)
-	f := make([][]*mat.Dense, S) // per member, the factors F_l of the position-pair layers
+	x := x1
+	if pl.stream && !same { // x1 and x2 in one pass
+		x = npy.Array{Shape: append([]int{n1 + n2}, x1.Shape[1:]...), Data: append(x1.Data[:len(x1.Data):len(x1.Data)], x2.Data...)}
+	}
 	for a0 := 0; a0 < k; a0 += c {
 		a1 := min(k, a0+c)
 		want := pl.needInputs
 		if a0 == 0 {
 			want = all
 		}
-		d1, h1, err := collect(x1, a0, a1, want)
+		if pl.stream {
+			// Contract each layer's factors as the pass hands them out.
+			err := run(x, a0, a1, want, func(m, l int, h, d *mat.Dense) {
+				h1, h2, d1, d2 := h, h, d, d
+				if !same {
+					r1, rd := n1*layers[l].Positions, n1*(a1-a0)*layers[l].Positions
+					if h != nil {
+						h1, h2 = rows(h, 0, r1), rows(h, r1, -1)
+					}
+					d1, d2 = rows(d, 0, rd), rows(d, rd, -1)
+				}
+				contract(m, l, a0, a1, h1, h2, d1, d2)
+			})
+			if err != nil {
+				return err
+			}
+			step()
+			continue
+		}
+		h1, d1, err := collect(layers, S, run, x1, a0, a1, batch, want, step)
 		if err != nil {
 			return err
 		}
-		d2, h2 := d1, h1
+		h2, d2 := h1, d1
 		if !same {
-			if d2, h2, err = collect(x2, a0, a1, want); err != nil {
+			if h2, d2, err = collect(layers, S, run, x2, a0, a1, batch, want, step); err != nil {
 				return err
 			}
 		}
 		for m := 0; m < S; m++ {
-			if a0 == 0 {
-				f[m] = pairFactors(layers, pl.perSample, h1[m], h2[m], same)
-				res[m] = Kernel{NTK: mat.NewDense(n1, n2, nil)}
-			}
-			if opt.Full { // the plan runs all logits at once
-				fullKernel(&res[m], layers, pl.perSample, k, f[m], d1[m], d2[m], h1[m], h2[m], same)
-				continue
-			}
-			for l, ly := range layers {
-				var b *mat.Dense
-				if pl.perSample[l] {
-					for a := 0; a < a1-a0; a++ {
-						g1 := perExampleGrads(h1[m][l], logitRows(d1[m][l], n1, a1-a0, ly.Positions, a), n1, ly.Positions, ly.Scale, ly.BiasScale)
-						if !same {
-							b = perExampleGrads(h2[m][l], logitRows(d2[m][l], n2, a1-a0, ly.Positions, a), n2, ly.Positions, ly.Scale, ly.BiasScale)
-						}
-						res[m].NTK.Add(res[m].NTK, scaled(1/float64(k), gram(g1, b)))
-					}
-					continue
-				}
-				if !same {
-					b = byExample(d2[m][l], n2, a1-a0, ly.Positions)
-				}
-				addBlockSum(res[m].NTK, f[m][l], gram(byExample(d1[m][l], n1, a1-a0, ly.Positions), b), ly.Positions, 1/float64(k), 1, 0, 1, 0)
+			for l := range layers {
+				contract(m, l, a0, a1, h1[m][l], h2[m][l], d1[m][l], d2[m][l])
 			}
 		}
 	}
 	for m := 0; m < S; m++ {
+		if opt.Full {
+			for a := 0; a < k; a++ {
+				for i := 0; i < n1; i++ {
+					for j := 0; j < n2; j++ {
+						res[m].NTK.Set(i, j, res[m].NTK.At(i, j)+res[m].Full.At(i*k+a, j*k+a)/float64(k))
+					}
+				}
+			}
+		}
 		add(m, res[m])
 	}
 	return nil
 }
 
-// pairFactors returns F_l = s_w^2 H_l1 H_l2^T + s_b^2 for the position-pair
-// layers (nil for the per-sample ones), from the inputs h1 and h2 (h2
-// unused when same).
-func pairFactors(layers []nets.Layer, perSample []bool, h1, h2 []*mat.Dense, same bool) []*mat.Dense {
-	f := make([]*mat.Dense, len(layers))
-	for l, ly := range layers {
-		if perSample[l] {
-			continue
-		}
-		var b *mat.Dense
-		if !same {
-			b = h2[l]
-		}
-		g := gram(h1[l], b)
-		raw := g.RawMatrix()
-		s2, b2 := ly.Scale*ly.Scale, ly.BiasScale*ly.BiasScale
-		for i := 0; i < raw.Rows; i++ {
-			row := raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols]
-			for j := range row {
-				row[j] = s2*row[j] + b2
-			}
-		}
-		f[l] = g
+// rows returns rows r0..r1-1 of a (r1 < 0: to the end) as a view.
+func rows(a *mat.Dense, r0, r1 int) *mat.Dense {
+	r, c := a.Dims()
+	if r1 < 0 {
+		r1 = r
 	}
-	return f
+	return a.Slice(r0, r1, 0, c).(*mat.Dense)
 }
 
-// fullKernel sets res.Full from one network's factors of all k logits
-// (deltas d1, d2 with rows (i, a, p); inputs h1, h2 of the per-sample
-// layers; F_l of the others), and adds its logit trace to res.NTK.
-func fullKernel(res *Kernel, layers []nets.Layer, perSample []bool, k int, f, d1, d2, h1, h2 []*mat.Dense, same bool) {
-	n1, n2 := res.NTK.Dims()
-	res.Full = mat.NewDense(n1*k, n2*k, nil)
+// collect returns, per network, the inputs (of the layers in want) and
+// the deltas of logits a0..a1-1 on all examples of x, from passes over
+// blocks of at most batch examples; step is called after each.
+func collect(layers []nets.Layer, S int, run factorRun, x npy.Array, a0, a1, batch int, want []bool, step func()) (h, d [][]*mat.Dense, err error) {
+	n, cc := x.Shape[0], a1-a0
+	// All of them in one block (see bigmem).
+	size := 0
 	for l, ly := range layers {
-		p := ly.Positions
-		// Per logit: the deltas, or the per-example gradients.
-		e1, e2 := make([]*mat.Dense, k), make([]*mat.Dense, k)
-		for a := 0; a < k; a++ {
-			e1[a] = logitRows(d1[l], n1, k, p, a)
-			if perSample[l] {
-				e1[a] = perExampleGrads(h1[l], e1[a], n1, p, ly.Scale, ly.BiasScale)
-			}
-			e2[a] = e1[a]
-			if !same {
-				e2[a] = logitRows(d2[l], n2, k, p, a)
-				if perSample[l] {
-					e2[a] = perExampleGrads(h2[l], e2[a], n2, p, ly.Scale, ly.BiasScale)
-				}
-			}
+		size += n * cc * ly.Positions * ly.FanOut
+		if want[l] {
+			size += n * ly.Positions * ly.FanIn
 		}
-		fl, t := f[l], mat.NewDense(n1*p, n2*p, nil)
-		if perSample[l] {
-			fl, t, p = ones(n1, n2), mat.NewDense(n1, n2, nil), 1
-		}
-		for a := 0; a < k; a++ {
-			for b := 0; b < k; b++ {
-				gramAdd(t, 1, e1[a], e2[b], 0)
-				addBlockSum(res.Full, fl, t, p, 1, k, a, k, b)
+	}
+	buf := bigmem.Floats[float64](S * size)
+	next := func(r, c int) *mat.Dense {
+		m := mat.NewDense(r, c, buf[:r*c:r*c])
+		buf = buf[r*c:]
+		return m
+	}
+	h, d = make([][]*mat.Dense, S), make([][]*mat.Dense, S)
+	for m := 0; m < S; m++ {
+		h[m], d[m] = make([]*mat.Dense, len(layers)), make([]*mat.Dense, len(layers))
+		for l, ly := range layers {
+			d[m][l] = next(n*cc*ly.Positions, ly.FanOut)
+			if want[l] {
+				h[m][l] = next(n*ly.Positions, ly.FanIn)
 			}
 		}
 	}
-	for a := 0; a < k; a++ {
-		for i := 0; i < n1; i++ {
-			for j := 0; j < n2; j++ {
-				res.NTK.Set(i, j, res.NTK.At(i, j)+res.Full.At(i*k+a, j*k+a)/float64(k))
+	in := x.Shape[1:]
+	for lo := 0; lo < n; lo += batch {
+		hi := min(n, lo+batch)
+		err := run(slice(x, lo, hi, in), a0, a1, want, func(m, l int, hb, db *mat.Dense) {
+			p := layers[l].Positions
+			rows(d[m][l], lo*cc*p, hi*cc*p).Copy(db)
+			if hb != nil {
+				rows(h[m][l], lo*p, hi*p).Copy(hb)
 			}
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		step()
+	}
+	return h, d, nil
+}
+
+// pairFactor returns layer ly's F = s_w^2 h1 h2^T + s_b^2 (h2 nil: h1).
+func pairFactor(ly nets.Layer, h1, h2 *mat.Dense) *mat.Dense {
+	g := gram(h1, h2)
+	raw := g.RawMatrix()
+	s2, b2 := ly.Scale*ly.Scale, ly.BiasScale*ly.BiasScale
+	for i := 0; i < raw.Rows; i++ {
+		row := raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols]
+		for j := range row {
+			row[j] = s2*row[j] + b2
+		}
+	}
+	return g
+}
+
+// fullLayer adds layer ly's terms to the full kernel from the factors of
+// all k logits (deltas d1, d2 with rows (i, a, p); for a per-sample layer
+// the inputs h1, h2, else F_l = f).
+func fullLayer(full *mat.Dense, ly nets.Layer, perSample bool, k int, f, h1, h2, d1, d2 *mat.Dense, same bool) {
+	r1, r2 := full.Dims()
+	n1, n2, p := r1/k, r2/k, ly.Positions
+	// Per logit: the deltas, or the per-example gradients.
+	e1, e2 := make([]*mat.Dense, k), make([]*mat.Dense, k)
+	for a := 0; a < k; a++ {
+		e1[a] = logitRows(d1, n1, k, p, a)
+		if perSample {
+			e1[a] = perExampleGrads(h1, e1[a], n1, p, ly.Scale, ly.BiasScale)
+		}
+		e2[a] = e1[a]
+		if !same {
+			e2[a] = logitRows(d2, n2, k, p, a)
+			if perSample {
+				e2[a] = perExampleGrads(h2, e2[a], n2, p, ly.Scale, ly.BiasScale)
+			}
+		}
+	}
+	t := mat.NewDense(n1*p, n2*p, nil)
+	if perSample {
+		f, t, p = ones(n1, n2), mat.NewDense(n1, n2, nil), 1
+	}
+	for a := 0; a < k; a++ {
+		for b := 0; b < k; b++ {
+			gramAdd(t, 1, e1[a], e2[b], 0)
+			addBlockSum(full, f, t, p, 1, k, a, k, b)
 		}
 	}
 }
@@ -380,8 +412,11 @@ func bytesString(b int64) string {
 // once, per-layer contractions and memory of structured kernels.
 type structuredPlan struct {
 	batch, logits, members int
-	perSample, needInputs  []bool
-	bytes                  int64
+	// stream: all examples (x1 and x2) fit in one block, whose factors
+	// are contracted as the pass hands them out, not kept.
+	stream                bool
+	perSample, needInputs []bool
+	bytes                 int64
 }
 
 // planStructured plans the structured kernels of `members` networks with
@@ -391,13 +426,15 @@ type structuredPlan struct {
 // needs only the networks' shape, so a plan can be refused before they
 // are built.
 //
-// Each network holds its parameters and pass buffers, its layer inputs,
-// the deltas of c logits for all its examples (nx = n1 + n2 rows, times
-// c P_l), its factors F_l and its kernel; the mean's sum is shared. The
-// plan starts from all k logits per pass (the full kernel needs them all),
-// blocks of min(256, N) examples and all networks at once, and while the
-// memory exceeds the budget halves the logits per pass, then the block;
-// the networks at once are then as many as fit.
+// Each network holds its parameters and pass buffers, its factors F_l and
+// its kernel, and unless all nx = n1 + n2 examples fit in one block (then
+// the pass's factors are contracted as they come), its layer inputs and
+// the deltas of c logits for all its examples (nx c P_l rows per layer);
+// the mean's sum is shared. The plan starts from all k logits per pass
+// (the full kernel needs them all), blocks of min(256, nx) examples and
+// all networks at once, and while the memory exceeds the budget halves
+// the logits per pass, then the block; the networks at once are then as
+// many as fit.
 func planStructured(layers []nets.Layer, k int, memEst func(batch, c int) int64, n1, n2, members int, opt Options) (structuredPlan, error) {
 	same := n2 == 0
 	if same {
@@ -429,16 +466,20 @@ func planStructured(layers []nets.Layer, k int, memEst func(batch, c int) int64,
 		out += int64(n1*k) * int64(n2*k)
 	}
 	// perNet returns one network's memory in bytes and its parts.
-	perNet := func(batch, c int) (need, network, factors, deltas, grads int64) {
+	perNet := func(batch, c int, stream bool) (need, network, factors, deltas, grads int64) {
 		var inputs, temp int64
 		for l, ly := range layers {
 			p, fi, fo := int64(ly.Positions), int64(ly.FanIn), int64(ly.FanOut)
 			r1, r2 := int64(n1)*p, int64(n2)*p
-			inputs += nx * p * fi
-			deltas += nx * p * fo * int64(c)
 			copies := int64(0) // per-logit or per-example rearrangements of the deltas
 			if opt.Full || p > 1 {
 				copies = nx * p * fo * int64(c)
+			}
+			if stream { // but a float32 pass's, or patches, are copies
+				copies += nx * p * (fi + fo*int64(c))
+			} else {
+				inputs += nx * p * fi
+				deltas += nx * p * fo * int64(c)
 			}
 			if perSample[l] {
 				g := nx * (fi*fo + fo)
@@ -459,12 +500,16 @@ func planStructured(layers []nets.Layer, k int, memEst func(batch, c int) int64,
 	if members > 1 {
 		shared = 8 * out
 	}
-	batch, c := min(maxBlock, max(n1, n2)), k
+	batch, c := int(min(maxBlock, nx)), k
+	if opt.block > 0 {
+		batch = min(batch, opt.block)
+	}
 	for {
-		need, network, factors, deltas, grads := perNet(batch, c)
+		stream := nx <= int64(batch)
+		need, network, factors, deltas, grads := perNet(batch, c, stream)
 		if shared+need <= opt.MaxMemory {
 			g := min(int64(members), (opt.MaxMemory-shared)/need)
-			return structuredPlan{batch: batch, logits: c, members: int(g), perSample: perSample, needInputs: needInputs, bytes: shared + g*need}, nil
+			return structuredPlan{batch: batch, logits: c, members: int(g), stream: stream, perSample: perSample, needInputs: needInputs, bytes: shared + g*need}, nil
 		}
 		switch {
 		case c > 1 && !opt.Full:

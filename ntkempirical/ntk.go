@@ -139,12 +139,12 @@ func gram(a, b *mat.Dense) *mat.Dense {
 		s := mat.NewSymDense(ra, nil)
 		linalg.Syrk(1, a, 0, s)
 		d := mat.NewDense(ra, ra, nil)
-		raw := s.RawSymmetric()
+		raw, dd := s.RawSymmetric(), d.RawMatrix().Data
 		for i := 0; i < ra; i++ {
 			row := raw.Data[i*raw.Stride : i*raw.Stride+ra]
-			for j := i; j < ra; j++ {
-				d.Set(i, j, row[j])
-				d.Set(j, i, row[j])
+			copy(dd[i*ra+i:(i+1)*ra], row[i:])
+			for j := i + 1; j < ra; j++ {
+				dd[j*ra+i] = row[j]
 			}
 		}
 		return d

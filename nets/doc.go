@@ -52,7 +52,7 @@
 // float64) and the gradients an Ensemble hands out are float64 at the
 // boundary. A float32 Net keeps its float32 values in float64 slices (so
 // Params, Save and Load work as for any Net) and runs Forward,
-// LayerFactors and ForwardFactors through a float32 one-member Ensemble;
+// LayerFactors and LogitFactors through a float32 one-member Ensemble;
 // its Gorgonia graphs are float64 only, so LossGrad, Backward and
 // JacobianRows refuse it: float32 networks train as an Ensemble. The
 // members of one Ensemble share one dtype.

@@ -7,6 +7,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/ntkharness/ntkharness/internal/bigmem"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/spec"
 )
@@ -63,10 +64,12 @@ type ensValues interface {
 	dtype() string
 	memberParams(m int) [][]float64        // member m's tensors, aliased (float64) or copied
 	setMemberParams(m int, ps [][]float64) // sets member m's tensors, rounded to the dtype
+	drawMember(m int, rng *rand.Rand)      // draws member m's tensors from N(0, 1), rounded to the dtype
 	forward(x []float64, B int, active []bool) func(m int, dst []float64)
 	backward(x, y []float64, B int, active []bool) []float64
 	grads(active []bool) [][][]float64 // of the last backward
 	factors(x, cot []float64, B int, active []bool, f *ensFactors)
+	logitFactors(x []float64, B, a0, a1 int, active, inputs []bool, f FactorFunc)
 	update(grads [][][]float64, lr []float64) // theta_m -= lr_m grads_m
 	step(which []bool, lr []float64)          // the same with the last backward's gradients
 	close()
@@ -78,10 +81,12 @@ type ensVals[T float] struct {
 	params [][]T // per parameter tensor: S blocks of stride[i] >= size[i] values, member-major
 	stride []int
 	work   map[int]*ensWork[T]
-	act    ensAct[T]     // the members' common activation
-	last   *ensWork[T]   // the workspace of the last backward, whose gradients Step takes
-	ran    []bool        // the members of the last backward
-	g64    [][][]float64 // float32: the last gradients in float64, per member
+	// logitWork holds LogitFactors' workspaces, by batch size and logits.
+	logitWork map[[2]int]*ensWork[T]
+	act       ensAct[T]     // the members' common activation
+	last      *ensWork[T]   // the workspace of the last backward, whose gradients Step takes
+	ran       []bool        // the members of the last backward
+	g64       [][][]float64 // float32: the last gradients in float64, per member
 }
 
 // NewEnsemble returns the ensemble of S = len(specs) networks for examples
@@ -126,16 +131,13 @@ func NewEnsemble(specs []spec.Spec, inShape []int, rngs []*rand.Rand) (*Ensemble
 	if err != nil {
 		return nil, fmt.Errorf("nets: ensemble: %v", err)
 	}
-	for m, rng := range rngs {
-		ps := make([][]float64, len(e.size))
-		for i, sz := range e.size {
-			ps[i] = make([]float64, sz)
-			for j := range ps[i] {
-				ps[i][j] = rng.NormFloat64()
-			}
+	// Each member has its own source, so drawing members side by side
+	// gives the same values.
+	parallel(true, len(rngs), e.ParamCount(), func(lo, hi int) {
+		for m := lo; m < hi; m++ {
+			e.vals.drawMember(m, rngs[m])
 		}
-		e.vals.setMemberParams(m, ps)
-	}
+	})
 	return e, nil
 }
 
@@ -146,17 +148,24 @@ func newEnsVals[T float](e *Ensemble, shared [][]T) (*ensVals[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &ensVals[T]{e: e, params: shared, work: map[int]*ensWork[T]{}, act: act, stride: e.size}
+	v := &ensVals[T]{e: e, params: shared, work: map[int]*ensWork[T]{}, logitWork: map[[2]int]*ensWork[T]{}, act: act, stride: e.size}
 	if shared == nil {
 		// Member blocks start on 32-byte boundaries, so every member's
 		// tensors have one alignment: gonum's float32 dot kernel sums
 		// the values before a 16-byte boundary first, so its rounding
 		// depends on where a block starts.
 		v.stride = nil
+		total := 0
 		for _, sz := range e.size {
 			st := (sz + 7) &^ 7
 			v.stride = append(v.stride, st)
-			v.params = append(v.params, make([]T, e.Size()*st))
+			total += e.Size() * st
+		}
+		// One block, so that it spans whole huge pages (bigmem).
+		buf := bigmem.Floats[T](total)
+		for _, st := range v.stride {
+			n := e.Size() * st
+			v.params, buf = append(v.params, buf[:n:n]), buf[n:]
 		}
 	}
 	return v, nil
@@ -416,7 +425,7 @@ func (v *ensVals[T]) workspace(nx int) *ensWork[T] {
 	if len(v.work) >= 3 {
 		clear(v.work) // v.last keeps its workspace alive for Step
 	}
-	w := newEnsWork(v, nx, true)
+	w := newEnsWork(v, nx, 1, true)
 	v.work[nx] = w
 	return w
 }
@@ -444,6 +453,15 @@ func (v *ensVals[T]) memberParams(m int) [][]float64 {
 		}
 	}
 	return out
+}
+
+func (v *ensVals[T]) drawMember(m int, rng *rand.Rand) {
+	for i := range v.params {
+		blk := v.block(i, m)
+		for j := range blk {
+			blk[j] = T(rng.NormFloat64())
+		}
+	}
 }
 
 func (v *ensVals[T]) setMemberParams(m int, ps [][]float64) {
@@ -552,6 +570,7 @@ func (v *ensVals[T]) step(which []bool, lr []float64) {
 
 func (v *ensVals[T]) close() {
 	clear(v.work)
+	clear(v.logitWork)
 	v.last, v.ran, v.g64 = nil, nil, nil
 }
 
@@ -575,6 +594,10 @@ func toFloat64[T float](dst []float64, src []T) []float64 {
 		dst = make([]float64, len(src))
 	}
 	dst = dst[:len(src)]
+	if s, ok := any(src).([]float64); ok {
+		copy(dst, s)
+		return dst
+	}
 	for i, x := range src {
 		dst[i] = float64(x)
 	}

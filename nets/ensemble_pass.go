@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/activation"
+	"github.com/ntkharness/ntkharness/internal/bigmem"
 	"github.com/ntkharness/ntkharness/spec"
 )
 
@@ -46,15 +47,19 @@ type ensWork[T float] struct {
 	z       [][]T       // per layer: S * zSize
 	h       [][]T       // per hidden layer: phi(z), S * zSize
 	pooled  []T         // cnn-gap: the readout input, S * B * C
-	dPooled []T         // its gradient
-	gA, gB  []T         // reverse-pass buffers, maxSize per member
-	maxSize int         // largest z or layer input of one member
-	col     [][]T       // per goroutine, one block of patches
+	dPooled []T         // its gradient (of rev's batch)
+	gA, gB  []T         // reverse-pass buffers, rev.maxSize per member
+	maxSize int         // largest z of one member: a layer gradient or (layer l-1's z) an input gradient
+	col     [][]T       // per goroutine, one block of patches (of rev's batch)
 	grads   [][]T       // per parameter tensor, S blocks
 	x       []T         // the batch of the last forward pass
 	xBuf    []T         // float32: the batch rounded
 	active  []int       // members of the last forward pass
 	fac     *ensFactors // set: the reverse pass backpropagates a cotangent and copies factors
+	// rev is the geometry of the reverse pass: w itself, or for a
+	// workspace of c logits at once (LogitFactors) the shapes of B c
+	// pseudo-examples (i, a), sharing w's buffers.
+	rev *ensWork[T]
 }
 
 // ensFactors are the destinations of LayerFactors, per member and layer.
@@ -62,43 +67,50 @@ type ensFactors struct {
 	inputs, deltas [][]*mat.Dense
 }
 
-// newEnsWork returns the buffers for batches of B examples; without
+// newEnsWork returns the buffers for batches of B examples whose reverse
+// pass runs logits cotangents at once (1 but for LogitFactors); without
 // weightGrads the weight gradients get no buffers (a pass that only
 // computes layer factors never writes them).
-func newEnsWork[T float](v *ensVals[T], B int, weightGrads bool) *ensWork[T] {
+func newEnsWork[T float](v *ensVals[T], B, logits int, weightGrads bool) *ensWork[T] {
 	e := v.e
 	S := e.Size()
-	w := &ensWork[T]{e: e, v: v, B: B, act: v.act}
+	w := &ensWork[T]{e: e, v: v, act: v.act}
+	w.setShapes(B)
+	w.rev = w
+	if logits > 1 {
+		w.rev = &ensWork[T]{e: e, v: v, act: v.act}
+		w.rev.setShapes(B * logits)
+	}
 	L := len(e.layers) - 1
-	maxSize, maxCol := 0, 0
-	for l, ly := range e.layers {
-		var g convGeom // fcn layouts have no readout geometry
-		if l < len(e.nets[0].geoms) {
-			g = e.nets[0].geoms[l]
-		}
-		g.B = B
-		w.geoms = append(w.geoms, g)
-		zs := B * ly.Positions * ly.FanOut
-		is := B * ly.FanIn
-		if ly.Conv {
-			is = B * g.H * g.W * g.C
-			ho, wo := g.out()
-			maxCol = max(maxCol, min(B*ho*wo, convBlockRows)*ly.FanIn)
-		}
-		w.zSize = append(w.zSize, zs)
-		w.inSize = append(w.inSize, is)
-		w.z = append(w.z, make([]T, S*zs))
+	// The layers' values and the reverse buffers in one block, so that it
+	// spans whole huge pages (bigmem).
+	size := 2 * S * w.rev.maxSize
+	for l := range e.layers {
+		size += 2 * S * w.zSize[l]
+	}
+	buf := bigmem.Floats[T](size)
+	next := func(n int) []T {
+		s := buf[:n:n]
+		buf = buf[n:]
+		return s
+	}
+	for l := range e.layers {
+		w.z = append(w.z, next(S*w.zSize[l]))
 		if l < L {
-			w.h = append(w.h, make([]T, S*zs))
+			w.h = append(w.h, next(S*w.zSize[l]))
 		}
-		maxSize = max(maxSize, zs, is)
 	}
 	if e.specs[0].Arch == spec.CNNGAP {
 		w.pooled = make([]T, S*w.inSize[L])
-		w.dPooled = make([]T, S*w.inSize[L])
+		w.dPooled = make([]T, S*w.rev.inSize[L])
 	}
-	w.maxSize = maxSize
-	w.gA, w.gB = make([]T, S*maxSize), make([]T, S*maxSize)
+	w.gA, w.gB = next(S*w.rev.maxSize), next(S*w.rev.maxSize)
+	maxCol := 0
+	for _, ly := range e.layers {
+		if ly.Conv {
+			maxCol = max(maxCol, min(w.rev.B*ly.Positions, convBlockRows)*ly.FanIn)
+		}
+	}
 	w.col = [][]T{make([]T, maxCol)}
 	isWeight := map[int]bool{}
 	for _, ly := range e.layers {
@@ -111,7 +123,32 @@ func newEnsWork[T float](v *ensVals[T], B int, weightGrads bool) *ensWork[T] {
 		}
 		w.grads = append(w.grads, g)
 	}
+	if w.rev != w {
+		w.rev.pooled, w.rev.dPooled, w.rev.gA, w.rev.gB, w.rev.col = w.pooled, w.dPooled, w.gA, w.gB, w.col
+	}
 	return w
+}
+
+// setShapes sets the per-layer geometry and sizes of batches of B
+// examples.
+func (w *ensWork[T]) setShapes(B int) {
+	w.B = B
+	for l, ly := range w.e.layers {
+		var g convGeom // fcn layouts have no readout geometry
+		if l < len(w.e.nets[0].geoms) {
+			g = w.e.nets[0].geoms[l]
+		}
+		g.B = B
+		w.geoms = append(w.geoms, g)
+		zs := B * ly.Positions * ly.FanOut
+		is := B * ly.FanIn
+		if ly.Conv {
+			is = B * g.H * g.W * g.C
+		}
+		w.zSize = append(w.zSize, zs)
+		w.inSize = append(w.inSize, is)
+		w.maxSize = max(w.maxSize, zs)
+	}
 }
 
 // input returns layer l's input for member m: the batch for l = 0, else
@@ -145,14 +182,27 @@ func (w *ensWork[T]) bias(l, m int) (b, grad []T) {
 
 // run evaluates the members active in the mask on the batch x: the
 // forward pass and, when y (the [B, k] targets) is not nil, the losses
-// and the reverse pass. With two or more members to run and more than one
-// core, the members are shared out among goroutines, each running whole
-// members with single-threaded BLAS (blasSingleThread): members are
-// independent, so there is nothing to synchronize, and small products run
-// far faster side by side than one after another on threaded BLAS. A
-// single member runs alone, with threaded BLAS and its elementwise stages
-// split across cores. A float32 pass rounds x first.
+// and the reverse pass. A float32 pass rounds x first.
 func (w *ensWork[T]) run(x, y []float64, active []bool) []float64 {
+	loss := make([]float64, w.e.Size())
+	w.each(x, active, func(m int, col []T, split bool) {
+		w.forwardMember(m, col, split)
+		if y != nil {
+			loss[m] = w.backwardMember(m, y, col, split)
+		}
+	})
+	return loss
+}
+
+// each sets the batch x and calls one for every member active in the
+// mask. With two or more members to run and more than one core, the
+// members are shared out among goroutines, each running whole members
+// with single-threaded BLAS (blasSingleThread): members are independent,
+// so there is nothing to synchronize, and small products run far faster
+// side by side than one after another on threaded BLAS. A single member
+// runs alone, with threaded BLAS and split true (its elementwise stages
+// split across cores).
+func (w *ensWork[T]) each(x []float64, active []bool, one func(m int, col []T, split bool)) {
 	w.x = asT(&w.xBuf, x)
 	w.active = w.active[:0]
 	for m := 0; m < w.e.Size(); m++ {
@@ -160,19 +210,12 @@ func (w *ensWork[T]) run(x, y []float64, active []bool) []float64 {
 			w.active = append(w.active, m)
 		}
 	}
-	loss := make([]float64, w.e.Size())
-	one := func(m int, col []T, split bool) {
-		w.forwardMember(m, col, split)
-		if y != nil {
-			loss[m] = w.backwardMember(m, y, col, split)
-		}
-	}
 	workers := min(runtime.GOMAXPROCS(0), len(w.active))
 	if workers < 2 {
 		for _, m := range w.active {
 			one(m, w.col[0], true)
 		}
-		return loss
+		return
 	}
 	defer blasSingleThread()()
 	for len(w.col) < workers {
@@ -194,7 +237,6 @@ func (w *ensWork[T]) run(x, y []float64, active []bool) []float64 {
 		}(w.col[i])
 	}
 	wg.Wait()
-	return loss
 }
 
 // forwardMember runs member m through the layers.
@@ -305,19 +347,7 @@ func (w *ensWork[T]) backwardMember(m int, y []float64, col []T, split bool) flo
 		// dH into gNext, laid out as h[l-1].
 		ps := w.zSize[l-1]
 		dh := gNext[:ps]
-		switch {
-		case ly.Conv:
-			w.convGradInput(l, gl, wt, dh, col)
-		case w.pooled != nil && l == L:
-			is := w.inSize[l]
-			dp := w.dPooled[m*is:][:is]
-			gemm(blas.NoTrans, blas.Trans, w.B, ly.FanIn, ly.FanOut, gl, ly.FanOut, wt, ly.FanOut, 0, dp, ly.FanIn)
-			gp := w.geoms[L]
-			gapBackward(dh, dp, gp.H*gp.W, gp.C)
-		default:
-			rows := w.B * ly.Positions
-			gemm(blas.NoTrans, blas.Trans, rows, ly.FanIn, ly.FanOut, gl, ly.FanOut, wt, ly.FanOut, 0, dh, ly.FanIn)
-		}
+		w.inputGrad(l, m, gl, wt, dh, col)
 		// Through phi of layer l-1.
 		n := e.layers[l-1].FanOut
 		zp, hp := w.z[l-1][m*ps:][:ps], w.h[l-1][m*ps:][:ps]
@@ -327,6 +357,28 @@ func (w *ensWork[T]) backwardMember(m int, y []float64, col []T, split bool) flo
 		g, gNext = gNext, g
 	}
 	return loss
+}
+
+// inputGrad sets dh = dL/dH_{l-1} from member m's gradient g = dL/dM of
+// layer l > 0 (already scaled) and its weight wt: g wt^T, for a
+// convolution col2im(g wt^T), for the cnn-gap readout spread over the
+// pooled positions.
+func (w *ensWork[T]) inputGrad(l, m int, g, wt, dh, col []T) {
+	ly := w.e.layers[l]
+	L := len(w.e.layers) - 1
+	switch {
+	case ly.Conv:
+		w.convGradInput(l, g, wt, dh, col)
+	case w.pooled != nil && l == L:
+		is := w.inSize[l]
+		dp := w.dPooled[m*is:][:is]
+		gemm(blas.NoTrans, blas.Trans, w.B, ly.FanIn, ly.FanOut, g, ly.FanOut, wt, ly.FanOut, 0, dp, ly.FanIn)
+		gp := w.geoms[L]
+		gapBackward(dh, dp, gp.H*gp.W, gp.C)
+	default:
+		rows := w.B * ly.Positions
+		gemm(blas.NoTrans, blas.Trans, rows, ly.FanIn, ly.FanOut, g, ly.FanOut, wt, ly.FanOut, 0, dh, ly.FanIn)
+	}
 }
 
 // copyInput writes member m's layer-l input H_{l-1} ([B*Positions,

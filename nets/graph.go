@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/ntkharness/ntkharness/activation"
+	"github.com/ntkharness/ntkharness/internal/bigmem"
 	"github.com/ntkharness/ntkharness/npy"
 	"github.com/ntkharness/ntkharness/spec"
 )
@@ -21,8 +22,15 @@ func newNet(s spec.Spec, inShape []int) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One block for all parameters, so that it spans whole huge pages.
+	total := 0
+	for _, p := range n.params {
+		total += npy.Size(p.Shape)
+	}
+	buf := bigmem.Floats[float64](total)
 	for i := range n.params {
-		n.params[i].Data = make([]float64, npy.Size(n.params[i].Shape))
+		sz := npy.Size(n.params[i].Shape)
+		n.params[i].Data, buf = buf[:sz:sz], buf[sz:]
 	}
 	return n, nil
 }

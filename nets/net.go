@@ -66,7 +66,7 @@ func InitSource(seed uint64, m int) *rand.Rand {
 //
 // A float32 spec gives a float32 Net: its parameters are the same draws
 // rounded to float32 (held in float64 slices, so Params and Save work as
-// for any Net), and Forward, LayerFactors and ForwardFactors run in
+// for any Net), and Forward, LayerFactors and LogitFactors run in
 // float32 through a one-member float32 Ensemble holding them (rounded
 // again on each call, so values written through Params are seen rounded).
 // Its Gorgonia graphs are float64 only, so LossGrad, Backward and

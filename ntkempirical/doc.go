@@ -20,8 +20,8 @@
 // reverse mode. Structured, the default, contracts per-layer factors: for an
 // affine layer z = s_w H W + s_b b with layer inputs H (one row per example,
 // or per example and output position for a convolution) and deltas
-// Delta = d f_a / d z, from one backward pass per logit with a one-hot
-// cotangent,
+// Delta = d f_a / d z, from one backward pass of the one-hot cotangents of
+// all logits together,
 //
 //	Theta^l_{(i,a),(j,b)} = sum_{p,q} (s_w^2 <H_i[p], H_j[q]> + s_b^2) <Delta^a_i[p], Delta^b_j[q]>,
 //

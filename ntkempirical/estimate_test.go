@@ -28,16 +28,27 @@ func TestEstimateMemory(t *testing.T) {
 		if err != nil || est <= 0 {
 			t.Fatalf("%s: estimate %d, %v", m, est, err)
 		}
-		// A budget just below the structured estimate fails both ways.
+		// Below the estimate the plan shrinks (fewer logits per pass,
+		// smaller blocks) until nothing fits, and then both refuse it
+		// with the same error.
 		if m == Structured {
-			opt := Options{Method: m, MaxMemory: est - 1}
-			_, errE := EstimateMemory(s, []int{7}, 5, 0, opt)
-			_, errC := Compute(net, x, npy.Array{}, opt)
-			if errE == nil || errC == nil || errE.Error() != errC.Error() {
-				t.Errorf("budget below the estimate: EstimateMemory %v, Compute %v", errE, errC)
-			}
-			if _, err := Compute(net, x, npy.Array{}, Options{Method: m, MaxMemory: est}); err != nil {
-				t.Errorf("budget at the estimate: %v", err)
+			for b := est; ; {
+				opt := Options{Method: m, MaxMemory: b - 1}
+				e, errE := EstimateMemory(s, []int{7}, 5, 0, opt)
+				_, errC := Compute(net, x, npy.Array{}, opt)
+				if errE != nil || errC != nil {
+					if errE == nil || errC == nil || errE.Error() != errC.Error() {
+						t.Errorf("budget %d: EstimateMemory %v, Compute %v", b-1, errE, errC)
+					}
+					break
+				}
+				if e >= b {
+					t.Fatalf("budget %d: plan of %d bytes", b-1, e)
+				}
+				if _, err := Compute(net, x, npy.Array{}, Options{Method: m, MaxMemory: e}); err != nil {
+					t.Errorf("budget at the estimate %d: %v", e, err)
+				}
+				b = e
 			}
 		}
 		net.Close()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -42,7 +43,8 @@ type Options struct {
 	// done and the total.
 	Progress func(done, total int)
 
-	conv int // contraction of conv layers: convAuto, convPairs or convPerSample (tests)
+	conv  int // contraction of conv layers: convAuto, convPairs or convPerSample (tests)
+	block int // examples per pass at most, when below maxBlock (tests)
 }
 
 // Kernel is an empirical NTK between inputs x1 (rows) and x2 (columns).
@@ -62,11 +64,11 @@ func Compute(net *nets.Net, x1, x2 npy.Array, opt Options) (Kernel, error) {
 		return Kernel{}, errors.New("ntkempirical: nil network")
 	}
 	same := x2.Data == nil
-	if err := checkInputs(net, x1, "x1"); err != nil {
+	if err := checkInputs(net.InputShape(), x1, "x1"); err != nil {
 		return Kernel{}, err
 	}
 	if !same {
-		if err := checkInputs(net, x2, "x2"); err != nil {
+		if err := checkInputs(net.InputShape(), x2, "x2"); err != nil {
 			return Kernel{}, err
 		}
 	}
@@ -85,9 +87,8 @@ func Compute(net *nets.Net, x1, x2 npy.Array, opt Options) (Kernel, error) {
 	return Kernel{}, fmt.Errorf("ntkempirical: unknown method %q (want structured or jacobian)", opt.Method)
 }
 
-// checkInputs validates x against the network's example shape.
-func checkInputs(net *nets.Net, x npy.Array, name string) error {
-	in := net.InputShape()
+// checkInputs validates x against the example shape in.
+func checkInputs(in []int, x npy.Array, name string) error {
 	if len(x.Shape) < 2 || x.Shape[0] < 1 {
 		return fmt.Errorf("ntkempirical: %s has shape %v: want [N, %v] with N >= 1", name, x.Shape, in)
 	}
@@ -138,12 +139,12 @@ func gram(a, b *mat.Dense) *mat.Dense {
 		s := mat.NewSymDense(ra, nil)
 		linalg.Syrk(1, a, 0, s)
 		d := mat.NewDense(ra, ra, nil)
-		raw := s.RawSymmetric()
+		raw, dd := s.RawSymmetric(), d.RawMatrix().Data
 		for i := 0; i < ra; i++ {
 			row := raw.Data[i*raw.Stride : i*raw.Stride+ra]
-			for j := i; j < ra; j++ {
-				d.Set(i, j, row[j])
-				d.Set(j, i, row[j])
+			copy(dd[i*ra+i:(i+1)*ra], row[i:])
+			for j := i + 1; j < ra; j++ {
+				dd[j*ra+i] = row[j]
 			}
 		}
 		return d
@@ -198,20 +199,24 @@ func EstimateMemory(s spec.Spec, inShape []int, n1, n2 int, opt Options) (int64,
 	if err != nil {
 		return 0, err
 	}
-	memEst := func(batch int) int64 {
-		m, _ := nets.MemoryEstimate(s, inShape, batch)
-		return m
-	}
-	same := n2 == 0
-	if same {
-		n2 = n1
-	}
 	k := s.WithDefaults().Outputs
 	switch opt.Method {
 	case Structured, "":
-		p, err := planStructured(layers, k, memEst, n1, n2, same, opt)
+		memEst := func(batch, c int) int64 {
+			m, _ := nets.LogitFactorsMemory(s, inShape, batch, c)
+			return m
+		}
+		p, err := planStructured(layers, k, memEst, n1, n2, 1, opt)
 		return p.bytes, err
 	case Jacobian:
+		memEst := func(batch int) int64 {
+			m, _ := nets.MemoryEstimate(s, inShape, batch)
+			return m
+		}
+		same := n2 == 0
+		if same {
+			n2 = n1
+		}
 		if _, err := planJacobian(k, memEst, n1, n2, same, opt); err != nil {
 			return 0, err
 		}
@@ -226,45 +231,30 @@ func EstimateMemory(s spec.Spec, inShape []int, n1, n2 int, opt Options) (int64,
 // grows the mean converges to the analytic NTK of theory for the same s; at
 // finite width it also removes most of the initialization noise, whose
 // entrywise variance is O(1/width) per sample.
+//
+// With the structured method the networks are the members of ensembles
+// (nets.Ensemble, the same draws as nets.New), as many at once as the
+// memory budget allows (see planStructured): one pass per block of
+// examples and chunk of logits computes every member's factors, members in
+// parallel, and each member's factors are contracted into its kernel. The
+// Jacobian method computes one network after another.
 func Mean(s spec.Spec, inShape []int, x1, x2 npy.Array, seed uint64, samples int, opt Options) (Kernel, error) {
 	if samples < 1 {
 		return Kernel{}, fmt.Errorf("ntkempirical: samples %d: need at least one initialization", samples)
 	}
-	// Refuse a plan over the budget before building a network: at a large
-	// width the parameters alone would not fit in memory.
-	if len(x1.Shape) >= 2 && (x2.Data == nil || len(x2.Shape) >= 2) {
-		n2 := 0
-		if x2.Data != nil {
-			n2 = x2.Shape[0]
-		}
-		if _, err := EstimateMemory(s, inShape, x1.Shape[0], n2, opt); err != nil {
-			return Kernel{}, err
-		}
-	}
 	var acc Kernel
-	prog := opt.Progress
-	for m := 0; m < samples; m++ {
-		net, err := nets.New(s, inShape, nets.InitSource(seed, m))
-		if err != nil {
-			return Kernel{}, err
-		}
-		o := opt
-		if prog != nil {
-			o.Progress = func(done, total int) { prog(m*total+done, samples*total) }
-		}
-		k, err := Compute(net, x1, x2, o)
-		net.Close()
-		if err != nil {
-			return Kernel{}, err
-		}
+	err := meanMembers(s, inShape, x1, x2, seed, samples, opt, func(m int, k Kernel) {
 		if m == 0 {
 			acc = k
-			continue
+			return
 		}
 		acc.NTK.Add(acc.NTK, k.NTK)
 		if acc.Full != nil {
 			acc.Full.Add(acc.Full, k.Full)
 		}
+	})
+	if err != nil {
+		return Kernel{}, err
 	}
 	if samples > 1 {
 		acc.NTK.Scale(1/float64(samples), acc.NTK)
@@ -273,4 +263,94 @@ func Mean(s spec.Spec, inShape []int, x1, x2 npy.Array, seed uint64, samples int
 		}
 	}
 	return acc, nil
+}
+
+// meanMembers calls add with the kernel of each network m = 0..samples-1
+// of Mean, in order.
+func meanMembers(s spec.Spec, inShape []int, x1, x2 npy.Array, seed uint64, samples int, opt Options, add func(m int, k Kernel)) error {
+	// Refuse a plan over the budget before building a network: at a large
+	// width the parameters alone would not fit in memory.
+	if len(x1.Shape) >= 2 && (x2.Data == nil || len(x2.Shape) >= 2) {
+		n2 := 0
+		if x2.Data != nil {
+			n2 = x2.Shape[0]
+		}
+		if _, err := EstimateMemory(s, inShape, x1.Shape[0], n2, opt); err != nil {
+			return err
+		}
+	}
+	prog := opt.Progress
+	if opt.Method == Jacobian {
+		for m := 0; m < samples; m++ {
+			net, err := nets.New(s, inShape, nets.InitSource(seed, m))
+			if err != nil {
+				return err
+			}
+			o := opt
+			if prog != nil {
+				o.Progress = func(done, total int) { prog(m*total+done, samples*total) }
+			}
+			k, err := Compute(net, x1, x2, o)
+			net.Close()
+			if err != nil {
+				return err
+			}
+			add(m, k)
+		}
+		return nil
+	}
+
+	layers, err := nets.LayersOf(s, inShape)
+	if err != nil {
+		return err
+	}
+	same := x2.Data == nil
+	n2 := 0
+	if err := checkInputs(inShape, x1, "x1"); err != nil {
+		return err
+	}
+	if !same {
+		if err := checkInputs(inShape, x2, "x2"); err != nil {
+			return err
+		}
+		n2 = x2.Shape[0]
+	}
+	if opt.MaxMemory == 0 {
+		opt.MaxMemory = DefaultMaxMemory
+	}
+	memEst := func(batch, c int) int64 {
+		m, _ := nets.LogitFactorsMemory(s, inShape, batch, c)
+		return m
+	}
+	k := s.WithDefaults().Outputs
+	pl, err := planStructured(layers, k, memEst, x1.Shape[0], n2, samples, opt)
+	if err != nil {
+		return err
+	}
+	groups := (samples + pl.members - 1) / pl.members
+	for g := 0; g < groups; g++ {
+		m0, m1 := g*pl.members, min(samples, (g+1)*pl.members)
+		var specs []spec.Spec
+		var rngs []*rand.Rand
+		for m := m0; m < m1; m++ {
+			specs, rngs = append(specs, s), append(rngs, nets.InitSource(seed, m))
+		}
+		e, err := nets.NewEnsemble(specs, inShape, rngs)
+		if err != nil {
+			return err
+		}
+		o := opt
+		if prog != nil {
+			o.Progress = func(done, total int) { prog(g*total+done, groups*total) }
+		}
+		run := func(x npy.Array, a0, a1 int, in []bool, f nets.FactorFunc) error {
+			return e.LogitFactorsFunc(x, a0, a1, nil, in, f)
+		}
+		err = structuredMembers(layers, k, m1-m0, run, x1, x2, same, pl, o, func(m int, k Kernel) { add(m0+m, k) })
+		e.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/ntkharness/ntkharness/linalg"
 	"github.com/ntkharness/ntkharness/nets"
 	"github.com/ntkharness/ntkharness/npy"
@@ -59,13 +61,12 @@ func benchNet(b *testing.B, s spec.Spec, d, n int) (*nets.Net, npy.Array) {
 }
 
 // structuredFlops counts the floating-point operations the structured
-// method needs on a dense network with n examples (x2 = x1) and k logits:
-// the forward pass (2 n_in n_out per example and layer), once when the
-// examples fit in one block (maxBlock) and once per logit otherwise; per
-// logit the deltas (the same for every layer but the first); then the
-// Syrk contractions, n^2 n_in per layer for the factors and n^2 n_out per
-// layer and logit for the deltas. Weight gradients are not needed and
-// not computed.
+// method needs on a dense network with n examples (x2 = x1) and k logits,
+// all logits in one pass (the default plan): the forward pass (2 n_in n_out
+// per example and layer) once per block of maxBlock examples; the deltas
+// of all logits (the same for every layer but the first); then the Syrk
+// contractions, n^2 n_in per layer for the factors and n^2 k n_out per
+// layer for the deltas. Weight gradients are not needed and not computed.
 func structuredFlops(net *nets.Net, n, k int) float64 {
 	var fwd, bwd, contract float64
 	for l, ly := range net.Layers() {
@@ -76,11 +77,43 @@ func structuredFlops(net *nets.Net, n, k int) float64 {
 		}
 		contract += float64(n) * float64(n) * (float64(ly.FanIn) + float64(k)*float64(ly.FanOut))
 	}
-	passes := float64(k)
-	if n <= maxBlock {
-		passes = 1
+	return fwd + float64(k)*bwd + contract
+}
+
+// structuredGemms returns the matrix products of the structured NTK of a
+// dense network on n examples (n <= maxBlock) with k logits run alone, on
+// scratch matrices of the same shapes, through the same threaded BLAS as
+// Compute on one network: per layer the forward product [n, n_in] [n_in,
+// n_out], but for the first layer the reverse product of all logits
+// [k n, n_out] [n_out, n_in]^T, and the Syrks of the inputs [n, n_in] and
+// of the deltas side by side [n, k n_out]. It does structuredFlops'
+// operations, so its rate is the GEMM rate of the method's own shapes.
+func structuredGemms(net *nets.Net, n, k int) func() {
+	rng := rand.New(rand.NewPCG(3, 4))
+	fill := func(r, c int) *mat.Dense {
+		d := make([]float64, r*c)
+		for i := range d {
+			d[i] = rng.NormFloat64()
+		}
+		return mat.NewDense(r, c, d)
 	}
-	return passes*fwd + float64(k)*bwd + contract
+	type prods struct{ h, w, z, g, dh, d *mat.Dense }
+	var ps []prods
+	for _, ly := range net.Layers() {
+		ps = append(ps, prods{h: fill(n, ly.FanIn), w: fill(ly.FanIn, ly.FanOut), z: mat.NewDense(n, ly.FanOut, nil),
+			g: fill(k*n, ly.FanOut), dh: mat.NewDense(k*n, ly.FanIn, nil), d: fill(n, k*ly.FanOut)})
+	}
+	s := mat.NewSymDense(n, nil)
+	return func() {
+		for l, p := range ps {
+			linalg.Gemm(false, false, 1, p.h, p.w, 0, p.z)
+			if l > 0 {
+				linalg.Gemm(false, true, 1, p.g, p.w, 0, p.dh)
+			}
+			linalg.Syrk(1, p.h, 0, s)
+			linalg.Syrk(1, p.d, 0, s)
+		}
+	}
 }
 
 // peakRSS returns the process's peak resident set size in bytes (Linux
@@ -170,7 +203,12 @@ func timeStructured(b *testing.B, net *nets.Net, x npy.Array) float64 {
 
 // BenchmarkStructuredFCN512 is a small structured run that every build
 // benchmarks: an erf FCN of width 512 and depth 3 on 128 784-d inputs with
-// 10 logits.
+// 10 logits. Each iteration times the method's own products alone
+// (structuredGemms, median of 5) and then the method; frac-of-gemm is the
+// median over iterations of the method's rate (structuredFlops) over the
+// products' rate, gemm-GFLOP/s the products' median rate. For reference
+// frac-of-gemm1024 compares the method's median rate with a 1024 x 1024
+// GEMM (gemmRate) of the same run.
 func BenchmarkStructuredFCN512(b *testing.B) {
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 3, Width: 512, SW2: 1.5, SB2: 0.05, Outputs: 10}
 	n := 128
@@ -178,9 +216,79 @@ func BenchmarkStructuredFCN512(b *testing.B) {
 	defer net.Close()
 	total := structuredFlops(net, n, s.Outputs)
 	rate := gemmRate()
-	t := timeStructured(b, net, x)
-	b.ReportMetric(t, "s")
-	b.ReportMetric(total/t/rate, "frac-of-gemm")
+	ref := structuredGemms(net, n, s.Outputs)
+	ref()
+	b.ResetTimer()
+	var ts, refs, fracs []float64
+	for i := 0; i < b.N; i++ {
+		var rs []float64
+		for r := 0; r < 5; r++ {
+			start := time.Now()
+			ref()
+			rs = append(rs, time.Since(start).Seconds())
+		}
+		start := time.Now()
+		if _, err := Compute(net, x, npy.Array{}, Options{}); err != nil {
+			b.Fatal(err)
+		}
+		t := time.Since(start).Seconds()
+		ts, refs, fracs = append(ts, t), append(refs, median(rs)), append(fracs, median(rs)/t)
+	}
+	b.ReportMetric(median(ts), "s")
+	b.ReportMetric(median(fracs), "frac-of-gemm")
+	b.ReportMetric(total/median(refs)/1e9, "gemm-GFLOP/s")
+	b.ReportMetric(total/median(ts)/rate, "frac-of-gemm1024")
+	b.ReportMetric(rate/1e9, "gemm1024-GFLOP/s")
+}
+
+// BenchmarkMeanFCN256 compares the mean NTK of 8 initializations of an erf
+// FCN of width 256 and depth 5 on 64 784-d inputs with 10 logits through
+// Mean (the networks as members of one ensemble, their factors in one pass,
+// members in parallel) with the loop it replaces (nets.New and Compute,
+// one network after another), alternating the two within each iteration:
+// speedup is the median over iterations of loop time over Mean time.
+func BenchmarkMeanFCN256(b *testing.B) {
+	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 5, Width: 256, SW2: 1.5, SB2: 0.05, Outputs: 10}
+	const samples, n = 8, 64
+	x := randomInputs(rand.New(rand.NewPCG(1, 2)), n, []int{784})
+	rate := gemmRate()
+	loop := func() *mat.Dense {
+		acc := mat.NewDense(n, n, nil)
+		for m := 0; m < samples; m++ {
+			net, err := nets.New(s, []int{784}, nets.InitSource(9, m))
+			if err != nil {
+				b.Fatal(err)
+			}
+			k, err := Compute(net, x, npy.Array{}, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			net.Close()
+			acc.Add(acc, k.NTK)
+		}
+		acc.Scale(1.0/samples, acc)
+		return acc
+	}
+	b.ResetTimer()
+	var tl, te, ratios []float64
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		want := loop()
+		l := time.Since(start).Seconds()
+		start = time.Now()
+		got, err := Mean(s, []int{784}, x, npy.Array{}, 9, samples, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		e := time.Since(start).Seconds()
+		if d := maxRelDiff(got.NTK, want); d > 1e-12 {
+			b.Fatalf("Mean differs from the loop by %.3g", d)
+		}
+		tl, te, ratios = append(tl, l), append(te, e), append(ratios, l/e)
+	}
+	b.ReportMetric(median(tl), "loop-s")
+	b.ReportMetric(median(te), "mean-s")
+	b.ReportMetric(median(ratios), "speedup")
 	reportGemm(b, rate)
 }
 

@@ -103,21 +103,25 @@ func TestStructuredMatchesJacobian(t *testing.T) {
 				t.Errorf("%s (budget %d): full kernels differ by %.3g relative", tc.name, mem, d)
 			}
 		}
-		// The traced kernel without Full is the same computation streamed,
-		// and convolutions have two contractions (position pairs,
-		// per-example gradients) that must agree with each other.
+		// The traced kernel without Full is the same computation with
+		// fewer products; convolutions have two contractions (position
+		// pairs, per-example gradients) that must agree with each other;
+		// blocks of 2 examples keep every block's factors rather than
+		// contract one pass's as it runs.
 		for _, conv := range []int{convAuto, convPairs, convPerSample} {
 			for _, full := range []bool{false, true} {
-				o, err := Compute(net, x1, x2, Options{Full: full, conv: conv})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if d := maxRelDiff(o.NTK, st.NTK); d > 1e-10 {
-					t.Errorf("%s (conv mode %d, full %v): traced kernel differs by %.3g", tc.name, conv, full, d)
-				}
-				if full {
-					if d := maxRelDiff(o.Full, st.Full); d > 1e-10 {
-						t.Errorf("%s (conv mode %d): full kernel differs by %.3g", tc.name, conv, d)
+				for _, block := range []int{0, 2} {
+					o, err := Compute(net, x1, x2, Options{Full: full, conv: conv, block: block})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if d := maxRelDiff(o.NTK, st.NTK); d > 1e-10 {
+						t.Errorf("%s (conv mode %d, full %v, block %d): traced kernel differs by %.3g", tc.name, conv, full, block, d)
+					}
+					if full {
+						if d := maxRelDiff(o.Full, st.Full); d > 1e-10 {
+							t.Errorf("%s (conv mode %d, block %d): full kernel differs by %.3g", tc.name, conv, block, d)
+						}
 					}
 				}
 			}
@@ -276,11 +280,12 @@ func TestComputeErrors(t *testing.T) {
 	}
 }
 
-// TestBlockPlan checks that the structured method runs one backward pass
-// per logit and block of up to 256 examples even when the parameters take
-// most of the memory budget: the parameters' storage does not grow with
-// the batch, so it must not shrink the blocks (it once cut them to single
-// examples, 100x slower).
+// TestBlockPlan checks that the structured method runs one pass per
+// block of up to 256 examples for all logits at once even when the
+// parameters take most of the memory budget (the parameters' storage does
+// not grow with the batch, so it must not shrink the blocks: it once cut
+// them to single examples, 100x slower), one pass per logit and block
+// when only one logit's factors fit, and the same kernel either way.
 func TestBlockPlan(t *testing.T) {
 	s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: 2, Width: 512, SW2: 1.5, SB2: 0.1, Outputs: 2}
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -289,23 +294,34 @@ func TestBlockPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := randomInputs(rng, 300, []int{10})
-	// The parameters' storage 3 times over, twice the activations of a
-	// block of 256, and 16 MiB for the kernel factors (about 9 MiB here).
-	budget := 3*net.MemoryEstimate(0) + 2*(net.MemoryEstimate(256)-net.MemoryEstimate(0)) + 16<<20
+	full, err := EstimateMemory(s, []int{10}, 300, 0, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The parameters and pass buffers, and 16 MiB for the kernel
+	// factors (about 9 MiB here).
+	budget := net.LogitFactorsMemory(256, 2) + 16<<20
+	var want *mat.Dense
 	for _, tc := range []struct {
 		mem    int64
 		passes int
 	}{
-		{0, 2 * 2},      // default budget: blocks of 256 and 44, 2 logits
-		{budget, 2 * 2}, // parameters dominate the budget
+		{0, 2},            // default budget: blocks of 256 and 44, both logits
+		{budget, 2},       // parameters dominate the budget
+		{full - 1, 2 * 2}, // one logit per pass
 	} {
 		total := 0
-		_, err := Compute(net, x, npy.Array{}, Options{MaxMemory: tc.mem, Progress: func(done, tot int) { total = tot }})
+		k, err := Compute(net, x, npy.Array{}, Options{MaxMemory: tc.mem, Progress: func(done, tot int) { total = tot }})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if total != tc.passes {
-			t.Errorf("budget %d: %d backward passes, want %d", tc.mem, total, tc.passes)
+			t.Errorf("budget %d: %d passes, want %d", tc.mem, total, tc.passes)
+		}
+		if want == nil {
+			want = k.NTK
+		} else if d := maxRelDiff(k.NTK, want); d > 1e-12 {
+			t.Errorf("budget %d: kernel differs from the default plan's by %.3g", tc.mem, d)
 		}
 	}
 }

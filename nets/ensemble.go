@@ -352,6 +352,15 @@ func (e *Ensemble) LayerFactors(x npy.Array, cot *mat.Dense, active []bool, inpu
 	if r, c := cot.Dims(); r != nx || c != e.Outputs() {
 		return fmt.Errorf("nets: cotangent is %dx%d, want %dx%d (examples x outputs)", r, c, nx, e.Outputs())
 	}
+	inputs, deltas = e.factorDestinations("LayerFactors", inputs, deltas)
+	e.vals.factors(x.Data, denseData(cot), nx, active, &ensFactors{inputs: inputs, deltas: deltas})
+	return nil
+}
+
+// factorDestinations returns the per-member, per-layer destinations of
+// the factor passes with nil lists made empty ones of S members; it
+// panics, naming the method, when a list does not fit the ensemble.
+func (e *Ensemble) factorDestinations(method string, inputs, deltas [][]*mat.Dense) ([][]*mat.Dense, [][]*mat.Dense) {
 	S, L := e.Size(), len(e.layers)
 	if inputs == nil {
 		inputs = make([][]*mat.Dense, S)
@@ -360,15 +369,14 @@ func (e *Ensemble) LayerFactors(x npy.Array, cot *mat.Dense, active []bool, inpu
 		deltas = make([][]*mat.Dense, S)
 	}
 	if len(inputs) != S || len(deltas) != S {
-		panic(fmt.Sprintf("nets: LayerFactors: input and delta destinations for %d and %d members, want %d", len(inputs), len(deltas), S))
+		panic(fmt.Sprintf("nets: %s: input and delta destinations for %d and %d members, want %d", method, len(inputs), len(deltas), S))
 	}
 	for m := 0; m < S; m++ {
 		if (inputs[m] != nil && len(inputs[m]) != L) || (deltas[m] != nil && len(deltas[m]) != L) {
-			panic(fmt.Sprintf("nets: LayerFactors: member %d has %d input and %d delta destinations for %d layers", m, len(inputs[m]), len(deltas[m]), L))
+			panic(fmt.Sprintf("nets: %s: member %d has %d input and %d delta destinations for %d layers", method, m, len(inputs[m]), len(deltas[m]), L))
 		}
 	}
-	e.vals.factors(x.Data, denseData(cot), nx, active, &ensFactors{inputs: inputs, deltas: deltas})
-	return nil
+	return inputs, deltas
 }
 
 // Update takes a gradient step for every member m with grads[m] != nil:

@@ -24,21 +24,9 @@ import (
 // multiplies by phi'(z), computed once per pass, rather than applying the
 // activation's chain rule per logit. No parameter gradient is formed.
 func (e *Ensemble) LogitFactors(x npy.Array, a0, a1 int, active []bool, inputs, deltas [][]*mat.Dense) error {
-	S, L := e.Size(), len(e.layers)
-	if inputs == nil {
-		inputs = make([][]*mat.Dense, S)
-	}
-	if deltas == nil {
-		deltas = make([][]*mat.Dense, S)
-	}
-	if len(inputs) != S || len(deltas) != S {
-		panic(fmt.Sprintf("nets: LogitFactors: input and delta destinations for %d and %d members, want %d", len(inputs), len(deltas), S))
-	}
-	want := make([]bool, L)
-	for m := 0; m < S; m++ {
-		if (inputs[m] != nil && len(inputs[m]) != L) || (deltas[m] != nil && len(deltas[m]) != L) {
-			panic(fmt.Sprintf("nets: LogitFactors: member %d has %d input and %d delta destinations for %d layers", m, len(inputs[m]), len(deltas[m]), L))
-		}
+	inputs, deltas = e.factorDestinations("LogitFactors", inputs, deltas)
+	want := make([]bool, len(e.layers))
+	for m := range inputs {
 		for l := range want {
 			want[l] = want[l] || (inputs[m] != nil && inputs[m][l] != nil)
 		}

@@ -34,8 +34,8 @@ func BenchmarkTheoryTrainability(b *testing.B) {
 // trained networks (trainedGrid: 12 sw2 x 4 seeds per depth, depths 1-32,
 // width 64, 64 + 64 MNIST points of 14x14) for 64 steps, in float64 and float32,
 // and reports the time of the figure's steps at that rate, the time of
-// 1024 steps, and the FLOP rate of the training steps (three times
-// nets.ForwardFLOPs per example, member and step).
+// 1024 steps, and the FLOP rate of the training steps (nets.StepFLOPs per
+// example, member and step).
 func BenchmarkTrainedTrainability(b *testing.B) {
 	for _, dt := range []string{spec.Float64, spec.Float32} {
 		b.Run(dt, func(b *testing.B) { benchTrainedTrainability(b, dt) })
@@ -58,11 +58,11 @@ func benchTrainedTrainability(b *testing.B, dtype string) {
 	flops := 0.0
 	for _, d := range tg.Depths {
 		s := spec.Spec{Arch: spec.FCN, Act: spec.Erf, Depth: d, Width: tg.Width, SW2: 1, SB2: tg.SB2, Outputs: k}
-		f, err := nets.ForwardFLOPs(s, xTr.Shape[1:])
+		f, err := nets.StepFLOPs(s, xTr.Shape[1:])
 		if err != nil {
 			b.Fatal(err)
 		}
-		flops += 3 * f * float64(tg.NTrain) * float64(len(tg.SW2)*tg.Seeds*tg.Steps)
+		flops += f * float64(tg.NTrain) * float64(len(tg.SW2)*tg.Seeds*tg.Steps)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

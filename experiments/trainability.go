@@ -721,11 +721,11 @@ type TrainedGrid struct {
 // 64^2 + 64 x 10) FLOPs on 64 points; for the 48 networks of each depth
 // that is 8.1 GFLOP a step with d = 784 (28x28), 8.3 TFLOP for 1024 steps,
 // and 4.6 GFLOP (4.7 TFLOP) with d = 196. The stacked ensembles run these
-// small matrices at about 13 GFLOP/s on the 2 cores in float64 (the erf
-// and its derivative cost as much as the 64 x 64 products) and at about
-// twice that in float32 (BenchmarkTrainedTrainability), where erf and exp
-// are cheap rational and polynomial forms; float32's rounding (about 1e-7
-// of the outputs) is far below the seed spread the figure shows. At paper
+// small matrices at 21-26 GFLOP/s on the 2 cores in float64 (erf and its
+// derivative cost about as much as the 64 x 64 products) and 42-43 in
+// float32 (BenchmarkTrainedTrainability, OpenBLAS); float32's rounding
+// (about 1e-7 of the outputs) is far below the seed spread the figure
+// shows. At paper
 // scale: 11 sw2 x depths 1-48, width 512, 4096 steps, one seed, 256
 // points, also float32 (JAX's default precision, in which the paper's
 // networks trained): 2750 TFLOP, half the float64 time.

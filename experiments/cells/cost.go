@@ -115,7 +115,9 @@ func KernelSeconds(s spec.Spec, inShape []int, n1, n2 int) float64 {
 
 // NTKSeconds estimates the CPU time on one core of the empirical NTK of
 // samples networks of spec s between n1 and n2 examples (n2 = 0: the n1
-// examples with themselves), as the ntk cells' cost model does.
+// examples with themselves), as the ntk cells' cost model does: per
+// network one forward pass and one reverse pass of the k logits together
+// (about k forward passes) per example, and the contractions.
 func NTKSeconds(s spec.Spec, inShape []int, n1, n2, samples int) float64 {
 	s = s.WithDefaults()
 	flops, err := nets.ForwardFLOPs(s, inShape)
@@ -124,7 +126,8 @@ func NTKSeconds(s spec.Spec, inShape []int, n1, n2, samples int) float64 {
 	}
 	n := float64(n1 + n2)
 	m := float64(n1) * float64(max(n1, n2))
-	return float64(samples) * float64(s.Outputs) * (3*flops*n + flops*m/float64(max(inShape[0], 1))) / costTrainFLOPs
+	k := float64(s.Outputs)
+	return float64(samples) * ((1+k)*flops*n + k*flops*m/float64(max(inShape[0], 1))) / costTrainFLOPs
 }
 
 // TrainSeconds estimates the CPU time on one core of steps full-batch
